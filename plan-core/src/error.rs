@@ -1,0 +1,149 @@
+//! `PlanError`: every way a plan run can fail, each naming the node that failed.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::node::NodeRef;
+
+/// A step's own error, shared so that [`PlanError`] stays `Clone`.
+pub type StepError = Arc<dyn StdError + Send + Sync + 'static>;
+
+/// Why a plan run failed. Every variant names the failing node — its name, full path and the
+/// `file:line:column` of the node in the `plan!` — and `Display` reads as one log line.
+///
+/// ```
+/// use plan_core::{NodeInfo, NodeKind, NodeRef, PlanError};
+/// # static INFO: NodeInfo = NodeInfo { name: "fetch", kind: NodeKind::Step, path: "1",
+/// #     source: "fetch", policy: None, file: "src/main.rs", line: 12, column: 9 };
+/// let err = PlanError::Timeout {
+///     node: NodeRef::from_info(&INFO),
+///     after: std::time::Duration::from_millis(250),
+/// };
+/// assert_eq!(err.to_string(), "`fetch` (step at 1, src/main.rs:12:9) timed out after 250ms");
+/// assert!(err.is_timeout());
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// A step returned an error (`Result<_, E>` with `E: Error`).
+    #[error("{node} failed: {source}")]
+    Step {
+        /// The failing step.
+        node: NodeRef,
+        /// The step's error.
+        source: StepError,
+    },
+    /// A node's deadline passed (`#[timeout(..)]`, or a group's `timeout = ..`).
+    #[error("{node} timed out after {}", DisplayDuration(*.after))]
+    Timeout {
+        /// The node whose deadline passed.
+        node: NodeRef,
+        /// The deadline.
+        after: Duration,
+    },
+    /// The run was cancelled from outside (see `run_until`).
+    #[error("{node} was cancelled")]
+    Cancelled {
+        /// The plan that was cancelled.
+        node: NodeRef,
+    },
+    /// Every branch of a `par`/`each` failed (policies `first`, `n_best`, `best`).
+    #[error("every branch of {node} failed ({} errors; first: {})", .errors.len(), FirstError(.errors))]
+    AllFailed {
+        /// The `par` or `each` node.
+        node: NodeRef,
+        /// Each branch's error, in branch order.
+        errors: Vec<PlanError>,
+    },
+    /// A `loop` used all its passes without its condition being met.
+    #[error("{node} reached its limit of {max} passes")]
+    LoopLimit {
+        /// The loop.
+        node: NodeRef,
+        /// Its `max`.
+        max: u32,
+    },
+    /// A step panicked. The panic was caught; sibling branches were cancelled as for an error.
+    #[error("{node} panicked: {message}")]
+    Panicked {
+        /// The step that panicked.
+        node: NodeRef,
+        /// The panic message, when it was a string.
+        message: String,
+    },
+}
+
+impl PlanError {
+    /// Wraps a step's error.
+    pub fn step(node: NodeRef, source: impl StdError + Send + Sync + 'static) -> Self {
+        PlanError::Step {
+            node,
+            source: Arc::new(source),
+        }
+    }
+
+    /// The node this error names.
+    pub fn node(&self) -> &NodeRef {
+        match self {
+            PlanError::Step { node, .. }
+            | PlanError::Timeout { node, .. }
+            | PlanError::Cancelled { node }
+            | PlanError::AllFailed { node, .. }
+            | PlanError::LoopLimit { node, .. }
+            | PlanError::Panicked { node, .. } => node,
+        }
+    }
+
+    /// `true` for [`PlanError::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, PlanError::Timeout { .. })
+    }
+
+    /// `true` for [`PlanError::Cancelled`].
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, PlanError::Cancelled { .. })
+    }
+
+    /// `true` for [`PlanError::Panicked`].
+    pub fn is_panic(&self) -> bool {
+        matches!(self, PlanError::Panicked { .. })
+    }
+
+    /// The step's own error, if this is a [`PlanError::Step`], downcast to `E`.
+    ///
+    /// ```
+    /// # use plan_core::{NodeInfo, NodeKind, NodeRef, PlanError};
+    /// # static INFO: NodeInfo = NodeInfo { name: "parse", kind: NodeKind::Step, path: "0",
+    /// #     source: "parse", policy: None, file: "f.rs", line: 1, column: 1 };
+    /// let err = PlanError::step(NodeRef::from_info(&INFO), std::fmt::Error);
+    /// assert!(err.step_error::<std::fmt::Error>().is_some());
+    /// ```
+    pub fn step_error<E: StdError + 'static>(&self) -> Option<&E> {
+        match self {
+            PlanError::Step { source, .. } => source.downcast_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Durations in log lines: `250ms`, `1.5s`, `10µs`.
+struct DisplayDuration(Duration);
+
+impl fmt::Display for DisplayDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+struct FirstError<'a>(&'a [PlanError]);
+
+impl fmt::Display for FirstError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.first() {
+            Some(err) => err.fmt(f),
+            None => f.write_str("none"),
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! A plan described as a graph: nodes, dataflow edges, and Mermaid / DOT renderings.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::node::{join_path, Location, NodeInfo, NodeKind};
+use crate::spec::ParallelSpec;
+
+/// A plan's structure: one [`GraphNode`] per node of the `plan!` and the edges data flows
+/// along. Serializable; render it with [`PlanGraph::to_mermaid`] or [`PlanGraph::to_dot`].
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PlanGraph {
+    /// Nodes, in the order they are written.
+    pub nodes: Vec<GraphNode>,
+    /// Dataflow edges between nodes.
+    pub edges: Vec<Edge>,
+}
+
+/// One node of a [`PlanGraph`].
+#[derive(Clone, Debug, Serialize)]
+pub struct GraphNode {
+    /// Index in [`PlanGraph::nodes`].
+    pub id: usize,
+    /// The construct.
+    pub kind: NodeKind,
+    /// `#[name]` or the source text.
+    pub name: &'static str,
+    /// The node's source text.
+    pub source: &'static str,
+    /// Full path (through nested plans).
+    pub path: String,
+    /// Where it is written.
+    pub location: Location,
+    /// The parallel policy as written (`n_best(2, by = score)`), for `par` and `each`.
+    pub policy: Option<&'static str>,
+    /// The parallel policy and options as evaluated, for `par` and `each`.
+    pub parallel: Option<ParallelSpec>,
+    /// `#[timeout(..)]`, if any.
+    pub timeout: Option<Duration>,
+    /// `#[retry(..)]`, if any.
+    pub retry: Option<RetryInfo>,
+    /// The enclosing construct's node, if any.
+    pub parent: Option<usize>,
+}
+
+/// A `#[retry(..)]` attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RetryInfo {
+    /// Attempts in all.
+    pub attempts: u32,
+    /// Base of the exponential backoff.
+    pub backoff: Duration,
+}
+
+/// A dataflow edge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Edge {
+    /// Source node id.
+    pub from: usize,
+    /// Target node id.
+    pub to: usize,
+    /// What the edge means when it is not plain dataflow (`"again"` for a loop's back edge,
+    /// the pattern or condition of a `choose` arm).
+    pub label: Option<&'static str>,
+}
+
+/// Collects a [`PlanGraph`] while nodes describe themselves; see
+/// [`Describe`](crate::Describe).
+#[derive(Debug, Default)]
+pub struct GraphBuilder {
+    graph: PlanGraph,
+    open: Vec<usize>,
+    prefix: Vec<String>,
+    pending_label: Option<&'static str>,
+}
+
+impl GraphBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a node with edges from `preds`, inside the innermost open node.
+    pub fn add(&mut self, info: &'static NodeInfo, preds: &[usize]) -> usize {
+        let id = self.graph.nodes.len();
+        let prefix = self.prefix.last().map_or("", String::as_str);
+        self.graph.nodes.push(GraphNode {
+            id,
+            kind: info.kind,
+            name: info.name,
+            source: info.source,
+            path: join_path(&[prefix, info.path]),
+            location: info.location(),
+            policy: info.policy,
+            parallel: None,
+            timeout: None,
+            retry: None,
+            parent: self.open.last().copied(),
+        });
+        let label = self.pending_label.take();
+        for &from in preds {
+            self.edge(from, id, label);
+        }
+        id
+    }
+
+    /// Adds an edge.
+    pub fn edge(&mut self, from: usize, to: usize, label: Option<&'static str>) {
+        self.graph.edges.push(Edge { from, to, label });
+    }
+
+    /// Labels the edges into the next node added (a `choose` arm's condition).
+    pub fn label_next(&mut self, label: &'static str) {
+        self.pending_label = Some(label);
+    }
+
+    /// Makes `id` the enclosing node of the nodes added until [`GraphBuilder::close`].
+    pub fn open(&mut self, id: usize) {
+        self.open.push(id);
+    }
+
+    /// Closes the innermost open node.
+    pub fn close(&mut self) {
+        self.open.pop();
+    }
+
+    /// Prefixes the paths of nodes added until [`GraphBuilder::exit_plan`] with the innermost
+    /// open node's path: used when a whole plan is nested as a step.
+    pub fn enter_plan(&mut self) {
+        let path = self
+            .open
+            .last()
+            .map(|&id| self.graph.nodes[id].path.clone())
+            .unwrap_or_default();
+        self.prefix.push(path);
+    }
+
+    /// Ends [`GraphBuilder::enter_plan`].
+    pub fn exit_plan(&mut self) {
+        self.prefix.pop();
+    }
+
+    fn current(&mut self) -> Option<&mut GraphNode> {
+        let id = *self.open.last()?;
+        self.graph.nodes.get_mut(id)
+    }
+
+    /// Records the innermost open node's parallel policy and options.
+    pub fn set_parallel(&mut self, spec: ParallelSpec) {
+        if let Some(node) = self.current() {
+            node.parallel = Some(spec);
+        }
+    }
+
+    /// Records the innermost open node's deadline.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        if let Some(node) = self.current() {
+            node.timeout = Some(timeout);
+        }
+    }
+
+    /// Records the innermost open node's retry policy.
+    pub fn set_retry(&mut self, retry: RetryInfo) {
+        if let Some(node) = self.current() {
+            node.retry = Some(retry);
+        }
+    }
+
+    /// The finished graph.
+    pub fn finish(self) -> PlanGraph {
+        self.graph
+    }
+}
+
+impl PlanGraph {
+    /// Renders a Mermaid flowchart (paste into any Markdown that renders Mermaid).
+    ///
+    /// ```
+    /// let graph = plan_core::PlanGraph::default();
+    /// assert!(graph.to_mermaid().starts_with("flowchart TD"));
+    /// ```
+    pub fn to_mermaid(&self) -> String {
+        let mut out = String::from("flowchart TD\n");
+        for node in &self.nodes {
+            let _ = writeln!(
+                out,
+                "    n{}[\"{}\"]",
+                node.id,
+                escape(&node.label(), "#quot;")
+            );
+        }
+        for edge in &self.edges {
+            match edge.label {
+                Some(label) => {
+                    let _ = writeln!(
+                        out,
+                        "    n{} -->|\"{}\"| n{}",
+                        edge.from,
+                        escape(label, "#quot;"),
+                        edge.to
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "    n{} --> n{}", edge.from, edge.to);
+                }
+            }
+        }
+        out
+    }
+
+    /// Renders Graphviz DOT (`dot -Tsvg`).
+    ///
+    /// ```
+    /// let graph = plan_core::PlanGraph::default();
+    /// assert!(graph.to_dot().starts_with("digraph plan {"));
+    /// ```
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph plan {\n    node [shape=box];\n");
+        for node in &self.nodes {
+            let _ = writeln!(
+                out,
+                "    n{} [label=\"{}\"];",
+                node.id,
+                escape(&node.label(), "\\\"")
+            );
+        }
+        for edge in &self.edges {
+            match edge.label {
+                Some(label) => {
+                    let _ = writeln!(
+                        out,
+                        "    n{} -> n{} [label=\"{}\"];",
+                        edge.from,
+                        edge.to,
+                        escape(label, "\\\"")
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "    n{} -> n{};", edge.from, edge.to);
+                }
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+impl GraphNode {
+    /// A one-line label: name, then kind-specific details.
+    fn label(&self) -> String {
+        let mut label = String::from(self.name);
+        match self.kind {
+            NodeKind::Step | NodeKind::Plan => {}
+            kind => {
+                if label != kind.as_str() {
+                    let _ = write!(label, " · {kind}");
+                }
+            }
+        }
+        if let Some(policy) = self.policy {
+            let _ = write!(label, " ({policy})");
+        }
+        if let Some(limit) = self.parallel.and_then(|spec| spec.limit) {
+            let _ = write!(label, " ≤{limit}");
+        }
+        if let Some(timeout) = self.parallel.and_then(|spec| spec.timeout) {
+            let _ = write!(label, " ⏱{timeout:?}");
+        }
+        if let Some(timeout) = self.timeout {
+            let _ = write!(label, " ⏱{timeout:?}");
+        }
+        if let Some(retry) = self.retry {
+            let _ = write!(label, " ↻{}", retry.attempts);
+        }
+        label
+    }
+}
+
+fn escape(text: &str, quote: &str) -> String {
+    text.replace('"', quote).replace('\n', " ")
+}

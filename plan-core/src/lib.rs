@@ -1,0 +1,30 @@
+//! Runtime-agnostic vocabulary of the plan DSL.
+//!
+//! Most users depend on `plan-runtime`, which re-exports everything here together with the
+//! `plan!` macro and the tokio combinators. This crate holds what does not need a runtime:
+//!
+//! * [`Plan`], the typed async arrow every node implements, and [`Describe`];
+//! * [`Cx`], what a node receives besides its input;
+//! * [`PlanError`] and [`NodeRef`], which name the failing node;
+//! * [`NodeInfo`], the static identity the macro records for every node;
+//! * [`Lens`], [`lens`] and [`Then`], for `focus`;
+//! * [`ParallelSpec`] and [`Policy`];
+//! * [`PlanGraph`], a plan described as a graph, with Mermaid and DOT renderings.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cx;
+mod error;
+mod graph;
+mod lens;
+mod node;
+mod plan;
+mod spec;
+
+pub use cx::{Cx, Scope};
+pub use error::{PlanError, StepError};
+pub use graph::{Edge, GraphBuilder, GraphNode, PlanGraph, RetryInfo};
+pub use lens::{lens, FnLens, Lens, Then};
+pub use node::{Location, NodeInfo, NodeKind, NodeRef};
+pub use plan::{Describe, Plan};
+pub use spec::{ParallelSpec, Policy};

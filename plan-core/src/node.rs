@@ -1,0 +1,200 @@
+//! Node identity: what the `plan!` macro records about every node, and how a failing
+//! node is named in errors.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::Cx;
+
+/// What kind of construct a plan node is.
+///
+/// ```
+/// use plan_core::NodeKind;
+/// assert_eq!(NodeKind::Par.as_str(), "par");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NodeKind {
+    /// The root of a `plan!`.
+    Plan,
+    /// A leaf: a function, closure or nested plan.
+    Step,
+    /// A `blocking(f)` leaf, run on tokio's blocking pool.
+    Blocking,
+    /// `seq { .. }`.
+    Seq,
+    /// `par(POLICY) { .. }`.
+    Par,
+    /// `each(POLICY) { .. }`.
+    Each,
+    /// `choose { if .. }` or `choose(router) { Pat => .. }`.
+    Choose,
+    /// `focus(lens) { .. }`.
+    Focus,
+    /// `loop(while|until = p, max = n) { .. }`.
+    Loop,
+}
+
+impl NodeKind {
+    /// The keyword users write for this kind (`"step"` for leaves, `"plan"` for the root).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Plan => "plan",
+            NodeKind::Step => "step",
+            NodeKind::Blocking => "blocking",
+            NodeKind::Seq => "seq",
+            NodeKind::Par => "par",
+            NodeKind::Each => "each",
+            NodeKind::Choose => "choose",
+            NodeKind::Focus => "focus",
+            NodeKind::Loop => "loop",
+        }
+    }
+}
+
+impl fmt::Display for NodeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Static facts about one node of a plan, written by the `plan!` macro.
+///
+/// Every node of a `plan!` gets one `&'static NodeInfo`; it costs nothing at run time.
+///
+/// ```
+/// use plan_core::{NodeInfo, NodeKind};
+/// static INFO: NodeInfo = NodeInfo {
+///     name: "fetch",
+///     kind: NodeKind::Step,
+///     path: "1",
+///     source: "fetch",
+///     policy: None,
+///     file: "src/main.rs",
+///     line: 12,
+///     column: 9,
+/// };
+/// assert_eq!(INFO.location().to_string(), "src/main.rs:12:9");
+/// ```
+#[derive(Debug, Serialize)]
+pub struct NodeInfo {
+    /// The node's name: `#[name = ".."]` if given, else the step's source text or the keyword.
+    pub name: &'static str,
+    /// The construct.
+    pub kind: NodeKind,
+    /// Position in the plan: child indices joined by `/` (`"2/0"` is the first branch of the
+    /// third item). The root is `""`.
+    pub path: &'static str,
+    /// The node's source text as written (shortened for large constructs).
+    pub source: &'static str,
+    /// The parallel policy as written (`"n_best(2, by = score)"`), for `par` and `each`.
+    pub policy: Option<&'static str>,
+    /// Source file of the `plan!`.
+    pub file: &'static str,
+    /// 1-based line of the node in `file`.
+    pub line: u32,
+    /// 1-based column of the node in `file`.
+    pub column: u32,
+}
+
+impl NodeInfo {
+    /// Where the node is written.
+    pub fn location(&self) -> Location {
+        Location {
+            file: self.file,
+            line: self.line,
+            column: self.column,
+        }
+    }
+}
+
+/// A place in source code: `file:line:column`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Location {
+    /// Source file, as `file!()` gives it.
+    pub file: &'static str,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// The identity of a node as it appears in a [`PlanError`](crate::PlanError): its name, its
+/// full path from the outermost plan that ran (through nested plans), and where it is written.
+///
+/// ```
+/// # use plan_core::{NodeInfo, NodeKind, NodeRef};
+/// # static INFO: NodeInfo = NodeInfo { name: "fetch", kind: NodeKind::Step, path: "1",
+/// #     source: "fetch", policy: None, file: "src/main.rs", line: 12, column: 9 };
+/// let node = NodeRef::from_info(&INFO);
+/// assert_eq!(node.to_string(), "`fetch` (step at 1, src/main.rs:12:9)");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeRef {
+    /// The node's name.
+    pub name: &'static str,
+    /// The node's kind.
+    pub kind: NodeKind,
+    /// Full path: the paths of enclosing nested-plan steps, then the node's own, joined by `/`.
+    pub path: String,
+    /// Where the node is written.
+    pub location: Location,
+}
+
+impl NodeRef {
+    /// Names a node by its static info alone (no enclosing plans).
+    pub fn from_info(info: &'static NodeInfo) -> Self {
+        NodeRef {
+            name: info.name,
+            kind: info.kind,
+            path: info.path.to_owned(),
+            location: info.location(),
+        }
+    }
+
+    /// Names the node `cx` is running, with its full path through nested plans.
+    pub fn current<C>(cx: &Cx<'_, C>) -> Self {
+        let mut segments: Vec<&'static str> = cx.outer_paths().collect();
+        segments.reverse();
+        segments.push(cx.node().path);
+        NodeRef {
+            path: join_path(&segments),
+            ..NodeRef::from_info(cx.node())
+        }
+    }
+}
+
+/// Joins path segments with `/`, skipping empty ones (a plan's root has the empty path).
+pub(crate) fn join_path(segments: &[&str]) -> String {
+    let mut path = String::new();
+    for segment in segments.iter().filter(|s| !s.is_empty()) {
+        if !path.is_empty() {
+            path.push('/');
+        }
+        path.push_str(segment);
+    }
+    path
+}
+
+impl fmt::Display for NodeRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = if self.path.is_empty() {
+            "root"
+        } else {
+            &self.path
+        };
+        write!(
+            f,
+            "`{}` ({} at {}, {})",
+            self.name, self.kind, path, self.location
+        )
+    }
+}

@@ -1,0 +1,134 @@
+//! The `Plan` trait — a typed async arrow `In -> Result<Out, PlanError>` — and `Describe`.
+
+use std::future::Future;
+
+use crate::cx::Cx;
+use crate::error::PlanError;
+use crate::graph::{GraphBuilder, PlanGraph};
+use crate::node::{NodeInfo, NodeRef};
+
+/// A plan, or any part of one: turns an `In` into an `Out`, asynchronously, given a shared
+/// context `Ctx`.
+///
+/// Everything inside a `plan!` is a `Plan`: steps (plain functions and closures are adapted by
+/// the macro), the combinators the macro builds, and whole plans, which nest. Implement it
+/// yourself for a reusable step with its own state (a client, a prompt template); implement
+/// [`Describe`] too (an empty `impl` will do).
+///
+/// A plan is a value: `Send + Sync`, reusable, and runnable many times at once. Dropping the
+/// future returned by [`Plan::call`] cancels everything in flight.
+///
+/// ```
+/// use plan_core::{Cx, Describe, Plan, PlanError};
+///
+/// struct Double;
+/// impl Describe for Double {}
+/// impl<C: Sync> Plan<u32, C> for Double {
+///     type Out = u32;
+///     async fn call(&self, input: u32, _cx: Cx<'_, C>) -> Result<u32, PlanError> {
+///         Ok(input * 2)
+///     }
+/// }
+///
+/// # futures::executor::block_on(async {
+/// assert_eq!(Double.run_with(21, &()).await.unwrap(), 42);
+/// # });
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a plan step that takes `{In}` (with context `{Ctx}`)",
+    label = "this cannot take `{In}` as its input",
+    note = "a step is a fn or closure taking `{In}` (and optionally `&{Ctx}`), or a value implementing `Plan<{In}, {Ctx}>`"
+)]
+pub trait Plan<In, Ctx = ()>: Describe + Send + Sync {
+    /// What the plan produces.
+    type Out: Send;
+
+    /// Runs the plan on `input`. Nothing happens until the future is polled; dropping it
+    /// cancels the run.
+    fn call(
+        &self,
+        input: In,
+        cx: Cx<'_, Ctx>,
+    ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send;
+
+    /// Runs the plan with a shared context (clients, configuration) that steps taking
+    /// `&Ctx` receive.
+    fn run_with(
+        &self,
+        input: In,
+        ctx: &Ctx,
+    ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+        self.call(input, Cx::root(ctx))
+    }
+
+    /// Runs the plan until it finishes or `cancel` completes, whichever comes first. On
+    /// cancellation the run is dropped — every branch in flight with it — before this returns
+    /// [`PlanError::Cancelled`]. Pass `token.cancelled()` of a `CancellationToken`, a
+    /// shutdown signal, or any other future.
+    ///
+    /// ```
+    /// # use plan_core::{Cx, Describe, Plan, PlanError};
+    /// struct Forever;
+    /// impl Describe for Forever {}
+    /// impl Plan<(), ()> for Forever {
+    ///     type Out = ();
+    ///     async fn call(&self, _: (), _: Cx<'_, ()>) -> Result<(), PlanError> {
+    ///         std::future::pending().await
+    ///     }
+    /// }
+    /// # futures::executor::block_on(async {
+    /// let err = Forever.run_until((), &(), async {}).await.unwrap_err();
+    /// assert!(err.is_cancelled());
+    /// # });
+    /// ```
+    fn run_until(
+        &self,
+        input: In,
+        ctx: &Ctx,
+        cancel: impl Future<Output = ()> + Send,
+    ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+        let run = self.call(input, Cx::root(ctx));
+        let node = self.info();
+        async move {
+            // `biased`: a run that is already done when cancellation fires keeps its result.
+            futures::select_biased! {
+                out = futures::FutureExt::fuse(run) => out,
+                () = futures::FutureExt::fuse(cancel) => Err(PlanError::Cancelled {
+                    node: node.map_or_else(|| NodeRef::current(&Cx::root(&())), NodeRef::from_info),
+                }),
+            }
+        }
+    }
+}
+
+/// The part of a plan that does not depend on its input type: how it describes itself.
+///
+/// Every [`Plan`] is `Describe`. For your own step types an empty `impl Describe for MyStep {}`
+/// is enough: the node the `plan!` macro wraps around it carries its name and location.
+///
+/// ```
+/// use plan_core::Describe;
+/// struct MyStep;
+/// impl Describe for MyStep {}
+/// assert!(MyStep.graph().nodes.is_empty());
+/// ```
+pub trait Describe {
+    /// Adds this node's graph nodes with edges from `preds`; returns the nodes data leaves by.
+    /// The default adds nothing (a leaf's node is added by the wrapper around it).
+    fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
+        let _ = graph;
+        preds.to_vec()
+    }
+
+    /// The static identity of this node, when the `plan!` macro made it.
+    fn info(&self) -> Option<&'static NodeInfo> {
+        None
+    }
+
+    /// This plan as a graph, for [`PlanGraph::to_mermaid`], [`PlanGraph::to_dot`] or serde.
+    fn graph(&self) -> PlanGraph {
+        let mut builder = GraphBuilder::new();
+        self.describe(&mut builder, &[]);
+        builder.finish()
+    }
+}

@@ -1,0 +1,71 @@
+//! `#[derive(Lens)]`: a zero-sized lens per named field, reachable as `Type::field`.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{Data, DeriveInput, Fields};
+
+pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let fields = match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(named) => &named.named,
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    &input.ident,
+                    "#[derive(Lens)] needs named fields; for tuple fields build a lens with `lens(get, get_mut)`",
+                ))
+            }
+        },
+        _ => {
+            return Err(syn::Error::new_spanned(
+                &input.ident,
+                "#[derive(Lens)] works on structs with named fields; for enums build a lens with `lens(get, get_mut)`",
+            ))
+        }
+    };
+    let ty = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let params = &input.generics.params;
+    let lenses = fields.iter().filter_map(|field| {
+        let ident = field.ident.as_ref()?;
+        let lens = format_ident!("{}_{}", ty, ident.to_string().trim_start_matches("r#"));
+        let vis = &field.vis;
+        let field_ty = &field.ty;
+        let doc = format!("Lens on `{ty}::{ident}`, made by `#[derive(Lens)]`.");
+        Some(quote! {
+            #[doc = #doc]
+            #[allow(non_camel_case_types)]
+            pub struct #lens<#params>(::core::marker::PhantomData<fn() -> #ty #ty_generics>);
+
+            impl #impl_generics ::core::clone::Clone for #lens #ty_generics #where_clause {
+                fn clone(&self) -> Self { *self }
+            }
+            impl #impl_generics ::core::marker::Copy for #lens #ty_generics #where_clause {}
+            impl #impl_generics ::core::fmt::Debug for #lens #ty_generics #where_clause {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    f.write_str(::core::concat!(::core::stringify!(#ty), "::", ::core::stringify!(#ident)))
+                }
+            }
+
+            impl #impl_generics ::plan_runtime::__private::Lens<#ty #ty_generics> for #lens #ty_generics #where_clause {
+                type Target = #field_ty;
+                fn get<'s>(&self, whole: &'s #ty #ty_generics) -> &'s #field_ty {
+                    &whole.#ident
+                }
+                fn get_mut<'s>(&self, whole: &'s mut #ty #ty_generics) -> &'s mut #field_ty {
+                    &mut whole.#ident
+                }
+            }
+
+            #[allow(non_upper_case_globals)]
+            impl #impl_generics #ty #ty_generics #where_clause {
+                #[doc = #doc]
+                #vis const #ident: #lens #ty_generics = #lens(::core::marker::PhantomData);
+            }
+        })
+    });
+    Ok(quote! {
+        const _: () = {
+            #(#lenses)*
+        };
+    })
+}

@@ -1,0 +1,1 @@
+//! Unit tests of the macro: snapshots of expansions and the parser on broken input.

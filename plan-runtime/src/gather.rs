@@ -1,0 +1,119 @@
+//! Running a group of branches concurrently inside the plan's own task: the engine behind
+//! `par` and `each`. Policies decide what to keep and when to stop ([`Gather`]); the engine
+//! enforces `limit` and the group deadline, and drops every unfinished branch before it
+//! returns.
+
+use std::future::{poll_fn, Future};
+use std::ops::ControlFlow;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures::stream::{FuturesUnordered, StreamExt as _};
+use plan_core::{Cx, ParallelSpec, PlanError, Policy};
+
+/// A parallel policy, whatever its branches produce.
+pub trait ParallelPolicy: Send + Sync {
+    /// The policy as a value, for graphs and specs.
+    fn policy(&self) -> Policy;
+}
+
+/// Policies whose branches must all produce the same type (all but `all` and `settled` in a
+/// `par`, whose branches may differ).
+pub trait Uniform: ParallelPolicy {}
+
+/// A parallel policy: folds branch outcomes, in completion order, into the group's result.
+///
+/// Implemented by the policy types in [`policy`](crate::policy).
+pub trait Gather<O>: ParallelPolicy {
+    /// What the policy keeps while branches finish.
+    type State: Send;
+    /// The group's output.
+    type Out: Send;
+
+    /// Fresh state for a group of about `branches` branches.
+    fn begin(&self, branches: usize) -> Self::State;
+
+    /// Records branch `index`'s outcome; `Break` stops the group (the rest are cancelled).
+    fn finished(
+        &self,
+        state: &mut Self::State,
+        index: usize,
+        outcome: Result<O, PlanError>,
+    ) -> ControlFlow<()>;
+
+    /// The result once the group stopped: every branch finished, the policy broke off, or
+    /// the group deadline `timed_out` passed. `branches` counts the branches that
+    /// finished or were cut off.
+    fn end<C>(
+        &self,
+        state: Self::State,
+        branches: usize,
+        timed_out: Option<Duration>,
+        cx: &Cx<'_, C>,
+    ) -> Result<Self::Out, PlanError>;
+}
+
+/// Runs `branches` under `spec` and folds their outcomes with `gather`.
+///
+/// Branches are started in order, at most `spec.limit` at a time, and polled only when woken.
+/// Whatever is still running when this returns has been dropped: by the time the caller sees
+/// the result, no branch of the group is alive.
+pub(crate) async fn gather<O, G, F, C>(
+    branches: impl IntoIterator<Item = F>,
+    spec: &ParallelSpec,
+    gather: &G,
+    cx: &Cx<'_, C>,
+) -> Result<G::Out, PlanError>
+where
+    G: Gather<O>,
+    F: Future<Output = Result<O, PlanError>>,
+{
+    let mut pending = branches.into_iter();
+    let limit = spec.limit.unwrap_or(usize::MAX);
+    let mut state = gather.begin(pending.size_hint().0);
+    let mut running = FuturesUnordered::new();
+    let mut started = 0;
+    let mut deadline = pin!(spec.timeout.map(tokio::time::sleep));
+    let mut timed_out = None;
+
+    loop {
+        while running.len() < limit {
+            let Some(branch) = pending.next() else { break };
+            let index = started;
+            started += 1;
+            running.push(async move { (index, branch.await) });
+        }
+        let next = poll_fn(|task| {
+            if let Poll::Ready(next) = running.poll_next_unpin(task) {
+                return Poll::Ready(Some(next));
+            }
+            match deadline.as_mut().as_pin_mut().map(|sleep| sleep.poll(task)) {
+                Some(Poll::Ready(())) => Poll::Ready(None),
+                _ => Poll::Pending,
+            }
+        })
+        .await;
+        match next {
+            Some(Some((index, outcome))) => {
+                if gather.finished(&mut state, index, outcome).is_break() {
+                    break;
+                }
+            }
+            // Nothing running and nothing left to start.
+            Some(None) => break,
+            None => {
+                timed_out = spec.timeout;
+                break;
+            }
+        }
+    }
+    drop(running);
+    // Settled groups report every branch, including those the deadline kept from starting.
+    let branches = if timed_out.is_some() {
+        started + pending.count()
+    } else {
+        started
+    };
+    gather.end(state, branches, timed_out, cx)
+}

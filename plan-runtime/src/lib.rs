@@ -1,0 +1,91 @@
+//! Typed, zero-overhead concurrent plans on tokio.
+//!
+//! Write a plan inline with [`plan!`] — sequences (`>>`), parallel groups with policies
+//! (`par`, `each`), branching (`choose`), lens-focused state (`focus`), bounded loops
+//! (`loop`), deadlines (`#[timeout]`) and retries (`#[retry]`) — and get back a value that
+//! implements [`Plan`]: typed end to end, `Send + Sync`, reusable, and compiled to a tree of
+//! the plain async combinators in [`nodes`].
+//!
+//! ```
+//! use plan_runtime::prelude::*;
+//!
+//! fn parse(text: String) -> u64 { text.trim().parse().unwrap_or(0) }
+//! async fn square(n: u64) -> u64 { n * n }
+//! async fn cube(n: u64) -> u64 { n * n * n }
+//! fn total((a, b): (u64, u64)) -> u64 { a + b }
+//!
+//! let p = plan! { parse >> par(all) { square, cube } >> total };
+//! # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+//! assert_eq!(rt.block_on(p.run(" 3 ".to_string())).unwrap(), 9 + 27);
+//! ```
+//!
+//! # What runs where
+//!
+//! Branches run concurrently *inside the task that runs the plan* — nothing is spawned
+//! except `blocking(..)` steps. Dropping a run's future drops every branch with it, and
+//! combinators that cancel work (`first`, deadlines, fail-fast `all`) drop it before they
+//! return. See the README for the language tour.
+//!
+//! # Tracing
+//!
+//! Every node runs in a `tracing` span named `plan.node` at DEBUG level (target
+//! `plan_runtime::node`) with fields `name`, `kind`, `path` and `policy`; retries log a DEBUG
+//! event.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod blocking;
+mod choose;
+mod each;
+mod focus;
+mod gather;
+mod node;
+pub mod policy;
+mod par;
+mod repeat;
+mod retry;
+mod run;
+mod seq;
+pub mod step;
+mod timeout;
+
+pub use plan_core::{
+    lens, Cx, Describe, Edge, FnLens, GraphBuilder, GraphNode, Lens, Location, NodeInfo,
+    NodeKind, NodeRef, ParallelSpec, Plan, PlanError, PlanGraph, Policy, RetryInfo, Scope,
+    StepError, Then,
+};
+pub use plan_macros::{plan, Lens};
+pub use run::Run;
+pub use tokio_util::sync::CancellationToken;
+
+/// The combinators `plan!` expands to — the typed AST of a plan. Use them directly to build
+/// plans by hand (with [`step!`] for leaves).
+pub mod nodes {
+    pub use crate::blocking::{blocking, Blocking};
+    pub use crate::choose::{arm, arms, if_else, route, Arm, Arms, IfElse, Route, RouteArms};
+    pub use crate::each::{each, Each};
+    pub use crate::focus::{focus, Focus};
+    pub use crate::gather::{Gather, ParallelPolicy, Uniform};
+    pub use crate::node::{leaf, node, Leaf, Nested, Node};
+    pub use crate::par::{par, Par};
+    pub use crate::repeat::{repeat, Check, OnLimit, Repeat};
+    pub use crate::retry::{retry, Retry};
+    pub use crate::seq::{seq, Seq};
+    pub use crate::timeout::{timeout, Timeout};
+}
+
+/// `use plan_runtime::prelude::*;` brings in what plans are written with.
+pub mod prelude {
+    pub use crate::nodes::blocking;
+    pub use crate::{lens, plan, CancellationToken, Describe, Lens, ParallelSpec, Plan, PlanError, Run};
+    pub use std::time::Duration;
+}
+
+/// Not public API: what `plan!` and `#[derive(Lens)]` expand to, besides [`nodes`].
+#[doc(hidden)]
+pub mod __private {
+    pub mod classify {
+        pub use crate::step::classify::*;
+    }
+    pub use plan_core::{Lens, NodeInfo, NodeKind};
+}

@@ -1,0 +1,195 @@
+//! `par(POLICY) { a, b, .. }`: a fixed set of branches, each given a clone of the input,
+//! run concurrently inside the plan's task.
+
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::time::Duration;
+
+use plan_core::{Cx, Describe, GraphBuilder, ParallelSpec, Plan, PlanError};
+
+use crate::gather::{gather, Gather, ParallelPolicy, Uniform};
+use crate::policy::{All, Settled};
+
+/// A `par` group: `branches` is a tuple of plans, `policy` one of [`policy`](crate::policy).
+///
+/// * [`All`]: `I -> (A, B, ..)`, failing fast;
+/// * [`Settled`]: `I -> (Result<A, PlanError>, ..)`, never failing;
+/// * the other policies need every branch to produce the same `O`:
+///   [`First`](crate::policy::First) and [`FirstCompleted`](crate::policy::FirstCompleted)
+///   give `O`, [`NBest`](crate::policy::NBest) gives `Vec<O>`, [`Best`](crate::policy::Best)
+///   gives `O`.
+///
+/// Up to 12 branches; use `each` for more, or nest groups.
+#[derive(Clone, Debug)]
+pub struct Par<B, P> {
+    branches: B,
+    policy: P,
+    timeout: Option<Duration>,
+    limit: Option<usize>,
+}
+
+/// A `par` group of `branches` (a tuple) under `policy`.
+pub fn par<B, P>(policy: P, branches: B) -> Par<B, P> {
+    Par {
+        branches,
+        policy,
+        timeout: None,
+        limit: None,
+    }
+}
+
+impl<B, P> Par<B, P> {
+    /// A deadline for the whole group; what it does depends on the policy (see the crate docs).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// At most `limit` branches run at once; the others start, in order, as slots free up.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit.max(1));
+        self
+    }
+
+    fn spec(&self) -> ParallelSpec
+    where
+        P: ParallelPolicy,
+    {
+        ParallelSpec {
+            policy: self.policy.policy(),
+            timeout: self.timeout,
+            limit: self.limit,
+        }
+    }
+}
+
+/// A branch future with its output erased to `O`, pinned on the group's stack.
+type Branch<'f, O> = Pin<&'f mut (dyn Future<Output = Result<O, PlanError>> + Send + 'f)>;
+
+macro_rules! par_impls {
+    ($($B:ident $i:tt),+) => {
+        impl<$($B: Describe),+, P: ParallelPolicy> Describe for Par<($($B,)+), P> {
+            fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
+                graph.set_parallel(self.spec());
+                let mut exits = Vec::new();
+                $(exits.extend(self.branches.$i.describe(graph, preds));)+
+                exits
+            }
+        }
+
+        impl<I, C, $($B),+> Plan<I, C> for Par<($($B,)+), All>
+        where
+            I: Clone + Send,
+            C: Sync,
+            $($B: Plan<I, C>,)+
+        {
+            type Out = ($($B::Out,)+);
+
+            fn call(
+                &self,
+                input: I,
+                cx: Cx<'_, C>,
+            ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+                async move {
+                    let mut slots = ($(None::<$B::Out>,)+);
+                    {
+                        let branches: [Branch<'_, ()>; _] = [$(
+                            {
+                                let slot = &mut slots.$i;
+                                let input = input.clone();
+                                pin!(async move {
+                                    *slot = Some(self.branches.$i.call(input, cx).await?);
+                                    Ok(())
+                                })
+                            },
+                        )+];
+                        drop(input);
+                        gather(branches, &self.spec(), &All, &cx).await?;
+                    }
+                    // `All` returns `Ok` only when every branch has filled its slot.
+                    Ok(($(slots.$i.expect("every branch succeeded"),)+))
+                }
+            }
+        }
+
+        impl<I, C, $($B),+> Plan<I, C> for Par<($($B,)+), Settled>
+        where
+            I: Clone + Send,
+            C: Sync,
+            $($B: Plan<I, C>,)+
+        {
+            type Out = ($(Result<$B::Out, PlanError>,)+);
+
+            fn call(
+                &self,
+                input: I,
+                cx: Cx<'_, C>,
+            ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+                async move {
+                    let mut slots = ($(None::<Result<$B::Out, PlanError>>,)+);
+                    let marks = {
+                        let branches: [Branch<'_, ()>; _] = [$(
+                            {
+                                let slot = &mut slots.$i;
+                                let input = input.clone();
+                                pin!(async move {
+                                    *slot = Some(self.branches.$i.call(input, cx).await);
+                                    Ok(())
+                                })
+                            },
+                        )+];
+                        drop(input);
+                        gather(branches, &self.spec(), &Settled, &cx).await?
+                    };
+                    // A branch without an outcome was cut off by the deadline: its mark says so.
+                    let mut marks = marks.into_iter();
+                    Ok(($({
+                        let mark = marks.next();
+                        match slots.$i {
+                            Some(outcome) => outcome,
+                            None => Err(mark.and_then(Result::err).expect("cut-off branch is marked")),
+                        }
+                    },)+))
+                }
+            }
+        }
+
+        impl<I, C, O, P, $($B),+> Plan<I, C> for Par<($($B,)+), P>
+        where
+            I: Clone + Send,
+            C: Sync,
+            O: Send,
+            P: Gather<O> + Uniform,
+            $($B: Plan<I, C, Out = O>,)+
+        {
+            type Out = P::Out;
+
+            fn call(
+                &self,
+                input: I,
+                cx: Cx<'_, C>,
+            ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+                async move {
+                    let branches: [Branch<'_, O>; _] = [$(
+                        pin!(self.branches.$i.call(input.clone(), cx)),
+                    )+];
+                    drop(input);
+                    gather(branches, &self.spec(), &self.policy, &cx).await
+                }
+            }
+        }
+    };
+}
+
+par_impls!(B0 0);
+par_impls!(B0 0, B1 1);
+par_impls!(B0 0, B1 1, B2 2);
+par_impls!(B0 0, B1 1, B2 2, B3 3);
+par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4);
+par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5);
+par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5, B6 6);
+par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5, B6 6, B7 7);
+par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5, B6 6, B7 7, B8 8);
+par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5, B6 6, B7 7, B8 8, B9 9);
+par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5, B6 6, B7 7, B8 8, B9 9, B10 10);
+par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5, B6 6, B7 7, B8 8, B9 9, B10 10, B11 11);

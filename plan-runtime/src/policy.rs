@@ -1,0 +1,403 @@
+//! The parallel policies of `par` and `each`, as types: each decides what a group keeps and
+//! when it stops.
+
+use std::cmp::Ordering;
+use std::time::Duration;
+use std::ops::ControlFlow;
+
+use plan_core::{Cx, NodeRef, PlanError, Policy};
+
+use crate::gather::{Gather, ParallelPolicy, Uniform};
+
+/// `all`: every branch must succeed; the first error cancels the rest and is returned.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct All;
+
+/// `settled`: every branch's outcome is kept; the group never fails as a whole.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Settled;
+
+/// `first`: the first success wins and the rest are cancelled; if every branch fails, the
+/// group fails with [`PlanError::AllFailed`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct First;
+
+/// `first_completed`: the first branch to finish decides, success or error.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FirstCompleted;
+
+/// `n_best(n, by = score)`: the best `n` successes by `score`, best (highest) first, ties in
+/// branch order; a score that is not comparable with itself (NaN) ranks last.
+#[derive(Clone, Copy, Debug)]
+pub struct NBest<F> {
+    n: usize,
+    score: F,
+}
+
+/// `best(by = score)`: [`NBest`] with `n = 1`, returning the one value.
+#[derive(Clone, Copy, Debug)]
+pub struct Best<F> {
+    score: F,
+}
+
+/// The `n_best(n, by = score)` policy.
+pub fn n_best<F>(n: usize, score: F) -> NBest<F> {
+    NBest { n, score }
+}
+
+/// The `best(by = score)` policy.
+pub fn best<F>(score: F) -> Best<F> {
+    Best { score }
+}
+
+impl ParallelPolicy for All {
+    fn policy(&self) -> Policy {
+        Policy::All
+    }
+}
+
+impl ParallelPolicy for Settled {
+    fn policy(&self) -> Policy {
+        Policy::Settled
+    }
+}
+
+impl ParallelPolicy for First {
+    fn policy(&self) -> Policy {
+        Policy::First
+    }
+}
+
+impl ParallelPolicy for FirstCompleted {
+    fn policy(&self) -> Policy {
+        Policy::FirstCompleted
+    }
+}
+
+impl<F: Send + Sync> ParallelPolicy for NBest<F> {
+    fn policy(&self) -> Policy {
+        Policy::NBest(self.n)
+    }
+}
+
+impl<F: Send + Sync> ParallelPolicy for Best<F> {
+    fn policy(&self) -> Policy {
+        Policy::Best
+    }
+}
+
+impl Uniform for First {}
+impl Uniform for FirstCompleted {}
+impl<F: Send + Sync> Uniform for NBest<F> {}
+impl<F: Send + Sync> Uniform for Best<F> {}
+
+fn timeout_error<C>(cx: &Cx<'_, C>, after: Duration) -> PlanError {
+    PlanError::Timeout {
+        node: NodeRef::current(cx),
+        after,
+    }
+}
+
+/// Outcomes stored by branch index.
+fn store<T>(slots: &mut Vec<Option<T>>, index: usize, value: T) {
+    if slots.len() <= index {
+        slots.resize_with(index + 1, || None);
+    }
+    slots[index] = Some(value);
+}
+
+impl<O: Send> Gather<O> for All {
+    type State = (Vec<Option<O>>, Option<PlanError>);
+    type Out = Vec<O>;
+
+
+    fn begin(&self, branches: usize) -> Self::State {
+        (Vec::with_capacity(branches), None)
+    }
+
+    fn finished(
+        &self,
+        (values, error): &mut Self::State,
+        index: usize,
+        outcome: Result<O, PlanError>,
+    ) -> ControlFlow<()> {
+        match outcome {
+            Ok(value) => {
+                store(values, index, value);
+                ControlFlow::Continue(())
+            }
+            Err(err) => {
+                *error = Some(err);
+                ControlFlow::Break(())
+            }
+        }
+    }
+
+    fn end<C>(
+        &self,
+        (values, error): Self::State,
+        _branches: usize,
+        timed_out: Option<Duration>,
+        cx: &Cx<'_, C>,
+    ) -> Result<Vec<O>, PlanError> {
+        if let Some(err) = error {
+            return Err(err);
+        }
+        if let Some(after) = timed_out {
+            return Err(timeout_error(cx, after));
+        }
+        Ok(values.into_iter().flatten().collect())
+    }
+}
+
+impl<O: Send> Gather<O> for Settled {
+    type State = Vec<Option<Result<O, PlanError>>>;
+    type Out = Vec<Result<O, PlanError>>;
+
+
+    fn begin(&self, branches: usize) -> Self::State {
+        Vec::with_capacity(branches)
+    }
+
+    fn finished(
+        &self,
+        outcomes: &mut Self::State,
+        index: usize,
+        outcome: Result<O, PlanError>,
+    ) -> ControlFlow<()> {
+        store(outcomes, index, outcome);
+        ControlFlow::Continue(())
+    }
+
+    fn end<C>(
+        &self,
+        mut outcomes: Self::State,
+        branches: usize,
+        timed_out: Option<Duration>,
+        cx: &Cx<'_, C>,
+    ) -> Result<Self::Out, PlanError> {
+        // Branches cut off by the deadline (started or not) are marked as timed out.
+        outcomes.resize_with(branches.max(outcomes.len()), || None);
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|| Err(timeout_error(cx, timed_out.unwrap_or_default())))
+            })
+            .collect())
+    }
+}
+
+impl<O: Send> Gather<O> for First {
+    type State = (Option<O>, Vec<(usize, PlanError)>);
+    type Out = O;
+
+
+    fn begin(&self, _branches: usize) -> Self::State {
+        (None, Vec::new())
+    }
+
+    fn finished(
+        &self,
+        (winner, errors): &mut Self::State,
+        index: usize,
+        outcome: Result<O, PlanError>,
+    ) -> ControlFlow<()> {
+        match outcome {
+            Ok(value) => {
+                *winner = Some(value);
+                ControlFlow::Break(())
+            }
+            Err(err) => {
+                errors.push((index, err));
+                ControlFlow::Continue(())
+            }
+        }
+    }
+
+    fn end<C>(
+        &self,
+        (winner, errors): Self::State,
+        _branches: usize,
+        timed_out: Option<Duration>,
+        cx: &Cx<'_, C>,
+    ) -> Result<O, PlanError> {
+        match winner {
+            Some(value) => Ok(value),
+            None => Err(match timed_out {
+                Some(after) => timeout_error(cx, after),
+                None => all_failed(errors, cx),
+            }),
+        }
+    }
+}
+
+fn all_failed<C>(mut errors: Vec<(usize, PlanError)>, cx: &Cx<'_, C>) -> PlanError {
+    errors.sort_by_key(|(index, _)| *index);
+    PlanError::AllFailed {
+        node: NodeRef::current(cx),
+        errors: errors.into_iter().map(|(_, err)| err).collect(),
+    }
+}
+
+impl<O: Send> Gather<O> for FirstCompleted {
+    type State = Option<Result<O, PlanError>>;
+    type Out = O;
+
+
+    fn begin(&self, _branches: usize) -> Self::State {
+        None
+    }
+
+    fn finished(
+        &self,
+        first: &mut Self::State,
+        _index: usize,
+        outcome: Result<O, PlanError>,
+    ) -> ControlFlow<()> {
+        *first = Some(outcome);
+        ControlFlow::Break(())
+    }
+
+    fn end<C>(
+        &self,
+        first: Self::State,
+        _branches: usize,
+        timed_out: Option<Duration>,
+        cx: &Cx<'_, C>,
+    ) -> Result<O, PlanError> {
+        first.unwrap_or_else(|| Err(timeout_error(cx, timed_out.unwrap_or_default())))
+    }
+}
+
+/// Successes with their scores, and errors, by branch index.
+#[doc(hidden)]
+pub struct Ranked<K, O> {
+    successes: Vec<(usize, K, O)>,
+    errors: Vec<(usize, PlanError)>,
+}
+
+/// Best first; incomparable scores (NaN) last; equal scores keep branch order (stable sort).
+fn rank_desc<K: PartialOrd>(a: &K, b: &K) -> Ordering {
+    let a_ok = a.partial_cmp(a).is_some();
+    let b_ok = b.partial_cmp(b).is_some();
+    match (a_ok, b_ok) {
+        (true, true) => b.partial_cmp(a).unwrap_or(Ordering::Equal),
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        (false, false) => Ordering::Equal,
+    }
+}
+
+impl<K, O> Ranked<K, O> {
+    fn record<F>(&mut self, score: &F, index: usize, outcome: Result<O, PlanError>)
+    where
+        F: Fn(&O) -> K,
+    {
+        match outcome {
+            Ok(value) => self.successes.push((index, score(&value), value)),
+            Err(err) => self.errors.push((index, err)),
+        }
+    }
+
+    fn into_best<C>(
+        mut self,
+        n: usize,
+        timed_out: Option<Duration>,
+        cx: &Cx<'_, C>,
+    ) -> Result<Vec<O>, PlanError>
+    where
+        K: PartialOrd,
+    {
+        if self.successes.is_empty() {
+            return Err(match timed_out {
+                Some(after) => timeout_error(cx, after),
+                None => all_failed(self.errors, cx),
+            });
+        }
+        self.successes.sort_by_key(|(index, ..)| *index);
+        self.successes.sort_by(|(_, a, _), (_, b, _)| rank_desc(a, b));
+        Ok(self
+            .successes
+            .into_iter()
+            .take(n)
+            .map(|(.., value)| value)
+            .collect())
+    }
+}
+
+impl<O, K, F> Gather<O> for NBest<F>
+where
+    O: Send,
+    K: PartialOrd + Send,
+    F: Fn(&O) -> K + Send + Sync,
+{
+    type State = Ranked<K, O>;
+    type Out = Vec<O>;
+
+
+    fn begin(&self, branches: usize) -> Self::State {
+        Ranked {
+            successes: Vec::with_capacity(branches),
+            errors: Vec::new(),
+        }
+    }
+
+    fn finished(
+        &self,
+        state: &mut Self::State,
+        index: usize,
+        outcome: Result<O, PlanError>,
+    ) -> ControlFlow<()> {
+        state.record(&self.score, index, outcome);
+        ControlFlow::Continue(())
+    }
+
+    fn end<C>(
+        &self,
+        state: Self::State,
+        _branches: usize,
+        timed_out: Option<Duration>,
+        cx: &Cx<'_, C>,
+    ) -> Result<Vec<O>, PlanError> {
+        state.into_best(self.n, timed_out, cx)
+    }
+}
+
+impl<O, K, F> Gather<O> for Best<F>
+where
+    O: Send,
+    K: PartialOrd + Send,
+    F: Fn(&O) -> K + Send + Sync,
+{
+    type State = Ranked<K, O>;
+    type Out = O;
+
+
+    fn begin(&self, branches: usize) -> Self::State {
+        Ranked {
+            successes: Vec::with_capacity(branches),
+            errors: Vec::new(),
+        }
+    }
+
+    fn finished(
+        &self,
+        state: &mut Self::State,
+        index: usize,
+        outcome: Result<O, PlanError>,
+    ) -> ControlFlow<()> {
+        state.record(&self.score, index, outcome);
+        ControlFlow::Continue(())
+    }
+
+    fn end<C>(
+        &self,
+        state: Self::State,
+        _branches: usize,
+        timed_out: Option<Duration>,
+        cx: &Cx<'_, C>,
+    ) -> Result<O, PlanError> {
+        let mut best = state.into_best(1, timed_out, cx)?;
+        Ok(best.remove(0))
+    }
+}

@@ -1,0 +1,248 @@
+//! How plain functions and closures become plan steps.
+//!
+//! Inside `plan!` (or with [`step!`](crate::step!)) a function value is *classified* once, when
+//! the plan is built, by the shape of its signature: one argument or two (`(In, &Ctx)`), sync
+//! or async, returning a plain value, a `Result<_, E>` (any `E` convertible into
+//! `Box<dyn Error + Send + Sync>`, so `std` errors, `String`, `anyhow::Error`), or a
+//! `Result<_, PlanError>`. The classification is a zero-sized marker in [`FnStep`]'s type, so
+//! calling a step costs exactly a call of the function.
+
+pub(crate) mod classify;
+
+use std::future::Future;
+use std::marker::PhantomData;
+
+use plan_core::{Cx, Describe, NodeRef, Plan, PlanError};
+
+pub use classify::{Awaits, Fallible, IsPlan, Plain, PlanResult, Returns, Tag, WithCtx};
+
+#[doc(hidden)]
+pub use classify::{wrap, Probe, Wrap};
+
+/// A function or closure adapted into a [`Plan`]; `K` records how it is called. Made by
+/// [`step!`](crate::step!) and by `plan!`.
+pub struct FnStep<F, K> {
+    f: F,
+    _kind: PhantomData<fn() -> K>,
+}
+
+impl<F, K> FnStep<F, K> {
+    /// Adapts `f`; prefer [`step!`](crate::step!), which infers `K`.
+    pub fn new(f: F) -> Self {
+        FnStep {
+            f,
+            _kind: PhantomData,
+        }
+    }
+}
+
+impl<F, K> Describe for FnStep<F, K> {}
+
+impl<F: Clone, K> Clone for FnStep<F, K> {
+    fn clone(&self) -> Self {
+        FnStep::new(self.f.clone())
+    }
+}
+
+/// Converts a step's error into a [`PlanError::Step`] naming the running node.
+fn step_error<C>(cx: &Cx<'_, C>, error: impl Into<BoxError>) -> PlanError {
+    PlanError::Step {
+        node: NodeRef::current(cx),
+        source: error.into().into(),
+    }
+}
+
+/// What fallible steps may return as their error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A function of `(In, &'a Ctx)` whose future may borrow the context. Implemented for every
+/// such `Fn`; it exists because a plain `Fn(In, &Ctx) -> Fut` bound cannot let `Fut` borrow.
+pub trait CtxAsyncFn<'a, In, Ctx: 'a>: Fn(In, &'a Ctx) -> Self::Fut {
+    /// The returned future.
+    type Fut: Future<Output = Self::Ret> + Send + 'a;
+    /// What the future resolves to.
+    type Ret;
+}
+
+impl<'a, F, In, Ctx: 'a, Fut> CtxAsyncFn<'a, In, Ctx> for F
+where
+    F: Fn(In, &'a Ctx) -> Fut,
+    Fut: Future + Send + 'a,
+{
+    type Fut = Fut;
+    type Ret = Fut::Output;
+}
+
+// One `Plan` impl per classification. The `Returns<..>`/`Awaits<..>` markers fix `In` (and `Ctx`
+// for two-argument steps), so each impl is unambiguous.
+
+impl<F, I, C, O> Plan<I, C> for FnStep<F, Returns<I, Plain>>
+where
+    F: Fn(I) -> O + Send + Sync,
+    I: Send,
+    C: Sync,
+    O: Send,
+{
+    type Out = O;
+    fn call(&self, input: I, _cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        async move { Ok((self.f)(input)) }
+    }
+}
+
+impl<F, I, C, O, E> Plan<I, C> for FnStep<F, Returns<I, Fallible>>
+where
+    F: Fn(I) -> Result<O, E> + Send + Sync,
+    E: Into<BoxError>,
+    I: Send,
+    C: Sync,
+    O: Send,
+{
+    type Out = O;
+    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        async move { (self.f)(input).map_err(|e| step_error(&cx, e)) }
+    }
+}
+
+impl<F, I, C, O> Plan<I, C> for FnStep<F, Returns<I, PlanResult>>
+where
+    F: Fn(I) -> Result<O, PlanError> + Send + Sync,
+    I: Send,
+    C: Sync,
+    O: Send,
+{
+    type Out = O;
+    fn call(&self, input: I, _cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        async move { (self.f)(input) }
+    }
+}
+
+impl<F, I, C, Fut> Plan<I, C> for FnStep<F, Awaits<I, Plain>>
+where
+    F: Fn(I) -> Fut + Send + Sync,
+    Fut: Future + Send,
+    Fut::Output: Send,
+    I: Send,
+    C: Sync,
+{
+    type Out = Fut::Output;
+    fn call(
+        &self,
+        input: I,
+        _cx: Cx<'_, C>,
+    ) -> impl Future<Output = Result<Fut::Output, PlanError>> + Send {
+        async move { Ok((self.f)(input).await) }
+    }
+}
+
+impl<F, I, C, Fut, O, E> Plan<I, C> for FnStep<F, Awaits<I, Fallible>>
+where
+    F: Fn(I) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<O, E>> + Send,
+    E: Into<BoxError>,
+    I: Send,
+    C: Sync,
+    O: Send,
+{
+    type Out = O;
+    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        async move { (self.f)(input).await.map_err(|e| step_error(&cx, e)) }
+    }
+}
+
+impl<F, I, C, Fut, O> Plan<I, C> for FnStep<F, Awaits<I, PlanResult>>
+where
+    F: Fn(I) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<O, PlanError>> + Send,
+    I: Send,
+    C: Sync,
+    O: Send,
+{
+    type Out = O;
+    fn call(&self, input: I, _cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        async move { (self.f)(input).await }
+    }
+}
+
+impl<F, I, C, O> Plan<I, C> for FnStep<F, Returns<I, WithCtx<C, Plain>>>
+where
+    F: Fn(I, &C) -> O + Send + Sync,
+    I: Send,
+    C: Sync,
+    O: Send,
+{
+    type Out = O;
+    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        async move { Ok((self.f)(input, cx.ctx())) }
+    }
+}
+
+impl<F, I, C, O, E> Plan<I, C> for FnStep<F, Returns<I, WithCtx<C, Fallible>>>
+where
+    F: Fn(I, &C) -> Result<O, E> + Send + Sync,
+    E: Into<BoxError>,
+    I: Send,
+    C: Sync,
+    O: Send,
+{
+    type Out = O;
+    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        async move { (self.f)(input, cx.ctx()).map_err(|e| step_error(&cx, e)) }
+    }
+}
+
+impl<F, I, C, O> Plan<I, C> for FnStep<F, Returns<I, WithCtx<C, PlanResult>>>
+where
+    F: Fn(I, &C) -> Result<O, PlanError> + Send + Sync,
+    I: Send,
+    C: Sync,
+    O: Send,
+{
+    type Out = O;
+    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        async move { (self.f)(input, cx.ctx()) }
+    }
+}
+
+impl<F, I, C, O> Plan<I, C> for FnStep<F, Awaits<I, WithCtx<C, Plain>>>
+where
+    F: for<'a> CtxAsyncFn<'a, I, C, Ret = O> + Send + Sync,
+    I: Send,
+    C: Sync,
+    O: Send,
+{
+    type Out = O;
+    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        async move { Ok((self.f)(input, cx.ctx()).await) }
+    }
+}
+
+impl<F, I, C, O, E> Plan<I, C> for FnStep<F, Awaits<I, WithCtx<C, Fallible>>>
+where
+    F: for<'a> CtxAsyncFn<'a, I, C, Ret = Result<O, E>> + Send + Sync,
+    E: Into<BoxError>,
+    I: Send,
+    C: Sync,
+    O: Send,
+{
+    type Out = O;
+    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        async move {
+            (self.f)(input, cx.ctx())
+                .await
+                .map_err(|e| step_error(&cx, e))
+        }
+    }
+}
+
+impl<F, I, C, O> Plan<I, C> for FnStep<F, Awaits<I, WithCtx<C, PlanResult>>>
+where
+    F: for<'a> CtxAsyncFn<'a, I, C, Ret = Result<O, PlanError>> + Send + Sync,
+    I: Send,
+    C: Sync,
+    O: Send,
+{
+    type Out = O;
+    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        async move { (self.f)(input, cx.ctx()).await }
+    }
+}

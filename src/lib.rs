@@ -1,0 +1,1 @@
+//! Workspace-level examples, tests and benches for the plan DSL.
