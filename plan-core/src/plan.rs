@@ -35,9 +35,10 @@ use crate::node::{NodeInfo, NodeRef};
 /// # });
 /// ```
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a plan step that takes `{In}` (with context `{Ctx}`)",
-    label = "this cannot take `{In}` as its input",
-    note = "a step is a fn or closure taking `{In}` (and optionally `&{Ctx}`), or a value implementing `Plan<{In}, {Ctx}>`"
+    message = "this is not a plan that takes `{In}` with context `{Ctx}`",
+    label = "not a `Plan<{In}, {Ctx}>`",
+    note = "if the `plan!` has a `mismatched types in plan` error, fix that first: this one follows from it",
+    note = "otherwise check that the plan's first step takes `{In}`, and that steps taking a context take `&{Ctx}`"
 )]
 pub trait Plan<In, Ctx = ()>: Describe + Send + Sync {
     /// What the plan produces.

@@ -1,5 +1,6 @@
 //! Expanding a parsed plan into calls of `plan_runtime::nodes`: one `NodeInfo` constant per
-//! node, then the combinator tree.
+//! node, one binding per step, a type-checked (never run) shadow of the dataflow that reports
+//! wiring mistakes on the offending step, then the combinator tree.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -16,11 +17,23 @@ pub fn expand(body: &PlanBody) -> TokenStream {
         .as_ref()
         .map_or_else(|| "plan".to_owned(), syn::LitStr::value);
     let root = expander.info(&name, "Plan", "", "plan! { .. }", None, Span::call_site());
-    let tree = expander.chain(&body.chain, "", false);
-    let infos = &expander.infos;
+    let input = expander.shadow(quote!(::plan_runtime::wiring::input()));
+    let (tree, _) = expander.chain(&body.chain, "", false, &input);
+    let Expander {
+        infos,
+        steps,
+        checks,
+        ..
+    } = expander;
     quote! {
         {
             #(#infos)*
+            #(#steps)*
+            #[allow(unused_variables, clippy::all)]
+            let _wiring = || {
+                use ::plan_runtime::wiring::probes::*;
+                #(#checks)*
+            };
             ::plan_runtime::nodes::node(&#root, #tree)
         }
     }
@@ -28,7 +41,13 @@ pub fn expand(body: &PlanBody) -> TokenStream {
 
 #[derive(Default)]
 struct Expander {
+    /// `NodeInfo` constants.
     infos: Vec<TokenStream>,
+    /// `let` bindings of steps (and lenses), evaluated once when the plan is built.
+    steps: Vec<TokenStream>,
+    /// The shadow program.
+    checks: Vec<TokenStream>,
+    names: usize,
 }
 
 fn child(prefix: &str, index: usize) -> String {
@@ -40,6 +59,25 @@ fn child(prefix: &str, index: usize) -> String {
 }
 
 impl Expander {
+    fn fresh(&mut self, prefix: &str) -> Ident {
+        self.names += 1;
+        Ident::new(&format!("__plan_{prefix}_{}", self.names), Span::mixed_site())
+    }
+
+    /// Binds a shadow value in the shadow program.
+    fn shadow(&mut self, value: TokenStream) -> Ident {
+        let ident = self.fresh("shadow");
+        self.checks.push(quote!(let #ident = #value;));
+        ident
+    }
+
+    /// Binds a step (or lens) value, evaluated once when the plan is built.
+    fn bind(&mut self, prefix: &str, value: TokenStream) -> Ident {
+        let ident = self.fresh(prefix);
+        self.steps.push(quote!(let #ident = #value;));
+        ident
+    }
+
     /// Declares a `NodeInfo` constant and returns its name.
     fn info(
         &mut self,
@@ -79,43 +117,73 @@ impl Expander {
 
     /// A chain as a balanced tree of `seq`, so that long chains nest only logarithmically.
     /// With `collapse`, a one-item chain takes the path `prefix` itself (a `par` branch).
-    fn chain(&mut self, chain: &Chain, prefix: &str, collapse: bool) -> TokenStream {
-        let items: Vec<TokenStream> = if collapse && chain.items.len() == 1 {
-            vec![self.item(&chain.items[0], prefix.to_owned())]
-        } else {
-            chain
-                .items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| self.item(item, child(prefix, index)))
-                .collect()
-        };
-        balanced(&items)
+    /// Returns the tree and the shadow of its output.
+    fn chain(
+        &mut self,
+        chain: &Chain,
+        prefix: &str,
+        collapse: bool,
+        input: &Ident,
+    ) -> (TokenStream, Ident) {
+        let mut shadow = input.clone();
+        let mut items = Vec::with_capacity(chain.items.len());
+        for (index, item) in chain.items.iter().enumerate() {
+            let path = if collapse && chain.items.len() == 1 {
+                prefix.to_owned()
+            } else {
+                child(prefix, index)
+            };
+            let (tree, out) = self.item(item, path, &shadow);
+            items.push(tree);
+            shadow = out;
+        }
+        (balanced(&items), shadow)
     }
 
-    fn item(&mut self, item: &Item, path: String) -> TokenStream {
+    /// Returns the item's tree and the shadow of its output.
+    fn item(&mut self, item: &Item, path: String, input: &Ident) -> (TokenStream, Ident) {
+        let wire = quote!(::plan_runtime::wiring);
         let span = item.span;
+        let output: Ident;
         let (core, kind, default_name, policy): (TokenStream, &str, String, Option<&str>) =
             match &item.term {
-                Term::Step(expr) => (
-                    quote_spanned!(expr.span()=> ::plan_runtime::step!(#expr)),
-                    "Step",
-                    item.source.clone(),
-                    None,
-                ),
-                Term::Blocking(f) => (
-                    quote_spanned!(f.span()=> ::plan_runtime::blocking!(#f)),
-                    "Blocking",
-                    item.source.clone(),
-                    None,
-                ),
-                Term::Seq(chain) => (self.chain(chain, &path, false), "Seq", "seq".into(), None),
+                Term::Step(expr) => {
+                    let step =
+                        self.bind("step", quote_spanned!(expr.span()=> ::plan_runtime::step!(#expr)));
+                    self.checks.push(quote_spanned! {expr.span()=>
+                        #wire::check((&&FeedProbe(&#step, #input)).feed());
+                    });
+                    output = self.shadow(quote!((&&OutProbe(&#step)).output()));
+                    (quote!(#step), "Step", item.source.clone(), None)
+                }
+                Term::Blocking(f) => {
+                    let step =
+                        self.bind("step", quote_spanned!(f.span()=> ::plan_runtime::blocking!(#f)));
+                    output = self.shadow(quote!(#wire::Unknown));
+                    (quote!(#step), "Blocking", item.source.clone(), None)
+                }
+                Term::Seq(chain) => {
+                    let (tree, out) = self.chain(chain, &path, false, input);
+                    output = out;
+                    (tree, "Seq", "seq".into(), None)
+                }
                 Term::Par { group, branches } => {
-                    let branches: Vec<TokenStream> = branches
+                    let (branches, outs): (Vec<TokenStream>, Vec<Ident>) = branches
                         .iter()
                         .enumerate()
-                        .map(|(index, branch)| self.chain(branch, &child(&path, index), true))
-                        .collect();
+                        .map(|(index, branch)| self.chain(branch, &child(&path, index), true, input))
+                        .unzip();
+                    output = match group.policy {
+                        Policy::All => self.shadow(quote!((&&TupleProbe((#(#outs,)*))).all())),
+                        Policy::Settled => {
+                            self.shadow(quote!((&&TupleProbe((#(#outs,)*))).settled()))
+                        }
+                        Policy::NBest { .. } => {
+                            let first = &outs[0];
+                            self.shadow(quote!(#wire::vec_of(#first)))
+                        }
+                        _ => outs[0].clone(),
+                    };
                     let policy = policy_tokens(&group.policy);
                     let options = group_options(group);
                     (
@@ -126,7 +194,15 @@ impl Expander {
                     )
                 }
                 Term::Each { group, body } => {
-                    let body = self.chain(body, &path, false);
+                    let item_shadow = self.shadow(quote!((&&ItemProbe(#input)).item()));
+                    let (body, out) = self.chain(body, &path, false, &item_shadow);
+                    output = match group.policy {
+                        Policy::All | Policy::NBest { .. } => {
+                            self.shadow(quote!(#wire::vec_of(#out)))
+                        }
+                        Policy::Settled => self.shadow(quote!(#wire::settled_of(#out))),
+                        _ => out,
+                    };
                     let policy = policy_tokens(&group.policy);
                     let options = group_options(group);
                     (
@@ -137,16 +213,20 @@ impl Expander {
                     )
                 }
                 Term::ChooseIf { arms, otherwise } => {
-                    let mut tree = {
-                        let otherwise = self.chain(otherwise, &child(&path, arms.len()), true);
-                        quote!(::plan_runtime::nodes::arm("else", #otherwise))
-                    };
                     let arms: Vec<_> = arms
                         .iter()
                         .enumerate()
                         .map(|(index, (cond, label, body))| {
-                            (cond, label, self.chain(body, &child(&path, index), true))
+                            (cond, label, self.chain(body, &child(&path, index), true, input))
                         })
+                        .collect();
+                    let (otherwise, otherwise_out) =
+                        self.chain(otherwise, &child(&path, arms.len()), true, input);
+                    output = arms.first().map_or(otherwise_out, |(_, _, (_, out))| out.clone());
+                    let mut tree = quote!(::plan_runtime::nodes::arm("else", #otherwise));
+                    let arms: Vec<_> = arms
+                        .into_iter()
+                        .map(|(cond, label, (body, _))| (cond, label, body))
                         .collect();
                     for (cond, label, body) in arms.into_iter().rev() {
                         tree = quote_spanned! {cond.span()=>
@@ -160,15 +240,19 @@ impl Expander {
                     (tree, "Choose", "choose".into(), None)
                 }
                 Term::Route { router, arms } => {
+                    let mut outs = Vec::new();
                     let bodies: Vec<_> = arms
                         .iter()
                         .enumerate()
                         .map(|(index, arm)| {
                             let label = &arm.label;
-                            let body = self.chain(&arm.body, &child(&path, index), true);
+                            let (body, out) =
+                                self.chain(&arm.body, &child(&path, index), true, input);
+                            outs.push(out);
                             quote!(::plan_runtime::nodes::arm(#label, #body))
                         })
                         .collect();
+                    output = outs.swap_remove(0);
                     let mut tree = bodies.last().cloned().unwrap_or_default();
                     for body in bodies.iter().rev().skip(1) {
                         tree = quote!(::plan_runtime::nodes::arms(#body, #tree));
@@ -196,9 +280,12 @@ impl Expander {
                     )
                 }
                 Term::Focus { lens, body } => {
-                    let body = self.chain(body, &path, false);
+                    let lens_value = self.bind("lens", quote_spanned!(lens.span()=> #lens));
+                    let part = self.shadow(quote!((&&LensProbe(&#lens_value, #input)).target()));
+                    let (body, _) = self.chain(body, &path, false, &part);
+                    output = input.clone();
                     (
-                        quote_spanned!(lens.span()=> ::plan_runtime::nodes::focus(#lens, #body)),
+                        quote_spanned!(lens.span()=> ::plan_runtime::nodes::focus(#lens_value, #body)),
                         "Focus",
                         "focus".into(),
                         None,
@@ -211,7 +298,8 @@ impl Expander {
                     stop_at_limit,
                     body,
                 } => {
-                    let body = self.chain(body, &path, false);
+                    let (body, _) = self.chain(body, &path, false, input);
+                    output = input.clone();
                     let check = if *until {
                         quote!(::plan_runtime::nodes::Check::Until)
                     } else {
@@ -244,10 +332,11 @@ impl Expander {
             .as_ref()
             .map_or(default_name, syn::LitStr::value);
         let info = self.info(&name, kind, &path, &item.source, policy, span);
-        match kind {
+        let tree = match kind {
             "Step" | "Blocking" => quote!(::plan_runtime::nodes::leaf(&#info, #wrapped)),
             _ => quote!(::plan_runtime::nodes::node(&#info, #wrapped)),
-        }
+        };
+        (tree, output)
     }
 }
 

@@ -48,6 +48,7 @@ mod run;
 mod seq;
 pub mod step;
 mod timeout;
+pub mod wiring;
 
 pub use plan_core::{
     lens, Cx, Describe, Edge, FnLens, GraphBuilder, GraphNode, Lens, Location, NodeInfo,
