@@ -162,12 +162,17 @@ impl NodeRef {
 
     /// Names the node `cx` is running, with its full path through nested plans.
     pub fn current<C>(cx: &Cx<'_, C>) -> Self {
+        NodeRef::within(cx, cx.node())
+    }
+
+    /// Names `node`, a node of the same plan as the one `cx` is running, with its full path.
+    pub fn within<C>(cx: &Cx<'_, C>, node: &'static NodeInfo) -> Self {
         let mut segments: Vec<&'static str> = cx.outer_paths().collect();
         segments.reverse();
-        segments.push(cx.node().path);
+        segments.push(node.path);
         NodeRef {
             path: join_path(&segments),
-            ..NodeRef::from_info(cx.node())
+            ..NodeRef::from_info(node)
         }
     }
 }

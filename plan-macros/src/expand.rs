@@ -34,7 +34,7 @@ pub fn expand(body: &PlanBody) -> TokenStream {
                 use ::plan_runtime::wiring::probes::*;
                 #(#checks)*
             };
-            ::plan_runtime::nodes::node(&#root, #tree)
+            ::plan_runtime::nodes::root(&#root, #tree)
         }
     }
 }

@@ -8,10 +8,16 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let fields = match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(named) => &named.named,
-            _ => {
+            Fields::Unnamed(_) => {
                 return Err(syn::Error::new_spanned(
                     &input.ident,
                     "#[derive(Lens)] needs named fields; for tuple fields build a lens with `lens(get, get_mut)`",
+                ))
+            }
+            Fields::Unit => {
+                return Err(syn::Error::new_spanned(
+                    &input.ident,
+                    "#[derive(Lens)] on a unit struct: it has no fields to focus on",
                 ))
             }
         },

@@ -36,6 +36,11 @@ pub fn derive_lens(input: TokenStream) -> TokenStream {
 fn expand_plan(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
     match syn::parse2::<ast::PlanBody>(input) {
         Ok(body) => expand::expand(&body),
-        Err(err) => err.into_compile_error(),
+        // Several `compile_error!`s in a row are not one expression: brace them, or rustc
+        // reports parse errors of its own instead of ours.
+        Err(err) => {
+            let errors = err.into_compile_error();
+            quote::quote!({ #errors })
+        }
     }
 }

@@ -186,13 +186,19 @@ fn parse_attribute(
     syn::bracketed!(content in input);
     let lookahead = content.lookahead1();
     if lookahead.peek(kw::timeout) {
-        content.parse::<kw::timeout>()?;
+        let key: kw::timeout = content.parse()?;
+        if !content.peek(token::Paren) {
+            return Err(syn::Error::new(key.span, "`#[timeout]` needs a duration: `#[timeout(250ms)]`"));
+        }
         let args;
         parenthesized!(args in content);
         wrappers.push(Wrapper::Timeout(args.parse()?));
         expect_end(&args, "in `#[timeout(..)]`: it takes one duration")?;
     } else if lookahead.peek(kw::retry) {
-        content.parse::<kw::retry>()?;
+        let key: kw::retry = content.parse()?;
+        if !content.peek(token::Paren) {
+            return Err(syn::Error::new(key.span, "`#[retry]` needs the number of attempts: `#[retry(3)]` or `#[retry(3, backoff = 100ms)]`"));
+        }
         let args;
         parenthesized!(args in content);
         if args.is_empty() {
@@ -214,8 +220,9 @@ fn parse_attribute(
         content.parse::<kw::name>()?;
         content.parse::<Token![=]>()?;
         let lit: LitStr = content.parse()?;
+        let span = lit.span();
         if name.replace(lit).is_some() {
-            return Err(content.error("a node has one `#[name]`"));
+            return Err(syn::Error::new(span, "a node has one `#[name]`: remove one of them"));
         }
     } else {
         let mut err = lookahead.error();
@@ -237,6 +244,12 @@ fn parse_term(input: ParseStream) -> syn::Result<Term> {
     }
     if input.peek(kw::par) && (input.peek2(token::Brace) || input.peek2(token::Paren)) {
         return parse_par(input);
+    }
+    if input.peek(kw::each) && input.peek2(token::Brace) {
+        return Err(input.error("`each` needs a policy: `each(all) { step }` (or `each(all, limit = 8)`)"));
+    }
+    if input.peek(kw::focus) && input.peek2(token::Brace) {
+        return Err(input.error("`focus` needs a lens: `focus(Type::field) { .. }`"));
     }
     if input.peek(kw::each) && input.peek2(token::Paren) {
         input.parse::<kw::each>()?;
@@ -284,11 +297,8 @@ fn parse_step(input: ParseStream) -> syn::Result<Term> {
         }
         let expr: Expr = content.parse()?;
         expect_end(&content, "in this parenthesized step")?;
-        return Ok(Term::Step(Expr::Paren(syn::ExprParen {
-            attrs: Vec::new(),
-            paren_token: paren,
-            expr: Box::new(expr),
-        })));
+        // The parentheses are plan syntax, not part of the expression (no `unused_parens`).
+        return Ok(Term::Step(expr));
     }
     if input.peek(Token![|]) || input.peek(Token![||]) || input.peek(Token![async]) || input.peek(Token![move]) {
         return Err(input.error("closures in a plan go in parentheses: `(|x: Input| ..)`"));
@@ -317,7 +327,7 @@ fn parse_step(input: ParseStream) -> syn::Result<Term> {
         })));
     }
     if input.peek(Token![.]) {
-        return Err(input.error("method calls and field accesses in a plan go in parentheses: `(client.search())`"));
+        return Err(input.error("a method or field cannot be a step directly: wrap it in a closure, `(|q: Query| client.search(q))`, or an expression in parentheses"));
     }
     Ok(Term::Step(Expr::Path(path)))
 }
@@ -588,7 +598,12 @@ fn parse_loop(input: ParseStream) -> syn::Result<Term> {
             } else if lookahead.peek(kw::error) {
                 args.parse::<kw::error>()?;
             } else {
-                return Err(lookahead.error());
+                let mut err = lookahead.error();
+                err.combine(syn::Error::new(
+                    args.span(),
+                    "`on_limit = stop` returns the last state when passes run out; `on_limit = error` (the default) fails with `PlanError::LoopLimit`",
+                ));
+                return Err(err);
             }
         } else {
             let mut err = lookahead.error();

@@ -1,1 +1,173 @@
-//! Unit tests of the macro: snapshots of expansions and the parser on broken input.
+//! Unit tests of the macro itself: snapshots of expansions (what `cargo expand` shows), and
+//! the parser on broken input, which must always answer with an error, never a panic.
+
+use proc_macro2::TokenStream;
+use proptest::prelude::*;
+
+use crate::expand_plan;
+
+/// The expansion of `body`, pretty-printed as the body of a function.
+fn expanded(body: &str) -> String {
+    let tokens: TokenStream = body.parse().expect("test input tokenizes");
+    let expansion = expand_plan(tokens);
+    let file: syn::File = syn::parse_quote!(fn plan() { let plan = #expansion; });
+    prettyplease::unparse(&file)
+}
+
+/// The error message for a malformed `body`, which must not expand to anything else.
+fn error(body: &str) -> String {
+    let tokens: TokenStream = body.parse().expect("test input tokenizes");
+    let expansion = expand_plan(tokens).to_string();
+    assert!(
+        expansion.contains("compile_error"),
+        "expected an error for {body:?}, got {expansion}"
+    );
+    expansion
+}
+
+macro_rules! snapshot {
+    ($name:ident, $body:literal) => {
+        #[test]
+        fn $name() {
+            insta::assert_snapshot!(expanded($body));
+        }
+    };
+}
+
+snapshot!(chain_of_steps, "parse >> fetch >> summarize");
+snapshot!(long_chain_is_balanced, "a >> b >> c >> d >> e");
+snapshot!(
+    par_all_with_timeout,
+    "parse >> #[timeout(2s)] par(all) { search_web, search_papers, search_code } >> merge"
+);
+snapshot!(
+    par_n_best_limit,
+    "par(n_best(2, by = score), limit = 2, timeout = cfg.deadline) { a, b >> c, (|x: u32| x + 1) }"
+);
+snapshot!(each_settled, "each(settled, limit = 4) { fetch_page }");
+snapshot!(choose_if, "choose { if is_math => solve, if is_code => run_code >> explain, else => chat }");
+snapshot!(
+    choose_router,
+    "choose(route) { Route::Web => search, Route::Code | Route::Docs => lookup, _ => fallback }"
+);
+snapshot!(focus_lens, "focus(Agent::memory.then(Memory::notes)) { summarize }");
+snapshot!(
+    bounded_loop,
+    "loop(until = good_enough, max = 3, on_limit = stop) { critique >> revise }"
+);
+snapshot!(
+    attributes,
+    "#![name = \"publisher\"] #[retry(3, backoff = 100ms)] #[timeout(1.5s)] #[name = \"publish\"] publish(Channel::Web) >> blocking(render)"
+);
+
+#[test]
+fn durations_use_the_most_readable_unit() {
+    let out = expanded("#[timeout(250ms)] a >> #[timeout(1.5s)] b >> #[timeout(1m)] c >> #[timeout(10us)] d");
+    for expected in ["from_millis(250)", "from_millis(1500)", "from_secs(60)", "from_micros(10)"] {
+        assert!(out.contains(expected), "{expected} missing from\n{out}");
+    }
+}
+
+#[test]
+fn nodes_record_their_line_and_column() {
+    let out = expanded("parse\n    >> fetch");
+    assert!(out.contains("line: 1") && out.contains("column: 1"), "{out}");
+    assert!(out.contains("line: 2") && out.contains("column: 8"), "{out}");
+}
+
+#[test]
+fn malformed_plans_are_errors_with_hints() {
+    let cases = [
+        ("", "empty plan"),
+        ("a >>", "must be followed by a step"),
+        ("a b", "expected `>>`"),
+        ("a >> , b", "must be followed by a step"),
+        ("par {}", "empty `par`"),
+        ("par(fastest) { a }", "unknown policy"),
+        ("par(all, deadline = 1s) { a }", "unknown `par` option"),
+        ("par(n_best(2)) { a }", "needs a score"),
+        ("par(n_best()) { a }", "needs a count and a score"),
+        ("par(best()) { a }", "needs a score"),
+        ("par(all, timeout = 5parsecs) { a }", "unknown duration unit"),
+        ("#[timeout(250)] a", "has no unit"),
+        ("#[timeout(\"1s\")] a", "expected a duration"),
+        ("#[retry] a", "needs the number of attempts"),
+        ("#[timeout] a", "needs a duration"),
+        ("focus { a }", "needs a lens"),
+        ("each { a }", "needs a policy"),
+        ("#[retry()] a", "needs the number of attempts"),
+        ("#[retry(3, jitter = 1)] a", "only option is `backoff"),
+        ("#[cache] a", "plan attributes are"),
+        ("#[name = \"x\"] #[name = \"y\"] a", "one `#[name]`"),
+        ("choose { if p => a }", "needs a final `else"),
+        ("choose { else => a, if p => b }", "must be the last arm"),
+        ("choose { p => a }", "arms are `if condition"),
+        ("choose() { A => a }", "takes a router"),
+        ("choose(r) {}", "empty `choose`"),
+        ("loop(until = done) { a }", "needs `max = N`"),
+        ("loop(max = 3) { a }", "needs a condition"),
+        ("loop { a }", "needs a condition and a bound"),
+        ("loop(until = a, while = b, max = 2) { x }", "one condition"),
+        ("loop(until = done, max = 3, forever = yes) { a }", "loop options are"),
+        ("focus() { a }", "needs a lens"),
+        ("focus(A::b) {}", "empty `focus` body"),
+        ("focus(A::b) { a, b }", "one chain of steps"),
+        ("each(all) {}", "empty `each` body"),
+        ("each() { a }", "needs a policy"),
+        ("|x: u32| x + 1", "closures in a plan go in parentheses"),
+        ("client.search", "wrap it in a closure"),
+        ("42", "found a literal"),
+        ("if x => y", "go inside `choose"),
+        ("()", "expected a step inside"),
+        ("#![cache] a", "only inner attribute"),
+        ("a >> #![name = \"x\"] b", "inner attributes"),
+        (
+            "par { a, b, c, d, e, f, g, h, i, j, k, l, m }",
+            "at most 12 branches",
+        ),
+    ];
+    for (body, hint) in cases {
+        let message = error(body);
+        assert!(message.contains(hint), "{body:?}: expected {hint:?} in {message}");
+    }
+}
+
+/// Every prefix of valid plans (truncated input) is answered with an error or an expansion.
+#[test]
+fn truncated_plans_never_panic() {
+    let plans = [
+        "parse >> #[timeout(2s)] par(all) { web, papers } >> merge",
+        "par(n_best(2, by = score), limit = 3) { a, b >> c } >> each(settled, timeout = 1s) { d }",
+        "choose(route) { R::A | R::B if ok => a >> b, _ => c } >> focus(S::f) { g }",
+        "loop(while = more, max = 10, on_limit = stop) { #[retry(2, backoff = 10ms)] step(1, \"x\") }",
+        "#![name = \"p\"] choose { if p => seq { a >> b }, else => blocking(c) }",
+    ];
+    for plan in plans {
+        let tokens: Vec<_> = plan.parse::<TokenStream>().unwrap().into_iter().collect();
+        for end in 0..=tokens.len() {
+            let _ = expand_plan(tokens[..end].iter().cloned().collect());
+        }
+    }
+}
+
+/// Words and punctuation plans are made of, for generated token soup.
+const SOUP: &[&str] = &[
+    "par", "each", "choose", "focus", "loop", "seq", "blocking", "all", "settled", "first",
+    "first_completed", "n_best", "best", "by", "timeout", "limit", "while", "until", "max",
+    "on_limit", "stop", "if", "else", "retry", "backoff", "name", "a", "b", "x", ">>", ",", "=",
+    "=>", "|", "#", "!", "::", "(", ")", "{", "}", "[", "]", "2s", "250ms", "1.5s", "3", "\"n\"",
+    "_", ".", "&", "move", "async",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Random token soup never makes the macro panic.
+    #[test]
+    fn token_soup_never_panics(words in prop::collection::vec(prop::sample::select(SOUP), 0..24)) {
+        // Unbalanced delimiters do not tokenize; those inputs never reach a macro.
+        if let Ok(tokens) = words.join(" ").parse::<TokenStream>() {
+            let _ = expand_plan(tokens);
+        }
+    }
+}

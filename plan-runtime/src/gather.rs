@@ -12,6 +12,8 @@ use std::time::Duration;
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use plan_core::{Cx, ParallelSpec, PlanError, Policy};
 
+use crate::node::catch_panics;
+
 /// A parallel policy, whatever its branches produce.
 pub trait ParallelPolicy: Send + Sync {
     /// The policy as a value, for graphs and specs.
@@ -82,7 +84,9 @@ where
             let Some(branch) = pending.next() else { break };
             let index = started;
             started += 1;
-            running.push(async move { (index, branch.await) });
+            // A panicking branch is that branch's failure: siblings keep running under the
+            // policy (`settled` keeps their outcomes).
+            running.push(async move { (index, catch_panics(cx, branch).await) });
         }
         let next = poll_fn(|task| {
             if let Poll::Ready(next) = running.poll_next_unpin(task) {

@@ -67,7 +67,7 @@ pub mod nodes {
     pub use crate::each::{each, Each};
     pub use crate::focus::{focus, Focus};
     pub use crate::gather::{Gather, ParallelPolicy, Uniform};
-    pub use crate::node::{leaf, node, Leaf, Nested, Node};
+    pub use crate::node::{leaf, node, root, Leaf, Nested, Node, Root};
     pub use crate::par::{par, Par};
     pub use crate::repeat::{repeat, Check, OnLimit, Repeat};
     pub use crate::retry::{retry, Retry};

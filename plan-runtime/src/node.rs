@@ -1,24 +1,37 @@
-//! The wrappers that give a node its identity: [`Node`] around constructs, [`Leaf`] around
-//! steps (it also catches panics), [`Nested`] around a whole plan used as a step.
+//! The wrappers that give a node its identity: [`Root`] around a whole plan, [`Node`] around
+//! constructs, [`Leaf`] around steps, [`Nested`] around a plan used as a step of another.
+//!
+//! They are on the path of every call, so they do as little as possible: a `tracing` span only
+//! when a subscriber wants DEBUG, and panics are caught once per plan and per parallel branch
+//! (see [`catch_panics`]) rather than around every step; a step records itself in a
+//! thread-local while it is polled so that a caught panic still names it.
 
 use std::any::Any;
-use std::future::Future;
+use std::cell::Cell;
+use std::future::{poll_fn, Future};
 use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 
 use futures::FutureExt as _;
 use plan_core::{Cx, Describe, GraphBuilder, NodeInfo, NodeRef, Plan, PlanError};
-use tracing::Instrument as _;
 
-/// A construct (`par`, `loop`, the plan's root, …) with its static identity: errors raised
-/// inside name it, it runs in a `tracing` span, and it appears in the plan's graph.
+/// A whole `plan!`: its root node, and the point where a panic in any of its steps is caught
+/// and turned into [`PlanError::Panicked`].
+#[derive(Clone, Debug)]
+pub struct Root<P> {
+    info: &'static NodeInfo,
+    inner: P,
+}
+
+/// A construct (`par`, `loop`, `focus`, …) with its static identity: errors raised inside
+/// name it, it runs in a `tracing` span, and it appears in the plan's graph.
 #[derive(Clone, Debug)]
 pub struct Node<P> {
     info: &'static NodeInfo,
     inner: P,
 }
 
-/// A step with its static identity. Like [`Node`], and a panic inside the step becomes
-/// [`PlanError::Panicked`] naming it.
+/// A step with its static identity, like [`Node`]; a panic while it runs is blamed on it.
 #[derive(Clone, Debug)]
 pub struct Leaf<P> {
     info: &'static NodeInfo,
@@ -29,6 +42,11 @@ pub struct Leaf<P> {
 #[derive(Clone, Debug)]
 pub struct Nested<P> {
     plan: P,
+}
+
+/// Wraps a whole plan; see [`Root`].
+pub fn root<P>(info: &'static NodeInfo, inner: P) -> Root<P> {
+    Root { info, inner }
 }
 
 /// Wraps a construct; see [`Node`].
@@ -48,22 +66,108 @@ impl<P> Nested<P> {
     }
 }
 
-/// The span every node runs in. At DEBUG level, target `plan_runtime::node`: with no
-/// subscriber interested it is a no-op costing one relaxed atomic load.
-fn span(info: &'static NodeInfo) -> tracing::Span {
-    tracing::debug_span!(
-        "plan.node",
-        name = info.name,
-        kind = info.kind.as_str(),
-        path = info.path,
-        policy = info.policy.unwrap_or(""),
-    )
+thread_local! {
+    /// The step being polled on this thread, if any: who to blame for a panic.
+    static RUNNING: Cell<Option<&'static NodeInfo>> = const { Cell::new(None) };
 }
 
-impl<P> Describe for Node<P>
+/// The span a node runs in: `plan.node` at DEBUG level, target `plan_runtime::node`. Made only
+/// when DEBUG is enabled at all; otherwise nodes pay one relaxed atomic load for tracing.
+fn span(info: &'static NodeInfo) -> Option<tracing::Span> {
+    tracing::level_enabled!(tracing::Level::DEBUG).then(|| {
+        tracing::debug_span!(
+            "plan.node",
+            name = info.name,
+            kind = info.kind.as_str(),
+            path = info.path,
+            policy = info.policy.unwrap_or(""),
+        )
+    })
+}
+
+/// Polls `run` inside `info`'s span; for steps (`blame`), records `info` as running meanwhile.
+async fn traced<F: Future>(info: &'static NodeInfo, blame: bool, run: F) -> F::Output {
+    let mut run = pin!(run);
+    let span = span(info);
+    poll_fn(|task| {
+        let _entered = span.as_ref().map(tracing::Span::enter);
+        if !blame {
+            return run.as_mut().poll(task);
+        }
+        // Restored only on return: after a panic the slot still names the step that panicked.
+        let outer = RUNNING.replace(Some(info));
+        let poll = run.as_mut().poll(task);
+        RUNNING.set(outer);
+        poll
+    })
+    .await
+}
+
+/// Runs `run`, turning a panic inside it into [`PlanError::Panicked`] naming the step that was
+/// running (or `cx`'s node, if the panic was outside any step).
+pub(crate) async fn catch_panics<T, C>(
+    cx: &Cx<'_, C>,
+    run: impl Future<Output = Result<T, PlanError>>,
+) -> Result<T, PlanError> {
+    AssertUnwindSafe(run)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|payload| {
+            let culprit = RUNNING.take().unwrap_or(cx.node());
+            Err(PlanError::Panicked {
+                node: NodeRef::within(cx, culprit),
+                message: panic_message(payload.as_ref()),
+            })
+        })
+}
+
+/// The text of a panic payload (`panic!` with a literal or a format string).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+impl<P: Describe> Describe for Root<P> {
+    fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
+        let id = graph.add(self.info, preds);
+        graph.open(id);
+        let exits = self.inner.describe(graph, &[id]);
+        graph.close();
+        exits
+    }
+
+    fn info(&self) -> Option<&'static NodeInfo> {
+        Some(self.info)
+    }
+}
+
+impl<I, C, P> Plan<I, C> for Root<P>
 where
-    P: Describe,
+    I: Send,
+    C: Sync,
+    P: Plan<I, C>,
 {
+    type Out = P::Out;
+
+    fn call(
+        &self,
+        input: I,
+        cx: Cx<'_, C>,
+    ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+        let cx = cx.at(self.info);
+        async move {
+            let run = traced(self.info, false, self.inner.call(input, cx));
+            catch_panics(&cx, run).await
+        }
+    }
+}
+
+impl<P: Describe> Describe for Node<P> {
     fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
         let id = graph.add(self.info, preds);
         graph.open(id);
@@ -88,16 +192,11 @@ where
         input: I,
         cx: Cx<'_, C>,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
-        self.inner
-            .call(input, cx.at(self.info))
-            .instrument(span(self.info))
+        traced(self.info, false, self.inner.call(input, cx.at(self.info)))
     }
 }
 
-impl<P> Describe for Leaf<P>
-where
-    P: Describe,
-{
+impl<P: Describe> Describe for Leaf<P> {
     fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
         let id = graph.add(self.info, preds);
         graph.open(id);
@@ -114,7 +213,6 @@ where
 impl<I, C, P> Plan<I, C> for Leaf<P>
 where
     P: Plan<I, C>,
-    C: Sync,
 {
     type Out = P::Out;
 
@@ -123,29 +221,7 @@ where
         input: I,
         cx: Cx<'_, C>,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
-        let cx = cx.at(self.info);
-        AssertUnwindSafe(self.inner.call(input, cx))
-            .catch_unwind()
-            .map(move |outcome| {
-                outcome.unwrap_or_else(|payload| {
-                    Err(PlanError::Panicked {
-                        node: NodeRef::current(&cx),
-                        message: panic_message(payload.as_ref()),
-                    })
-                })
-            })
-            .instrument(span(self.info))
-    }
-}
-
-/// The text of a panic payload (`panic!` with a literal or a format string).
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
+        traced(self.info, true, self.inner.call(input, cx.at(self.info)))
     }
 }
 

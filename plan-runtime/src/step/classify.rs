@@ -113,13 +113,17 @@ level!(SyncPlain<I> [O] for [] -> Returns<I, Plain>
 #[macro_export]
 macro_rules! step {
     ($f:expr) => {{
-        #[allow(unused_imports)]
-        use $crate::__private::classify::*;
+        // Evaluate the user's expression before the glob import below, which would otherwise
+        // shadow the user's own items (a step called `wrap`).
         let f = $f;
-        $crate::__private::classify::wrap(
-            (&&&&&&&&&&&&&$crate::__private::classify::Probe(&f)).kind(),
-            f,
-        )
+        {
+            #[allow(unused_imports)]
+            use $crate::__private::classify::*;
+            $crate::__private::classify::wrap(
+                (&&&&&&&&&&&&&$crate::__private::classify::Probe(&f)).kind(),
+                f,
+            )
+        }
     }};
 }
 
@@ -214,12 +218,14 @@ pub fn wrap_blocking<K, F>(_tag: Tag<K>, f: F) -> Blocking<F, K> {
 #[macro_export]
 macro_rules! blocking {
     ($f:expr) => {{
-        #[allow(unused_imports)]
-        use $crate::__private::classify::*;
         let f = $f;
-        $crate::__private::classify::wrap_blocking(
-            (&&&$crate::__private::classify::BlockingProbe(&f)).blocking_kind(),
-            f,
-        )
+        {
+            #[allow(unused_imports)]
+            use $crate::__private::classify::*;
+            $crate::__private::classify::wrap_blocking(
+                (&&&$crate::__private::classify::BlockingProbe(&f)).blocking_kind(),
+                f,
+            )
+        }
     }};
 }
