@@ -4,7 +4,7 @@
 //! 1,000 sequential `.await`s; a 1,000-item `each` and a 3-branch `par` of trivial async
 //! steps against `FuturesUnordered` and `tokio::join!`.
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use futures::stream::{FuturesUnordered, StreamExt};
 use plan_runtime::prelude::*;
 
@@ -30,10 +30,12 @@ fn chain(c: &mut Criterion) {
     let plan = chain_1000_plan!();
     let mut group = c.benchmark_group("chain_1000");
     group.bench_function("plan", |b| {
-        b.to_async(&rt).iter(|| async { plan.run(std::hint::black_box(0)).await.unwrap() })
+        b.to_async(&rt)
+            .iter(|| async { plan.run(std::hint::black_box(0)).await.unwrap() })
     });
     group.bench_function("hand_written", |b| {
-        b.to_async(&rt).iter(|| chain_1000_hand(std::hint::black_box(0)))
+        b.to_async(&rt)
+            .iter(|| chain_1000_hand(std::hint::black_box(0)))
     });
     group.finish();
 }
@@ -73,7 +75,8 @@ fn fan_out(c: &mut Criterion) {
     let plan = plan! { par(all) { double, double, double } };
     let mut group = c.benchmark_group("par_3");
     group.bench_function("plan_par_all", |b| {
-        b.to_async(&rt).iter(|| async { plan.run(std::hint::black_box(1)).await.unwrap() })
+        b.to_async(&rt)
+            .iter(|| async { plan.run(std::hint::black_box(1)).await.unwrap() })
     });
     group.bench_function("hand_written_join", |b| {
         b.to_async(&rt).iter(|| async {

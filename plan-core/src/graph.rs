@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::node::{join_path, Location, NodeInfo, NodeKind};
+use crate::node::{Location, NodeInfo, NodeKind, join_path};
 use crate::spec::ParallelSpec;
 
 /// A plan's structure: one [`GraphNode`] per node of the `plan!` and the edges data flows

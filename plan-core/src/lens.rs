@@ -51,10 +51,7 @@ pub trait Lens<S> {
         Self: Sized,
         L: Lens<Self::Target>,
     {
-        Then {
-            first: self,
-            next,
-        }
+        Then { first: self, next }
     }
 }
 

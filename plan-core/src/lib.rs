@@ -24,7 +24,7 @@ mod spec;
 pub use cx::{Cx, Scope};
 pub use error::{PlanError, StepError};
 pub use graph::{Edge, GraphBuilder, GraphNode, PlanGraph, RetryInfo};
-pub use lens::{lens, FnLens, Lens, Then};
+pub use lens::{FnLens, Lens, Then, lens};
 pub use node::{Location, NodeInfo, NodeKind, NodeRef};
 pub use plan::{Describe, Plan};
 pub use spec::{ParallelSpec, Policy};

@@ -32,7 +32,7 @@ pub struct Item {
 pub enum Wrapper {
     Timeout(DurationArg),
     Retry {
-        attempts: Expr,
+        attempts: Box<Expr>,
         backoff: Option<DurationArg>,
     },
 }
@@ -45,10 +45,7 @@ pub enum Term {
     /// `seq { chain }`.
     Seq(Chain),
     /// `par(POLICY, opts) { chain, .. }`.
-    Par {
-        group: Group,
-        branches: Vec<Chain>,
-    },
+    Par { group: Group, branches: Vec<Chain> },
     /// `each(POLICY, opts) { chain }`.
     Each { group: Group, body: Chain },
     /// `choose { if p => chain, .., else => chain }`.
@@ -57,10 +54,7 @@ pub enum Term {
         otherwise: Chain,
     },
     /// `choose(router) { Pat => chain, .. }`.
-    Route {
-        router: Expr,
-        arms: Vec<RouteArm>,
-    },
+    Route { router: Expr, arms: Vec<RouteArm> },
     /// `focus(lens) { chain }`.
     Focus { lens: Expr, body: Chain },
     /// `loop(while|until = p, max = n, on_limit = stop|error) { chain }`.
@@ -94,6 +88,6 @@ pub enum Policy {
     Settled,
     First,
     FirstCompleted,
-    NBest { n: Expr, by: Expr },
-    Best { by: Expr },
+    NBest { n: Box<Expr>, by: Box<Expr> },
+    Best { by: Box<Expr> },
 }

@@ -33,7 +33,12 @@ impl Parse for DurationArg {
         let (digits, suffix) = match &lit {
             Lit::Int(int) => (int.base10_digits().to_owned(), int.suffix().to_owned()),
             Lit::Float(float) => (float.base10_digits().to_owned(), float.suffix().to_owned()),
-            _ => return Err(syn::Error::new(lit.span(), format!("expected a duration: {HINT}"))),
+            _ => {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    format!("expected a duration: {HINT}"),
+                ));
+            }
         };
         if suffix.is_empty() {
             return Err(syn::Error::new(
@@ -63,12 +68,16 @@ impl Parse for DurationArg {
 /// `digits` (decimal, maybe with a fraction) times `scale`, exactly; `None` if not whole.
 fn scaled(digits: &str, scale: u128) -> Option<u128> {
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let mut nanos = whole.checked_mul(scale)?;
     let mut place = scale;
     for digit in fraction.chars() {
         let digit = u128::from(digit.to_digit(10)?);
-        if place % 10 != 0 {
+        if !place.is_multiple_of(10) {
             // A fractional nanosecond: only zeros may follow.
             if digit != 0 {
                 return None;
@@ -88,11 +97,11 @@ impl DurationArg {
         match self {
             DurationArg::Expr(expr) => quote_spanned!(syn::spanned::Spanned::span(expr)=> #expr),
             DurationArg::Literal { nanos, span } => {
-                let (ctor, value) = if nanos % 1_000_000_000 == 0 {
+                let (ctor, value) = if nanos.is_multiple_of(1_000_000_000) {
                     ("from_secs", nanos / 1_000_000_000)
-                } else if nanos % 1_000_000 == 0 {
+                } else if nanos.is_multiple_of(1_000_000) {
                     ("from_millis", nanos / 1_000_000)
-                } else if nanos % 1_000 == 0 {
+                } else if nanos.is_multiple_of(1_000) {
                     ("from_micros", nanos / 1_000)
                 } else {
                     ("from_nanos", *nanos)

@@ -4,8 +4,8 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::Ident;
+use syn::spanned::Spanned;
 
 use crate::ast::{Chain, Group, Item, PlanBody, Policy, Term, Wrapper};
 
@@ -61,7 +61,10 @@ fn child(prefix: &str, index: usize) -> String {
 impl Expander {
     fn fresh(&mut self, prefix: &str) -> Ident {
         self.names += 1;
-        Ident::new(&format!("__plan_{prefix}_{}", self.names), Span::mixed_site())
+        Ident::new(
+            &format!("__plan_{prefix}_{}", self.names),
+            Span::mixed_site(),
+        )
     }
 
     /// Binds a shadow value in the shadow program.
@@ -148,8 +151,10 @@ impl Expander {
         let (core, kind, default_name, policy): (TokenStream, &str, String, Option<&str>) =
             match &item.term {
                 Term::Step(expr) => {
-                    let step =
-                        self.bind("step", quote_spanned!(expr.span()=> ::plan_runtime::step!(#expr)));
+                    let step = self.bind(
+                        "step",
+                        quote_spanned!(expr.span()=> ::plan_runtime::step!(#expr)),
+                    );
                     self.checks.push(quote_spanned! {expr.span()=>
                         #wire::check((&&FeedProbe(&#step, #input)).feed());
                     });
@@ -157,8 +162,10 @@ impl Expander {
                     (quote!(#step), "Step", item.source.clone(), None)
                 }
                 Term::Blocking(f) => {
-                    let step =
-                        self.bind("step", quote_spanned!(f.span()=> ::plan_runtime::blocking!(#f)));
+                    let step = self.bind(
+                        "step",
+                        quote_spanned!(f.span()=> ::plan_runtime::blocking!(#f)),
+                    );
                     output = self.shadow(quote!(#wire::Unknown));
                     (quote!(#step), "Blocking", item.source.clone(), None)
                 }
@@ -171,7 +178,9 @@ impl Expander {
                     let (branches, outs): (Vec<TokenStream>, Vec<Ident>) = branches
                         .iter()
                         .enumerate()
-                        .map(|(index, branch)| self.chain(branch, &child(&path, index), true, input))
+                        .map(|(index, branch)| {
+                            self.chain(branch, &child(&path, index), true, input)
+                        })
                         .unzip();
                     output = match group.policy {
                         Policy::All => self.shadow(quote!((&&TupleProbe((#(#outs,)*))).all())),
@@ -217,12 +226,18 @@ impl Expander {
                         .iter()
                         .enumerate()
                         .map(|(index, (cond, label, body))| {
-                            (cond, label, self.chain(body, &child(&path, index), true, input))
+                            (
+                                cond,
+                                label,
+                                self.chain(body, &child(&path, index), true, input),
+                            )
                         })
                         .collect();
                     let (otherwise, otherwise_out) =
                         self.chain(otherwise, &child(&path, arms.len()), true, input);
-                    output = arms.first().map_or(otherwise_out, |(_, _, (_, out))| out.clone());
+                    output = arms
+                        .first()
+                        .map_or(otherwise_out, |(_, _, (_, out))| out.clone());
                     let mut tree = quote!(::plan_runtime::nodes::arm("else", #otherwise));
                     let arms: Vec<_> = arms
                         .into_iter()
@@ -327,10 +342,7 @@ impl Expander {
                 quote_spanned!(attempts.span()=> ::plan_runtime::nodes::retry(#attempts, #backoff, #inner))
             }
         });
-        let name = item
-            .name
-            .as_ref()
-            .map_or(default_name, syn::LitStr::value);
+        let name = item.name.as_ref().map_or(default_name, syn::LitStr::value);
         let info = self.info(&name, kind, &path, &item.source, policy, span);
         let tree = match kind {
             "Step" | "Blocking" => quote!(::plan_runtime::nodes::leaf(&#info, #wrapped)),

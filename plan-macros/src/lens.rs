@@ -12,20 +12,20 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                 return Err(syn::Error::new_spanned(
                     &input.ident,
                     "#[derive(Lens)] needs named fields; for tuple fields build a lens with `lens(get, get_mut)`",
-                ))
+                ));
             }
             Fields::Unit => {
                 return Err(syn::Error::new_spanned(
                     &input.ident,
                     "#[derive(Lens)] on a unit struct: it has no fields to focus on",
-                ))
+                ));
             }
         },
         _ => {
             return Err(syn::Error::new_spanned(
                 &input.ident,
                 "#[derive(Lens)] works on structs with named fields; for enums build a lens with `lens(get, get_mut)`",
-            ))
+            ));
         }
     };
     let ty = &input.ident;

@@ -5,7 +5,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{braced, parenthesized, token, Expr, ExprCall, ExprPath, LitStr, Pat, Token};
+use syn::{Expr, ExprCall, ExprPath, LitStr, Pat, Token, braced, parenthesized, token};
 
 use crate::ast::{Chain, Group, Item, PlanBody, Policy, RouteArm, Term, Wrapper};
 
@@ -47,7 +47,10 @@ impl Parse for PlanBody {
             let content;
             syn::bracketed!(content in input);
             content.parse::<kw::name>().map_err(|e| {
-                syn::Error::new(e.span(), "the only inner attribute of a plan is `#![name = \"..\"]`")
+                syn::Error::new(
+                    e.span(),
+                    "the only inner attribute of a plan is `#![name = \"..\"]`",
+                )
             })?;
             content.parse::<Token![=]>()?;
             name = Some(content.parse::<LitStr>()?);
@@ -188,7 +191,10 @@ fn parse_attribute(
     if lookahead.peek(kw::timeout) {
         let key: kw::timeout = content.parse()?;
         if !content.peek(token::Paren) {
-            return Err(syn::Error::new(key.span, "`#[timeout]` needs a duration: `#[timeout(250ms)]`"));
+            return Err(syn::Error::new(
+                key.span,
+                "`#[timeout]` needs a duration: `#[timeout(250ms)]`",
+            ));
         }
         let args;
         parenthesized!(args in content);
@@ -197,7 +203,10 @@ fn parse_attribute(
     } else if lookahead.peek(kw::retry) {
         let key: kw::retry = content.parse()?;
         if !content.peek(token::Paren) {
-            return Err(syn::Error::new(key.span, "`#[retry]` needs the number of attempts: `#[retry(3)]` or `#[retry(3, backoff = 100ms)]`"));
+            return Err(syn::Error::new(
+                key.span,
+                "`#[retry]` needs the number of attempts: `#[retry(3)]` or `#[retry(3, backoff = 100ms)]`",
+            ));
         }
         let args;
         parenthesized!(args in content);
@@ -208,21 +217,30 @@ fn parse_attribute(
         let mut backoff = None;
         if args.parse::<Option<Token![,]>>()?.is_some() && !args.is_empty() {
             args.parse::<kw::backoff>().map_err(|e| {
-                syn::Error::new(e.span(), "unknown `#[retry]` option: the only option is `backoff = DURATION`")
+                syn::Error::new(
+                    e.span(),
+                    "unknown `#[retry]` option: the only option is `backoff = DURATION`",
+                )
             })?;
             args.parse::<Token![=]>()?;
             backoff = Some(args.parse()?);
             args.parse::<Option<Token![,]>>()?;
         }
         expect_end(&args, "in `#[retry(..)]`")?;
-        wrappers.push(Wrapper::Retry { attempts, backoff });
+        wrappers.push(Wrapper::Retry {
+            attempts: Box::new(attempts),
+            backoff,
+        });
     } else if lookahead.peek(kw::name) {
         content.parse::<kw::name>()?;
         content.parse::<Token![=]>()?;
         let lit: LitStr = content.parse()?;
         let span = lit.span();
         if name.replace(lit).is_some() {
-            return Err(syn::Error::new(span, "a node has one `#[name]`: remove one of them"));
+            return Err(syn::Error::new(
+                span,
+                "a node has one `#[name]`: remove one of them",
+            ));
         }
     } else {
         let mut err = lookahead.error();
@@ -246,7 +264,9 @@ fn parse_term(input: ParseStream) -> syn::Result<Term> {
         return parse_par(input);
     }
     if input.peek(kw::each) && input.peek2(token::Brace) {
-        return Err(input.error("`each` needs a policy: `each(all) { step }` (or `each(all, limit = 8)`)"));
+        return Err(
+            input.error("`each` needs a policy: `each(all) { step }` (or `each(all, limit = 8)`)")
+        );
     }
     if input.peek(kw::focus) && input.peek2(token::Brace) {
         return Err(input.error("`focus` needs a lens: `focus(Type::field) { .. }`"));
@@ -293,21 +313,37 @@ fn parse_step(input: ParseStream) -> syn::Result<Term> {
         let content;
         let paren = parenthesized!(content in input);
         if content.is_empty() {
-            return Err(syn::Error::new(paren.span.join(), "expected a step inside `( )`"));
+            return Err(syn::Error::new(
+                paren.span.join(),
+                "expected a step inside `( )`",
+            ));
         }
         let expr: Expr = content.parse()?;
         expect_end(&content, "in this parenthesized step")?;
         // The parentheses are plan syntax, not part of the expression (no `unused_parens`).
         return Ok(Term::Step(expr));
     }
-    if input.peek(Token![|]) || input.peek(Token![||]) || input.peek(Token![async]) || input.peek(Token![move]) {
+    if input.peek(Token![|])
+        || input.peek(Token![||])
+        || input.peek(Token![async])
+        || input.peek(Token![move])
+    {
         return Err(input.error("closures in a plan go in parentheses: `(|x: Input| ..)`"));
     }
     if input.peek(syn::Lit) {
-        return Err(input.error("expected a step (a function, a call, or `(expr)`), found a literal"));
+        return Err(
+            input.error("expected a step (a function, a call, or `(expr)`), found a literal")
+        );
     }
     let lookahead = input.lookahead1();
-    if !(lookahead.peek(syn::Ident) || lookahead.peek(Token![::]) || lookahead.peek(Token![<]) || lookahead.peek(Token![self]) || lookahead.peek(Token![crate]) || lookahead.peek(Token![super]) || lookahead.peek(Token![Self])) {
+    if !(lookahead.peek(syn::Ident)
+        || lookahead.peek(Token![::])
+        || lookahead.peek(Token![<])
+        || lookahead.peek(Token![self])
+        || lookahead.peek(Token![crate])
+        || lookahead.peek(Token![super])
+        || lookahead.peek(Token![Self]))
+    {
         let mut err = input.error("expected a step: a function path (`parse`, `tools::search`), a call (`search(Engine::Web)`), `(expr)`, or a construct (`par`, `each`, `choose`, `focus`, `loop`, `seq`, `blocking`)");
         if input.peek(Token![if]) || input.peek(Token![else]) || input.peek(Token![while]) {
             err = input.error("`if`/`else`/`while` go inside `choose { .. }` and `loop(..)`");
@@ -415,13 +451,16 @@ fn parse_group(args: ParseStream, what: &str) -> syn::Result<Group> {
         }
         inner.parse::<Token![,]>()?;
         let by = parse_by(&inner, "n_best")?;
-        Policy::NBest { n, by }
+        Policy::NBest {
+            n: Box::new(n),
+            by: Box::new(by),
+        }
     } else if lookahead.peek(kw::best) {
         args.parse::<kw::best>()?;
         let inner;
         parenthesized!(inner in args);
         let by = parse_by(&inner, "best")?;
-        Policy::Best { by }
+        Policy::Best { by: Box::new(by) }
     } else {
         let mut err = lookahead.error();
         err.combine(syn::Error::new(span, format!("unknown policy: {POLICIES}")));
@@ -456,7 +495,9 @@ fn parse_group(args: ParseStream, what: &str) -> syn::Result<Group> {
             let mut err = lookahead.error();
             err.combine(syn::Error::new(
                 args.span(),
-                format!("unknown `{what}` option: options are `timeout = DURATION` and `limit = N`"),
+                format!(
+                    "unknown `{what}` option: options are `timeout = DURATION` and `limit = N`"
+                ),
             ));
             return Err(err);
         }
@@ -505,13 +546,21 @@ fn parse_choose(input: ParseStream) -> syn::Result<Term> {
             let label = source_text(start.token_stream(), &content, span);
             content.parse::<Token![=>]>()?;
             let body = parse_chain(&content)?;
-            arms.push(RouteArm { pat, guard, label, body });
+            arms.push(RouteArm {
+                pat,
+                guard,
+                label,
+                body,
+            });
             if !content.is_empty() {
                 content.parse::<Token![,]>()?;
             }
         }
         if arms.is_empty() {
-            return Err(syn::Error::new(brace.span.join(), "empty `choose`: write arms `Pattern => step`"));
+            return Err(syn::Error::new(
+                brace.span.join(),
+                "empty `choose`: write arms `Pattern => step`",
+            ));
         }
         return Ok(Term::Route { router, arms });
     }
@@ -582,7 +631,10 @@ fn parse_loop(input: ParseStream) -> syn::Result<Term> {
             }
             args.parse::<Token![=]>()?;
             if cond.replace((until, args.parse()?)).is_some() {
-                return Err(syn::Error::new(span, "a loop has one condition: `while = p` or `until = p`"));
+                return Err(syn::Error::new(
+                    span,
+                    "a loop has one condition: `while = p` or `until = p`",
+                ));
             }
         } else if lookahead.peek(kw::max) {
             args.parse::<kw::max>()?;

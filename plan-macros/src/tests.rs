@@ -45,12 +45,18 @@ snapshot!(
     "par(n_best(2, by = score), limit = 2, timeout = cfg.deadline) { a, b >> c, (|x: u32| x + 1) }"
 );
 snapshot!(each_settled, "each(settled, limit = 4) { fetch_page }");
-snapshot!(choose_if, "choose { if is_math => solve, if is_code => run_code >> explain, else => chat }");
+snapshot!(
+    choose_if,
+    "choose { if is_math => solve, if is_code => run_code >> explain, else => chat }"
+);
 snapshot!(
     choose_router,
     "choose(route) { Route::Web => search, Route::Code | Route::Docs => lookup, _ => fallback }"
 );
-snapshot!(focus_lens, "focus(Agent::memory.then(Memory::notes)) { summarize }");
+snapshot!(
+    focus_lens,
+    "focus(Agent::memory.then(Memory::notes)) { summarize }"
+);
 snapshot!(
     bounded_loop,
     "loop(until = good_enough, max = 3, on_limit = stop) { critique >> revise }"
@@ -62,8 +68,15 @@ snapshot!(
 
 #[test]
 fn durations_use_the_most_readable_unit() {
-    let out = expanded("#[timeout(250ms)] a >> #[timeout(1.5s)] b >> #[timeout(1m)] c >> #[timeout(10us)] d");
-    for expected in ["from_millis(250)", "from_millis(1500)", "from_secs(60)", "from_micros(10)"] {
+    let out = expanded(
+        "#[timeout(250ms)] a >> #[timeout(1.5s)] b >> #[timeout(1m)] c >> #[timeout(10us)] d",
+    );
+    for expected in [
+        "from_millis(250)",
+        "from_millis(1500)",
+        "from_secs(60)",
+        "from_micros(10)",
+    ] {
         assert!(out.contains(expected), "{expected} missing from\n{out}");
     }
 }
@@ -71,8 +84,14 @@ fn durations_use_the_most_readable_unit() {
 #[test]
 fn nodes_record_their_line_and_column() {
     let out = expanded("parse\n    >> fetch");
-    assert!(out.contains("line: 1") && out.contains("column: 1"), "{out}");
-    assert!(out.contains("line: 2") && out.contains("column: 8"), "{out}");
+    assert!(
+        out.contains("line: 1") && out.contains("column: 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("line: 2") && out.contains("column: 8"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -88,7 +107,10 @@ fn malformed_plans_are_errors_with_hints() {
         ("par(n_best(2)) { a }", "needs a score"),
         ("par(n_best()) { a }", "needs a count and a score"),
         ("par(best()) { a }", "needs a score"),
-        ("par(all, timeout = 5parsecs) { a }", "unknown duration unit"),
+        (
+            "par(all, timeout = 5parsecs) { a }",
+            "unknown duration unit",
+        ),
         ("#[timeout(250)] a", "has no unit"),
         ("#[timeout(\"1s\")] a", "expected a duration"),
         ("#[retry] a", "needs the number of attempts"),
@@ -108,7 +130,10 @@ fn malformed_plans_are_errors_with_hints() {
         ("loop(max = 3) { a }", "needs a condition"),
         ("loop { a }", "needs a condition and a bound"),
         ("loop(until = a, while = b, max = 2) { x }", "one condition"),
-        ("loop(until = done, max = 3, forever = yes) { a }", "loop options are"),
+        (
+            "loop(until = done, max = 3, forever = yes) { a }",
+            "loop options are",
+        ),
         ("focus() { a }", "needs a lens"),
         ("focus(A::b) {}", "empty `focus` body"),
         ("focus(A::b) { a, b }", "one chain of steps"),
@@ -128,7 +153,10 @@ fn malformed_plans_are_errors_with_hints() {
     ];
     for (body, hint) in cases {
         let message = error(body);
-        assert!(message.contains(hint), "{body:?}: expected {hint:?} in {message}");
+        assert!(
+            message.contains(hint),
+            "{body:?}: expected {hint:?} in {message}"
+        );
     }
 }
 
@@ -152,11 +180,59 @@ fn truncated_plans_never_panic() {
 
 /// Words and punctuation plans are made of, for generated token soup.
 const SOUP: &[&str] = &[
-    "par", "each", "choose", "focus", "loop", "seq", "blocking", "all", "settled", "first",
-    "first_completed", "n_best", "best", "by", "timeout", "limit", "while", "until", "max",
-    "on_limit", "stop", "if", "else", "retry", "backoff", "name", "a", "b", "x", ">>", ",", "=",
-    "=>", "|", "#", "!", "::", "(", ")", "{", "}", "[", "]", "2s", "250ms", "1.5s", "3", "\"n\"",
-    "_", ".", "&", "move", "async",
+    "par",
+    "each",
+    "choose",
+    "focus",
+    "loop",
+    "seq",
+    "blocking",
+    "all",
+    "settled",
+    "first",
+    "first_completed",
+    "n_best",
+    "best",
+    "by",
+    "timeout",
+    "limit",
+    "while",
+    "until",
+    "max",
+    "on_limit",
+    "stop",
+    "if",
+    "else",
+    "retry",
+    "backoff",
+    "name",
+    "a",
+    "b",
+    "x",
+    ">>",
+    ",",
+    "=",
+    "=>",
+    "|",
+    "#",
+    "!",
+    "::",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    "2s",
+    "250ms",
+    "1.5s",
+    "3",
+    "\"n\"",
+    "_",
+    ".",
+    "&",
+    "move",
+    "async",
 ];
 
 proptest! {

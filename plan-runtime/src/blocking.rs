@@ -102,13 +102,13 @@ where
     C: Sync,
 {
     type Out = O;
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        async move {
-            spawn(&self.f, input, cx).await?.map_err(|e| PlanError::Step {
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<O, PlanError> {
+        spawn(&self.f, input, cx)
+            .await?
+            .map_err(|e| PlanError::Step {
                 node: NodeRef::current(&cx),
                 source: e.into().into(),
             })
-        }
     }
 }
 
@@ -120,7 +120,7 @@ where
     C: Sync,
 {
     type Out = O;
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        async move { spawn(&self.f, input, cx).await? }
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<O, PlanError> {
+        spawn(&self.f, input, cx).await?
     }
 }

@@ -40,13 +40,11 @@ where
 {
     type Out = A::Out;
 
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<A::Out, PlanError>> + Send {
-        async move {
-            if (self.pred)(&input) {
-                self.then.call(input, cx).await
-            } else {
-                self.otherwise.call(input, cx).await
-            }
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<A::Out, PlanError> {
+        if (self.pred)(&input) {
+            self.then.call(input, cx).await
+        } else {
+            self.otherwise.call(input, cx).await
         }
     }
 }
@@ -121,7 +119,11 @@ impl<P: Describe, Rest: Describe> Describe for Arms<P, Rest> {
 
 impl<I, C, P: Plan<I, C>> Plan<I, C> for Arm<P> {
     type Out = P::Out;
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<P::Out, PlanError>> + Send {
+    fn call(
+        &self,
+        input: I,
+        cx: Cx<'_, C>,
+    ) -> impl Future<Output = Result<P::Out, PlanError>> + Send {
         self.plan.call(input, cx)
     }
 }
@@ -149,17 +151,10 @@ where
     Rest: RouteArms<I, C, Out = P::Out>,
 {
     type Out = P::Out;
-    fn call_arm(
-        &self,
-        index: usize,
-        input: I,
-        cx: Cx<'_, C>,
-    ) -> impl Future<Output = Result<P::Out, PlanError>> + Send {
-        async move {
-            match index {
-                0 => self.first.plan.call(input, cx).await,
-                _ => self.rest.call_arm(index - 1, input, cx).await,
-            }
+    async fn call_arm(&self, index: usize, input: I, cx: Cx<'_, C>) -> Result<P::Out, PlanError> {
+        match index {
+            0 => self.first.plan.call(input, cx).await,
+            _ => self.rest.call_arm(index - 1, input, cx).await,
         }
     }
 }
@@ -179,10 +174,8 @@ where
 {
     type Out = A::Out;
 
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<A::Out, PlanError>> + Send {
-        async move {
-            let index = (self.select)(&input);
-            self.arms.call_arm(index, input, cx).await
-        }
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<A::Out, PlanError> {
+        let index = (self.select)(&input);
+        self.arms.call_arm(index, input, cx).await
     }
 }

@@ -1,11 +1,10 @@
 //! `each(POLICY, limit = k) { step }`: one step fanned out over a collection's items.
 
-use std::future::Future;
 use std::time::Duration;
 
 use plan_core::{Cx, Describe, GraphBuilder, ParallelSpec, Plan, PlanError};
 
-use crate::gather::{gather, Gather, ParallelPolicy};
+use crate::gather::{Gather, ParallelPolicy, gather};
 
 /// Runs `step` on every item of its input (any `IntoIterator`), concurrently, under `policy`;
 /// results come back in input order. [`All`](crate::policy::All) gives `Vec<U>`,
@@ -69,10 +68,8 @@ where
 {
     type Out = P::Out;
 
-    fn call(&self, input: It, cx: Cx<'_, C>) -> impl Future<Output = Result<P::Out, PlanError>> + Send {
-        async move {
-            let branches = input.into_iter().map(|item| self.step.call(item, cx));
-            gather(branches, &self.spec(), &self.policy, &cx).await
-        }
+    async fn call(&self, input: It, cx: Cx<'_, C>) -> Result<P::Out, PlanError> {
+        let branches = input.into_iter().map(|item| self.step.call(item, cx));
+        gather(branches, &self.spec(), &self.policy, &cx).await
     }
 }

@@ -1,6 +1,5 @@
 //! `focus(lens) { body }`: run a plan on one part of the state.
 
-use std::future::Future;
 use std::mem;
 
 use plan_core::{Cx, Describe, GraphBuilder, Lens, Plan, PlanError};
@@ -38,13 +37,11 @@ where
 {
     type Out = S;
 
-    fn call(&self, input: S, cx: Cx<'_, C>) -> impl Future<Output = Result<S, PlanError>> + Send {
-        async move {
-            let mut whole = input;
-            let part = mem::take(self.lens.get_mut(&mut whole));
-            let part = self.body.call(part, cx).await?;
-            self.lens.set(&mut whole, part);
-            Ok(whole)
-        }
+    async fn call(&self, input: S, cx: Cx<'_, C>) -> Result<S, PlanError> {
+        let mut whole = input;
+        let part = mem::take(self.lens.get_mut(&mut whole));
+        let part = self.body.call(part, cx).await?;
+        self.lens.set(&mut whole, part);
+        Ok(whole)
     }
 }

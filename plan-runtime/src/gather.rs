@@ -3,7 +3,7 @@
 //! enforces `limit` and the group deadline, and drops every unfinished branch before it
 //! returns.
 
-use std::future::{poll_fn, Future};
+use std::future::{Future, poll_fn};
 use std::ops::ControlFlow;
 use std::pin::pin;
 use std::task::Poll;

@@ -40,8 +40,8 @@ mod each;
 mod focus;
 mod gather;
 mod node;
-pub mod policy;
 mod par;
+pub mod policy;
 mod repeat;
 mod retry;
 mod run;
@@ -51,34 +51,36 @@ mod timeout;
 pub mod wiring;
 
 pub use plan_core::{
-    lens, Cx, Describe, Edge, FnLens, GraphBuilder, GraphNode, Lens, Location, NodeInfo,
-    NodeKind, NodeRef, ParallelSpec, Plan, PlanError, PlanGraph, Policy, RetryInfo, Scope,
-    StepError, Then,
+    Cx, Describe, Edge, FnLens, GraphBuilder, GraphNode, Lens, Location, NodeInfo, NodeKind,
+    NodeRef, ParallelSpec, Plan, PlanError, PlanGraph, Policy, RetryInfo, Scope, StepError, Then,
+    lens,
 };
-pub use plan_macros::{plan, Lens};
+pub use plan_macros::{Lens, plan};
 pub use run::Run;
 pub use tokio_util::sync::CancellationToken;
 
 /// The combinators `plan!` expands to — the typed AST of a plan. Use them directly to build
 /// plans by hand (with [`step!`] for leaves).
 pub mod nodes {
-    pub use crate::blocking::{blocking, Blocking};
-    pub use crate::choose::{arm, arms, if_else, route, Arm, Arms, IfElse, Route, RouteArms};
-    pub use crate::each::{each, Each};
-    pub use crate::focus::{focus, Focus};
+    pub use crate::blocking::{Blocking, blocking};
+    pub use crate::choose::{Arm, Arms, IfElse, Route, RouteArms, arm, arms, if_else, route};
+    pub use crate::each::{Each, each};
+    pub use crate::focus::{Focus, focus};
     pub use crate::gather::{Gather, ParallelPolicy, Uniform};
-    pub use crate::node::{leaf, node, root, Leaf, Nested, Node, Root};
-    pub use crate::par::{par, Par};
-    pub use crate::repeat::{repeat, Check, OnLimit, Repeat};
-    pub use crate::retry::{retry, Retry};
-    pub use crate::seq::{seq, Seq};
-    pub use crate::timeout::{timeout, Timeout};
+    pub use crate::node::{Leaf, Nested, Node, Root, leaf, node, root};
+    pub use crate::par::{Par, par};
+    pub use crate::repeat::{Check, OnLimit, Repeat, repeat};
+    pub use crate::retry::{Retry, retry};
+    pub use crate::seq::{Seq, seq};
+    pub use crate::timeout::{Timeout, timeout};
 }
 
 /// `use plan_runtime::prelude::*;` brings in what plans are written with.
 pub mod prelude {
     pub use crate::nodes::blocking;
-    pub use crate::{lens, plan, CancellationToken, Describe, Lens, ParallelSpec, Plan, PlanError, Run};
+    pub use crate::{
+        CancellationToken, Describe, Lens, ParallelSpec, Plan, PlanError, Run, lens, plan,
+    };
     pub use std::time::Duration;
 }
 

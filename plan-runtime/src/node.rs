@@ -8,7 +8,7 @@
 
 use std::any::Any;
 use std::cell::Cell;
-use std::future::{poll_fn, Future};
+use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 
@@ -242,14 +242,8 @@ where
 {
     type Out = P::Out;
 
-    fn call(
-        &self,
-        input: I,
-        cx: Cx<'_, C>,
-    ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
-        async move {
-            let scope = cx.scope();
-            self.plan.call(input, cx.nested(&scope)).await
-        }
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<Self::Out, PlanError> {
+        let scope = cx.scope();
+        self.plan.call(input, cx.nested(&scope)).await
     }
 }

@@ -2,12 +2,12 @@
 //! run concurrently inside the plan's task.
 
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::{Pin, pin};
 use std::time::Duration;
 
 use plan_core::{Cx, Describe, GraphBuilder, ParallelSpec, Plan, PlanError};
 
-use crate::gather::{gather, Gather, ParallelPolicy, Uniform};
+use crate::gather::{Gather, ParallelPolicy, Uniform, gather};
 use crate::policy::{All, Settled};
 
 /// A `par` group: `branches` is a tuple of plans, `policy` one of [`policy`](crate::policy).

@@ -2,8 +2,8 @@
 //! when it stops.
 
 use std::cmp::Ordering;
-use std::time::Duration;
 use std::ops::ControlFlow;
+use std::time::Duration;
 
 use plan_core::{Cx, NodeRef, PlanError, Policy};
 
@@ -110,7 +110,6 @@ impl<O: Send> Gather<O> for All {
     type State = (Vec<Option<O>>, Option<PlanError>);
     type Out = Vec<O>;
 
-
     fn begin(&self, branches: usize) -> Self::State {
         (Vec::with_capacity(branches), None)
     }
@@ -154,7 +153,6 @@ impl<O: Send> Gather<O> for Settled {
     type State = Vec<Option<Result<O, PlanError>>>;
     type Out = Vec<Result<O, PlanError>>;
 
-
     fn begin(&self, branches: usize) -> Self::State {
         Vec::with_capacity(branches)
     }
@@ -190,7 +188,6 @@ impl<O: Send> Gather<O> for Settled {
 impl<O: Send> Gather<O> for First {
     type State = (Option<O>, Vec<(usize, PlanError)>);
     type Out = O;
-
 
     fn begin(&self, _branches: usize) -> Self::State {
         (None, Vec::new())
@@ -242,7 +239,6 @@ fn all_failed<C>(mut errors: Vec<(usize, PlanError)>, cx: &Cx<'_, C>) -> PlanErr
 impl<O: Send> Gather<O> for FirstCompleted {
     type State = Option<Result<O, PlanError>>;
     type Out = O;
-
 
     fn begin(&self, _branches: usize) -> Self::State {
         None
@@ -315,7 +311,8 @@ impl<K, O> Ranked<K, O> {
             });
         }
         self.successes.sort_by_key(|(index, ..)| *index);
-        self.successes.sort_by(|(_, a, _), (_, b, _)| rank_desc(a, b));
+        self.successes
+            .sort_by(|(_, a, _), (_, b, _)| rank_desc(a, b));
         Ok(self
             .successes
             .into_iter()
@@ -333,7 +330,6 @@ where
 {
     type State = Ranked<K, O>;
     type Out = Vec<O>;
-
 
     fn begin(&self, branches: usize) -> Self::State {
         Ranked {
@@ -371,7 +367,6 @@ where
 {
     type State = Ranked<K, O>;
     type Out = O;
-
 
     fn begin(&self, branches: usize) -> Self::State {
         Ranked {

@@ -1,7 +1,5 @@
 //! `loop(while|until = p, max = n[, on_limit = stop]) { body }`: a bounded loop.
 
-use std::future::Future;
-
 use plan_core::{Cx, Describe, GraphBuilder, NodeRef, Plan, PlanError};
 
 /// When a loop checks its condition.
@@ -70,26 +68,24 @@ where
 {
     type Out = S;
 
-    fn call(&self, input: S, cx: Cx<'_, C>) -> impl Future<Output = Result<S, PlanError>> + Send {
-        async move {
-            let mut state = input;
-            for _ in 0..self.max {
-                if self.check == Check::While && !(self.pred)(&state) {
-                    return Ok(state);
-                }
-                state = self.body.call(state, cx).await?;
-                if self.check == Check::Until && (self.pred)(&state) {
-                    return Ok(state);
-                }
-            }
-            // Out of passes: done only if a `while` condition has become false on the last pass.
-            if self.check == Check::While && !(self.pred)(&state) || self.on_limit == OnLimit::Stop {
+    async fn call(&self, input: S, cx: Cx<'_, C>) -> Result<S, PlanError> {
+        let mut state = input;
+        for _ in 0..self.max {
+            if self.check == Check::While && !(self.pred)(&state) {
                 return Ok(state);
             }
-            Err(PlanError::LoopLimit {
-                node: NodeRef::current(&cx),
-                max: self.max,
-            })
+            state = self.body.call(state, cx).await?;
+            if self.check == Check::Until && (self.pred)(&state) {
+                return Ok(state);
+            }
         }
+        // Out of passes: done only if a `while` condition has become false on the last pass.
+        if self.check == Check::While && !(self.pred)(&state) || self.on_limit == OnLimit::Stop {
+            return Ok(state);
+        }
+        Err(PlanError::LoopLimit {
+            node: NodeRef::current(&cx),
+            max: self.max,
+        })
     }
 }

@@ -1,6 +1,5 @@
 //! `#[retry(N, backoff = DURATION)]`: retry a node on failure.
 
-use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
@@ -59,19 +58,17 @@ where
 {
     type Out = P::Out;
 
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<P::Out, PlanError>> + Send {
-        async move {
-            for attempt in 1..self.attempts {
-                match self.inner.call(input.clone(), cx).await {
-                    Err(err) if is_retryable(&err) => {
-                        tracing::debug!(attempt, error = %err, "retrying");
-                        tokio::time::sleep(backoff_delay(self.backoff, attempt)).await;
-                    }
-                    done => return done,
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<P::Out, PlanError> {
+        for attempt in 1..self.attempts {
+            match self.inner.call(input.clone(), cx).await {
+                Err(err) if is_retryable(&err) => {
+                    tracing::debug!(attempt, error = %err, "retrying");
+                    tokio::time::sleep(backoff_delay(self.backoff, attempt)).await;
                 }
+                done => return done,
             }
-            self.inner.call(input, cx).await
         }
+        self.inner.call(input, cx).await
     }
 }
 

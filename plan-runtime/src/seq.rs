@@ -1,7 +1,5 @@
 //! `a >> b`: sequential composition.
 
-use std::future::Future;
-
 use plan_core::{Cx, Describe, GraphBuilder, Plan, PlanError};
 
 /// `first >> then`: the output of `first` is the input of `then`.
@@ -35,10 +33,8 @@ where
 {
     type Out = B::Out;
 
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<B::Out, PlanError>> + Send {
-        async move {
-            let mid = self.first.call(input, cx).await?;
-            self.then.call(mid, cx).await
-        }
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<B::Out, PlanError> {
+        let mid = self.first.call(input, cx).await?;
+        self.then.call(mid, cx).await
     }
 }

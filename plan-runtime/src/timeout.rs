@@ -1,6 +1,5 @@
 //! `#[timeout(DURATION)]`: a deadline on one node.
 
-use std::future::Future;
 use std::time::Duration;
 
 use plan_core::{Cx, Describe, GraphBuilder, NodeRef, Plan, PlanError};
@@ -33,16 +32,15 @@ where
 {
     type Out = P::Out;
 
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<P::Out, PlanError>> + Send {
-        // The clock starts when the node starts (first poll), not when the future is made.
-        async move {
-            let run = tokio::time::timeout(self.after, self.inner.call(input, cx));
-            run.await.unwrap_or_else(|_elapsed| {
-                Err(PlanError::Timeout {
-                    node: NodeRef::current(&cx),
-                    after: self.after,
-                })
+    // An `async fn`: the clock starts when the node starts (first poll), not when the
+    // future is made.
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<P::Out, PlanError> {
+        let run = tokio::time::timeout(self.after, self.inner.call(input, cx));
+        run.await.unwrap_or_else(|_elapsed| {
+            Err(PlanError::Timeout {
+                node: NodeRef::current(&cx),
+                after: self.after,
             })
-        }
+        })
     }
 }

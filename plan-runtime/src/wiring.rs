@@ -86,7 +86,9 @@ impl<F: Fn(I, &C) -> Result<O, PlanError>, I, C, O> StepSig<Returns<I, WithCtx<C
     type In = I;
     type Out = O;
 }
-impl<F: for<'a> CtxAsyncFn<'a, I, C, Ret = O>, I, C, O> StepSig<Awaits<I, WithCtx<C, Plain>>> for F {
+impl<F: for<'a> CtxAsyncFn<'a, I, C, Ret = O>, I, C, O> StepSig<Awaits<I, WithCtx<C, Plain>>>
+    for F
+{
     type In = I;
     type Out = O;
 }

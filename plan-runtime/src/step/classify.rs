@@ -173,7 +173,8 @@ pub trait BlockingPlanResult<I> {
         Tag::new()
     }
 }
-impl<F, I, O> BlockingPlanResult<I> for &&BlockingProbe<'_, F> where F: Fn(I) -> Result<O, PlanError> {}
+impl<F, I, O> BlockingPlanResult<I> for &&BlockingProbe<'_, F> where F: Fn(I) -> Result<O, PlanError>
+{}
 
 #[doc(hidden)]
 pub trait BlockingFallible<I> {

@@ -17,7 +17,7 @@ use plan_core::{Cx, Describe, NodeRef, Plan, PlanError};
 pub use classify::{Awaits, Fallible, IsPlan, Plain, PlanResult, Returns, Tag, WithCtx};
 
 #[doc(hidden)]
-pub use classify::{wrap, Probe, Wrap};
+pub use classify::{Probe, Wrap, wrap};
 
 /// A function or closure adapted into a [`Plan`]; `K` records how it is called. Made by
 /// [`step!`](crate::step!) and by `plan!`.
@@ -84,8 +84,8 @@ where
     O: Send,
 {
     type Out = O;
-    fn call(&self, input: I, _cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        async move { Ok((self.f)(input)) }
+    async fn call(&self, input: I, _cx: Cx<'_, C>) -> Result<O, PlanError> {
+        Ok((self.f)(input))
     }
 }
 
@@ -98,8 +98,8 @@ where
     O: Send,
 {
     type Out = O;
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        async move { (self.f)(input).map_err(|e| step_error(&cx, e)) }
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<O, PlanError> {
+        (self.f)(input).map_err(|e| step_error(&cx, e))
     }
 }
 
@@ -111,8 +111,8 @@ where
     O: Send,
 {
     type Out = O;
-    fn call(&self, input: I, _cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        async move { (self.f)(input) }
+    async fn call(&self, input: I, _cx: Cx<'_, C>) -> Result<O, PlanError> {
+        (self.f)(input)
     }
 }
 
@@ -125,12 +125,8 @@ where
     C: Sync,
 {
     type Out = Fut::Output;
-    fn call(
-        &self,
-        input: I,
-        _cx: Cx<'_, C>,
-    ) -> impl Future<Output = Result<Fut::Output, PlanError>> + Send {
-        async move { Ok((self.f)(input).await) }
+    async fn call(&self, input: I, _cx: Cx<'_, C>) -> Result<Fut::Output, PlanError> {
+        Ok((self.f)(input).await)
     }
 }
 
@@ -144,8 +140,8 @@ where
     O: Send,
 {
     type Out = O;
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        async move { (self.f)(input).await.map_err(|e| step_error(&cx, e)) }
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<O, PlanError> {
+        (self.f)(input).await.map_err(|e| step_error(&cx, e))
     }
 }
 
@@ -158,8 +154,8 @@ where
     O: Send,
 {
     type Out = O;
-    fn call(&self, input: I, _cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        async move { (self.f)(input).await }
+    async fn call(&self, input: I, _cx: Cx<'_, C>) -> Result<O, PlanError> {
+        (self.f)(input).await
     }
 }
 
@@ -171,8 +167,8 @@ where
     O: Send,
 {
     type Out = O;
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        async move { Ok((self.f)(input, cx.ctx())) }
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<O, PlanError> {
+        Ok((self.f)(input, cx.ctx()))
     }
 }
 
@@ -185,8 +181,8 @@ where
     O: Send,
 {
     type Out = O;
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        async move { (self.f)(input, cx.ctx()).map_err(|e| step_error(&cx, e)) }
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<O, PlanError> {
+        (self.f)(input, cx.ctx()).map_err(|e| step_error(&cx, e))
     }
 }
 
@@ -198,8 +194,8 @@ where
     O: Send,
 {
     type Out = O;
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        async move { (self.f)(input, cx.ctx()) }
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<O, PlanError> {
+        (self.f)(input, cx.ctx())
     }
 }
 
@@ -211,8 +207,8 @@ where
     O: Send,
 {
     type Out = O;
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        async move { Ok((self.f)(input, cx.ctx()).await) }
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<O, PlanError> {
+        Ok((self.f)(input, cx.ctx()).await)
     }
 }
 
@@ -225,12 +221,10 @@ where
     O: Send,
 {
     type Out = O;
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        async move {
-            (self.f)(input, cx.ctx())
-                .await
-                .map_err(|e| step_error(&cx, e))
-        }
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<O, PlanError> {
+        (self.f)(input, cx.ctx())
+            .await
+            .map_err(|e| step_error(&cx, e))
     }
 }
 
@@ -242,7 +236,7 @@ where
     O: Send,
 {
     type Out = O;
-    fn call(&self, input: I, cx: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        async move { (self.f)(input, cx.ctx()).await }
+    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<O, PlanError> {
+        (self.f)(input, cx.ctx()).await
     }
 }
