@@ -40,7 +40,7 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         Some(quote! {
             #[doc = #doc]
             #[allow(non_camel_case_types)]
-            pub struct #lens<#params>(::core::marker::PhantomData<fn() -> #ty #ty_generics>);
+            pub struct #lens<#params>(::core::marker::PhantomData<fn() -> #ty #ty_generics>) #where_clause;
 
             impl #impl_generics ::core::clone::Clone for #lens #ty_generics #where_clause {
                 fn clone(&self) -> Self { *self }

@@ -1,7 +1,7 @@
 //! The `plan!` macro and `#[derive(Lens)]` of the plan DSL. Use them through `plan-runtime`,
 //! which re-exports both and holds the combinators they expand to.
 //!
-//! The macro is parse → expand: [`parse`](crate::parse) turns the body into the syntax tree of
+//! The macro is parse → expand: `parse` turns the body into the syntax tree of
 //! `ast`, reporting every malformed input as a spanned `syn::Error` with a hint, and `expand`
 //! writes calls of `plan_runtime::nodes`.
 #![forbid(unsafe_code)]

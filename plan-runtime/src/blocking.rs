@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use plan_core::{Cx, Describe, NodeRef, Plan, PlanError};
 
-use crate::node::panic_message;
+use crate::node::panicked;
 use crate::step::{BoxError, Fallible, Plain, PlanResult};
 
 /// Runs a sync function on tokio's blocking pool (`spawn_blocking`), so it does not stall the
@@ -68,10 +68,7 @@ where
         .await
         .map_err(|join| {
             if join.is_panic() {
-                PlanError::Panicked {
-                    node: NodeRef::current(&cx),
-                    message: panic_message(join.into_panic().as_ref()),
-                }
+                panicked(&cx, join.into_panic().as_ref())
             } else {
                 PlanError::Cancelled {
                     node: NodeRef::current(&cx),

@@ -5,14 +5,15 @@
 
 use std::future::{Future, poll_fn};
 use std::ops::ControlFlow;
-use std::pin::pin;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::{pin, Pin};
 use std::task::Poll;
 use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use plan_core::{Cx, ParallelSpec, PlanError, Policy};
 
-use crate::node::catch_panics;
+use crate::node::{catch_panics, panicked};
 
 /// A parallel policy, whatever its branches produce.
 pub trait ParallelPolicy: Send + Sync {
@@ -86,7 +87,7 @@ where
             started += 1;
             // A panicking branch is that branch's failure: siblings keep running under the
             // policy (`settled` keeps their outcomes).
-            running.push(async move { (index, catch_panics(cx, branch).await) });
+            running.push(async move { (index, catch_panics(*cx, branch).await) });
         }
         let next = poll_fn(|task| {
             if let Poll::Ready(next) = running.poll_next_unpin(task) {
@@ -120,4 +121,62 @@ where
         started
     };
     gather.end(state, branches, timed_out, cx)
+}
+
+/// A branch future with its output erased to `O`, pinned on the group's stack.
+pub(crate) type Branch<'f, O> = Pin<&'f mut (dyn Future<Output = Result<O, PlanError>> + Send + 'f)>;
+
+/// [`gather`] for a fixed, small set of branches (`par`): polls them in place, join-style,
+/// with no allocation per branch. Every wake polls each running branch once — fine for the
+/// dozen branches a `par` may have; `each` uses [`gather`], which polls only woken branches.
+pub(crate) async fn gather_fixed<O, G, C, const N: usize>(
+    branches: [Branch<'_, O>; N],
+    spec: &ParallelSpec,
+    gather: &G,
+    cx: &Cx<'_, C>,
+) -> Result<G::Out, PlanError>
+where
+    G: Gather<O>,
+{
+    let mut slots = branches.map(Some);
+    let limit = spec.limit.unwrap_or(N);
+    let mut state = gather.begin(N);
+    let mut started = limit.min(N);
+    let mut running = started;
+    let mut deadline = pin!(spec.timeout.map(tokio::time::sleep));
+    let timed_out = poll_fn(|task| {
+        let mut index = 0;
+        while index < started {
+            let Some(branch) = slots[index].as_mut() else {
+                index += 1;
+                continue;
+            };
+            let poll = catch_unwind(AssertUnwindSafe(|| branch.as_mut().poll(task)))
+                .unwrap_or_else(|payload| Poll::Ready(Err(panicked(cx, payload.as_ref()))));
+            if let Poll::Ready(outcome) = poll {
+                slots[index] = None;
+                running -= 1;
+                if gather.finished(&mut state, index, outcome).is_break() {
+                    return Poll::Ready(None);
+                }
+                if started < N {
+                    // A slot freed up: start the next branch; the loop reaches it this pass.
+                    started += 1;
+                    running += 1;
+                }
+            }
+            index += 1;
+        }
+        if running == 0 {
+            return Poll::Ready(None);
+        }
+        match deadline.as_mut().as_pin_mut().map(|sleep| sleep.poll(task)) {
+            Some(Poll::Ready(())) => Poll::Ready(spec.timeout),
+            _ => Poll::Pending,
+        }
+    })
+    .await;
+    // Cancel whatever is still running before reporting.
+    drop(slots);
+    gather.end(state, N, timed_out, cx)
 }

@@ -8,12 +8,12 @@
 
 use std::any::Any;
 use std::cell::Cell;
-use std::future::{Future, poll_fn};
-use std::panic::AssertUnwindSafe;
-use std::pin::pin;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use futures::FutureExt as _;
-use plan_core::{Cx, Describe, GraphBuilder, NodeInfo, NodeRef, Plan, PlanError};
+use plan_core::{Cx, Describe, GraphBuilder, NodeInfo, NodeKind, NodeRef, Plan, PlanError};
 
 /// A whole `plan!`: its root node, and the point where a panic in any of its steps is caught
 /// and turned into [`PlanError::Panicked`].
@@ -85,44 +85,87 @@ fn span(info: &'static NodeInfo) -> Option<tracing::Span> {
     })
 }
 
-/// Polls `run` inside `info`'s span; for steps (`blame`), records `info` as running meanwhile.
-async fn traced<F: Future>(info: &'static NodeInfo, blame: bool, run: F) -> F::Output {
-    let mut run = pin!(run);
-    let span = span(info);
-    poll_fn(|task| {
-        let _entered = span.as_ref().map(tracing::Span::enter);
-        if !blame {
-            return run.as_mut().poll(task);
+pin_project_lite::pin_project! {
+    /// A node's future: polled inside the node's span; for steps, the step is recorded as
+    /// running while it is polled. A plain struct rather than an `async fn`, so that the inner
+    /// future is stored once (an `async fn` would keep both its argument and the pinned copy).
+    #[doc(hidden)]
+    pub struct Traced<F> {
+        #[pin]
+        run: F,
+        info: &'static NodeInfo,
+        blame: bool,
+        span: Option<tracing::Span>,
+    }
+}
+
+fn traced<F: Future>(info: &'static NodeInfo, blame: bool, run: F) -> Traced<F> {
+    Traced {
+        run,
+        info,
+        blame,
+        span: span(info),
+    }
+}
+
+impl<F: Future> Future for Traced<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _entered = this.span.as_ref().map(tracing::Span::enter);
+        if !*this.blame {
+            return this.run.poll(task);
         }
         // Restored only on return: after a panic the slot still names the step that panicked.
-        let outer = RUNNING.replace(Some(info));
-        let poll = run.as_mut().poll(task);
+        let outer = RUNNING.replace(Some(this.info));
+        let poll = this.run.poll(task);
         RUNNING.set(outer);
         poll
-    })
-    .await
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Turns a panic inside `run` into [`PlanError::Panicked`]; see [`catch_panics`].
+    #[doc(hidden)]
+    pub struct CatchPanics<'a, F, C> {
+        #[pin]
+        run: F,
+        cx: Cx<'a, C>,
+    }
 }
 
 /// Runs `run`, turning a panic inside it into [`PlanError::Panicked`] naming the step that was
 /// running (or `cx`'s node, if the panic was outside any step).
-pub(crate) async fn catch_panics<T, C>(
-    cx: &Cx<'_, C>,
-    run: impl Future<Output = Result<T, PlanError>>,
-) -> Result<T, PlanError> {
-    AssertUnwindSafe(run)
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|payload| {
-            let culprit = RUNNING.take().unwrap_or(cx.node());
-            Err(PlanError::Panicked {
-                node: NodeRef::within(cx, culprit),
-                message: panic_message(payload.as_ref()),
-            })
-        })
+pub(crate) fn catch_panics<'a, F, C>(cx: Cx<'a, C>, run: F) -> CatchPanics<'a, F, C> {
+    CatchPanics { run, cx }
+}
+
+impl<T, F, C> Future for CatchPanics<'_, F, C>
+where
+    F: Future<Output = Result<T, PlanError>>,
+{
+    type Output = Result<T, PlanError>;
+
+    fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let run = this.run;
+        catch_unwind(AssertUnwindSafe(|| run.poll(task)))
+            .unwrap_or_else(|payload| Poll::Ready(Err(panicked(this.cx, payload.as_ref()))))
+    }
+}
+
+/// The error for a caught panic: it names the step that was running, or `cx`'s node.
+pub(crate) fn panicked<C>(cx: &Cx<'_, C>, payload: &(dyn Any + Send)) -> PlanError {
+    let culprit = RUNNING.take().unwrap_or(cx.node());
+    PlanError::Panicked {
+        node: NodeRef::within(cx, culprit),
+        message: panic_message(payload),
+    }
 }
 
 /// The text of a panic payload (`panic!` with a literal or a format string).
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -160,10 +203,7 @@ where
         cx: Cx<'_, C>,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
         let cx = cx.at(self.info);
-        async move {
-            let run = traced(self.info, false, self.inner.call(input, cx));
-            catch_panics(&cx, run).await
-        }
+        catch_panics(cx, traced(self.info, false, self.inner.call(input, cx)))
     }
 }
 
@@ -243,7 +283,11 @@ where
     type Out = P::Out;
 
     async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<Self::Out, PlanError> {
+        // A nested `plan!` names its nodes below this step; any other step value (a custom
+        // `Plan`) simply runs as this step.
         let scope = cx.scope();
-        self.plan.call(input, cx.nested(&scope)).await
+        let is_plan = self.plan.info().is_some_and(|info| info.kind == NodeKind::Plan);
+        let cx = if is_plan { cx.nested(&scope) } else { cx };
+        self.plan.call(input, cx).await
     }
 }

@@ -2,12 +2,12 @@
 //! run concurrently inside the plan's task.
 
 use std::future::Future;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::time::Duration;
 
 use plan_core::{Cx, Describe, GraphBuilder, ParallelSpec, Plan, PlanError};
 
-use crate::gather::{Gather, ParallelPolicy, Uniform, gather};
+use crate::gather::{Branch, Gather, ParallelPolicy, Uniform, gather_fixed};
 use crate::policy::{All, Settled};
 
 /// A `par` group: `branches` is a tuple of plans, `policy` one of [`policy`](crate::policy).
@@ -63,9 +63,6 @@ impl<B, P> Par<B, P> {
     }
 }
 
-/// A branch future with its output erased to `O`, pinned on the group's stack.
-type Branch<'f, O> = Pin<&'f mut (dyn Future<Output = Result<O, PlanError>> + Send + 'f)>;
-
 macro_rules! par_impls {
     ($($B:ident $i:tt),+) => {
         impl<$($B: Describe),+, P: ParallelPolicy> Describe for Par<($($B,)+), P> {
@@ -104,7 +101,7 @@ macro_rules! par_impls {
                             },
                         )+];
                         drop(input);
-                        gather(branches, &self.spec(), &All, &cx).await?;
+                        gather_fixed(branches, &self.spec(), &All, &cx).await?;
                     }
                     // `All` returns `Ok` only when every branch has filled its slot.
                     Ok(($(slots.$i.expect("every branch succeeded"),)+))
@@ -139,7 +136,7 @@ macro_rules! par_impls {
                             },
                         )+];
                         drop(input);
-                        gather(branches, &self.spec(), &Settled, &cx).await?
+                        gather_fixed(branches, &self.spec(), &Settled, &cx).await?
                     };
                     // A branch without an outcome was cut off by the deadline: its mark says so.
                     let mut marks = marks.into_iter();
@@ -174,7 +171,7 @@ macro_rules! par_impls {
                         pin!(self.branches.$i.call(input.clone(), cx)),
                     )+];
                     drop(input);
-                    gather(branches, &self.spec(), &self.policy, &cx).await
+                    gather_fixed(branches, &self.spec(), &self.policy, &cx).await
                 }
             }
         }

@@ -8,7 +8,7 @@
 //! instead of a page of combinator generics at the call of `run`.
 //!
 //! Dispatch between "function step" and "anything else" is autoref specialization, as in
-//! [`step`](crate::step).
+//! [`step`](mod@crate::step).
 
 use std::future::Future;
 use std::marker::PhantomData;
