@@ -74,6 +74,14 @@ impl Expander {
         ident
     }
 
+    /// Checks, in the shadow program, that `found` has the type of `expected` (reported at
+    /// `span`).
+    fn agree(&mut self, found: &Ident, expected: &Ident, span: Span) {
+        self.checks.push(quote_spanned! {span=>
+            ::plan_runtime::wiring::agree((&&SameProbe(#found, #expected)).same());
+        });
+    }
+
     /// Binds a step (or lens) value, evaluated once when the plan is built.
     fn bind(&mut self, prefix: &str, value: TokenStream) -> Ident {
         let ident = self.fresh(prefix);
@@ -175,6 +183,7 @@ impl Expander {
                     (tree, "Seq", "seq".into(), None)
                 }
                 Term::Par { group, branches } => {
+                    let branch_chains = branches;
                     let (branches, outs): (Vec<TokenStream>, Vec<Ident>) = branches
                         .iter()
                         .enumerate()
@@ -193,6 +202,11 @@ impl Expander {
                         }
                         _ => outs[0].clone(),
                     };
+                    if !matches!(group.policy, Policy::All | Policy::Settled) {
+                        for (out, chain) in outs.iter().zip(branch_chains).skip(1) {
+                            self.agree(out, &outs[0], chain_span(chain));
+                        }
+                    }
                     let policy = policy_tokens(&group.policy);
                     let options = group_options(group);
                     (
@@ -222,6 +236,7 @@ impl Expander {
                     )
                 }
                 Term::ChooseIf { arms, otherwise } => {
+                    let (chosen_arms, otherwise_chain) = (arms, otherwise);
                     let arms: Vec<_> = arms
                         .iter()
                         .enumerate()
@@ -235,9 +250,17 @@ impl Expander {
                         .collect();
                     let (otherwise, otherwise_out) =
                         self.chain(otherwise, &child(&path, arms.len()), true, input);
-                    output = arms
-                        .first()
-                        .map_or(otherwise_out, |(_, _, (_, out))| out.clone());
+                    let mut outs: Vec<Ident> =
+                        arms.iter().map(|(_, _, (_, out))| out.clone()).collect();
+                    outs.push(otherwise_out);
+                    let spans = chosen_arms
+                        .iter()
+                        .map(|(_, _, chain)| chain_span(chain))
+                        .chain([chain_span(otherwise_chain)]);
+                    for (out, span) in outs.iter().zip(spans).skip(1) {
+                        self.agree(out, &outs[0], span);
+                    }
+                    output = outs.swap_remove(0);
                     let mut tree = quote!(::plan_runtime::nodes::arm("else", #otherwise));
                     let arms: Vec<_> = arms
                         .into_iter()
@@ -267,6 +290,9 @@ impl Expander {
                             quote!(::plan_runtime::nodes::arm(#label, #body))
                         })
                         .collect();
+                    for (out, arm) in outs.iter().zip(arms).skip(1) {
+                        self.agree(out, &outs[0], chain_span(&arm.body));
+                    }
                     output = outs.swap_remove(0);
                     let mut tree = bodies.last().cloned().unwrap_or_default();
                     for body in bodies.iter().rev().skip(1) {
@@ -297,7 +323,9 @@ impl Expander {
                 Term::Focus { lens, body } => {
                     let lens_value = self.bind("lens", quote_spanned!(lens.span()=> #lens));
                     let part = self.shadow(quote!((&&LensProbe(&#lens_value, #input)).target()));
-                    let (body, _) = self.chain(body, &path, false, &part);
+                    let body_chain = body;
+                    let (body, body_out) = self.chain(body, &path, false, &part);
+                    self.agree(&body_out, &part, chain_span(body_chain));
                     output = input.clone();
                     (
                         quote_spanned!(lens.span()=> ::plan_runtime::nodes::focus(#lens_value, #body)),
@@ -313,7 +341,9 @@ impl Expander {
                     stop_at_limit,
                     body,
                 } => {
-                    let (body, _) = self.chain(body, &path, false, input);
+                    let body_chain = body;
+                    let (body, body_out) = self.chain(body, &path, false, input);
+                    self.agree(&body_out, input, chain_span(body_chain));
                     output = input.clone();
                     let check = if *until {
                         quote!(::plan_runtime::nodes::Check::Until)
@@ -350,6 +380,11 @@ impl Expander {
         };
         (tree, output)
     }
+}
+
+/// Where a chain's type mismatches are reported: its last item, whose output it is.
+fn chain_span(chain: &Chain) -> Span {
+    chain.items.last().map_or_else(Span::call_site, |item| item.span)
 }
 
 /// `a >> b >> c >> d` as `seq(seq(a, b), seq(c, d))`.

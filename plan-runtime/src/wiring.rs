@@ -133,6 +133,31 @@ where
 {
 }
 
+/// Two types that a construct needs to be the same.
+pub struct Agree<Found, Expected>(PhantomData<fn(Found) -> Expected>);
+
+/// Arms of a `choose`, and branches of `first`, `first_completed`, `n_best` and `best`, must
+/// produce one type; `loop` and `focus` bodies must give back what they take.
+#[diagnostic::on_unimplemented(
+    message = "mismatched types in plan: this produces `{Found}`, but `{Expected}` is needed here",
+    label = "produces `{Found}`, expected `{Expected}`",
+    note = "every arm of a `choose` and every branch of `par(first | first_completed | n_best | best)` produce the same type; a `loop` body returns the state it takes, and a `focus` body the part it takes"
+)]
+pub trait Agrees<Found, Expected> {}
+
+#[diagnostic::do_not_recommend]
+impl<T> Agrees<T, T> for () {}
+
+#[diagnostic::do_not_recommend]
+impl Agrees<Never, ()> for () {}
+
+/// Fails to compile, with [`Agrees`]' message, unless `Found` and `Expected` are the same.
+pub fn agree<Found, Expected>(_: Agree<Found, Expected>)
+where
+    (): Agrees<Found, Expected>,
+{
+}
+
 /// The probes the shadow dispatches on; the macro brings them into scope with a glob import.
 #[doc(hidden)]
 pub mod probes {
@@ -146,6 +171,28 @@ pub mod probes {
 
     /// The branch outputs of a `par`.
     pub struct TupleProbe<T>(pub T);
+
+    /// Two shadows that must agree.
+    pub struct SameProbe<A, B>(pub A, pub B);
+
+    #[doc(hidden)]
+    pub trait SameKnown {
+        type Check;
+        fn same(&self) -> Self::Check;
+    }
+    impl<A, B> SameKnown for &SameProbe<Known<A>, Known<B>> {
+        type Check = Agree<A, B>;
+        fn same(&self) -> Self::Check {
+            Agree(PhantomData)
+        }
+    }
+    #[doc(hidden)]
+    pub trait SameOther {
+        fn same(&self) -> Agree<(), ()> {
+            Agree(PhantomData)
+        }
+    }
+    impl<A, B> SameOther for SameProbe<A, B> {}
 
     /// What flows into an `each` body.
     pub struct ItemProbe<S>(pub S);

@@ -1,0 +1,6 @@
+use plan_runtime::prelude::*;
+
+#[derive(Lens)]
+struct Marker;
+
+fn main() {}

@@ -1,0 +1,5 @@
+use plan_runtime::prelude::*;
+
+fn main() {
+    let _plan = plan! {};
+}
