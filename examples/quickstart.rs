@@ -50,15 +50,29 @@ fn merge_hits((a, b, c): (Hits, Hits, Hits)) -> Evidence {
 }
 
 async fn draft_concise(e: Evidence) -> Draft {
-    Draft { text: format!("In short: {}", e.0[0]), score: 0.7 }
+    Draft {
+        text: format!("In short: {}", e.0[0]),
+        score: 0.7,
+    }
 }
 
 async fn draft_detailed(e: Evidence) -> Draft {
-    Draft { text: format!("In detail: {}", e.0.join("; ")), score: 0.9 }
+    Draft {
+        text: format!("In detail: {}", e.0.join("; ")),
+        score: 0.9,
+    }
 }
 
 async fn draft_bulleted(e: Evidence) -> Draft {
-    Draft { text: e.0.iter().map(|h| format!("- {h}")).collect::<Vec<_>>().join("\n"), score: 0.8 }
+    Draft {
+        text: e
+            .0
+            .iter()
+            .map(|h| format!("- {h}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        score: 0.8,
+    }
 }
 
 fn draft_score(d: &Draft) -> f64 {
@@ -66,7 +80,14 @@ fn draft_score(d: &Draft) -> f64 {
 }
 
 fn combine_drafts(drafts: Vec<Draft>) -> Answer {
-    Answer { body: drafts.into_iter().map(|d| d.text).collect::<Vec<_>>().join("\n\n"), revisions: 0 }
+    Answer {
+        body: drafts
+            .into_iter()
+            .map(|d| d.text)
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+        revisions: 0,
+    }
 }
 
 fn polish(body: String) -> String {
@@ -87,7 +108,11 @@ fn good_enough(a: &Answer) -> bool {
 }
 
 async fn publish(a: Answer) -> Result<String, std::io::Error> {
-    Ok(format!("published {} bytes after {} revisions", a.body.len(), a.revisions))
+    Ok(format!(
+        "published {} bytes after {} revisions",
+        a.body.len(),
+        a.revisions
+    ))
 }
 
 #[tokio::main]
