@@ -175,13 +175,23 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// A construct's graph node, holding its children; returns the children's exits.
+fn describe_construct(
+    info: &'static NodeInfo,
+    inner: &impl Describe,
+    graph: &mut GraphBuilder,
+    preds: &[usize],
+) -> Vec<usize> {
+    let id = graph.add(info, preds);
+    graph.open(id);
+    let exits = inner.describe(graph, &[id]);
+    graph.close();
+    exits
+}
+
 impl<P: Describe> Describe for Root<P> {
     fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
-        let id = graph.add(self.info, preds);
-        graph.open(id);
-        let exits = self.inner.describe(graph, &[id]);
-        graph.close();
-        exits
+        describe_construct(self.info, &self.inner, graph, preds)
     }
 
     fn info(&self) -> Option<&'static NodeInfo> {
@@ -209,11 +219,7 @@ where
 
 impl<P: Describe> Describe for Node<P> {
     fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
-        let id = graph.add(self.info, preds);
-        graph.open(id);
-        let exits = self.inner.describe(graph, &[id]);
-        graph.close();
-        exits
+        describe_construct(self.info, &self.inner, graph, preds)
     }
 
     fn info(&self) -> Option<&'static NodeInfo> {

@@ -37,7 +37,7 @@ pub struct NBest<F> {
 /// `best(by = score)`: [`NBest`] with `n = 1`, returning the one value.
 #[derive(Clone, Copy, Debug)]
 pub struct Best<F> {
-    score: F,
+    ranking: NBest<F>,
 }
 
 /// The `n_best(n, by = score)` policy.
@@ -47,7 +47,9 @@ pub fn n_best<F>(n: usize, score: F) -> NBest<F> {
 
 /// The `best(by = score)` policy.
 pub fn best<F>(score: F) -> Best<F> {
-    Best { score }
+    Best {
+        ranking: n_best(1, score),
+    }
 }
 
 impl ParallelPolicy for All {
@@ -369,10 +371,7 @@ where
     type Out = O;
 
     fn begin(&self, branches: usize) -> Self::State {
-        Ranked {
-            successes: Vec::with_capacity(branches),
-            errors: Vec::new(),
-        }
+        self.ranking.begin(branches)
     }
 
     fn finished(
@@ -381,18 +380,17 @@ where
         index: usize,
         outcome: Result<O, PlanError>,
     ) -> ControlFlow<()> {
-        state.record(&self.score, index, outcome);
-        ControlFlow::Continue(())
+        self.ranking.finished(state, index, outcome)
     }
 
     fn end<C>(
         &self,
         state: Self::State,
-        _branches: usize,
+        branches: usize,
         timed_out: Option<Duration>,
         cx: &Cx<'_, C>,
     ) -> Result<O, PlanError> {
-        let mut best = state.into_best(1, timed_out, cx)?;
+        let mut best = self.ranking.end(state, branches, timed_out, cx)?;
         Ok(best.remove(0))
     }
 }

@@ -1,0 +1,126 @@
+//! Long chains: a 10,000-step plan (plans nested ten wide, four deep), a 1,000-step nested
+//! plan with an error deep inside, and a flat 1,000-step `plan!` written out token by token by
+//! `macro_rules!`, all run on a test thread's default 2 MiB stack.
+
+use plan_runtime::prelude::*;
+
+async fn inc(x: u64) -> u64 {
+    x + 1
+}
+
+#[derive(Debug)]
+struct TooBig(u64);
+
+impl std::fmt::Display for TooBig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is too big", self.0)
+    }
+}
+
+impl std::error::Error for TooBig {}
+
+/// Fails once the count passes 500.
+fn checked(x: u64) -> Result<u64, TooBig> {
+    if x > 500 { Err(TooBig(x)) } else { Ok(x) }
+}
+
+#[tokio::test]
+async fn ten_thousand_steps_as_nested_plans() {
+    let p10 = plan! { inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc };
+    let p100 = plan! {
+        (p10.clone()) >> (p10.clone()) >> (p10.clone()) >> (p10.clone()) >> (p10.clone())
+        >> (p10.clone()) >> (p10.clone()) >> (p10.clone()) >> (p10.clone()) >> (p10.clone())
+    };
+    let p1000 = plan! {
+        (p100.clone()) >> (p100.clone()) >> (p100.clone()) >> (p100.clone()) >> (p100.clone())
+        >> (p100.clone()) >> (p100.clone()) >> (p100.clone()) >> (p100.clone()) >> (p100.clone())
+    };
+    let p10000 = plan! {
+        (p1000.clone()) >> (p1000.clone()) >> (p1000.clone()) >> (p1000.clone()) >> (p1000.clone())
+        >> (p1000.clone()) >> (p1000.clone()) >> (p1000.clone()) >> (p1000.clone()) >> (p1000.clone())
+    };
+    assert_eq!(p10.run(0).await.unwrap(), 10);
+    assert_eq!(p100.run(0).await.unwrap(), 100);
+    assert_eq!(p1000.run(5).await.unwrap(), 1_005);
+    assert_eq!(p10000.run(0).await.unwrap(), 10_000);
+    assert_eq!(p10000.run(123).await.unwrap(), 10_123);
+}
+
+#[tokio::test]
+async fn one_thousand_steps_as_nested_plans() {
+    let p10 = plan! { inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc };
+    let p100 = plan! {
+        (p10.clone()) >> (p10.clone()) >> (p10.clone()) >> (p10.clone()) >> (p10.clone())
+        >> (p10.clone()) >> (p10.clone()) >> (p10.clone()) >> (p10.clone()) >> (p10.clone())
+    };
+    let p1000 = plan! {
+        (p100.clone()) >> (p100.clone()) >> (p100.clone()) >> (p100.clone()) >> (p100.clone())
+        >> (p100.clone()) >> (p100.clone()) >> (p100.clone()) >> (p100.clone()) >> (p100.clone())
+    };
+    assert_eq!(p1000.run(0).await.unwrap(), 1_000);
+    assert_eq!(p1000.run(77).await.unwrap(), 1_077);
+}
+
+#[tokio::test]
+async fn an_error_deep_in_nested_plans_names_its_full_path() {
+    // Every 10-step block is `checked` then 9 increments, so block k (0-based) sees 9 * k.
+    // The first value above 500 is 9 * 56 = 504: block 56 is c1000's item 5 > c100's item 6 >
+    // its step 0.
+    let c10 = plan! { checked >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc };
+    let c100 = plan! {
+        (c10.clone()) >> (c10.clone()) >> (c10.clone()) >> (c10.clone()) >> (c10.clone())
+        >> (c10.clone()) >> (c10.clone()) >> (c10.clone()) >> (c10.clone()) >> (c10.clone())
+    };
+    let c1000 = plan! {
+        (c100.clone()) >> (c100.clone()) >> (c100.clone()) >> (c100.clone()) >> (c100.clone())
+        >> (c100.clone()) >> (c100.clone()) >> (c100.clone()) >> (c100.clone()) >> (c100.clone())
+    };
+    let err = c1000.run(0).await.unwrap_err();
+    assert_eq!(err.step_error::<TooBig>().unwrap().0, 504);
+    assert_eq!(err.node().path, "5/6/0");
+    assert_eq!(err.node().name, "checked");
+}
+
+#[test]
+fn nesting_a_plan_adds_a_bounded_amount_to_its_future() {
+    // A hand-written `async fn outer(x) { inner(x).await }` adds a few words to `inner`'s
+    // future; a plan used as a step should cost about the same, whatever it nests.
+    let q1 = plan! { inc };
+    let q2 = plan! { (q1.clone()) };
+    let q3 = plan! { (q2.clone()) };
+    let sizes = [
+        std::mem::size_of_val(&q1.run(0)),
+        std::mem::size_of_val(&q2.run(0)),
+        std::mem::size_of_val(&q3.run(0)),
+    ];
+    for pair in sizes.windows(2) {
+        assert!(
+            pair[1] <= pair[0] + 1024,
+            "future sizes by nesting depth: {sizes:?}"
+        );
+    }
+}
+
+/// Repeats the tokens in `[..]` ten times, joined by `>>`, then hands them to the next macro
+/// named after them (continuation-passing, since `macro_rules!` expands outside in).
+macro_rules! x10 {
+    ([$($t:tt)*] $next:ident $($rest:ident)*) => {
+        $next!([$($t)* >> $($t)* >> $($t)* >> $($t)* >> $($t)* >> $($t)* >> $($t)* >> $($t)* >> $($t)* >> $($t)*] $($rest)*)
+    };
+}
+
+/// The end of an `x10` chain: a flat `plan!` of the accumulated steps.
+macro_rules! flat_plan {
+    ([$($t:tt)*]) => {
+        plan! { $($t)* }
+    };
+}
+
+#[tokio::test]
+async fn flat_one_thousand_step_plan() {
+    let plan = x10!([inc] x10 x10 flat_plan);
+    assert_eq!(plan.run(0).await.unwrap(), 1_000);
+    assert_eq!(plan.run(42).await.unwrap(), 1_042);
+    // One graph node per step, plus the root.
+    assert_eq!(plan.graph().nodes.len(), 1_001);
+}
