@@ -17,7 +17,21 @@ fn hygiene() {
     let stderr = std::fs::read_to_string("tests/ui/fail/hygiene_mismatch.stderr")
         .expect("hygiene_mismatch.stderr exists (run the `ui` test first)");
     assert!(stderr.contains("this step takes `Answer`, but it is given `Question`"));
-    for internal in ["__private", "__PLAN_NODE", "__plan_", "FnStep", "Probe", "Leaf<", "Node<", "Root<", "Returns<", "Awaits<"] {
-        assert!(!stderr.contains(internal), "`{internal}` leaks into:\n{stderr}");
+    for internal in [
+        "__private",
+        "__PLAN_NODE",
+        "__plan_",
+        "FnStep",
+        "Probe",
+        "Leaf<",
+        "Node<",
+        "Root<",
+        "Returns<",
+        "Awaits<",
+    ] {
+        assert!(
+            !stderr.contains(internal),
+            "`{internal}` leaks into:\n{stderr}"
+        );
     }
 }

@@ -384,7 +384,10 @@ impl Expander {
 
 /// Where a chain's type mismatches are reported: its last item, whose output it is.
 fn chain_span(chain: &Chain) -> Span {
-    chain.items.last().map_or_else(Span::call_site, |item| item.span)
+    chain
+        .items
+        .last()
+        .map_or_else(Span::call_site, |item| item.span)
 }
 
 /// `a >> b >> c >> d` as `seq(seq(a, b), seq(c, d))`.

@@ -5,8 +5,8 @@
 
 use std::future::{Future, poll_fn};
 use std::ops::ControlFlow;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::{pin, Pin};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -124,7 +124,8 @@ where
 }
 
 /// A branch future with its output erased to `O`, pinned on the group's stack.
-pub(crate) type Branch<'f, O> = Pin<&'f mut (dyn Future<Output = Result<O, PlanError>> + Send + 'f)>;
+pub(crate) type Branch<'f, O> =
+    Pin<&'f mut (dyn Future<Output = Result<O, PlanError>> + Send + 'f)>;
 
 /// [`gather`] for a fixed, small set of branches (`par`): polls them in place, join-style,
 /// with no allocation per branch. Every wake polls each running branch once — fine for the

@@ -292,7 +292,10 @@ where
         // A nested `plan!` names its nodes below this step; any other step value (a custom
         // `Plan`) simply runs as this step.
         let scope = cx.scope();
-        let is_plan = self.plan.info().is_some_and(|info| info.kind == NodeKind::Plan);
+        let is_plan = self
+            .plan
+            .info()
+            .is_some_and(|info| info.kind == NodeKind::Plan);
         let cx = if is_plan { cx.nested(&scope) } else { cx };
         self.plan.call(input, cx).await
     }
