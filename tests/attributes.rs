@@ -3,92 +3,21 @@
 //! guards and after-sleep flags.
 
 use std::collections::BTreeSet;
-use std::error::Error;
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
+
+mod common;
+
+use common::*;
 
 use plan_runtime::prelude::*;
 use plan_runtime::{Location, NodeKind, NodeRef};
 use tokio::time::Instant;
 
-type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Fail(u32);
-
-impl fmt::Display for Fail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "attempt {} failed", self.0)
-    }
-}
-
-impl Error for Fail {}
+define_fail!("attempt");
 
 // ---------------------------------------------------------------------------------------------
 // Observation helpers
-
-/// What the sleeping steps of one test did.
-#[derive(Clone, Default)]
-struct Probe(Arc<Inner>);
-
-#[derive(Default)]
-struct Inner {
-    running: AtomicUsize,
-    finished: Mutex<Vec<u32>>,
-    cancelled: Mutex<Vec<u32>>,
-}
-
-impl Probe {
-    fn finished(&self) -> Vec<u32> {
-        self.0.finished.lock().unwrap().clone()
-    }
-    fn cancelled(&self) -> Vec<u32> {
-        let mut ids = self.0.cancelled.lock().unwrap().clone();
-        ids.sort_unstable();
-        ids
-    }
-    fn running(&self) -> usize {
-        self.0.running.load(SeqCst)
-    }
-}
-
-struct Guard {
-    probe: Probe,
-    id: u32,
-    done: bool,
-}
-
-impl Guard {
-    fn enter(probe: &Probe, id: u32) -> Self {
-        probe.0.running.fetch_add(1, SeqCst);
-        Guard {
-            probe: probe.clone(),
-            id,
-            done: false,
-        }
-    }
-
-    fn finish(mut self) {
-        self.done = true;
-        self.probe.0.finished.lock().unwrap().push(self.id);
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.probe.0.running.fetch_sub(1, SeqCst);
-        if !self.done {
-            self.probe.0.cancelled.lock().unwrap().push(self.id);
-        }
-    }
-}
 
 /// Step `id`: sleeps `sleep_ms`, then passes its input on.
 fn sleeper(

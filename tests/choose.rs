@@ -3,20 +3,16 @@
 
 use std::error::Error;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+mod common;
+
+use common::*;
 
 use plan_runtime::NodeKind;
 use plan_runtime::prelude::*;
 use tokio::time::Instant;
-
-type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 /// Counts how often each arm (and each predicate) ran.
 #[derive(Clone, Default)]

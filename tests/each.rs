@@ -2,100 +2,16 @@
 //! `IntoIterator`, results in input order, proven by observation on tokio's paused clock.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::error::Error;
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+
+mod common;
+
+use common::*;
 
 use plan_runtime::NodeKind;
 use plan_runtime::prelude::*;
 use tokio::time::Instant;
 
-type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Fail(u32);
-
-impl fmt::Display for Fail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "item {} failed", self.0)
-    }
-}
-
-impl Error for Fail {}
-
-/// What the items of one test did.
-#[derive(Clone, Default)]
-struct Probe(Arc<Inner>);
-
-#[derive(Default)]
-struct Inner {
-    running: AtomicUsize,
-    max_running: AtomicUsize,
-    started: Mutex<Vec<u32>>,
-    finished: Mutex<Vec<u32>>,
-    cancelled: Mutex<Vec<u32>>,
-}
-
-impl Probe {
-    fn started(&self) -> Vec<u32> {
-        self.0.started.lock().unwrap().clone()
-    }
-    fn finished(&self) -> Vec<u32> {
-        self.0.finished.lock().unwrap().clone()
-    }
-    fn cancelled(&self) -> Vec<u32> {
-        let mut ids = self.0.cancelled.lock().unwrap().clone();
-        ids.sort_unstable();
-        ids
-    }
-    fn running(&self) -> usize {
-        self.0.running.load(SeqCst)
-    }
-    fn max_running(&self) -> usize {
-        self.0.max_running.load(SeqCst)
-    }
-}
-
-/// Lives in an item's future from its first poll until it is dropped.
-struct Guard {
-    probe: Probe,
-    id: u32,
-    done: bool,
-}
-
-impl Guard {
-    fn enter(probe: &Probe, id: u32) -> Self {
-        probe.0.started.lock().unwrap().push(id);
-        let now = probe.0.running.fetch_add(1, SeqCst) + 1;
-        probe.0.max_running.fetch_max(now, SeqCst);
-        Guard {
-            probe: probe.clone(),
-            id,
-            done: false,
-        }
-    }
-
-    fn finish(mut self) {
-        self.done = true;
-        self.probe.0.finished.lock().unwrap().push(self.id);
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.probe.0.running.fetch_sub(1, SeqCst);
-        if !self.done {
-            self.probe.0.cancelled.lock().unwrap().push(self.id);
-        }
-    }
-}
+define_fail!("item");
 
 /// One item of work: sleeps `ms`, then yields `id * 10` (or fails) with a `score`.
 #[derive(Clone, Copy, Debug)]
@@ -163,14 +79,6 @@ fn rate(probe: &Probe) -> impl Fn(Job) -> BoxFut<Result<(u32, f64), Fail>> + Sen
             }
         })
     }
-}
-
-fn score(out: &(u32, f64)) -> f64 {
-    out.1
-}
-
-fn ids(outs: &[(u32, f64)]) -> Vec<u32> {
-    outs.iter().map(|(id, _)| *id).collect()
 }
 
 fn assert_item_failure(err: &PlanError, id: u32) {

@@ -2,105 +2,15 @@
 //! tokio's paused clock. Every branch records when it starts, whether it ran to the end of its
 //! sleep (the "after-sleep flag"), and whether it was dropped before that (its drop guard).
 
-use std::error::Error;
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+mod common;
+
+use common::*;
 
 use plan_runtime::NodeKind;
 use plan_runtime::prelude::*;
 use tokio::time::Instant;
 
-type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// A step's own error, carrying the id of the branch that failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Fail(u32);
-
-impl fmt::Display for Fail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "branch {} failed", self.0)
-    }
-}
-
-impl Error for Fail {}
-
-/// What the branches of one test did.
-#[derive(Clone, Default)]
-struct Probe(Arc<Inner>);
-
-#[derive(Default)]
-struct Inner {
-    running: AtomicUsize,
-    max_running: AtomicUsize,
-    started: Mutex<Vec<u32>>,
-    finished: Mutex<Vec<u32>>,
-    cancelled: Mutex<Vec<u32>>,
-}
-
-impl Probe {
-    /// Branch ids in the order they were first polled.
-    fn started(&self) -> Vec<u32> {
-        self.0.started.lock().unwrap().clone()
-    }
-    /// Branch ids that got past their sleep, in that order.
-    fn finished(&self) -> Vec<u32> {
-        self.0.finished.lock().unwrap().clone()
-    }
-    /// Branch ids whose future was dropped before the end of its sleep, sorted.
-    fn cancelled(&self) -> Vec<u32> {
-        let mut ids = self.0.cancelled.lock().unwrap().clone();
-        ids.sort_unstable();
-        ids
-    }
-    fn running(&self) -> usize {
-        self.0.running.load(SeqCst)
-    }
-    fn max_running(&self) -> usize {
-        self.0.max_running.load(SeqCst)
-    }
-}
-
-/// Lives inside a branch's future from its first poll: records the start, counts the branch
-/// as running until dropped, and records a cancellation if dropped before `finish`.
-struct Guard {
-    probe: Probe,
-    id: u32,
-    done: bool,
-}
-
-impl Guard {
-    fn enter(probe: &Probe, id: u32) -> Self {
-        probe.0.started.lock().unwrap().push(id);
-        let now = probe.0.running.fetch_add(1, SeqCst) + 1;
-        probe.0.max_running.fetch_max(now, SeqCst);
-        Guard {
-            probe: probe.clone(),
-            id,
-            done: false,
-        }
-    }
-
-    fn finish(mut self) {
-        self.done = true;
-        self.probe.0.finished.lock().unwrap().push(self.id);
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.probe.0.running.fetch_sub(1, SeqCst);
-        if !self.done {
-            self.probe.0.cancelled.lock().unwrap().push(self.id);
-        }
-    }
-}
+define_fail!("branch");
 
 /// Branch `id`: sleeps `sleep_ms`, then returns `outcome` (whatever its input).
 fn branch<T>(
@@ -156,14 +66,6 @@ fn scored(
     score: f64,
 ) -> impl Fn(u32) -> BoxFut<Result<(u32, f64), Fail>> + Send + Sync + 'static {
     branch(probe, id, sleep_ms, Ok((id, score)))
-}
-
-fn score(out: &(u32, f64)) -> f64 {
-    out.1
-}
-
-fn ids(outs: &[(u32, f64)]) -> Vec<u32> {
-    outs.iter().map(|(id, _)| *id).collect()
 }
 
 /// Branch `id`: sleeps `sleep_ms`, then panics.

@@ -127,7 +127,8 @@ where
 pub(crate) type Branch<'f, O> =
     Pin<&'f mut (dyn Future<Output = Result<O, PlanError>> + Send + 'f)>;
 
-/// [`gather`] for a fixed, small set of branches (`par`): polls them in place, join-style,
+/// [`gather`] for a fixed, small set of branches (`par`): polls them where they are pinned,
+/// join-style,
 /// with no allocation per branch. Every wake polls each running branch once — fine for the
 /// dozen branches a `par` may have; `each` uses [`gather`], which polls only woken branches.
 pub(crate) async fn gather_fixed<O, G, C, const N: usize>(
@@ -177,7 +178,7 @@ where
         }
     })
     .await;
-    // Cancel whatever is still running before reporting.
-    drop(slots);
+    // The branch futures live in the caller's frame (`par`), which drops them — running
+    // their destructors — when it completes, before it returns.
     gather.end(state, N, timed_out, cx)
 }
