@@ -128,9 +128,9 @@ pub(crate) type Branch<'f, O> =
     Pin<&'f mut (dyn Future<Output = Result<O, PlanError>> + Send + 'f)>;
 
 /// [`gather`] for a fixed, small set of branches (`par`): polls them where they are pinned,
-/// join-style,
-/// with no allocation per branch. Every wake polls each running branch once — fine for the
-/// dozen branches a `par` may have; `each` uses [`gather`], which polls only woken branches.
+/// join-style, with no allocation per branch. Every wake polls each running branch once —
+/// fine for the dozen branches a `par` may have; `each` uses [`gather`], which polls only
+/// woken branches.
 pub(crate) async fn gather_fixed<O, G, C, const N: usize>(
     branches: [Branch<'_, O>; N],
     spec: &ParallelSpec,
