@@ -429,12 +429,12 @@ async fn retry_does_not_retry_cancelled() {
         #[retry(3)] (move |_x: u32| -> Result<u32, PlanError> {
             seen.fetch_add(1, SeqCst);
             Err(PlanError::Cancelled {
-                node: NodeRef {
+                node: Box::new(NodeRef {
                     name: "elsewhere",
                     kind: NodeKind::Step,
                     path: "9".to_string(),
                     location: Location { file: "x.rs", line: 1, column: 1 },
-                },
+                }),
             })
         })
     };

@@ -88,7 +88,7 @@ fn upstream_node() -> NodeRef {
 fn passthrough(x: u32) -> Result<u32, PlanError> {
     if x == 0 {
         Err(PlanError::LoopLimit {
-            node: upstream_node(),
+            node: upstream_node().into(),
             max: 42,
         })
     } else {
@@ -100,7 +100,7 @@ async fn passthrough_async(x: u32) -> Result<u32, PlanError> {
     tokio::task::yield_now().await;
     if x == 0 {
         Err(PlanError::Timeout {
-            node: upstream_node(),
+            node: upstream_node().into(),
             after: Duration::from_millis(1234),
         })
     } else {
@@ -283,7 +283,7 @@ async fn plan_error_results_pass_through_unchanged() {
     let p = plan! { passthrough >> add_one };
     match p.run(0).await.unwrap_err() {
         PlanError::LoopLimit { node, max } => {
-            assert_eq!(node, upstream_node());
+            assert_eq!(*node, upstream_node());
             assert_eq!(max, 42);
         }
         other => panic!("expected the step's own LoopLimit, got {other:?}"),
@@ -293,7 +293,7 @@ async fn plan_error_results_pass_through_unchanged() {
     assert_eq!(p.run(7).await.unwrap(), 7);
     match p.run(0).await.unwrap_err() {
         PlanError::Timeout { node, after } => {
-            assert_eq!(node, upstream_node());
+            assert_eq!(*node, upstream_node());
             assert_eq!(after, Duration::from_millis(1234));
         }
         other => panic!("expected the step's own Timeout, got {other:?}"),

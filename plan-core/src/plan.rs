@@ -95,7 +95,7 @@ pub trait Plan<In, Ctx = ()>: Describe + Send + Sync {
             futures::select_biased! {
                 out = futures::FutureExt::fuse(run) => out,
                 () = futures::FutureExt::fuse(cancel) => Err(PlanError::Cancelled {
-                    node: node.map_or_else(|| NodeRef::current(&Cx::root(&())), NodeRef::from_info),
+                    node: Box::new(node.map_or_else(|| NodeRef::current(&Cx::root(&())), NodeRef::from_info)),
                 }),
             }
         }

@@ -71,7 +71,7 @@ where
                 panicked(&cx, join.into_panic().as_ref())
             } else {
                 PlanError::Cancelled {
-                    node: NodeRef::current(&cx),
+                    node: NodeRef::current(&cx).into(),
                 }
             }
         })
@@ -103,7 +103,7 @@ where
         spawn(&self.f, input, cx)
             .await?
             .map_err(|e| PlanError::Step {
-                node: NodeRef::current(&cx),
+                node: NodeRef::current(&cx).into(),
                 source: e.into().into(),
             })
     }

@@ -159,7 +159,7 @@ where
 pub(crate) fn panicked<C>(cx: &Cx<'_, C>, payload: &(dyn Any + Send)) -> PlanError {
     let culprit = RUNNING.take().unwrap_or(cx.node());
     PlanError::Panicked {
-        node: NodeRef::within(cx, culprit),
+        node: NodeRef::within(cx, culprit).into(),
         message: panic_message(payload),
     }
 }

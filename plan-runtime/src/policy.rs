@@ -95,7 +95,7 @@ impl<F: Send + Sync> Uniform for Best<F> {}
 
 fn timeout_error<C>(cx: &Cx<'_, C>, after: Duration) -> PlanError {
     PlanError::Timeout {
-        node: NodeRef::current(cx),
+        node: NodeRef::current(cx).into(),
         after,
     }
 }
@@ -233,7 +233,7 @@ impl<O: Send> Gather<O> for First {
 fn all_failed<C>(mut errors: Vec<(usize, PlanError)>, cx: &Cx<'_, C>) -> PlanError {
     errors.sort_by_key(|(index, _)| *index);
     PlanError::AllFailed {
-        node: NodeRef::current(cx),
+        node: NodeRef::current(cx).into(),
         errors: errors.into_iter().map(|(_, err)| err).collect(),
     }
 }

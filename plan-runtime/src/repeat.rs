@@ -84,7 +84,7 @@ where
             return Ok(state);
         }
         Err(PlanError::LoopLimit {
-            node: NodeRef::current(&cx),
+            node: NodeRef::current(&cx).into(),
             max: self.max,
         })
     }

@@ -38,7 +38,7 @@ where
         let run = tokio::time::timeout(self.after, self.inner.call(input, cx));
         run.await.unwrap_or_else(|_elapsed| {
             Err(PlanError::Timeout {
-                node: NodeRef::current(&cx),
+                node: NodeRef::current(&cx).into(),
                 after: self.after,
             })
         })

@@ -47,7 +47,7 @@ impl<F: Clone, K> Clone for FnStep<F, K> {
 /// Converts a step's error into a [`PlanError::Step`] naming the running node.
 fn step_error<C>(cx: &Cx<'_, C>, error: impl Into<BoxError>) -> PlanError {
     PlanError::Step {
-        node: NodeRef::current(cx),
+        node: NodeRef::current(cx).into(),
         source: error.into().into(),
     }
 }
