@@ -390,15 +390,21 @@ fn chain_span(chain: &Chain) -> Span {
         .map_or_else(Span::call_site, |item| item.span)
 }
 
-/// `a >> b >> c >> d` as `seq(seq(a, b), seq(c, d))`.
+/// The most steps one `Seq` takes (the runtime implements tuples up to this size).
+const SEQ_WIDTH: usize = 12;
+
+/// A chain as `seq((a, b, c))`; longer than [`SEQ_WIDTH`], a balanced tree of `seq`s, so a
+/// chain of `n` steps nests only `log12(n)` deep.
 fn balanced(items: &[TokenStream]) -> TokenStream {
     match items {
         [] => TokenStream::new(),
         [one] => one.clone(),
+        _ if items.len() <= SEQ_WIDTH => quote!(::plan_runtime::nodes::seq((#(#items,)*))),
         _ => {
-            let (left, right) = items.split_at(items.len() / 2);
-            let (left, right) = (balanced(left), balanced(right));
-            quote!(::plan_runtime::nodes::seq(#left, #right))
+            let groups = items.len().div_ceil(SEQ_WIDTH).min(SEQ_WIDTH);
+            let size = items.len().div_ceil(groups);
+            let parts = items.chunks(size).map(balanced);
+            quote!(::plan_runtime::nodes::seq((#(#parts,)*)))
         }
     }
 }

@@ -35,7 +35,7 @@ macro_rules! snapshot {
 }
 
 snapshot!(chain_of_steps, "parse >> fetch >> summarize");
-snapshot!(long_chain_is_balanced, "a >> b >> c >> d >> e");
+snapshot!(chain_is_one_seq, "a >> b >> c >> d >> e");
 snapshot!(
     par_all_with_timeout,
     "parse >> #[timeout(2s)] par(all) { search_web, search_papers, search_code } >> merge"
@@ -65,6 +65,19 @@ snapshot!(
     attributes,
     "#![name = \"publisher\"] #[retry(3, backoff = 100ms)] #[timeout(1.5s)] #[name = \"publish\"] publish(Channel::Web) >> blocking(render)"
 );
+
+#[test]
+fn long_chains_are_balanced_trees_of_seq() {
+    let steps = vec!["step"; 30].join(" >> ");
+    let out = expanded(&steps);
+    // 30 steps: three groups of at most 12 under one root `seq`.
+    assert_eq!(out.matches("nodes::seq((").count(), 4, "{out}");
+    let steps = vec!["step"; 1000].join(" >> ");
+    let tokens: TokenStream = steps.parse().unwrap();
+    let out = expand_plan(tokens).to_string();
+    // 1,000 steps: 12 groups of 84, each 7 groups of at most 12: 1 + 12 + 84 `seq`s.
+    assert_eq!(out.matches("nodes :: seq").count(), 1 + 12 + 84);
+}
 
 #[test]
 fn durations_use_the_most_readable_unit() {
