@@ -20,6 +20,11 @@ use std::marker::PhantomData;
 /// x.set(&mut p, 10);
 /// assert_eq!((*x.get(&p), p.y), (10, 2));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a lens into `{S}`",
+    label = "this lens does not focus on a part of `{S}`",
+    note = "`#[derive(Lens)]` on a struct gives `Type::field` lenses into that struct; compose them with `.then(..)`"
+)]
 pub trait Lens<S> {
     /// The part of `S` this lens focuses on.
     type Target;

@@ -322,6 +322,9 @@ impl Expander {
                 }
                 Term::Focus { lens, body } => {
                     let lens_value = self.bind("lens", quote_spanned!(lens.span()=> #lens));
+                    self.checks.push(quote_spanned! {lens.span()=>
+                        #wire::lens_fits((&&FitProbe(&#lens_value, #input)).fit());
+                    });
                     let part = self.shadow(quote!((&&LensProbe(&#lens_value, #input)).target()));
                     let body_chain = body;
                     let (body, body_out) = self.chain(body, &path, false, &part);

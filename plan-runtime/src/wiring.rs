@@ -158,6 +158,12 @@ where
 {
 }
 
+/// A lens and the state it is applied to.
+pub struct LensOn<L, S>(PhantomData<fn(L) -> S>);
+
+/// Fails to compile, with [`Lens`]' message, unless `L` is a lens into `S`.
+pub fn lens_fits<L: Lens<S>, S>(_: LensOn<L, S>) {}
+
 /// The probes the shadow dispatches on; the macro brings them into scope with a glob import.
 #[doc(hidden)]
 pub mod probes {
@@ -276,6 +282,28 @@ pub mod probes {
     }
     impl<L, S> LensOther for LensProbe<'_, L, S> {}
 
+    /// A lens and what flows into its `focus`, to check that the lens fits.
+    pub struct FitProbe<'a, L, S>(pub &'a L, pub S);
+
+    #[doc(hidden)]
+    pub trait FitKnown {
+        type Check;
+        fn fit(&self) -> Self::Check;
+    }
+    impl<L, S> FitKnown for &FitProbe<'_, L, Known<S>> {
+        type Check = LensOn<L, S>;
+        fn fit(&self) -> Self::Check {
+            LensOn(PhantomData)
+        }
+    }
+    #[doc(hidden)]
+    pub trait FitOther {
+        fn fit(&self) -> LensOn<Unknown, Unknown> {
+            LensOn(PhantomData)
+        }
+    }
+    impl<L, S> FitOther for FitProbe<'_, L, S> {}
+
     #[doc(hidden)]
     pub trait TupleKnown {
         type All;
@@ -337,6 +365,17 @@ impl Shadow for Unknown {
     type Settled = Unknown;
     fn make() -> Self {
         Unknown
+    }
+}
+
+/// Lets an unknown state pass the lens check.
+impl Lens<Unknown> for Unknown {
+    type Target = Unknown;
+    fn get<'s>(&self, whole: &'s Unknown) -> &'s Unknown {
+        whole
+    }
+    fn get_mut<'s>(&self, whole: &'s mut Unknown) -> &'s mut Unknown {
+        whole
     }
 }
 
