@@ -100,6 +100,26 @@ pub struct NodeInfo {
 }
 
 impl NodeInfo {
+    /// The identity of a node built by hand (not by `plan!`): no policy, no source location.
+    ///
+    /// ```
+    /// use plan_core::{NodeInfo, NodeKind};
+    /// static FETCH: NodeInfo = NodeInfo::new("fetch", NodeKind::Step, "1");
+    /// assert_eq!((FETCH.name, FETCH.path), ("fetch", "1"));
+    /// ```
+    pub const fn new(name: &'static str, kind: NodeKind, path: &'static str) -> Self {
+        NodeInfo {
+            name,
+            kind,
+            path,
+            source: name,
+            policy: None,
+            file: "<built by hand>",
+            line: 0,
+            column: 0,
+        }
+    }
+
     /// Where the node is written.
     pub fn location(&self) -> Location {
         Location {

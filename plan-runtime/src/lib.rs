@@ -60,7 +60,34 @@ pub use run::Run;
 pub use tokio_util::sync::CancellationToken;
 
 /// The combinators `plan!` expands to — the typed AST of a plan. Use them directly to build
-/// plans by hand (with [`step!`] for leaves).
+/// plans by hand (with [`step!`] for leaves): this is `plan! { parse >> par(all) { double,
+/// square } }` written out.
+///
+/// ```
+/// use plan_runtime::nodes::{leaf, node, par, root, seq};
+/// use plan_runtime::policy::All;
+/// use plan_runtime::{step, NodeInfo, NodeKind, Run};
+///
+/// fn parse(text: &'static str) -> u64 { text.parse().unwrap_or(0) }
+/// async fn double(n: u64) -> u64 { n * 2 }
+/// async fn square(n: u64) -> u64 { n * n }
+///
+/// static PLAN: NodeInfo = NodeInfo::new("by hand", NodeKind::Plan, "");
+/// static PARSE: NodeInfo = NodeInfo::new("parse", NodeKind::Step, "0");
+/// static PAR: NodeInfo = NodeInfo::new("par", NodeKind::Par, "1");
+/// static DOUBLE: NodeInfo = NodeInfo::new("double", NodeKind::Step, "1/0");
+/// static SQUARE: NodeInfo = NodeInfo::new("square", NodeKind::Step, "1/1");
+///
+/// let plan = root(
+///     &PLAN,
+///     seq((
+///         leaf(&PARSE, step!(parse)),
+///         node(&PAR, par(All, (leaf(&DOUBLE, step!(double)), leaf(&SQUARE, step!(square))))),
+///     )),
+/// );
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// assert_eq!(rt.block_on(plan.run("7")).unwrap(), (14, 49));
+/// ```
 pub mod nodes {
     pub use crate::blocking::{Blocking, blocking};
     pub use crate::choose::{Arm, Arms, IfElse, Route, RouteArms, arm, arms, if_else, route};

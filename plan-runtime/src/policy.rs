@@ -1,5 +1,26 @@
 //! The parallel policies of `par` and `each`, as types: each decides what a group keeps and
 //! when it stops.
+//!
+//! ```
+//! use plan_runtime::prelude::*;
+//!
+//! async fn fast(q: u32) -> Result<u32, String> { Err(format!("no answer for {q}")) }
+//! async fn slow(q: u32) -> Result<u32, String> {
+//!     tokio::time::sleep(Duration::from_millis(5)).await;
+//!     Ok(q + 1)
+//! }
+//! fn length(s: &String) -> usize { s.len() }
+//! fn short(q: u32) -> String { q.to_string() }
+//! fn long(q: u32) -> String { format!("{q} is the answer") }
+//!
+//! // `first`: the first *success* wins; the failing `fast` is ignored.
+//! let first = plan! { par(first) { fast, slow } };
+//! // `n_best`: ranked by score, best first.
+//! let ranked = plan! { par(n_best(2, by = length)) { short, long } };
+//! # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+//! assert_eq!(rt.block_on(first.run(41)).unwrap(), 42);
+//! assert_eq!(rt.block_on(ranked.run(42)).unwrap(), ["42 is the answer", "42"]);
+//! ```
 
 use std::cmp::Ordering;
 use std::ops::ControlFlow;

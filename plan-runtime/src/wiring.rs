@@ -9,6 +9,18 @@
 //!
 //! Dispatch between "function step" and "anything else" is autoref specialization, as in
 //! [`step`](mod@crate::step).
+//!
+//! ```compile_fail,E0277
+//! use plan_runtime::prelude::*;
+//!
+//! struct Query;
+//! struct Hits;
+//! fn parse(_: String) -> Query { Query }
+//! fn merge(_: Hits) -> u32 { 0 }
+//!
+//! // error: mismatched types in plan: this step takes `Hits`, but it is given `Query`
+//! let p = plan! { parse >> merge };
+//! ```
 
 use std::future::Future;
 use std::marker::PhantomData;
