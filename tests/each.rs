@@ -567,3 +567,45 @@ async fn ten_thousand_items_with_limit_64() {
     assert_eq!(p.max_running(), 64);
     assert_eq!(p.started().len(), 10_000);
 }
+
+async fn fail_after_a_while(item: u64) -> Result<u64, String> {
+    tokio::time::sleep(ms(30)).await;
+    Err(format!("item {item} failed"))
+}
+
+fn fails_on_three(item: u32) -> Result<u32, String> {
+    if item == 3 {
+        Err("three".to_owned())
+    } else {
+        Ok(item)
+    }
+}
+
+/// A deadline over an endless input stops at the deadline: it does not try to count (or
+/// start) what is left.
+#[tokio::test(start_paused = true)]
+async fn a_deadline_over_an_endless_input_returns_at_the_deadline() {
+    let p = plan! { each(first, limit = 2, timeout = 50ms) { fail_after_a_while } };
+    let started = Instant::now();
+    let err = p.run(0u64..).await.unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert_eq!(started.elapsed(), ms(50));
+}
+
+/// An endless input's size hint does not size the result buffer.
+#[tokio::test]
+async fn an_endless_input_fails_fast_without_preallocating() {
+    let p = plan! { each(all, limit = 2) { fails_on_three } };
+    let err = p.run(0u32..).await.unwrap_err();
+    assert!(err.step_error::<std::io::Error>().is_none());
+    assert!(err.to_string().contains("three"), "{err}");
+}
+
+#[tokio::test]
+async fn first_completed_over_nothing_is_all_failed_not_a_timeout() {
+    let p = plan! { each(first_completed) { (|x: u32| x) } };
+    match p.run(Vec::<u32>::new()).await.unwrap_err() {
+        PlanError::AllFailed { errors, .. } => assert!(errors.is_empty()),
+        other => panic!("expected AllFailed, got {other}"),
+    }
+}

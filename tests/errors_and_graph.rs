@@ -692,6 +692,8 @@ fn mermaid_and_dot_show_every_node_and_edge() {
 struct SpanRecord {
     name: &'static str,
     fields: BTreeMap<String, String>,
+    /// The id of the span it was created in (explicitly, or the entered one).
+    parent: Option<u64>,
 }
 
 #[derive(Default)]
@@ -728,9 +730,17 @@ impl tracing::Subscriber for Recorder {
         let mut fields = BTreeMap::new();
         attrs.record(&mut FieldMap(&mut fields));
         let mut recorded = self.0.lock().unwrap();
+        let parent = if attrs.is_root() {
+            None
+        } else if let Some(parent) = attrs.parent() {
+            Some(parent.into_u64())
+        } else {
+            recorded.stack.last().copied()
+        };
         recorded.spans.push(SpanRecord {
             name: attrs.metadata().name(),
             fields,
+            parent,
         });
         tracing::span::Id::from_u64(recorded.spans.len() as u64)
     }
@@ -864,4 +874,37 @@ fn every_node_runs_in_a_plan_node_span_with_name_kind_and_path() {
         .expect("a span for the node at path 2");
     assert_eq!(closure_span.name, "plan.node");
     assert_eq!(identity(closure_span).1, "step");
+}
+
+/// Spans nest as the nodes do: a node's span is made when it starts, inside its parent's, and a
+/// branch that never starts makes none.
+#[test]
+fn node_spans_are_children_of_their_parent_nodes_and_unstarted_branches_have_none() {
+    let recorder = Recorder::default();
+    let p = plan! { #[name = "outer"] par(first, limit = 1) { #[name = "winner"] traced("a"), #[name = "never"] traced("b") } };
+    tracing::subscriber::with_default(recorder.clone(), || {
+        tracing::callsite::rebuild_interest_cache();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(p.run(1)).unwrap(), 2);
+    });
+    let recorded = recorder.0.lock().unwrap();
+    let span_named = |name: &str| {
+        recorded
+            .spans
+            .iter()
+            .position(|span| span.fields.get("name").map(String::as_str) == Some(name))
+            .map(|index| (index as u64 + 1, &recorded.spans[index]))
+    };
+    let (plan_id, plan_span) = span_named("plan").expect("a span for the plan");
+    let (outer_id, outer) = span_named("outer").expect("a span for the par");
+    let (_, winner) = span_named("winner").expect("a span for the winner");
+    assert_eq!(plan_span.parent, None);
+    assert_eq!(outer.parent, Some(plan_id));
+    assert_eq!(winner.parent, Some(outer_id));
+    assert!(
+        span_named("never").is_none(),
+        "a branch that never started made a span"
+    );
 }

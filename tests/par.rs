@@ -826,3 +826,37 @@ async fn a_par_plan_is_reusable_and_runs_concurrently_with_itself() {
     assert_eq!(t0.elapsed(), ms(100));
     assert_eq!(p.max_running(), 4);
 }
+
+/// Scores that are only partially ordered (Pareto dominance): ranking never fails, and no
+/// score left out strictly beats one kept.
+#[tokio::test]
+async fn n_best_with_a_partial_order_never_fails() {
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    struct Pareto(u32, u32);
+    impl PartialOrd for Pareto {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            use std::cmp::Ordering::*;
+            match (self.0.cmp(&other.0), self.1.cmp(&other.1)) {
+                (a, b) if a == b => Some(a),
+                (Equal, b) => Some(b),
+                (a, Equal) => Some(a),
+                _ => None,
+            }
+        }
+    }
+    fn pareto(x: &u32) -> Pareto {
+        Pareto(x % 17, (x * 7) % 13)
+    }
+    let p = plan! { each(n_best(5, by = pareto)) { (|x: u32| x) } };
+    let kept = p.run(0..300u32).await.unwrap();
+    assert_eq!(kept.len(), 5);
+    for left_out in (0..300u32).filter(|x| !kept.contains(x)) {
+        for kept in &kept {
+            assert!(
+                !(pareto(&left_out) > pareto(kept)
+                    && pareto(&left_out).partial_cmp(&pareto(&left_out)).is_some()),
+                "{left_out} beats kept {kept} but was left out"
+            );
+        }
+    }
+}

@@ -531,3 +531,43 @@ async fn a_deadline_on_a_blocking_step_returns_at_once_and_the_call_runs_on() {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
+
+fn inc_for_blame(x: u32) -> u32 {
+    x + 1
+}
+
+fn predicate_panics(_: &u32) -> bool {
+    panic!("predicate")
+}
+
+fn step_panics(_: u32) -> u32 {
+    panic!("step")
+}
+
+/// A panic outside any step of a nested plan is blamed on the nested plan, not on the outer
+/// step that holds it; and a panic caught by the user earlier leaves no stale blame behind.
+#[tokio::test]
+async fn panics_are_blamed_on_the_node_they_come_from() {
+    let inner = plan! { choose { if predicate_panics => inc_for_blame, else => inc_for_blame } };
+    let outer = plan! { inc_for_blame >> inner >> inc_for_blame };
+    match outer.run(1).await.unwrap_err() {
+        PlanError::Panicked { node, message } => {
+            assert_eq!(message, "predicate");
+            assert_eq!(node.path, "1", "{node}");
+            assert_eq!(node.name, "plan", "{node}");
+        }
+        other => panic!("expected Panicked, got {other}"),
+    }
+
+    // A step built by hand (no plan root to catch its panic) panics in a task on this
+    // thread, and tokio catches it...
+    static STRAY: plan_runtime::NodeInfo =
+        plan_runtime::NodeInfo::new("stray", plan_runtime::NodeKind::Step, "7");
+    let stray = plan_runtime::nodes::leaf(&STRAY, plan_runtime::step!(step_panics));
+    let handle = tokio::spawn(async move { stray.run(1).await });
+    assert!(handle.await.unwrap_err().is_panic());
+    // ...then a plan's predicate panics on the same thread: blamed on that plan's node.
+    let p = plan! { choose { if predicate_panics => inc_for_blame, else => inc_for_blame } };
+    let err = p.run(1).await.unwrap_err();
+    assert_eq!(err.node().name, "plan", "{err}");
+}

@@ -5,7 +5,6 @@
 
 use std::future::{Future, poll_fn};
 use std::ops::ControlFlow;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::task::Poll;
 use std::time::Duration;
@@ -13,7 +12,7 @@ use std::time::Duration;
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use plan_core::{Cx, ParallelSpec, PlanError, Policy};
 
-use crate::node::{catch_panics, panicked};
+use crate::node::{catch_panic_in, catch_panics};
 
 /// A parallel policy, whatever its branches produce.
 pub trait ParallelPolicy: Send + Sync {
@@ -33,6 +32,10 @@ pub trait Gather<O>: ParallelPolicy {
     type State: Send;
     /// The group's output.
     type Out: Send;
+
+    /// Whether [`Gather::end`] needs to know how many branches the deadline kept from starting
+    /// (only `settled`, which reports every branch: counting them consumes the input).
+    const COUNTS_CUT_OFF: bool = false;
 
     /// Fresh state for a group of about `branches` branches.
     fn begin(&self, branches: usize) -> Self::State;
@@ -57,6 +60,9 @@ pub trait Gather<O>: ParallelPolicy {
     ) -> Result<Self::Out, PlanError>;
 }
 
+/// The most result slots reserved up front from an input's size hint.
+const PREALLOCATE_AT_MOST: usize = 4096;
+
 /// Runs `branches` under `spec` and folds their outcomes with `gather`.
 ///
 /// Branches are started in order, at most `spec.limit` at a time, and polled only when woken.
@@ -74,7 +80,8 @@ where
 {
     let mut pending = branches.into_iter();
     let limit = spec.limit.unwrap_or(usize::MAX);
-    let mut state = gather.begin(pending.size_hint().0);
+    // The size hint sizes result buffers; an endless input must not ask for an endless one.
+    let mut state = gather.begin(pending.size_hint().0.min(PREALLOCATE_AT_MOST));
     let mut running = FuturesUnordered::new();
     let mut started = 0;
     let mut deadline = pin!(spec.timeout.map(tokio::time::sleep));
@@ -115,7 +122,7 @@ where
     }
     drop(running);
     // Settled groups report every branch, including those the deadline kept from starting.
-    let branches = if timed_out.is_some() {
+    let branches = if timed_out.is_some() && G::COUNTS_CUT_OFF {
         started + pending.count()
     } else {
         started
@@ -153,8 +160,7 @@ where
                 index += 1;
                 continue;
             };
-            let poll = catch_unwind(AssertUnwindSafe(|| branch.as_mut().poll(task)))
-                .unwrap_or_else(|payload| Poll::Ready(Err(panicked(cx, payload.as_ref()))));
+            let poll = catch_panic_in(cx, || branch.as_mut().poll(task));
             if let Poll::Ready(outcome) = poll {
                 slots[index] = None;
                 running -= 1;

@@ -3,8 +3,9 @@
 //!
 //! They are on the path of every call, so they do as little as possible: a `tracing` span only
 //! when a subscriber wants DEBUG, and panics are caught once per plan and per parallel branch
-//! (see [`catch_panics`]) rather than around every step; a step records itself in a
-//! thread-local while it is polled so that a caught panic still names it.
+//! (see [`catch_panics`]) rather than around every step. A step that a panic unwinds through
+//! records itself (the innermost one wins), so the caught panic still names it; on the happy
+//! path that costs one check of the global panic count.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -67,8 +68,19 @@ impl<P> Nested<P> {
 }
 
 thread_local! {
-    /// The step being polled on this thread, if any: who to blame for a panic.
-    static RUNNING: Cell<Option<&'static NodeInfo>> = const { Cell::new(None) };
+    /// The innermost step a panic on this thread unwound through, until a catch point takes it.
+    static PANICKED_IN: Cell<Option<&'static NodeInfo>> = const { Cell::new(None) };
+}
+
+/// Lives for one poll of a step; if that poll unwinds, names the step for the catch point.
+struct Blame(&'static NodeInfo);
+
+impl Drop for Blame {
+    fn drop(&mut self) {
+        if std::thread::panicking() && PANICKED_IN.get().is_none() {
+            PANICKED_IN.set(Some(self.0));
+        }
+    }
 }
 
 /// The span a node runs in: `plan.node` at DEBUG level, target `plan_runtime::node`. Made only
@@ -105,6 +117,7 @@ pin_project_lite::pin_project! {
         run: F,
         info: &'static NodeInfo,
         blame: bool,
+        started: bool,
         span: Option<tracing::Span>,
     }
 }
@@ -114,7 +127,8 @@ fn traced<F: Future>(info: &'static NodeInfo, blame: bool, run: F) -> Traced<F> 
         run,
         info,
         blame,
-        span: span(info),
+        started: false,
+        span: None,
     }
 }
 
@@ -123,15 +137,15 @@ impl<F: Future> Future for Traced<F> {
 
     fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _entered = this.span.as_ref().map(tracing::Span::enter);
-        if !*this.blame {
-            return this.run.poll(task);
+        if !*this.started {
+            // On the first poll, inside the parent's span: spans nest as the nodes do, and a
+            // branch that never starts never makes one.
+            *this.started = true;
+            *this.span = span(this.info);
         }
-        // Restored only on return: after a panic the slot still names the step that panicked.
-        let outer = RUNNING.replace(Some(this.info));
-        let poll = this.run.poll(task);
-        RUNNING.set(outer);
-        poll
+        let _entered = this.span.as_ref().map(tracing::Span::enter);
+        let _blame = this.blame.then_some(Blame(this.info));
+        this.run.poll(task)
     }
 }
 
@@ -160,14 +174,25 @@ where
     fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let run = this.run;
-        catch_unwind(AssertUnwindSafe(|| run.poll(task)))
-            .unwrap_or_else(|payload| Poll::Ready(Err(panicked(this.cx, payload.as_ref()))))
+        catch_panic_in(this.cx, || run.poll(task))
     }
 }
 
-/// The error for a caught panic: it names the step that was running, or `cx`'s node.
+/// Polls with `poll`, turning a panic into `Ready(Err(Panicked))` naming the step it came from.
+pub(crate) fn catch_panic_in<T, C>(
+    cx: &Cx<'_, C>,
+    poll: impl FnOnce() -> Poll<Result<T, PlanError>>,
+) -> Poll<Result<T, PlanError>> {
+    // A panic caught elsewhere (a user's `catch_unwind`) may have left a stale name behind.
+    PANICKED_IN.set(None);
+    catch_unwind(AssertUnwindSafe(poll))
+        .unwrap_or_else(|payload| Poll::Ready(Err(panicked(cx, payload.as_ref()))))
+}
+
+/// The error for a caught panic: it names the step it unwound from, or `cx`'s node when it
+/// came from outside any step (a predicate, a score).
 pub(crate) fn panicked<C>(cx: &Cx<'_, C>, payload: &(dyn Any + Send)) -> PlanError {
-    let culprit = RUNNING.take().unwrap_or(cx.node());
+    let culprit = PANICKED_IN.take().unwrap_or(cx.node());
     PlanError::Panicked {
         node: NodeRef::within(cx, culprit).into(),
         message: panic_message(payload),

@@ -176,6 +176,8 @@ impl<O: Send> Gather<O> for Settled {
     type State = Vec<Option<Result<O, PlanError>>>;
     type Out = Vec<Result<O, PlanError>>;
 
+    const COUNTS_CUT_OFF: bool = true;
+
     fn begin(&self, branches: usize) -> Self::State {
         Vec::with_capacity(branches)
     }
@@ -284,7 +286,13 @@ impl<O: Send> Gather<O> for FirstCompleted {
         timed_out: Option<Duration>,
         cx: &Cx<'_, C>,
     ) -> Result<O, PlanError> {
-        first.unwrap_or_else(|| Err(timeout_error(cx, timed_out.unwrap_or_default())))
+        first.unwrap_or_else(|| {
+            Err(match timed_out {
+                Some(after) => timeout_error(cx, after),
+                // No branch at all (an `each` over nothing).
+                None => all_failed(Vec::new(), cx),
+            })
+        })
     }
 }
 
@@ -295,15 +303,14 @@ pub struct Ranked<K, O> {
     errors: Vec<(usize, PlanError)>,
 }
 
-/// Best first; incomparable scores (NaN) last; equal scores keep branch order (stable sort).
-fn rank_desc<K: PartialOrd>(a: &K, b: &K) -> Ordering {
+/// Whether score `a` ranks strictly before score `b`: higher first, and a score that is not
+/// comparable with itself (NaN) after every other.
+fn beats<K: PartialOrd>(a: &K, b: &K) -> bool {
     let a_ok = a.partial_cmp(a).is_some();
     let b_ok = b.partial_cmp(b).is_some();
     match (a_ok, b_ok) {
-        (true, true) => b.partial_cmp(a).unwrap_or(Ordering::Equal),
-        (true, false) => Ordering::Less,
-        (false, true) => Ordering::Greater,
-        (false, false) => Ordering::Equal,
+        (true, true) => a.partial_cmp(b) == Some(Ordering::Greater),
+        (ok, _) => ok,
     }
 }
 
@@ -318,6 +325,9 @@ impl<K, O> Ranked<K, O> {
         }
     }
 
+    /// The best `n`, best first. Each success, in branch order, goes before the first kept
+    /// one it strictly beats: ties keep branch order, and a partial order (scores neither
+    /// better nor worse than each other) can never make ranking fail, as a sort could.
     fn into_best<C>(
         mut self,
         n: usize,
@@ -334,14 +344,18 @@ impl<K, O> Ranked<K, O> {
             });
         }
         self.successes.sort_by_key(|(index, ..)| *index);
-        self.successes
-            .sort_by(|(_, a, _), (_, b, _)| rank_desc(a, b));
-        Ok(self
-            .successes
-            .into_iter()
-            .take(n)
-            .map(|(.., value)| value)
-            .collect())
+        let mut best: Vec<(K, O)> = Vec::with_capacity(n.min(self.successes.len()));
+        for (_, key, value) in self.successes {
+            let at = best
+                .iter()
+                .position(|(kept, _)| beats(&key, kept))
+                .unwrap_or(best.len());
+            if at < n {
+                best.insert(at, (key, value));
+                best.truncate(n);
+            }
+        }
+        Ok(best.into_iter().map(|(_, value)| value).collect())
     }
 }
 
