@@ -87,7 +87,9 @@ fn scaled(digits: &str, scale: u128) -> Option<u128> {
         place /= 10;
         nanos = nanos.checked_add(digit * place)?;
     }
-    u64::try_from(nanos / 1_000_000_000).ok()?;
+    // At most `u64::MAX` nanoseconds (584 years): then any unit's count fits the `u64` that
+    // `Duration::from_*` takes.
+    u64::try_from(nanos).ok()?;
     Some(nanos)
 }
 
@@ -107,7 +109,7 @@ impl DurationArg {
                     ("from_nanos", *nanos)
                 };
                 let ctor = syn::Ident::new(ctor, *span);
-                let value = proc_macro2::Literal::u64_unsuffixed(value as u64);
+                let value = proc_macro2::Literal::u128_unsuffixed(value);
                 quote_spanned!(*span=> ::core::time::Duration::#ctor(#value))
             }
         }
@@ -128,5 +130,11 @@ mod tests {
         assert_eq!(scaled("1.50", 1), None);
         assert_eq!(scaled("1.0", 1), Some(1));
         assert_eq!(scaled("99999999999999999999999", 1_000_000_000), None);
+        // 2^64 + 1 milliseconds must not wrap to 1 ms.
+        assert_eq!(scaled("18446744073709551617", 1_000_000), None);
+        assert_eq!(
+            scaled("18446744073", 1_000_000_000),
+            Some(18_446_744_073_000_000_000)
+        );
     }
 }

@@ -72,6 +72,21 @@ impl Parse for PlanBody {
     }
 }
 
+/// An expression argument. Parentheses around it are plan syntax (closures are written in
+/// them), not part of the expression: dropping them keeps `unused_parens` out of user code.
+fn expr(input: ParseStream) -> syn::Result<Expr> {
+    let mut parsed: Expr = input.parse()?;
+    while let Expr::Paren(paren) = parsed {
+        parsed = *paren.expr;
+    }
+    Ok(parsed)
+}
+
+/// Allows one trailing comma before the end of an argument list.
+fn trailing_comma(input: ParseStream) -> syn::Result<()> {
+    input.parse::<Option<Token![,]>>().map(drop)
+}
+
 fn expect_end(input: ParseStream, context: &str) -> syn::Result<()> {
     if input.is_empty() {
         Ok(())
@@ -199,6 +214,7 @@ fn parse_attribute(
         let args;
         parenthesized!(args in content);
         wrappers.push(Wrapper::Timeout(args.parse()?));
+        trailing_comma(&args)?;
         expect_end(&args, "in `#[timeout(..)]`: it takes one duration")?;
     } else if lookahead.peek(kw::retry) {
         let key: kw::retry = content.parse()?;
@@ -213,7 +229,7 @@ fn parse_attribute(
         if args.is_empty() {
             return Err(args.error("`#[retry]` needs the number of attempts: `#[retry(3)]` or `#[retry(3, backoff = 100ms)]`"));
         }
-        let attempts: Expr = args.parse()?;
+        let attempts = expr(&args)?;
         let mut backoff = None;
         if args.parse::<Option<Token![,]>>()?.is_some() && !args.is_empty() {
             args.parse::<kw::backoff>().map_err(|e| {
@@ -289,7 +305,8 @@ fn parse_term(input: ParseStream) -> syn::Result<Term> {
         if args.is_empty() {
             return Err(args.error("`focus` needs a lens: `focus(Agent::memory) { .. }`"));
         }
-        let lens: Expr = args.parse()?;
+        let lens = expr(&args)?;
+        trailing_comma(&args)?;
         expect_end(&args, "in `focus(..)`: it takes one lens")?;
         let body = parse_body(input, "focus")?;
         return Ok(Term::Focus { lens, body });
@@ -301,7 +318,8 @@ fn parse_term(input: ParseStream) -> syn::Result<Term> {
         input.parse::<kw::blocking>()?;
         let args;
         parenthesized!(args in input);
-        let f: Expr = args.parse()?;
+        let f = expr(&args)?;
+        trailing_comma(&args)?;
         expect_end(&args, "in `blocking(..)`: it takes one function")?;
         return Ok(Term::Blocking(f));
     }
@@ -318,10 +336,9 @@ fn parse_step(input: ParseStream) -> syn::Result<Term> {
                 "expected a step inside `( )`",
             ));
         }
-        let expr: Expr = content.parse()?;
+        let step = expr(&content)?;
         expect_end(&content, "in this parenthesized step")?;
-        // The parentheses are plan syntax, not part of the expression (no `unused_parens`).
-        return Ok(Term::Step(expr));
+        return Ok(Term::Step(step));
     }
     if input.peek(Token![|])
         || input.peek(Token![||])
@@ -442,7 +459,7 @@ fn parse_group(args: ParseStream, what: &str) -> syn::Result<Group> {
         if inner.is_empty() {
             return Err(inner.error("`n_best` needs a count and a score: `n_best(2, by = score)`"));
         }
-        let n: Expr = inner.parse()?;
+        let n = expr(&inner)?;
         if inner.is_empty() {
             return Err(syn::Error::new(
                 n.span(),
@@ -488,7 +505,7 @@ fn parse_group(args: ParseStream, what: &str) -> syn::Result<Group> {
         } else if lookahead.peek(kw::limit) {
             let key: kw::limit = args.parse()?;
             args.parse::<Token![=]>()?;
-            if group.limit.replace(args.parse()?).is_some() {
+            if group.limit.replace(expr(&args)?).is_some() {
                 return Err(syn::Error::new(key.span, "`limit` is given twice"));
             }
         } else {
@@ -514,7 +531,7 @@ fn parse_by(inner: ParseStream, policy: &str) -> syn::Result<Expr> {
     }
     inner.parse::<kw::by>()?;
     inner.parse::<Token![=]>()?;
-    let by: Expr = inner.parse()?;
+    let by = expr(&inner)?;
     inner.parse::<Option<Token![,]>>()?;
     expect_end(inner, &format!("in `{policy}(..)`"))?;
     Ok(by)
@@ -528,7 +545,8 @@ fn parse_choose(input: ParseStream) -> syn::Result<Term> {
         if args.is_empty() {
             return Err(args.error("`choose(..)` takes a router: `choose(route) { Pat => step, .. }`; or write `choose { if p => a, else => b }`"));
         }
-        let router: Expr = args.parse()?;
+        let router = expr(&args)?;
+        trailing_comma(&args)?;
         expect_end(&args, "in `choose(..)`: it takes one router")?;
         let content;
         let brace = braced!(content in input);
@@ -539,7 +557,7 @@ fn parse_choose(input: ParseStream) -> syn::Result<Term> {
             let pat = Pat::parse_multi_with_leading_vert(&content)?;
             let guard = if content.peek(Token![if]) {
                 content.parse::<Token![if]>()?;
-                Some(content.parse()?)
+                Some(expr(&content)?)
             } else {
                 None
             };
@@ -588,7 +606,7 @@ fn parse_choose(input: ParseStream) -> syn::Result<Term> {
         content.parse::<Token![if]>()?;
         let start = content.cursor();
         let span = content.span();
-        let cond: Expr = content.parse()?;
+        let cond = expr(&content)?;
         let label = source_text(start.token_stream(), &content, span);
         content.parse::<Token![=>]>()?;
         let body = parse_chain(&content)?;
@@ -619,6 +637,7 @@ fn parse_loop(input: ParseStream) -> syn::Result<Term> {
     let mut cond: Option<(bool, Expr)> = None;
     let mut max = None;
     let mut stop_at_limit = false;
+    let mut on_limit_seen = false;
     while !args.is_empty() {
         let lookahead = args.lookahead1();
         if lookahead.peek(Token![while]) || lookahead.peek(kw::until) {
@@ -630,18 +649,24 @@ fn parse_loop(input: ParseStream) -> syn::Result<Term> {
                 args.parse::<Token![while]>()?;
             }
             args.parse::<Token![=]>()?;
-            if cond.replace((until, args.parse()?)).is_some() {
+            if cond.replace((until, expr(&args)?)).is_some() {
                 return Err(syn::Error::new(
                     span,
                     "a loop has one condition: `while = p` or `until = p`",
                 ));
             }
         } else if lookahead.peek(kw::max) {
-            args.parse::<kw::max>()?;
+            let key: kw::max = args.parse()?;
             args.parse::<Token![=]>()?;
-            max = Some(args.parse::<Expr>()?);
+            if max.replace(expr(&args)?).is_some() {
+                return Err(syn::Error::new(key.span, "`max` is given twice"));
+            }
         } else if lookahead.peek(kw::on_limit) {
-            args.parse::<kw::on_limit>()?;
+            let key: kw::on_limit = args.parse()?;
+            if on_limit_seen {
+                return Err(syn::Error::new(key.span, "`on_limit` is given twice"));
+            }
+            on_limit_seen = true;
             args.parse::<Token![=]>()?;
             let lookahead = args.lookahead1();
             if lookahead.peek(kw::stop) {

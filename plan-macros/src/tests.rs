@@ -144,6 +144,15 @@ fn malformed_plans_are_errors_with_hints() {
         ("loop { a }", "needs a condition and a bound"),
         ("loop(until = a, while = b, max = 2) { x }", "one condition"),
         (
+            "loop(until = d, max = 3, max = 4) { a }",
+            "`max` is given twice",
+        ),
+        (
+            "loop(until = d, max = 3, on_limit = stop, on_limit = error) { a }",
+            "`on_limit` is given twice",
+        ),
+        ("#[timeout(18446744073709551617ms)] a", "too large"),
+        (
             "loop(until = done, max = 3, forever = yes) { a }",
             "loop options are",
         ),
@@ -171,6 +180,39 @@ fn malformed_plans_are_errors_with_hints() {
             "{body:?}: expected {hint:?} in {message}"
         );
     }
+}
+
+#[test]
+fn trailing_commas_are_accepted_everywhere() {
+    for body in [
+        "focus(S::f,) { a }",
+        "blocking(f,)",
+        "choose(route,) { A => a, }",
+        "#[timeout(2s,)] a",
+        "#[retry(3, backoff = 1ms,)] a",
+        "par(all, limit = 2,) { a, b, }",
+        "loop(until = d, max = 3,) { a }",
+    ] {
+        let out = expand_plan(body.parse().unwrap()).to_string();
+        assert!(!out.contains("compile_error"), "{body}: {out}");
+    }
+}
+
+#[test]
+fn parentheses_around_arguments_are_not_kept() {
+    // Kept parentheses would make rustc warn `unused_parens` on the user's code.
+    let out = expanded(
+        "loop(until = (|n: &u32| *n > 3), max = (5)) { (|n: u32| n + 1) } >> par(best(by = (score))) { a }",
+    );
+    // The recorded source text keeps what the user wrote; the code does not.
+    let code: String = out
+        .lines()
+        .filter(|line| !line.contains("source:") && !line.contains("policy:"))
+        .collect();
+    assert!(
+        !code.contains("((|") && !code.contains("(5)") && !code.contains("(score)"),
+        "{out}"
+    );
 }
 
 /// Every prefix of valid plans (truncated input) is answered with an error or an expansion.
