@@ -505,7 +505,7 @@ fn parse_group(args: ParseStream, what: &str) -> syn::Result<Group> {
         } else if lookahead.peek(kw::limit) {
             let key: kw::limit = args.parse()?;
             args.parse::<Token![=]>()?;
-            if group.limit.replace(expr(&args)?).is_some() {
+            if group.limit.replace(expr(args)?).is_some() {
                 return Err(syn::Error::new(key.span, "`limit` is given twice"));
             }
         } else {
@@ -531,7 +531,7 @@ fn parse_by(inner: ParseStream, policy: &str) -> syn::Result<Expr> {
     }
     inner.parse::<kw::by>()?;
     inner.parse::<Token![=]>()?;
-    let by = expr(&inner)?;
+    let by = expr(inner)?;
     inner.parse::<Option<Token![,]>>()?;
     expect_end(inner, &format!("in `{policy}(..)`"))?;
     Ok(by)
