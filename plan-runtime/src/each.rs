@@ -29,7 +29,9 @@ pub fn each<S, P>(policy: P, step: S) -> Each<S, P> {
 }
 
 impl<S, P: ParallelPolicy> Each<S, P> {
-    /// A deadline for the whole group.
+    /// A deadline for the whole group, with the same effect per policy as
+    /// [`Par::timeout`](crate::nodes::Par::timeout); under `settled`, items not yet started
+    /// are reported as timed out too (which reads the rest of the input).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

@@ -19,6 +19,31 @@
 //! assert_eq!(rt.block_on(p.run(" 3 ".to_string())).unwrap(), 9 + 27);
 //! ```
 //!
+//! A plan with a deadline, a focused part of the state and a bounded loop:
+//!
+//! ```
+//! use plan_runtime::prelude::*;
+//!
+//! #[derive(Clone, Default, Lens)]
+//! struct Draft { text: String, passes: u32 }
+//!
+//! fn start(topic: &str) -> Draft { Draft { text: topic.to_uppercase(), passes: 0 } }
+//! async fn outline(d: Draft) -> Draft { d }
+//! fn trim(text: String) -> String { text.trim().to_owned() }
+//! fn revise(mut d: Draft) -> Draft { d.passes += 1; d }
+//!
+//! let writer = plan! {
+//!     #![name = "writer"]
+//!     start
+//!     >> #[timeout(1s)] outline
+//!     >> focus(Draft::text) { trim }
+//!     >> loop(until = (|d: &Draft| d.passes == 2), max = 5) { revise }
+//! };
+//! # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+//! let draft = rt.block_on(writer.run(" plans ")).unwrap();
+//! assert_eq!((draft.text.as_str(), draft.passes), ("PLANS", 2));
+//! ```
+//!
 //! # What runs where
 //!
 //! Branches run concurrently *inside the task that runs the plan* — nothing is spawned
@@ -55,7 +80,35 @@ pub use plan_core::{
     NodeRef, ParallelSpec, Plan, PlanError, PlanGraph, Policy, RetryInfo, Scope, StepError, Then,
     lens,
 };
-pub use plan_macros::{Lens, plan};
+/// Derives a lens per named field: `Type::field` focuses on that field (see [`Lens`](trait@Lens)).
+pub use plan_macros::Lens;
+
+/// Builds a plan from the plan language: items joined by `>>`, each a step or a construct.
+///
+/// | write | input → output |
+/// |---|---|
+/// | `parse`, `tools::search`, `search(Engine::Web)`, `(\|q: Query\| ..)`, `blocking(f)`, a plan | a step: sync or async fn, fallible or not, optionally taking `&Ctx` second |
+/// | `a >> b`, `seq { a >> b }` | `A -> C` |
+/// | `par(all) { a, b }` / `par { .. }` | `I -> (A, B)`; the first error cancels the rest |
+/// | `par(settled) { a, b }` | `I -> (Result<A, PlanError>, Result<B, PlanError>)` |
+/// | `par(first)` / `par(first_completed)` | `I -> O`: first success / first to finish |
+/// | `par(n_best(n, by = score))` / `par(best(by = score))` | `I -> Vec<O>` / `I -> O` |
+/// | `each(POLICY, limit = k) { step }` | `impl IntoIterator<Item = T> -> Vec<U>` (per policy, as `par`) |
+/// | `choose { if p => a, else => b }`, `choose(router) { Pat => a, _ => b }` | `I -> O` |
+/// | `focus(Type::field) { body }` | `S -> S`; `body: T -> T`, `T: Default` (moved out, put back) |
+/// | `loop(while = p \| until = p, max = n[, on_limit = stop]) { body }` | `S -> S` |
+///
+/// Group options: `par(POLICY, timeout = 2s, limit = 4)`. Attributes on any item, outermost
+/// first: `#[timeout(250ms)]`, `#[retry(3, backoff = 100ms)]`, `#[name = "publish"]`; and
+/// `#![name = "plan"]` first in the plan. Durations are `10us`, `250ms`, `1.5s`, `1m`, `1h`,
+/// or any `Duration` expression. Closures (steps, predicates, scores, routers) go in
+/// parentheses with typed parameters: `(|n: &u32| *n > 3)`.
+///
+/// The expansion is a value implementing [`Plan`]: run it with [`Run::run`],
+/// [`Plan::run_with`] or [`Plan::run_until`]. A step that does not fit its input is a
+/// compile error on that step (see [`wiring`]); a malformed plan is an error with a hint. The
+/// crate documentation has a runnable example.
+pub use plan_macros::plan;
 pub use run::Run;
 pub use tokio_util::sync::CancellationToken;
 

@@ -39,7 +39,10 @@ pub fn par<B, P>(policy: P, branches: B) -> Par<B, P> {
 }
 
 impl<B, P> Par<B, P> {
-    /// A deadline for the whole group; what it does depends on the policy (see the crate docs).
+    /// A deadline for the whole group. When it passes, unfinished branches are dropped, and:
+    /// `all` fails with [`PlanError::Timeout`]; `settled` marks them `Err(Timeout)`; `first`
+    /// fails with `Timeout` unless a branch succeeded; `first_completed` fails with `Timeout`;
+    /// `n_best`/`best` rank what finished and fail only if nothing succeeded.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
