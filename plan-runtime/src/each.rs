@@ -37,7 +37,7 @@ impl<S, P: ParallelPolicy> Each<S, P> {
         self
     }
 
-    /// At most `limit` items are processed at once.
+    /// At most `limit` items are processed at once (a limit of 0 is taken as 1).
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = Some(limit.max(1));
         self

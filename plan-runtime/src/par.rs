@@ -49,6 +49,7 @@ impl<B, P> Par<B, P> {
     }
 
     /// At most `limit` branches run at once; the others start, in order, as slots free up.
+    /// A limit of 0 is taken as 1.
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = Some(limit.max(1));
         self
