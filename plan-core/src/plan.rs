@@ -38,7 +38,8 @@ use crate::node::{NodeInfo, NodeRef};
     message = "this is not a plan that takes `{In}` with context `{Ctx}`",
     label = "not a `Plan<{In}, {Ctx}>`",
     note = "if the `plan!` has a `mismatched types in plan` error, fix that first: this one follows from it",
-    note = "otherwise check that the plan's first step takes `{In}`, and that steps taking a context take `&{Ctx}`"
+    note = "a plan whose steps take a context `&Ctx` runs with `plan.run_with(input, &ctx)`; `plan.run(input)` is for plans without one",
+    note = "otherwise, check what the plan's first step takes"
 )]
 pub trait Plan<In, Ctx = ()>: Describe + Send + Sync {
     /// What the plan produces.
