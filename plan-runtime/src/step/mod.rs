@@ -3,7 +3,7 @@
 //! Inside `plan!` (or with [`step!`](crate::step!)) a function value is *classified* once, when
 //! the plan is built, by the shape of its signature: one argument or two (`(In, &Ctx)`), sync
 //! or async, returning a plain value, a `Result<_, E>` (any `E` convertible into
-//! `Box<dyn Error + Send + Sync>`, so `std` errors, `String`, `anyhow::Error`), or a
+//! `Box<dyn Error + Send + Sync>`: `std` errors, `String`, boxed errors), or a
 //! `Result<_, PlanError>`. The classification is a zero-sized marker in [`FnStep`]'s type, so
 //! calling a step costs exactly a call of the function.
 
@@ -15,9 +15,6 @@ use std::marker::PhantomData;
 use plan_core::{Cx, Describe, NodeRef, Plan, PlanError};
 
 pub use classify::{Awaits, Fallible, IsPlan, Plain, PlanResult, Returns, Tag, WithCtx};
-
-#[doc(hidden)]
-pub use classify::{Probe, Wrap, wrap};
 
 /// A function or closure adapted into a [`Plan`]; `K` records how it is called. Made by
 /// [`step!`](crate::step!) and by `plan!`.
