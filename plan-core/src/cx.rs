@@ -1,12 +1,14 @@
 //! The run context handed to every node: the user's context, and which node is running.
 
+use crate::monitor::Monitor;
 use crate::node::{NodeInfo, NodeKind};
 
 /// What a node receives besides its input: the user's shared context (`&Ctx`: clients,
 /// configuration) and the identity of the node being run, so that errors and traces can name it.
 ///
-/// `Cx` is two or three words and `Copy`; combinators pass it down unchanged, and the node
-/// wrapper the `plan!` macro puts around every node sets [`Cx::node`].
+/// `Cx` is four words and `Copy`; combinators pass it down unchanged, and the node wrapper the
+/// `plan!` macro puts around every node sets [`Cx::node`]. A run that is being reported on
+/// also carries its [`Monitor`].
 ///
 /// ```
 /// use plan_core::Cx;
@@ -18,6 +20,8 @@ pub struct Cx<'a, C> {
     ctx: &'a C,
     node: &'static NodeInfo,
     outer: Option<&'a Scope<'a>>,
+    // A thin reference (to a fat one): the unmonitored common case stays one word.
+    monitor: Option<&'a &'a dyn Monitor>,
 }
 
 /// One enclosing nested-plan step, for full error paths. Lives on the stack of the nested
@@ -48,7 +52,22 @@ impl<'a, C> Cx<'a, C> {
             ctx,
             node: &ANONYMOUS,
             outer: None,
+            monitor: None,
         }
+    }
+
+    /// The same context, with every node of the run reporting to `monitor`.
+    pub fn monitored(self, monitor: &'a &'a dyn Monitor) -> Self {
+        Cx {
+            monitor: Some(monitor),
+            ..self
+        }
+    }
+
+    /// The monitor watching this run, if any. (A reference to a reference, so that it is one
+    /// word wherever it is kept.)
+    pub fn monitor(&self) -> Option<&'a &'a dyn Monitor> {
+        self.monitor
     }
 
     /// The user's context.
@@ -76,6 +95,7 @@ impl<'a, C> Cx<'a, C> {
             ctx: self.ctx,
             node: self.node,
             outer: Some(scope),
+            monitor: self.monitor,
         }
     }
 

@@ -99,6 +99,26 @@ impl PlanError {
         }
     }
 
+    /// The variant as a short, stable word for logs and reports: `"step"`, `"timeout"`,
+    /// `"cancelled"`, `"all_failed"`, `"loop_limit"` or `"panicked"`.
+    ///
+    /// ```
+    /// # use plan_core::{NodeInfo, NodeKind, NodeRef, PlanError};
+    /// # static INFO: NodeInfo = NodeInfo::new("fetch", NodeKind::Step, "1");
+    /// let err = PlanError::LoopLimit { node: NodeRef::from_info(&INFO).into(), max: 3 };
+    /// assert_eq!(err.kind(), "loop_limit");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PlanError::Step { .. } => "step",
+            PlanError::Timeout { .. } => "timeout",
+            PlanError::Cancelled { .. } => "cancelled",
+            PlanError::AllFailed { .. } => "all_failed",
+            PlanError::LoopLimit { .. } => "loop_limit",
+            PlanError::Panicked { .. } => "panicked",
+        }
+    }
+
     /// `true` for [`PlanError::Timeout`].
     pub fn is_timeout(&self) -> bool {
         matches!(self, PlanError::Timeout { .. })

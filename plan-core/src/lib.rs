@@ -9,7 +9,8 @@
 //! * [`NodeInfo`], the static identity the macro records for every node;
 //! * [`Lens`], [`lens`] and [`Then`], for `focus`;
 //! * [`ParallelSpec`] and [`Policy`];
-//! * [`PlanGraph`], a plan described as a graph, with Mermaid and DOT renderings.
+//! * [`PlanGraph`], a plan described as a graph, with Mermaid and DOT renderings;
+//! * [`Monitor`], the hooks through which a run is watched (run reports, progress).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -17,6 +18,7 @@ mod cx;
 mod error;
 mod graph;
 mod lens;
+mod monitor;
 mod node;
 mod plan;
 mod spec;
@@ -25,6 +27,7 @@ pub use cx::{Cx, Scope};
 pub use error::{PlanError, StepError};
 pub use graph::{Edge, GraphBuilder, GraphNode, PlanGraph, RetryInfo};
 pub use lens::{FnLens, Lens, Then, lens};
+pub use monitor::{Ended, Monitor};
 pub use node::{Location, NodeInfo, NodeKind, NodeRef};
 pub use plan::{Describe, Plan};
 pub use spec::{ParallelSpec, Policy};

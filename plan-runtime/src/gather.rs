@@ -108,6 +108,7 @@ where
         .await;
         match next {
             Some(Some((index, outcome))) => {
+                branch_done(cx);
                 if gather.finished(&mut state, index, outcome).is_break() {
                     break;
                 }
@@ -116,6 +117,7 @@ where
             Some(None) => break,
             None => {
                 timed_out = spec.timeout;
+                deadline_passed(cx, timed_out);
                 break;
             }
         }
@@ -164,6 +166,7 @@ where
             if let Poll::Ready(outcome) = poll {
                 slots[index] = None;
                 running -= 1;
+                branch_done(cx);
                 if gather.finished(&mut state, index, outcome).is_break() {
                     return Poll::Ready(None);
                 }
@@ -184,7 +187,22 @@ where
         }
     })
     .await;
+    deadline_passed(cx, timed_out);
     // The branch futures live in the caller's frame (`par`), which drops them — running
     // their destructors — when it completes, before it returns.
     gather.end(state, N, timed_out, cx)
+}
+
+/// Tells the run's monitor, if any, that a branch of the group being polled finished.
+fn branch_done<C>(cx: &Cx<'_, C>) {
+    if let Some(monitor) = cx.monitor() {
+        monitor.branch_done();
+    }
+}
+
+/// Tells the run's monitor, if any, that the group's deadline passed.
+fn deadline_passed<C>(cx: &Cx<'_, C>, timed_out: Option<Duration>) {
+    if let (Some(monitor), Some(after)) = (cx.monitor(), timed_out) {
+        monitor.deadline(after);
+    }
 }

@@ -68,6 +68,7 @@ mod node;
 mod par;
 pub mod policy;
 mod repeat;
+pub mod report;
 mod retry;
 mod run;
 mod seq;
@@ -76,9 +77,9 @@ mod timeout;
 pub mod wiring;
 
 pub use plan_core::{
-    Cx, Describe, Edge, FnLens, GraphBuilder, GraphNode, Lens, Location, NodeInfo, NodeKind,
-    NodeRef, ParallelSpec, Plan, PlanError, PlanGraph, Policy, RetryInfo, Scope, StepError, Then,
-    lens,
+    Cx, Describe, Edge, Ended, FnLens, GraphBuilder, GraphNode, Lens, Location, Monitor, NodeInfo,
+    NodeKind, NodeRef, ParallelSpec, Plan, PlanError, PlanGraph, Policy, RetryInfo, Scope,
+    StepError, Then, lens,
 };
 /// Derives a lens per named field: `Type::field` focuses on that field (see [`Lens`](trait@Lens)).
 pub use plan_macros::Lens;
@@ -158,6 +159,7 @@ pub mod nodes {
 /// `use plan_runtime::prelude::*;` brings in what plans are written with.
 pub mod prelude {
     pub use crate::nodes::blocking;
+    pub use crate::report::Observe;
     pub use crate::{
         CancellationToken, Describe, Lens, ParallelSpec, Plan, PlanError, Run, lens, plan,
     };

@@ -14,7 +14,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use plan_core::{Cx, Describe, GraphBuilder, NodeInfo, NodeKind, NodeRef, Plan, PlanError};
+use plan_core::{
+    Cx, Describe, Ended, GraphBuilder, Monitor, NodeInfo, NodeKind, NodeRef, Plan, PlanError,
+};
 
 /// A whole `plan!`: its root node, and the point where a panic in any of its steps is caught
 /// and turned into [`PlanError::Panicked`].
@@ -86,7 +88,7 @@ impl Drop for Blame {
 /// The span a node runs in: `plan.node` at DEBUG level, target `plan_runtime::node`. Made only
 /// when DEBUG is enabled at all; otherwise a node pays one relaxed atomic load for tracing.
 #[inline]
-fn span(info: &'static NodeInfo) -> Option<tracing::Span> {
+fn span(info: &'static NodeInfo) -> Option<Box<tracing::Span>> {
     if tracing::level_enabled!(tracing::Level::DEBUG) {
         Some(make_span(info))
     } else {
@@ -97,42 +99,58 @@ fn span(info: &'static NodeInfo) -> Option<tracing::Span> {
 // Out of line: building a span is large, and the disabled path must stay a compare and a store.
 #[cold]
 #[inline(never)]
-fn make_span(info: &'static NodeInfo) -> tracing::Span {
-    tracing::debug_span!(
+fn make_span(info: &'static NodeInfo) -> Box<tracing::Span> {
+    // Boxed: a span is five words, and every node's future would carry them.
+    Box::new(tracing::debug_span!(
         "plan.node",
         name = info.name,
         kind = info.kind.as_str(),
         path = info.path,
         policy = info.policy.unwrap_or(""),
-    )
+    ))
 }
 
 pin_project_lite::pin_project! {
     /// A node's future: polled inside the node's span; for steps, the step is recorded as
-    /// running while it is polled. A plain struct rather than an `async fn`, so that the inner
-    /// future is stored once (an `async fn` would keep both its argument and the pinned copy).
+    /// running while it is polled; with a [`Monitor`], it reports its start, every poll and
+    /// its end. A plain struct rather than an `async fn`, so that the inner future is stored
+    /// once (an `async fn` would keep both its argument and the pinned copy).
     #[doc(hidden)]
-    pub struct Traced<F> {
+    pub struct Traced<'m, F> {
         #[pin]
         run: F,
         info: &'static NodeInfo,
         blame: bool,
         started: bool,
-        span: Option<tracing::Span>,
+        span: Option<Box<tracing::Span>>,
+        // Taken when the node's end has been reported, so that it is reported once.
+        monitor: Option<&'m &'m dyn Monitor>,
+        id: usize,
+    }
+
+    impl<'m, F> PinnedDrop for Traced<'m, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if *this.started && let Some(monitor) = this.monitor.take() {
+                monitor.end(*this.id, Ended::Dropped);
+            }
+        }
     }
 }
 
-fn traced<F: Future>(info: &'static NodeInfo, blame: bool, run: F) -> Traced<F> {
+fn traced<'m, F, C>(info: &'static NodeInfo, blame: bool, cx: &Cx<'m, C>, run: F) -> Traced<'m, F> {
     Traced {
         run,
         info,
         blame,
         started: false,
         span: None,
+        monitor: cx.monitor(),
+        id: 0,
     }
 }
 
-impl<F: Future> Future for Traced<F> {
+impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<F::Output> {
@@ -142,10 +160,69 @@ impl<F: Future> Future for Traced<F> {
             // branch that never starts never makes one.
             *this.started = true;
             *this.span = span(this.info);
+            if let Some(monitor) = this.monitor {
+                *this.id = monitor.start(this.info);
+            }
         }
-        let _entered = this.span.as_ref().map(tracing::Span::enter);
+        let _entered = this.span.as_deref().map(tracing::Span::enter);
         let _blame = this.blame.then_some(Blame(this.info));
-        this.run.poll(task)
+        match *this.monitor {
+            None => this.run.poll(task),
+            Some(monitor) => poll_watched(*monitor, *this.id, this.monitor, this.run, task),
+        }
+    }
+}
+
+/// [`Traced::poll`] under a monitor: out of line, so that unmonitored runs stay lean.
+#[inline(never)]
+fn poll_watched<'m, T, F: Future<Output = Result<T, PlanError>>>(
+    monitor: &'m dyn Monitor,
+    id: usize,
+    slot: &mut Option<&'m &'m dyn Monitor>,
+    run: Pin<&mut F>,
+    task: &mut Context<'_>,
+) -> Poll<F::Output> {
+    let visit = Visit::enter(monitor, id, slot);
+    let poll = run.poll(task);
+    drop(visit);
+    if let Poll::Ready(out) = &poll {
+        *slot = None;
+        monitor.end(id, out.as_ref().map_or_else(Ended::Err, |_| Ended::Ok));
+    }
+    poll
+}
+
+/// One poll of a monitored node: makes it the monitor's current node for the poll's duration,
+/// and reports it as panicked if the poll unwinds.
+struct Visit<'v, 'm> {
+    monitor: &'m dyn Monitor,
+    id: usize,
+    previous: Option<usize>,
+    slot: &'v mut Option<&'m &'m dyn Monitor>,
+}
+
+impl<'v, 'm> Visit<'v, 'm> {
+    fn enter(
+        monitor: &'m dyn Monitor,
+        id: usize,
+        slot: &'v mut Option<&'m &'m dyn Monitor>,
+    ) -> Self {
+        let previous = monitor.enter(id);
+        Visit {
+            monitor,
+            id,
+            previous,
+            slot,
+        }
+    }
+}
+
+impl Drop for Visit<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.slot.take().is_some() {
+            self.monitor.end(self.id, Ended::Panicked);
+        }
+        self.monitor.leave(self.previous);
     }
 }
 
@@ -248,7 +325,10 @@ where
         cx: Cx<'_, C>,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
         let cx = cx.at(self.info);
-        catch_panics(cx, traced(self.info, false, self.inner.call(input, cx)))
+        catch_panics(
+            cx,
+            traced(self.info, false, &cx, self.inner.call(input, cx)),
+        )
     }
 }
 
@@ -273,7 +353,8 @@ where
         input: I,
         cx: Cx<'_, C>,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
-        traced(self.info, false, self.inner.call(input, cx.at(self.info)))
+        let cx = cx.at(self.info);
+        traced(self.info, false, &cx, self.inner.call(input, cx))
     }
 }
 
@@ -302,7 +383,8 @@ where
         input: I,
         cx: Cx<'_, C>,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
-        traced(self.info, true, self.inner.call(input, cx.at(self.info)))
+        let cx = cx.at(self.info);
+        traced(self.info, true, &cx, self.inner.call(input, cx))
     }
 }
 

@@ -63,6 +63,9 @@ where
             match self.inner.call(input.clone(), cx).await {
                 Err(err) if is_retryable(&err) => {
                     tracing::debug!(attempt, error = %err, "retrying");
+                    if let Some(monitor) = cx.monitor() {
+                        monitor.retry(attempt, &err);
+                    }
                     tokio::time::sleep(backoff_delay(self.backoff, attempt)).await;
                 }
                 done => return done,

@@ -4,6 +4,8 @@ use std::future::Future;
 
 use plan_core::{Cx, Plan, PlanError};
 
+use crate::report::{Observe, RunReport};
+
 /// `plan.run(input)` for plans whose steps need no context (`Ctx = ()`); use
 /// [`Plan::run_with`] to pass one and [`Plan::run_until`] to cancel from outside.
 ///
@@ -20,6 +22,18 @@ pub trait Run<In>: Plan<In, ()> {
     /// is dropped with it.
     fn run(&self, input: In) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
         self.call(input, Cx::root(&()))
+    }
+
+    /// Runs the plan on `input` and returns its result together with its [`RunReport`]: when
+    /// every node started and ended, and where the time went. See [`report`](crate::report).
+    fn run_reported(
+        &self,
+        input: In,
+    ) -> impl Future<Output = (Result<Self::Out, PlanError>, RunReport)> + Send
+    where
+        In: Send,
+    {
+        self.run_reported_with(input, &())
     }
 }
 

@@ -37,6 +37,9 @@ where
     async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<P::Out, PlanError> {
         let run = tokio::time::timeout(self.after, self.inner.call(input, cx));
         run.await.unwrap_or_else(|_elapsed| {
+            if let Some(monitor) = cx.monitor() {
+                monitor.deadline(self.after);
+            }
             Err(PlanError::Timeout {
                 node: NodeRef::current(&cx).into(),
                 after: self.after,

@@ -1,0 +1,88 @@
+//! The hooks through which a run can be watched: nodes starting and ending, retries, deadlines
+//! and parallel branches finishing.
+
+use std::time::Duration;
+
+use crate::error::PlanError;
+use crate::node::NodeInfo;
+
+/// Receives what happens during one run, as it happens. `plan-runtime`'s `Recorder` implements
+/// it to build run reports and progress events; most users never implement it themselves.
+///
+/// A monitor is reached through [`Cx::monitor`](crate::Cx::monitor); without one (the
+/// default), none of these hooks is called and a run pays nothing for them.
+///
+/// Node *instances* have ids: a step inside a loop or an `each` starts once per pass or item,
+/// and each start is a new instance. A node's parent is the instance that was being polled when
+/// it started, so the hooks need no other bookkeeping: [`Monitor::enter`] and
+/// [`Monitor::leave`] bracket every poll of an instance, and [`Monitor::retry`],
+/// [`Monitor::deadline`] and [`Monitor::branch_done`] concern the instance being polled.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use std::time::Duration;
+/// use plan_core::{Cx, Describe, Monitor, NodeInfo, NodeKind, Plan, PlanError, Ended};
+///
+/// /// Counts starts.
+/// #[derive(Default)]
+/// struct Starts(Mutex<Vec<&'static str>>);
+///
+/// impl Monitor for Starts {
+///     fn start(&self, node: &'static NodeInfo) -> usize {
+///         let mut starts = self.0.lock().unwrap();
+///         starts.push(node.name);
+///         starts.len() - 1
+///     }
+///     fn enter(&self, _id: usize) -> Option<usize> { None }
+///     fn leave(&self, _previous: Option<usize>) {}
+///     fn end(&self, _id: usize, _how: Ended<'_>) {}
+///     fn retry(&self, _attempt: u32, _error: &PlanError) {}
+///     fn deadline(&self, _after: Duration) {}
+///     fn branch_done(&self) {}
+/// }
+///
+/// static ROOT: NodeInfo = NodeInfo::new("root", NodeKind::Plan, "");
+/// let starts = Starts::default();
+/// let monitor: &dyn Monitor = &starts;
+/// let cx = Cx::root(&()).monitored(&monitor);
+/// assert!(cx.monitor().is_some());
+/// assert_eq!(monitor.start(&ROOT), 0);
+/// ```
+pub trait Monitor: Sync {
+    /// `node` starts (its first poll); returns the id of this instance.
+    fn start(&self, node: &'static NodeInfo) -> usize;
+
+    /// Instance `id` is about to be polled; returns the instance that was being polled, to
+    /// hand back to [`Monitor::leave`].
+    fn enter(&self, id: usize) -> Option<usize>;
+
+    /// The poll that [`Monitor::enter`] announced is over (or unwinding).
+    fn leave(&self, previous: Option<usize>);
+
+    /// Instance `id` ended.
+    fn end(&self, id: usize, how: Ended<'_>);
+
+    /// The instance being polled failed with `error` and will run again; `attempt` is the
+    /// number of the attempt that failed (1 for the first).
+    fn retry(&self, attempt: u32, error: &PlanError);
+
+    /// The deadline of the instance being polled passed (`#[timeout]` or a group `timeout`).
+    fn deadline(&self, after: Duration);
+
+    /// One branch of the `par`/`each` group being polled finished (success or error).
+    fn branch_done(&self);
+}
+
+/// How a node instance ended.
+#[derive(Clone, Copy, Debug)]
+pub enum Ended<'e> {
+    /// It returned a value.
+    Ok,
+    /// It returned an error.
+    Err(&'e PlanError),
+    /// A panic unwound through it.
+    Panicked,
+    /// It was dropped before finishing: a loser, a cancelled sibling, a timed-out node, or a
+    /// run dropped from outside.
+    Dropped,
+}
