@@ -2,7 +2,8 @@
 //!
 //! `cargo bench --bench overhead`. Shapes: a 1,000-step chain of trivial async steps against
 //! 1,000 sequential `.await`s; a 1,000-item `each` and a 3-branch `par` of trivial async
-//! steps against `FuturesUnordered` and `tokio::join!`.
+//! steps against `FuturesUnordered` and `tokio::join!`. Each plan also runs with a run report
+//! (`…_reported`), to show what recording every node costs.
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -33,6 +34,10 @@ fn chain(c: &mut Criterion) {
         b.to_async(&rt)
             .iter(|| async { plan.run(std::hint::black_box(0)).await.unwrap() })
     });
+    group.bench_function("plan_reported", |b| {
+        b.to_async(&rt)
+            .iter(|| async { plan.run_reported(std::hint::black_box(0)).await })
+    });
     group.bench_function("hand_written", |b| {
         b.to_async(&rt)
             .iter(|| chain_1000_hand(std::hint::black_box(0)))
@@ -48,6 +53,13 @@ fn fan_out(c: &mut Criterion) {
         b.to_async(&rt).iter_batched(
             || (0..1000u64).collect::<Vec<_>>(),
             |items| async { plan.run(items).await.unwrap() },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("plan_each_all_reported", |b| {
+        b.to_async(&rt).iter_batched(
+            || (0..1000u64).collect::<Vec<_>>(),
+            |items| async { plan.run_reported(items).await },
             BatchSize::SmallInput,
         )
     });
@@ -77,6 +89,10 @@ fn fan_out(c: &mut Criterion) {
     group.bench_function("plan_par_all", |b| {
         b.to_async(&rt)
             .iter(|| async { plan.run(std::hint::black_box(1)).await.unwrap() })
+    });
+    group.bench_function("plan_par_all_reported", |b| {
+        b.to_async(&rt)
+            .iter(|| async { plan.run_reported(std::hint::black_box(1)).await })
     });
     group.bench_function("hand_written_join", |b| {
         b.to_async(&rt).iter(|| async {

@@ -51,11 +51,27 @@
 //! combinators that cancel work (`first`, deadlines, fail-fast `all`) drop it before they
 //! return. See the README for the language tour.
 //!
+//! # Seeing runs
+//!
+//! [`Run::run_reported`] (and [`report::Observe`] for plans with a context) returns a
+//! [`report::RunReport`] with the run: every node's start, end, attempts and outcome, the
+//! concurrency achieved and every parallel group's barrier wait, as a text timeline or a
+//! Chrome trace for Perfetto. [`report::Recorder::with_events`] streams progress events.
+//!
 //! # Tracing
 //!
-//! Every node runs in a `tracing` span named `plan.node` at DEBUG level (target
-//! `plan_runtime::node`) with fields `name`, `kind`, `path` and `policy`; retries log a DEBUG
-//! event.
+//! Every node runs in a `tracing` span, made on the node's first poll (so spans nest as nodes
+//! do, and a branch that never starts makes none) and only when DEBUG is enabled:
+//!
+//! * name `plan.node`, level DEBUG, target `plan_runtime::node`;
+//! * field `name`: the node's name (`#[name = ".."]`, else the step's source text or the
+//!   construct's keyword);
+//! * field `kind`: `plan`, `step`, `blocking`, `seq`, `par`, `each`, `choose`, `focus` or
+//!   `loop`;
+//! * field `path`: the node's child indices within its plan, joined by `/` (`""` for the root);
+//! * field `policy`: a `par`/`each` policy as written (`"n_best(2, by = score)"`), else `""`.
+//!
+//! A retry logs a DEBUG event with fields `attempt` and `error` inside the node's span.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

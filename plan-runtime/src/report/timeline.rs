@@ -100,7 +100,8 @@ impl fmt::Display for Timeline<'_> {
     }
 }
 
-/// The instances in tree order: each followed by its children, in start order.
+/// The instances in tree order: each followed by its children, in plan order (so that the
+/// steps of one `par` branch stay together), instances of the same node in start order.
 fn rows(report: &RunReport) -> Vec<Row<'_>> {
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); report.nodes.len()];
     let mut roots = Vec::new();
@@ -109,6 +110,14 @@ fn rows(report: &RunReport) -> Vec<Row<'_>> {
             Some(parent) => children[parent].push(node.id),
             None => roots.push(node.id),
         }
+    }
+    let position = |id: usize| -> Vec<u64> {
+        let path = &report.nodes[id].path;
+        path.split('/').filter_map(|index| index.parse().ok()).collect()
+    };
+    for siblings in &mut children {
+        // Stable: ids are in start order.
+        siblings.sort_by_cached_key(|&id| position(id));
     }
     let mut rows = Vec::with_capacity(report.nodes.len());
     let mut stack: Vec<(usize, usize)> = roots.into_iter().rev().map(|id| (id, 0)).collect();
@@ -183,12 +192,15 @@ impl fmt::Display for RunReport {
             } else {
                 &group.path
             };
+            let branches = match barrier.branches_finished {
+                1 => "1 branch".to_owned(),
+                n => format!("{n} branches"),
+            };
             writeln!(
                 f,
-                "barrier wait of `{}` at {path}: {} ({} branches finished)",
+                "barrier wait of `{}` at {path}: {} ({branches} finished)",
                 group.name,
                 human(barrier.wait),
-                barrier.branches_finished
             )?;
         }
         Ok(())
