@@ -19,6 +19,7 @@ mod service;
 mod steps;
 
 use std::error::Error;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
@@ -119,6 +120,7 @@ fn init_tracing() {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
                 .with_span_events(FmtSpan::CLOSE),
         )
         .with(filter)

@@ -117,23 +117,32 @@ pin_project_lite::pin_project! {
     /// once (an `async fn` would keep both its argument and the pinned copy).
     #[doc(hidden)]
     pub struct Traced<'m, F> {
+        // Declared before `watch`: fields drop in order, so a node dropped mid-run drops the
+        // nodes inside it (which report their ends) before reporting its own.
         #[pin]
         run: F,
         info: &'static NodeInfo,
         blame: bool,
-        started: bool,
         span: Option<Box<tracing::Span>>,
-        // Taken when the node's end has been reported, so that it is reported once.
-        monitor: Option<&'m &'m dyn Monitor>,
-        id: usize,
+        watch: Watch<'m>,
     }
+}
 
-    impl<'m, F> PinnedDrop for Traced<'m, F> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            if *this.started && let Some(monitor) = this.monitor.take() {
-                monitor.end(*this.id, Ended::Dropped);
-            }
+/// A node's link to the run's monitor, if any; reports the node as dropped if it started and
+/// did not end.
+struct Watch<'m> {
+    // Taken when the node's end has been reported, so that it is reported once.
+    monitor: Option<&'m &'m dyn Monitor>,
+    id: usize,
+    started: bool,
+}
+
+impl Drop for Watch<'_> {
+    fn drop(&mut self) {
+        if self.started
+            && let Some(monitor) = self.monitor.take()
+        {
+            monitor.end(self.id, Ended::Dropped);
         }
     }
 }
@@ -143,10 +152,12 @@ fn traced<'m, F, C>(info: &'static NodeInfo, blame: bool, cx: &Cx<'m, C>, run: F
         run,
         info,
         blame,
-        started: false,
         span: None,
-        monitor: cx.monitor(),
-        id: 0,
+        watch: Watch {
+            monitor: cx.monitor(),
+            id: 0,
+            started: false,
+        },
     }
 }
 
@@ -155,20 +166,21 @@ impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
 
     fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        if !*this.started {
+        let watch = this.watch;
+        if !watch.started {
             // On the first poll, inside the parent's span: spans nest as the nodes do, and a
             // branch that never starts never makes one.
-            *this.started = true;
+            watch.started = true;
             *this.span = span(this.info);
-            if let Some(monitor) = this.monitor {
-                *this.id = monitor.start(this.info);
+            if let Some(monitor) = watch.monitor {
+                watch.id = monitor.start(this.info);
             }
         }
         let _entered = this.span.as_deref().map(tracing::Span::enter);
         let _blame = this.blame.then_some(Blame(this.info));
-        match *this.monitor {
+        match watch.monitor {
             None => this.run.poll(task),
-            Some(monitor) => poll_watched(*monitor, *this.id, this.monitor, this.run, task),
+            Some(monitor) => poll_watched(*monitor, watch.id, &mut watch.monitor, this.run, task),
         }
     }
 }

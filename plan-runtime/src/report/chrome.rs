@@ -11,9 +11,9 @@ use super::record::{NodeRecord, RunReport};
 /// file in Perfetto or `chrome://tracing`.
 ///
 /// Every node instance is a complete (`"ph": "X"`) event, timestamps in microseconds. Perfetto
-/// draws the events of one thread as a properly nested stack, so instances are spread over
-/// *lanes* (trace threads): a node goes on its parent's lane when it fits inside whatever runs
-/// there, else on the next lane where it does; concurrent branches end up side by side.
+/// draws the events of one thread as a stack of calls, so instances are spread over *lanes*
+/// (trace threads): a node goes on its parent's lane when nothing but its ancestors is running
+/// there, else on the first lane where that holds; concurrent branches end up side by side.
 ///
 /// ```
 /// use plan_runtime::prelude::*;
@@ -65,7 +65,7 @@ pub struct TraceEvent {
 #[serde(untagged)]
 pub enum TraceArgs {
     /// For a node instance.
-    Node {
+    Instance {
         /// Its full path.
         path: String,
         /// How it ended.
@@ -83,7 +83,7 @@ pub enum TraceArgs {
         policy: Option<&'static str>,
     },
     /// For a lane's name.
-    Name {
+    Lane {
         /// The name.
         name: String,
     },
@@ -102,7 +102,7 @@ impl RunReport {
             dur: None,
             pid: 1,
             tid: tid(lane),
-            args: TraceArgs::Name {
+            args: TraceArgs::Lane {
                 name: format!("lane {lane}"),
             },
         });
@@ -116,7 +116,7 @@ impl RunReport {
                 dur: Some(micros(end.saturating_sub(node.start))),
                 pid: 1,
                 tid: tid(lane),
-                args: TraceArgs::Node {
+                args: TraceArgs::Instance {
                     path: node.path.to_string(),
                     outcome: node.outcome.to_string(),
                     attempts: node.attempts,
@@ -142,8 +142,10 @@ fn tid(lane: usize) -> u32 {
     u32::try_from(lane + 1).unwrap_or(u32::MAX)
 }
 
-/// Assigns every instance a lane such that the instances of each lane nest properly. Nodes are
-/// in start order (their ids), so each lane is a stack of open intervals.
+/// Assigns every instance a lane such that on each lane, every instance runs inside the one
+/// below it in its parent chain: concurrent siblings never share a lane, so the viewer never
+/// draws one as if called by the other. Nodes are in start order (their ids), so each lane is
+/// a stack of open ancestors.
 fn lanes(nodes: &[NodeRecord], wall: Duration) -> Vec<usize> {
     let end = |node: &NodeRecord| node.end.unwrap_or(wall);
     let mut lane_of = Vec::with_capacity(nodes.len());
@@ -151,18 +153,17 @@ fn lanes(nodes: &[NodeRecord], wall: Duration) -> Vec<usize> {
     for node in nodes {
         let preferred = node.parent.map_or(0, |p| lane_of[p]);
         let fits = |stack: &mut Vec<usize>| {
-            // Close what ended before this node started (but never its own ancestors, which
-            // may have ended at the same instant in a zero-duration run).
+            // Close what ended by the time this node started (its ancestors have not, though
+            // in a zero-duration run they may end at the same instant).
             while let Some(&top) = stack.last() {
-                let ended = end(&nodes[top]) <= node.start && !is_ancestor(nodes, top, node);
-                if !ended {
+                if is_ancestor(nodes, top, node) || end(&nodes[top]) > node.start {
                     break;
                 }
                 stack.pop();
             }
             stack
                 .last()
-                .is_none_or(|&top| end(node) <= end(&nodes[top]))
+                .is_none_or(|&top| is_ancestor(nodes, top, node))
         };
         let lane = std::iter::once(preferred)
             .chain(0..)

@@ -36,7 +36,8 @@ pub struct RunReport {
     /// From the first start to the last end.
     #[serde(rename = "wall_us", serialize_with = "serialize_micros")]
     pub wall: Duration,
-    /// The summed run time of every leaf (step) instance.
+    /// The summed run time of every leaf (step) instance; a cancelled step counts until it
+    /// was cancelled.
     #[serde(rename = "busy_us", serialize_with = "serialize_micros")]
     pub busy: Duration,
     /// `busy / wall`: how many steps ran at once, on average (0 for an instant run).
@@ -207,7 +208,10 @@ impl RunReport {
     }
 
     /// Every instance of the node named `name`, in start order.
-    pub fn find_all<'r>(&'r self, name: &'r str) -> impl Iterator<Item = &'r NodeRecord> + 'r {
+    pub fn find_all<'r, 'n>(
+        &'r self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'r NodeRecord> + use<'r, 'n> {
         self.nodes.iter().filter(move |n| n.name == name)
     }
 

@@ -228,8 +228,10 @@ impl Monitor for Recorder {
         let mut state = self.lock();
         let at = state.now();
         let entry = &mut state.nodes[id];
+        // The next attempt starts afresh: its own deadline, its own branches.
         entry.record.attempts = attempt + 1;
         entry.deadline = None;
+        entry.record.barrier = None;
         let kind = EventKind::Retrying {
             attempt,
             error: error.to_string(),

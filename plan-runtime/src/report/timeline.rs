@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use plan_core::NodeKind;
+
 use super::record::{NodeRecord, Outcome, RunReport};
 
 /// A run as a Gantt chart: one row per node instance, indented under its parent, with a bar
@@ -100,8 +102,8 @@ impl fmt::Display for Timeline<'_> {
     }
 }
 
-/// The instances in tree order: each followed by its children, in plan order (so that the
-/// steps of one `par` branch stay together), instances of the same node in start order.
+/// The instances in tree order: each followed by its children in start order, except that
+/// the steps of one `par` branch stay together (see [`branch_order`]).
 fn rows(report: &RunReport) -> Vec<Row<'_>> {
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); report.nodes.len()];
     let mut roots = Vec::new();
@@ -111,13 +113,10 @@ fn rows(report: &RunReport) -> Vec<Row<'_>> {
             None => roots.push(node.id),
         }
     }
-    let position = |id: usize| -> Vec<u64> {
-        let path = &report.nodes[id].path;
-        path.split('/').filter_map(|index| index.parse().ok()).collect()
-    };
-    for siblings in &mut children {
-        // Stable: ids are in start order.
-        siblings.sort_by_cached_key(|&id| position(id));
+    for (parent, siblings) in children.iter_mut().enumerate() {
+        if report.nodes[parent].kind == NodeKind::Par {
+            branch_order(report, siblings);
+        }
     }
     let mut rows = Vec::with_capacity(report.nodes.len());
     let mut stack: Vec<(usize, usize)> = roots.into_iter().rev().map(|id| (id, 0)).collect();
@@ -129,6 +128,41 @@ fn rows(report: &RunReport) -> Vec<Row<'_>> {
         stack.extend(children[id].iter().rev().map(|&child| (child, depth + 1)));
     }
     rows
+}
+
+/// Orders the children of a `par` (given in start order) by branch, so that a branch's chain
+/// (`a >> b`) reads as one block; a retried `par` runs its branches again, and each attempt
+/// (a *round*: it begins when a node seen in the current round starts again) stays separate.
+fn branch_order(report: &RunReport, siblings: &mut [usize]) {
+    let branch = |id: usize| -> u64 {
+        let node = &report.nodes[id];
+        let within = node.parent.map_or("", |p| &*report.nodes[p].path).len();
+        let rest = node
+            .path
+            .get(within..)
+            .unwrap_or("")
+            .trim_start_matches('/');
+        rest.split('/')
+            .next()
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut round = 0;
+    let mut seen: Vec<&str> = Vec::new();
+    let mut keys = Vec::with_capacity(siblings.len());
+    for &id in siblings.iter() {
+        let path = &*report.nodes[id].path;
+        if seen.contains(&path) {
+            round += 1;
+            seen.clear();
+        }
+        seen.push(path);
+        keys.push(((round, branch(id)), id));
+    }
+    keys.sort_unstable();
+    for (slot, (_, id)) in siblings.iter_mut().zip(keys) {
+        *slot = id;
+    }
 }
 
 /// The node's bar on an axis from 0 to `axis`, `width` characters wide.
