@@ -78,6 +78,7 @@ thread_local! {
 struct Blame(&'static NodeInfo);
 
 impl Drop for Blame {
+    #[inline]
     fn drop(&mut self) {
         if std::thread::panicking() && PANICKED_IN.get().is_none() {
             PANICKED_IN.set(Some(self.0));
@@ -85,22 +86,45 @@ impl Drop for Blame {
     }
 }
 
-/// The span a node runs in: `plan.node` at DEBUG level, target `plan_runtime::node`. Made only
-/// when DEBUG is enabled at all; otherwise a node pays one relaxed atomic load for tracing.
-#[inline]
-fn span(info: &'static NodeInfo) -> Option<Box<tracing::Span>> {
-    if tracing::level_enabled!(tracing::Level::DEBUG) {
-        Some(make_span(info))
-    } else {
-        None
+/// A node's span, if one was made. Boxed, because a span is five words and every node's future
+/// would carry them; and dropped through an inlined check, because dropping it is out of line
+/// and most nodes have none.
+struct NodeSpan(Option<Box<tracing::Span>>);
+
+impl NodeSpan {
+    /// Makes the span, if DEBUG is enabled at all; otherwise this is one relaxed atomic load.
+    #[inline]
+    fn open(&mut self, info: &'static NodeInfo) {
+        if tracing::level_enabled!(tracing::Level::DEBUG) {
+            self.0 = Some(make_span(info));
+        }
     }
+
+    fn enter(&self) -> Option<tracing::span::Entered<'_>> {
+        self.0.as_deref().map(tracing::Span::enter)
+    }
+}
+
+impl Drop for NodeSpan {
+    #[inline]
+    fn drop(&mut self) {
+        // `take`: the field is then known to be `None`, so its own drop is nothing.
+        if let Some(span) = self.0.take() {
+            close(span);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn close(span: Box<tracing::Span>) {
+    drop(span);
 }
 
 // Out of line: building a span is large, and the disabled path must stay a compare and a store.
 #[cold]
 #[inline(never)]
 fn make_span(info: &'static NodeInfo) -> Box<tracing::Span> {
-    // Boxed: a span is five words, and every node's future would carry them.
     Box::new(tracing::debug_span!(
         "plan.node",
         name = info.name,
@@ -123,7 +147,7 @@ pin_project_lite::pin_project! {
         run: F,
         info: &'static NodeInfo,
         blame: bool,
-        span: Option<Box<tracing::Span>>,
+        span: NodeSpan,
         watch: Watch<'m>,
     }
 }
@@ -138,9 +162,10 @@ struct Watch<'m> {
 }
 
 impl Drop for Watch<'_> {
+    #[inline]
     fn drop(&mut self) {
-        if self.started
-            && let Some(monitor) = self.monitor.take()
+        if let Some(monitor) = self.monitor
+            && self.started
         {
             monitor.end(self.id, Ended::Dropped);
         }
@@ -152,7 +177,7 @@ fn traced<'m, F, C>(info: &'static NodeInfo, blame: bool, cx: &Cx<'m, C>, run: F
         run,
         info,
         blame,
-        span: None,
+        span: NodeSpan(None),
         watch: Watch {
             monitor: cx.monitor(),
             id: 0,
@@ -171,12 +196,12 @@ impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
             // On the first poll, inside the parent's span: spans nest as the nodes do, and a
             // branch that never starts never makes one.
             watch.started = true;
-            *this.span = span(this.info);
+            this.span.open(this.info);
             if let Some(monitor) = watch.monitor {
                 watch.id = monitor.start(this.info);
             }
         }
-        let _entered = this.span.as_deref().map(tracing::Span::enter);
+        let _entered = this.span.enter();
         let _blame = this.blame.then_some(Blame(this.info));
         match watch.monitor {
             None => this.run.poll(task),

@@ -1,8 +1,8 @@
 //! Progress events: what a [`Recorder`](super::Recorder) made with
 //! [`Recorder::with_events`](super::Recorder::with_events) streams while a plan runs.
 
+use std::borrow::Cow;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ pub struct Event {
     /// The node's kind.
     pub node_kind: NodeKind,
     /// The node's full path.
-    pub path: Arc<str>,
+    pub path: Cow<'static, str>,
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,

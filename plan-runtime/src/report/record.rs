@@ -1,8 +1,8 @@
 //! What a run report holds: [`RunReport`], one [`NodeRecord`] per node instance, its
 //! [`Outcome`], and the [`Barrier`] of every parallel group.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use plan_core::{Location, NodeInfo, NodeKind};
@@ -56,7 +56,7 @@ pub struct NodeRecord {
     /// The node's kind.
     pub kind: NodeKind,
     /// Full path through nested plans, as in errors (`""` for the root).
-    pub path: Arc<str>,
+    pub path: Cow<'static, str>,
     /// The parallel policy as written, for `par` and `each`.
     pub policy: Option<&'static str>,
     /// Where the node is written.
@@ -148,7 +148,7 @@ impl NodeRecord {
         id: usize,
         parent: Option<usize>,
         node: &'static NodeInfo,
-        path: Arc<str>,
+        path: Cow<'static, str>,
         at: Duration,
     ) -> Self {
         NodeRecord {

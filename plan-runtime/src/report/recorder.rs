@@ -1,7 +1,8 @@
 //! [`Recorder`]: the [`Monitor`] that keeps what happened in a run and streams it as events.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use futures::channel::mpsc;
@@ -57,8 +58,9 @@ struct State {
 #[derive(Debug)]
 struct Entry {
     record: NodeRecord,
-    /// The full path of the plan this node belongs to (non-empty inside nested plans).
-    scope: Arc<str>,
+    /// The instance whose full path prefixes this node's: the step running the nested plan
+    /// this node belongs to (`None` in the outermost plan).
+    scope: Option<usize>,
     /// Set when the node's own deadline passed; cleared by a retry.
     deadline: Option<Duration>,
 }
@@ -168,12 +170,15 @@ impl Monitor for Recorder {
         let mut state = self.lock();
         let at = state.now();
         // A nested plan's nodes are named below the step that runs it, as in errors.
-        let scope: Arc<str> = match parent.map(|p| &state.nodes[p]) {
-            None => "".into(),
-            Some(p) if node.kind == NodeKind::Plan => p.record.path.clone(),
-            Some(p) => p.scope.clone(),
+        let scope = match parent {
+            None => None,
+            Some(p) if node.kind == NodeKind::Plan => Some(p),
+            Some(p) => state.nodes[p].scope,
         };
-        let path = join(&scope, node.path);
+        let path = match scope {
+            None => Cow::Borrowed(node.path),
+            Some(s) => join(&state.nodes[s].record.path, node.path),
+        };
         let id = state.nodes.len();
         state.nodes.push(Entry {
             record: NodeRecord::started(id, parent, node, path, at),
@@ -261,10 +266,10 @@ impl Monitor for Recorder {
 }
 
 /// `scope/path`, either side possibly empty.
-fn join(scope: &str, path: &str) -> Arc<str> {
+fn join(scope: &str, path: &'static str) -> Cow<'static, str> {
     match (scope.is_empty(), path.is_empty()) {
-        (true, _) => path.into(),
-        (false, true) => scope.into(),
-        (false, false) => format!("{scope}/{path}").into(),
+        (true, _) => Cow::Borrowed(path),
+        (false, true) => Cow::Owned(scope.to_owned()),
+        (false, false) => Cow::Owned(format!("{scope}/{path}")),
     }
 }
