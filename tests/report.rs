@@ -1618,3 +1618,114 @@ async fn run_reported_with_passes_the_context() {
     assert_eq!(mid.busy, ms(10), "only finished steps count");
     assert_eq!(recorder.into_report().nodes.len(), 6);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Found in review
+
+/// The root's record ends with the run's own error, so a caught panic's message is in it.
+#[tokio::test(start_paused = true)]
+async fn the_root_of_a_panicked_run_carries_the_panic_message() {
+    let p = plan! { a >> boom };
+    let (out, report) = p.run_reported(1).await;
+    let err = out.unwrap_err();
+    assert_eq!(node(&report, "plan").outcome, failed("panicked", &err));
+    assert!(err.to_string().contains("boom"));
+}
+
+/// Runs sharing one recorder on a multi-threaded runtime, polled at the same time on several
+/// threads, each keep their own tree: one root per run, and every node's parent is in its
+/// own run's tree.
+#[test]
+fn runs_sharing_a_recorder_across_threads_keep_their_own_trees() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let p = Arc::new(plan! { inc >> par(all) { inc, inc } >> add >> inc });
+    let recorder = Arc::new(Recorder::new());
+    rt.block_on(async {
+        let runs: Vec<_> = (0..8)
+            .map(|_| {
+                let (p, recorder) = (p.clone(), recorder.clone());
+                tokio::spawn(async move {
+                    for _ in 0..50 {
+                        p.run_recorded(1, &(), &recorder).await.unwrap();
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for run in runs {
+            run.await.unwrap();
+        }
+    });
+    let report = recorder.report();
+    let roots: Vec<_> = report.nodes.iter().filter(|n| n.parent.is_none()).collect();
+    assert_eq!(roots.len(), 8 * 50);
+    assert!(roots.iter().all(|n| n.name == "plan" && n.path.is_empty()));
+    // Every run has the same shape: 1 root, 1 seq-free chain of 3 steps, a par of 2.
+    let root_of = |mut id: usize| {
+        while let Some(parent) = report.nodes[id].parent {
+            id = parent;
+        }
+        id
+    };
+    let mut per_run: HashMap<usize, Vec<(&str, Option<&str>)>> = HashMap::new();
+    for n in &report.nodes {
+        let parent = n.parent.map(|p| report.nodes[p].name);
+        per_run
+            .entry(root_of(n.id))
+            .or_default()
+            .push((n.name, parent));
+    }
+    for nodes in per_run.values() {
+        let mut nodes = nodes.clone();
+        nodes.sort_unstable();
+        assert_eq!(
+            nodes,
+            [
+                ("add", Some("plan")),
+                ("inc", Some("par")),
+                ("inc", Some("par")),
+                ("inc", Some("plan")),
+                ("inc", Some("plan")),
+                ("par", Some("plan")),
+                ("plan", None),
+            ]
+        );
+    }
+}
+
+/// On the real clock, times are not whole microseconds; rounding both ends of every event the
+/// same way keeps children inside their parents in the trace.
+#[tokio::test]
+async fn the_chrome_trace_nests_on_the_real_clock() {
+    let p = plan! {
+        inc >> par(all) { inc, inc >> inc } >> add
+        >> loop(while = (|x: &u32| *x < 40), max = 100) { inc >> inc }
+    };
+    for _ in 0..200 {
+        let (_, report) = p.run_reported(1).await;
+        let trace = serde_json::to_value(report.chrome_trace()).unwrap();
+        assert_lanes_nest(&trace);
+        let events = trace["traceEvents"].as_array().unwrap();
+        let span = |e: &Value| {
+            let ts = e["ts"].as_u64().unwrap();
+            (ts, ts + e["dur"].as_u64().unwrap())
+        };
+        let by_id: HashMap<u64, (u64, u64)> = events
+            .iter()
+            .filter(|e| e["ph"] == "X")
+            .map(|e| (e["args"]["id"].as_u64().unwrap(), span(e)))
+            .collect();
+        for e in events.iter().filter(|e| e["ph"] == "X") {
+            if let Some(parent) = e["args"]["parent"].as_u64() {
+                let ((cs, ce), (ps, pe)) = (span(e), by_id[&parent]);
+                assert!(
+                    ps <= cs && ce <= pe,
+                    "child {cs}..{ce} outside parent {ps}..{pe}"
+                );
+            }
+        }
+    }
+}

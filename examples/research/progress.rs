@@ -21,7 +21,7 @@ pub async fn show(mut events: Events) {
     bar.enable_steady_tick(Duration::from_millis(80));
     let mut running: Vec<(usize, &'static str)> = Vec::new();
     while let Some(event) = events.next().await {
-        let step = event.node_kind == NodeKind::Step;
+        let step = matches!(event.node_kind, NodeKind::Step | NodeKind::Blocking);
         // `suspend`: these lines print even when stderr is not a terminal and the bar hides.
         match event.kind {
             EventKind::Started if step => {
@@ -41,15 +41,16 @@ pub async fn show(mut events: Events) {
                     running.retain(|&(id, _)| id != event.id);
                 }
                 let mark = match outcome {
-                    Outcome::Ok | Outcome::Running => None,
                     Outcome::Failed { .. } => Some('✗'),
                     Outcome::TimedOut { .. } => Some('⏱'),
                     Outcome::Cancelled => Some('⊘'),
+                    _ => None,
                 };
                 if let Some(mark) = mark {
                     bar.suspend(|| println!("  {mark} {} {outcome}", event.name));
                 }
             }
+            _ => {}
         }
         let names: Vec<&str> = running.iter().map(|&(_, name)| name).collect();
         bar.set_message(names.join(", "));

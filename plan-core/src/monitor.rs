@@ -14,9 +14,14 @@ use crate::node::NodeInfo;
 ///
 /// Node *instances* have ids: a step inside a loop or an `each` starts once per pass or item,
 /// and each start is a new instance. A node's parent is the instance that was being polled when
-/// it started, so the hooks need no other bookkeeping: [`Monitor::enter`] and
-/// [`Monitor::leave`] bracket every poll of an instance, and [`Monitor::retry`],
-/// [`Monitor::deadline`] and [`Monitor::branch_done`] concern the instance being polled.
+/// it started: [`Monitor::enter`] and [`Monitor::leave`] bracket every poll of an instance, and
+/// polls nest as nodes do, so a per-thread stack of entered ids gives the parent. (A task is
+/// polled on one thread at a time, and every `enter` is matched by a `leave` within the same
+/// poll, even when it unwinds.) [`Monitor::retry`], [`Monitor::deadline`] and
+/// [`Monitor::branch_done`] concern the instance being polled; they do nothing by default.
+///
+/// A custom monitor is passed to a run through its context:
+/// `plan.call(input, Cx::root(&ctx).monitored(&monitor))`, where `monitor: &dyn Monitor`.
 ///
 /// ```
 /// use std::sync::Mutex;
@@ -33,12 +38,9 @@ use crate::node::NodeInfo;
 ///         starts.push(node.name);
 ///         starts.len() - 1
 ///     }
-///     fn enter(&self, _id: usize) -> Option<usize> { None }
-///     fn leave(&self, _previous: Option<usize>) {}
+///     fn enter(&self, _id: usize) {}
+///     fn leave(&self, _id: usize) {}
 ///     fn end(&self, _id: usize, _how: Ended<'_>) {}
-///     fn retry(&self, _attempt: u32, _error: &PlanError) {}
-///     fn deadline(&self, _after: Duration) {}
-///     fn branch_done(&self) {}
 /// }
 ///
 /// static ROOT: NodeInfo = NodeInfo::new("root", NodeKind::Plan, "");
@@ -52,25 +54,28 @@ pub trait Monitor: Sync {
     /// `node` starts (its first poll); returns the id of this instance.
     fn start(&self, node: &'static NodeInfo) -> usize;
 
-    /// Instance `id` is about to be polled; returns the instance that was being polled, to
-    /// hand back to [`Monitor::leave`].
-    fn enter(&self, id: usize) -> Option<usize>;
+    /// Instance `id` is about to be polled, on this thread.
+    fn enter(&self, id: usize);
 
-    /// The poll that [`Monitor::enter`] announced is over (or unwinding).
-    fn leave(&self, previous: Option<usize>);
+    /// The poll of instance `id` that [`Monitor::enter`] announced is over (or unwinding).
+    fn leave(&self, id: usize);
 
     /// Instance `id` ended.
     fn end(&self, id: usize, how: Ended<'_>);
 
     /// The instance being polled failed with `error` and will run again; `attempt` is the
     /// number of the attempt that failed (1 for the first).
-    fn retry(&self, attempt: u32, error: &PlanError);
+    fn retry(&self, attempt: u32, error: &PlanError) {
+        let _ = (attempt, error);
+    }
 
     /// The deadline of the instance being polled passed (`#[timeout]` or a group `timeout`).
-    fn deadline(&self, after: Duration);
+    fn deadline(&self, after: Duration) {
+        let _ = after;
+    }
 
     /// One branch of the `par`/`each` group being polled finished (success or error).
-    fn branch_done(&self);
+    fn branch_done(&self) {}
 }
 
 /// How a node instance ended.

@@ -234,7 +234,6 @@ fn poll_watched<'m, T, F: Future<Output = Result<T, PlanError>>>(
 struct Visit<'v, 'm> {
     monitor: &'m dyn Monitor,
     id: usize,
-    previous: Option<usize>,
     slot: &'v mut Option<&'m &'m dyn Monitor>,
 }
 
@@ -244,13 +243,8 @@ impl<'v, 'm> Visit<'v, 'm> {
         id: usize,
         slot: &'v mut Option<&'m &'m dyn Monitor>,
     ) -> Self {
-        let previous = monitor.enter(id);
-        Visit {
-            monitor,
-            id,
-            previous,
-            slot,
-        }
+        monitor.enter(id);
+        Visit { monitor, id, slot }
     }
 }
 
@@ -259,7 +253,7 @@ impl Drop for Visit<'_, '_> {
         if std::thread::panicking() && self.slot.take().is_some() {
             self.monitor.end(self.id, Ended::Panicked);
         }
-        self.monitor.leave(self.previous);
+        self.monitor.leave(self.id);
     }
 }
 
@@ -362,9 +356,12 @@ where
         cx: Cx<'_, C>,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
         let cx = cx.at(self.info);
-        catch_panics(
-            cx,
-            traced(self.info, false, &cx, self.inner.call(input, cx)),
+        // The root's record ends with the run's own result, a caught panic included.
+        traced(
+            self.info,
+            false,
+            &cx,
+            catch_panics(cx, self.inner.call(input, cx)),
         )
     }
 }

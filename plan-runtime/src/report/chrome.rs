@@ -112,8 +112,9 @@ impl RunReport {
                 name: node.name.to_owned(),
                 cat: node.kind.as_str(),
                 ph: "X",
+                // Both ends rounded the same way, so that a child never ends after its parent.
                 ts: micros(node.start),
-                dur: Some(micros(end.saturating_sub(node.start))),
+                dur: Some(micros(end).saturating_sub(micros(node.start))),
                 pid: 1,
                 tid: tid(lane),
                 args: TraceArgs::Instance {

@@ -40,6 +40,7 @@ pub struct Event {
 /// What happened to a node instance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EventKind {
     /// It started.
     Started,

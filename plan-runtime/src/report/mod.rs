@@ -34,8 +34,9 @@
 //!   [`RunReport::chrome_trace`] as Chrome trace events for Perfetto.
 //! * [`Recorder::with_events`] streams [`Event`]s while the plan runs, for progress displays.
 //!
-//! Reporting is opt-in and costs nothing when off: a run without a recorder checks one
-//! `Option` per node. With one, every node start, poll and end takes a short lock.
+//! Reporting is opt-in: a run without a recorder checks one `Option` per node (and every
+//! node's future carries a few words for it). With one, every node start and end reads the
+//! clock and takes a short lock, and every poll pushes to a thread-local stack.
 //!
 //! A node that never started (a branch cut off by a `limit` and a deadline, an arm not
 //! chosen) has no record; [`Describe::graph`](crate::Describe::graph) shows the plan's full

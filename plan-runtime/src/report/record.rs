@@ -37,7 +37,7 @@ pub struct RunReport {
     #[serde(rename = "wall_us", serialize_with = "serialize_micros")]
     pub wall: Duration,
     /// The summed run time of every leaf (step) instance; a cancelled step counts until it
-    /// was cancelled.
+    /// was cancelled, and a retried step includes its backoff waits.
     #[serde(rename = "busy_us", serialize_with = "serialize_micros")]
     pub busy: Duration,
     /// `busy / wall`: how many steps ran at once, on average (0 for an instant run).
@@ -97,6 +97,7 @@ pub struct Barrier {
 /// How a node instance ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Outcome {
     /// It has not ended (a report taken during the run).
     Running,

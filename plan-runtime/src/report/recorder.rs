@@ -1,7 +1,7 @@
 //! [`Recorder`]: the [`Monitor`] that keeps what happened in a run and streams it as events.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::RefCell;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -18,8 +18,8 @@ use super::record::{Barrier, NodeRecord, Outcome, RunReport};
 /// [`Recorder::with_events`] also streams what happens, live, for progress displays.
 ///
 /// Times come from tokio's clock, so under a paused test clock they are exact virtual times.
-/// A recorder is meant for one run: a second run with the same recorder adds its nodes to
-/// the same report.
+/// A recorder is meant for one run. Runs that share one (even at once, on several threads)
+/// add their nodes to the same report, each with its own root.
 ///
 /// ```
 /// use plan_runtime::prelude::*;
@@ -36,15 +36,17 @@ use super::record::{Barrier, NodeRecord, Outcome, RunReport};
 /// assert_eq!(report.nodes.len(), 3); // the plan and its two steps
 /// # });
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Recorder {
     state: Mutex<State>,
-    /// The instance being polled (`NONE` between polls). Polls of one run nest and never
-    /// overlap, so this is a stack kept on the callers' stacks through `enter`/`leave`.
-    current: AtomicUsize,
 }
 
-const NONE: usize = usize::MAX;
+thread_local! {
+    /// The instances being polled on this thread, innermost last, with the address of the
+    /// recorder each belongs to. A task is polled on one thread at a time and its polls nest,
+    /// so this is exact even when runs that share a recorder are polled on several threads.
+    static POLLING: RefCell<Vec<(usize, usize)>> = const { RefCell::new(Vec::new()) };
+}
 
 #[derive(Debug, Default)]
 struct State {
@@ -68,10 +70,7 @@ struct Entry {
 impl Recorder {
     /// A recorder that keeps a report.
     pub fn new() -> Self {
-        Recorder {
-            state: Mutex::default(),
-            current: AtomicUsize::new(NONE),
-        }
+        Recorder::default()
     }
 
     /// A recorder that also sends an [`Event`] for every start, retry and end, as they
@@ -125,17 +124,20 @@ impl Recorder {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn current(&self) -> Option<usize> {
-        match self.current.load(Ordering::Relaxed) {
-            NONE => None,
-            id => Some(id),
-        }
+    /// This recorder's identity in [`POLLING`].
+    fn key(&self) -> usize {
+        std::ptr::from_ref(self) as usize
     }
-}
 
-impl Default for Recorder {
-    fn default() -> Self {
-        Recorder::new()
+    /// The instance of this recorder's run being polled on this thread.
+    fn current(&self) -> Option<usize> {
+        let key = self.key();
+        POLLING.with_borrow(|polling| {
+            polling
+                .last()
+                .filter(|&&(owner, _)| owner == key)
+                .map(|&(_, id)| id)
+        })
     }
 }
 
@@ -189,16 +191,13 @@ impl Monitor for Recorder {
         id
     }
 
-    fn enter(&self, id: usize) -> Option<usize> {
-        match self.current.swap(id, Ordering::Relaxed) {
-            NONE => None,
-            previous => Some(previous),
-        }
+    fn enter(&self, id: usize) {
+        let key = self.key();
+        POLLING.with_borrow_mut(|polling| polling.push((key, id)));
     }
 
-    fn leave(&self, previous: Option<usize>) {
-        self.current
-            .store(previous.unwrap_or(NONE), Ordering::Relaxed);
+    fn leave(&self, _id: usize) {
+        POLLING.with_borrow_mut(|polling| polling.pop());
     }
 
     fn end(&self, id: usize, how: Ended<'_>) {
