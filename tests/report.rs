@@ -175,6 +175,15 @@ fn failed(error: &'static str, err: &PlanError) -> Outcome {
     }
 }
 
+/// Every record as (name, kind, parent, path), in start order.
+fn tree(report: &RunReport) -> Vec<(&str, NodeKind, Option<usize>, &str)> {
+    report
+        .nodes
+        .iter()
+        .map(|n| (n.name, n.kind, n.parent, &*n.path))
+        .collect()
+}
+
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap()
 }
@@ -681,11 +690,7 @@ async fn nested_plans_have_full_paths_like_errors() {
     assert_eq!(broken.outcome, failed_step(&err));
     assert_eq!((broken.start, broken.end), (ms(30), Some(ms(35))));
 
-    let tree: Vec<_> = report
-        .nodes
-        .iter()
-        .map(|n| (n.name, n.kind, n.parent, &*n.path))
-        .collect();
+    let tree = tree(&report);
     assert_eq!(
         tree,
         [
@@ -744,11 +749,7 @@ async fn a_choose_records_only_the_chosen_arm() {
     let p = plan! { a >> choose { if (|x: &u32| *x % 2 == 1) => b, else => c } >> blocking(inc) };
     let (out, report) = p.run_reported(1).await;
     assert_eq!(out.unwrap(), 2 * 3 + 1);
-    let tree: Vec<_> = report
-        .nodes
-        .iter()
-        .map(|n| (n.name, n.kind, n.parent, &*n.path))
-        .collect();
+    let tree = tree(&report);
     assert_eq!(
         tree,
         [
