@@ -121,7 +121,7 @@ fn close(span: Box<tracing::Span>) {
     drop(span);
 }
 
-// Out of line: building a span is large, and the disabled path must stay a compare and a store.
+// Out of line: building a span is large, and the disabled path must stay one compare.
 #[cold]
 #[inline(never)]
 fn make_span(info: &'static NodeInfo) -> Box<tracing::Span> {
@@ -172,10 +172,11 @@ impl Drop for Watch<'_> {
     }
 }
 
-fn traced<'m, F, C>(info: &'static NodeInfo, blame: bool, cx: &Cx<'m, C>, run: F) -> Traced<'m, F> {
+/// Wraps `run`, the future of the node `cx` is at.
+fn traced<'m, F, C>(blame: bool, cx: &Cx<'m, C>, run: F) -> Traced<'m, F> {
     Traced {
         run,
-        info,
+        info: cx.node(),
         blame,
         span: NodeSpan(None),
         watch: Watch {
@@ -357,12 +358,7 @@ where
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
         let cx = cx.at(self.info);
         // The root's record ends with the run's own result, a caught panic included.
-        traced(
-            self.info,
-            false,
-            &cx,
-            catch_panics(cx, self.inner.call(input, cx)),
-        )
+        traced(false, &cx, catch_panics(cx, self.inner.call(input, cx)))
     }
 }
 
@@ -388,7 +384,7 @@ where
         cx: Cx<'_, C>,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
         let cx = cx.at(self.info);
-        traced(self.info, false, &cx, self.inner.call(input, cx))
+        traced(false, &cx, self.inner.call(input, cx))
     }
 }
 
@@ -418,7 +414,7 @@ where
         cx: Cx<'_, C>,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
         let cx = cx.at(self.info);
-        traced(self.info, true, &cx, self.inner.call(input, cx))
+        traced(true, &cx, self.inner.call(input, cx))
     }
 }
 
