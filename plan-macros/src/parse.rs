@@ -1,7 +1,8 @@
 //! Parsing a `plan!` body. Every malformed input is a `syn::Error` spanned on the offending
 //! tokens, with a hint; nothing here panics.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::Span;
+use syn::buffer::Cursor;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -148,7 +149,7 @@ impl Parse for Item {
         let span = input.span();
         let start = input.cursor();
         let term = parse_term(input)?;
-        let source = source_text(start.token_stream(), input, span);
+        let source = source_text(start, input.cursor(), span);
         Ok(Item {
             wrappers,
             name,
@@ -159,12 +160,19 @@ impl Parse for Item {
     }
 }
 
-/// The source text of the tokens between `start` and the current position, as written
-/// (whitespace collapsed), shortened past 80 characters.
-fn source_text(all: TokenStream, rest: ParseStream, span: Span) -> String {
-    let rest_len = rest.cursor().token_stream().into_iter().count();
-    let all: Vec<_> = all.into_iter().collect();
-    let consumed = &all[..all.len().saturating_sub(rest_len)];
+/// The source text of the tokens from `start` up to `end` (the parser's position after
+/// them), as written (whitespace collapsed), shortened past 80 characters.
+fn source_text(start: Cursor, end: Cursor, span: Span) -> String {
+    // Walk only the consumed tokens: the rest of the plan may be thousands of tokens long.
+    let mut consumed = Vec::new();
+    let mut cursor = start;
+    while cursor != end {
+        let Some((token, next)) = cursor.token_tree() else {
+            break;
+        };
+        consumed.push(token);
+        cursor = next;
+    }
     let mut text = String::new();
     let mut previous_end = None;
     for token in consumed {
@@ -483,7 +491,7 @@ fn parse_group(args: ParseStream, what: &str) -> syn::Result<Group> {
         err.combine(syn::Error::new(span, format!("unknown policy: {POLICIES}")));
         return Err(err);
     };
-    let written = source_text(start.token_stream(), args, span);
+    let written = source_text(start, args.cursor(), span);
     let mut group = Group {
         policy,
         written,
@@ -561,7 +569,7 @@ fn parse_choose(input: ParseStream) -> syn::Result<Term> {
             } else {
                 None
             };
-            let label = source_text(start.token_stream(), &content, span);
+            let label = source_text(start, content.cursor(), span);
             content.parse::<Token![=>]>()?;
             let body = parse_chain(&content)?;
             arms.push(RouteArm {
@@ -607,7 +615,7 @@ fn parse_choose(input: ParseStream) -> syn::Result<Term> {
         let start = content.cursor();
         let span = content.span();
         let cond = expr(&content)?;
-        let label = source_text(start.token_stream(), &content, span);
+        let label = source_text(start, content.cursor(), span);
         content.parse::<Token![=>]>()?;
         let body = parse_chain(&content)?;
         arms.push((cond, label, body));

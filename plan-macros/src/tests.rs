@@ -302,3 +302,33 @@ proptest! {
         }
     }
 }
+
+/// The macro's own time (tokenize excluded: parse + expand) on every plan text in the
+/// directory `PLAN_EXPANSION_INPUTS`, one JSON line per file. Run by `bench/compile/run.py`;
+/// ignored otherwise, since it measures rather than checks.
+#[test]
+#[ignore = "a measurement, run by bench/compile/run.py"]
+fn expansion_time() {
+    let dir = std::env::var("PLAN_EXPANSION_INPUTS").expect("PLAN_EXPANSION_INPUTS is a directory");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("readable")
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for file in files {
+        let tokens: TokenStream = std::fs::read_to_string(&file).unwrap().parse().unwrap();
+        let expansion = expand_plan(tokens.clone()).to_string();
+        assert!(
+            !expansion.contains("compile_error"),
+            "{file:?} does not expand"
+        );
+        let rounds = 20;
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(expand_plan(tokens.clone()));
+        }
+        let micros = start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+        let plan = file.file_stem().unwrap().to_string_lossy();
+        println!(r#"{{"plan": "{plan}", "micros": {micros:.1}}}"#);
+    }
+}

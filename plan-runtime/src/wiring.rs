@@ -1,7 +1,7 @@
 //! Compile-time wiring checks for `plan!`: how a step that does not fit is reported.
 //!
-//! Next to the plan it builds, the macro writes a *shadow* of the plan's dataflow: a closure
-//! that is type-checked but never called. Each value in it is [`Known<T>`] where the type of
+//! Next to the plan it builds, the macro writes a *shadow* of the plan's dataflow: a block
+//! under `if false`, type-checked but never run. Each value in it is [`Known<T>`] where the type of
 //! the data at that point is fixed by a plain-function step, or [`Unknown`] (after a nested
 //! plan, a custom step, `blocking`). Feeding a `Known<T>` into a function step that takes
 //! another type fails [`Connects`], whose message names both types, on the step's own tokens —
