@@ -5,7 +5,7 @@
 //! when a subscriber wants DEBUG, and panics are caught once per plan and per parallel branch
 //! (see [`catch_panics`]) rather than around every step. A step that a panic unwinds through
 //! records itself (the innermost one wins), so the caught panic still names it; on the happy
-//! path that costs one check of the global panic count.
+//! path that costs nothing.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -74,13 +74,13 @@ thread_local! {
     static PANICKED_IN: Cell<Option<&'static NodeInfo>> = const { Cell::new(None) };
 }
 
-/// Lives for one poll of a step; if that poll unwinds, names the step for the catch point.
+/// Lives for one poll of a step, and is forgotten when the poll returns: it is dropped only
+/// if the poll unwinds, and then names the step for the catch point.
 struct Blame(&'static NodeInfo);
 
 impl Drop for Blame {
-    #[inline]
     fn drop(&mut self) {
-        if std::thread::panicking() && PANICKED_IN.get().is_none() {
+        if PANICKED_IN.get().is_none() {
             PANICKED_IN.set(Some(self.0));
         }
     }
@@ -100,6 +100,7 @@ impl NodeSpan {
         }
     }
 
+    #[inline]
     fn enter(&self) -> Option<tracing::span::Entered<'_>> {
         self.0.as_deref().map(tracing::Span::enter)
     }
@@ -190,6 +191,7 @@ fn traced<'m, F, C>(blame: bool, cx: &Cx<'m, C>, run: F) -> Traced<'m, F> {
 impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
     type Output = F::Output;
 
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let watch = this.watch;
@@ -203,11 +205,14 @@ impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
             }
         }
         let _entered = this.span.enter();
-        let _blame = this.blame.then_some(Blame(this.info));
-        match watch.monitor {
+        let blame = this.blame.then(|| Blame(this.info));
+        let poll = match watch.monitor {
             None => this.run.poll(task),
             Some(monitor) => poll_watched(*monitor, watch.id, &mut watch.monitor, this.run, task),
-        }
+        };
+        // Returned normally: nothing to blame, and no drop to run.
+        std::mem::forget(blame);
+        poll
     }
 }
 

@@ -81,8 +81,10 @@ where
     O: Send,
 {
     type Out = O;
-    async fn call(&self, input: I, _cx: Cx<'_, C>) -> Result<O, PlanError> {
-        Ok((self.f)(input))
+    // Not `async fn`: the future would carry the unused `Cx` (four words) through every step.
+    fn call(&self, input: I, _: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        let f = &self.f;
+        async move { Ok(f(input)) }
     }
 }
 
@@ -108,8 +110,9 @@ where
     O: Send,
 {
     type Out = O;
-    async fn call(&self, input: I, _cx: Cx<'_, C>) -> Result<O, PlanError> {
-        (self.f)(input)
+    fn call(&self, input: I, _: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        let f = &self.f;
+        async move { f(input) }
     }
 }
 
@@ -122,8 +125,13 @@ where
     C: Sync,
 {
     type Out = Fut::Output;
-    async fn call(&self, input: I, _cx: Cx<'_, C>) -> Result<Fut::Output, PlanError> {
-        Ok((self.f)(input).await)
+    fn call(
+        &self,
+        input: I,
+        _: Cx<'_, C>,
+    ) -> impl Future<Output = Result<Fut::Output, PlanError>> + Send {
+        let f = &self.f;
+        async move { Ok(f(input).await) }
     }
 }
 
@@ -151,8 +159,9 @@ where
     O: Send,
 {
     type Out = O;
-    async fn call(&self, input: I, _cx: Cx<'_, C>) -> Result<O, PlanError> {
-        (self.f)(input).await
+    fn call(&self, input: I, _: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
+        let f = &self.f;
+        async move { f(input).await }
     }
 }
 

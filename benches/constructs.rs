@@ -1,0 +1,133 @@
+//! What single constructs cost against the code they replace: a deadline (`#[timeout]` vs
+//! `tokio::time::timeout`: how late each returns), `focus` vs mutating the field directly,
+//! and `#[retry]` on the success path vs a hand-written retry loop.
+//!
+//! `cargo bench --bench constructs`.
+
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use plan_runtime::prelude::*;
+
+mod common;
+
+const DEADLINE: Duration = Duration::from_millis(50);
+
+/// A step that would take a second.
+async fn slow(x: u64) -> u64 {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    x
+}
+
+fn deadline(c: &mut Criterion) {
+    let rt = common::current_thread();
+    let plan = plan! { #[timeout(50ms)] slow };
+    assert!(matches!(
+        rt.block_on(plan.run(1)),
+        Err(PlanError::Timeout { .. })
+    ));
+    let mut group = c.benchmark_group("deadline_50ms");
+    group.sample_size(10);
+    group.bench_function("plan_timeout", |b| {
+        b.to_async(&rt)
+            .iter(|| async { plan.run(1).await.unwrap_err() })
+    });
+    group.bench_function("tokio_timeout", |b| {
+        b.to_async(&rt)
+            .iter(|| async { tokio::time::timeout(DEADLINE, slow(1)).await.unwrap_err() })
+    });
+    group.finish();
+}
+
+#[derive(Clone, Default, Lens)]
+struct Agent {
+    turns: u64,
+    /// Along for the ride: a focus on `turns` must not copy it.
+    memory: Vec<String>,
+}
+
+async fn inc(x: u64) -> u64 {
+    std::hint::black_box(x + 1)
+}
+
+fn agent() -> Agent {
+    Agent {
+        turns: 0,
+        memory: vec!["an observation".to_owned(); 64],
+    }
+}
+
+fn focus(c: &mut Criterion) {
+    let rt = common::current_thread();
+    let plan = plan! { focus(Agent::turns) { inc } };
+    let after = rt.block_on(plan.run(agent())).unwrap();
+    assert_eq!((after.turns, after.memory.len()), (1, 64));
+    let mut group = c.benchmark_group("focus");
+    group.bench_function("plan_focus", |b| {
+        b.to_async(&rt).iter_batched(
+            agent,
+            |agent| async { plan.run(agent).await.unwrap() },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("hand", |b| {
+        b.to_async(&rt).iter_batched(
+            agent,
+            |mut agent| async move {
+                agent.turns = inc(agent.turns).await;
+                agent
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("flaky")]
+struct Flaky;
+
+/// A fallible step that succeeds: the path that retries must not slow down.
+async fn try_inc(x: u64) -> Result<u64, Flaky> {
+    Ok(std::hint::black_box(x + 1))
+}
+
+/// What `#[retry(3, backoff = 100ms)]` replaces (without its jitter).
+async fn retry_by_hand(x: u64) -> Result<u64, Flaky> {
+    let mut backoff = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match try_inc(x).await {
+            Ok(y) => return Ok(y),
+            Err(err) if attempt == 3 => return Err(err),
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+fn retry(c: &mut Criterion) {
+    let rt = common::current_thread();
+    let with_retry = plan! { #[retry(3, backoff = 100ms)] try_inc };
+    let without = plan! { try_inc };
+    let mut group = c.benchmark_group("retry_success");
+    group.bench_function("plan_retry", |b| {
+        b.to_async(&rt)
+            .iter(|| async { with_retry.run(std::hint::black_box(1)).await.unwrap() })
+    });
+    group.bench_function("plan_no_retry", |b| {
+        b.to_async(&rt)
+            .iter(|| async { without.run(std::hint::black_box(1)).await.unwrap() })
+    });
+    group.bench_function("hand_retry_loop", |b| {
+        b.to_async(&rt)
+            .iter(|| async { retry_by_hand(std::hint::black_box(1)).await.unwrap() })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, deadline, focus, retry);
+criterion_main!(benches);
