@@ -94,7 +94,10 @@ where
             started += 1;
             // A panicking branch is that branch's failure: siblings keep running under the
             // policy (`settled` keeps their outcomes).
-            running.push(async move { (index, catch_panics(*cx, branch).await) });
+            running.push(Numbered {
+                index,
+                run: catch_panics(*cx, branch),
+            });
         }
         let next = poll_fn(|task| {
             if let Poll::Ready(next) = running.poll_next_unpin(task) {
@@ -130,6 +133,26 @@ where
         started
     };
     gather.end(state, branches, timed_out, cx)
+}
+
+pin_project_lite::pin_project! {
+    /// A branch of [`gather`] that says which branch it was when it finishes. A struct, not
+    /// an `async move` block: the block would keep the branch future twice, once as its
+    /// capture and once being awaited, doubling the memory of every branch.
+    struct Numbered<F> {
+        index: usize,
+        #[pin]
+        run: F,
+    }
+}
+
+impl<F: Future> Future for Numbered<F> {
+    type Output = (usize, F::Output);
+
+    fn poll(self: Pin<&mut Self>, task: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        this.run.poll(task).map(|out| (*this.index, out))
+    }
 }
 
 /// A branch future with its output erased to `O`, pinned on the group's stack.
