@@ -166,7 +166,7 @@ def fan_out_section(asyncio: dict, langgraph: dict) -> tuple[str, list[list[str]
         + f"\n\nOverhead per branch: (wall − one 10 ms sleep alone, {human(floor and floor * 1e-9)}) / N.\n\n"
         + table(["N", "`each(all)`"] + [label for _, label in HAND_FAN_OUTS], overhead_rows)
         + f"\n\n`par(all)` of 10 branches: {human(par and par * 1e-9)}; `tokio::join!` of the same 10: "
-        f"{human(join and join * 1e-9)} ({ratio(par, join)}).\n"
+        f"{human(join and join * 1e-9)} ({ratio(par, join)})."
     )
     return text, targets
 
@@ -213,8 +213,9 @@ def first_section(asyncio: dict, langgraph: dict) -> str:
     def cell(data: dict | None) -> str:
         if not data:
             return "not run"
-        return f"not expressible: {data['unsupported']}" if "unsupported" in data else human(data["wall_s"])
+        return "not expressible (below)" if "unsupported" in data else human(data["wall_s"])
 
+    why = [f"\n\n{name}: {data['unsupported']}" for name, data in (("asyncio", py), ("LangGraph", lg)) if data and "unsupported" in data]
     return (
         "## First of 100: 1 fast branch (1 ms), 99 slow (10 s)\n\n"
         "Time until the winner is returned, with all 99 losers dropped (and their destructors "
@@ -224,6 +225,7 @@ def first_section(asyncio: dict, langgraph: dict) -> str:
             ["`each(first)`", "`FuturesUnordered`, first result", "ratio", "asyncio (`wait` + cancel + await)", "LangGraph"],
             [[human(plan and plan * 1e-9), human(hand and hand * 1e-9), ratio(plan, hand), cell(py), cell(lg)]],
         )
+        + "".join(why)
     )
 
 
@@ -302,11 +304,11 @@ def main() -> None:
     compile_time, t4 = compile_section()
     quick = any(p.get("quick") for p in (asyncio, langgraph))
     parts = [
-        "# Benchmark results\n",
+        "# Benchmark results",
         "Written by `bench/run` "
         f"({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC){' with --quick: short samples, not for quoting' if quick else ''}; "
         "do not edit by hand. Criterion figures are medians; the raw estimates are under "
-        "`target/criterion/`.\n",
+        "`target/criterion/`.",
         "## Machine\n\n" + machine(),
         "## Targets\n\n" + table(["target", "measured", ""], t1 + t2 + t3 + t4),
         chain,
