@@ -25,6 +25,15 @@ pub fn expand(body: &PlanBody) -> TokenStream {
         checks,
         ..
     } = expander;
+    // A dozen bindings per `let`: every `let` opens a scope nested in the previous one, and
+    // rustc's debug info recurses once per level (a 10,000-step chain overflowed its stack).
+    let steps = steps.chunks(SEQ_WIDTH).map(|chunk| match chunk {
+        [(name, value)] => quote!(let #name = #value;),
+        _ => {
+            let (names, values): (Vec<_>, Vec<_>) = chunk.iter().cloned().unzip();
+            quote!(let (#(#names,)*) = (#(#values,)*);)
+        }
+    });
     quote! {
         {
             #(#infos)*
@@ -45,8 +54,9 @@ pub fn expand(body: &PlanBody) -> TokenStream {
 struct Expander {
     /// `NodeInfo` constants.
     infos: Vec<TokenStream>,
-    /// `let` bindings of steps (and lenses), evaluated once when the plan is built.
-    steps: Vec<TokenStream>,
+    /// Steps (and lenses) with the names they are bound to, evaluated once when the plan is
+    /// built.
+    steps: Vec<(Ident, TokenStream)>,
     /// The shadow program.
     checks: Vec<TokenStream>,
     names: usize,
@@ -87,7 +97,7 @@ impl Expander {
     /// Binds a step (or lens) value, evaluated once when the plan is built.
     fn bind(&mut self, prefix: &str, value: TokenStream) -> Ident {
         let ident = self.fresh(prefix);
-        self.steps.push(quote!(let #ident = #value;));
+        self.steps.push((ident.clone(), value));
         ident
     }
 
