@@ -110,7 +110,7 @@ def chain_section(asyncio: dict, langgraph: dict) -> tuple[str, list[list[str]]]
                 human(lg["per_step_ns"] * 1e-9) if lg else "—",
             ]
         )
-        if plan and hand and n >= 1000:
+        if plan and hand:
             worst = max(worst or 0, plan / hand)
     text = (
         "## Sequence of N trivial steps\n\n"
@@ -122,9 +122,16 @@ def chain_section(asyncio: dict, langgraph: dict) -> tuple[str, list[list[str]]]
             ["N", "`plan!`", "hand-written", "ratio", "`plan!`, reported", "asyncio", "LangGraph"],
             rows,
         )
+        + "\n\n" + NOT_RUN_BY_PEERS
     )
-    target = ["per-step overhead within 1.2× of hand-written (N ≥ 1,000)", f"{worst:.1f}×" if worst else "—", met(worst, 1.2)]
+    target = ["per-step overhead within 1.2× of hand-written (worst N)", f"{worst:.2f}×" if worst else "—", met(worst, 1.2)]
     return text, [target]
+
+
+NOT_RUN_BY_PEERS = (
+    "A peer's \"—\" is a size it does not run: the Python peers run the sizes the issue sets "
+    "for them (chains of 100 and 1,000, fan-outs up to 10,000)."
+)
 
 
 def met(value: float | None, limit: float) -> str:
@@ -155,7 +162,7 @@ def fan_out_section(asyncio: dict, langgraph: dict) -> tuple[str, list[list[str]
     text = (
         "## Fan-out: N branches that each sleep 10 ms\n\n"
         "`each(all) { nap }` against the hand-written ways to await N futures, on the runtime "
-        "`#[tokio::main]` gives (multi-threaded, 2 workers); every variant returns the results "
+        f"`#[tokio::main]` gives (multi-threaded, {command('nproc')} workers); every variant returns the results "
         "in input order. The plan and `FuturesUnordered`/`join_all` run every branch in the "
         "awaiting task; the `JoinSet` spawns one task per branch. asyncio is `asyncio.gather`; "
         "LangGraph is one `Send` per branch. Wall time per run, median.\n\n"
@@ -163,7 +170,10 @@ def fan_out_section(asyncio: dict, langgraph: dict) -> tuple[str, list[list[str]
             ["N", "`each(all)`"] + [label for _, label in HAND_FAN_OUTS] + ["ratio to `FuturesUnordered`", "asyncio", "LangGraph"],
             rows,
         )
-        + f"\n\nOverhead per branch: (wall − one 10 ms sleep alone, {human(floor and floor * 1e-9)}) / N.\n\n"
+        + "\n\n" + NOT_RUN_BY_PEERS
+        + f"\n\nOverhead per branch: (wall − one 10 ms sleep alone, {human(floor and floor * 1e-9)}) / N. "
+        "Below 1,000 branches it is within the timer's jitter (a run is about 11 ms either way), "
+        "so those rows say little.\n\n"
         + table(["N", "`each(all)`"] + [label for _, label in HAND_FAN_OUTS], overhead_rows)
         + f"\n\n`par(all)` of 10 branches: {human(par and par * 1e-9)}; `tokio::join!` of the same 10: "
         f"{human(join and join * 1e-9)} ({ratio(par, join)})."
@@ -189,8 +199,8 @@ def memory_section(asyncio: dict, langgraph: dict) -> tuple[str, list[list[str]]
             + [f"{(p['peak_rss_kib'] - p['base_rss_kib']) * 1024 / n:.0f} B" if p else "—" for p in (py, lg)]
         )
         if n == 10_000 and plan and hands[0]:
-            value = plan["peak_rss_kib"] / hands[0]["peak_rss_kib"]
-            targets.append(["10,000 × 10 ms fan-out within 1.3× of `FuturesUnordered`, peak memory", f"{value:.2f}×", met(value, 1.3)])
+            value = per_branch(plan) / per_branch(hands[0])
+            targets.append(["10,000 × 10 ms fan-out within 1.3× of `FuturesUnordered`, peak memory per branch", f"{value:.2f}×", met(value, 1.3)])
     text = (
         "## Memory of a fan-out\n\n"
         "Peak resident set size of a process that runs one fan-out (`benches/memory.rs`, one "
@@ -207,7 +217,6 @@ def memory_section(asyncio: dict, langgraph: dict) -> tuple[str, list[list[str]]
 
 
 def first_section(asyncio: dict, langgraph: dict) -> str:
-    plan, hand = ns("first_of_100", "plan_each_first"), ns("first_of_100", "futures_unordered")
     py, lg = asyncio.get("first"), langgraph.get("first")
 
     def cell(data: dict | None) -> str:
@@ -215,15 +224,22 @@ def first_section(asyncio: dict, langgraph: dict) -> str:
             return "not run"
         return "not expressible (below)" if "unsupported" in data else human(data["wall_s"])
 
+    rows = []
+    for label, winner in (("1ms", "after 1 ms"), ("ready", "ready at once")):
+        plan, hand = ns("first_of_100", "plan_each_first", label), ns("first_of_100", "futures_unordered", label)
+        peers = [cell(py), cell(lg)] if label == "1ms" else ["", ""]
+        rows.append([winner, human(plan and plan * 1e-9), human(hand and hand * 1e-9), ratio(plan, hand)] + peers)
     why = [f"\n\n{name}: {data['unsupported']}" for name, data in (("asyncio", py), ("LangGraph", lg)) if data and "unsupported" in data]
     return (
-        "## First of 100: 1 fast branch (1 ms), 99 slow (10 s)\n\n"
+        "## First of 100: 1 fast branch, 99 slow (10 s)\n\n"
         "Time until the winner is returned, with all 99 losers dropped (and their destructors "
         "run) before the call returns; each variant checks that before it is timed. The fast "
-        "branch is the last one started.\n\n"
+        "branch is the last one started. A 1 ms winner mostly measures tokio's 1 ms timer; a "
+        "winner that is ready at once leaves only the cost of starting 100 branches and "
+        "dropping 99.\n\n"
         + table(
-            ["`each(first)`", "`FuturesUnordered`, first result", "ratio", "asyncio (`wait` + cancel + await)", "LangGraph"],
-            [[human(plan and plan * 1e-9), human(hand and hand * 1e-9), ratio(plan, hand), cell(py), cell(lg)]],
+            ["winner", "`each(first)`", "`FuturesUnordered`, first result", "ratio", "asyncio (`wait` + cancel + await)", "LangGraph"],
+            rows,
         )
         + "".join(why)
     )
@@ -247,7 +263,7 @@ def deadline_section(asyncio: dict, langgraph: dict) -> str:
         "## Deadline: 50 ms on a step that takes 1 s\n\n"
         "Time until the timeout error is returned, and how late that is.\n\n"
         + table(
-            ["`#[timeout(50ms)]`", "`tokio::time::timeout`", "asyncio (`wait_for`)", "LangGraph (node `timeout`)"],
+            ["`#[timeout(50ms)]`", "`tokio::time::timeout`", "asyncio (`asyncio.timeout`)", "LangGraph (node `timeout`)"],
             [[cell(plan and plan * 1e-9), cell(hand and hand * 1e-9), peer_cell(asyncio), peer_cell(langgraph)]],
         )
     )

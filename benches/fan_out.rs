@@ -6,6 +6,7 @@
 //! `cargo bench --bench fan_out`. All variants return the results in input order, as
 //! `each(all)` does. `sleep_alone` is the floor: one 10 ms sleep on the same runtime.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -120,19 +121,25 @@ impl Drop for CountsDrop {
     }
 }
 
-/// A branch of the race: sleeps `after`, and counts itself when dropped.
+/// A branch of the race: sleeps `after` (a zero `after` is ready at once), and counts
+/// itself when dropped.
 async fn race(after: Duration) -> Duration {
     let _counted = CountsDrop;
-    tokio::time::sleep(after).await;
+    if !after.is_zero() {
+        tokio::time::sleep(after).await;
+    }
     after
 }
 
-const FAST: Duration = Duration::from_millis(1);
+/// The winners raced: after 1 ms (the timer's resolution, as in the Python peers), and ready
+/// at once, which leaves only the cost of starting 100 branches and dropping 99.
+const WINNERS: [(&str, Duration); 2] =
+    [("1ms", Duration::from_millis(1)), ("ready", Duration::ZERO)];
 
-/// 99 slow branches, then the fast one last, so that no variant wins by starting it first.
-fn racers() -> Vec<Duration> {
+/// 99 slow branches, then the winner last, so that no variant wins by starting it first.
+fn racers(winner: Duration) -> Vec<Duration> {
     let mut racers = vec![Duration::from_secs(10); 99];
-    racers.push(FAST);
+    racers.push(winner);
     racers
 }
 
@@ -143,42 +150,38 @@ async fn first_by_hand(racers: Vec<Duration>) -> Duration {
     running.next().await.expect("100 racers")
 }
 
+/// Runs `race` once and checks that `winner` won and all 100 branches were dropped by the
+/// time it returned.
+fn check(name: &str, winner: Duration, race: impl Future<Output = Duration>) {
+    DROPPED.store(0, Ordering::Relaxed);
+    let won = common::current_thread().block_on(race);
+    assert_eq!(won, winner, "{name}: the fast branch wins");
+    let dropped = DROPPED.load(Ordering::Relaxed);
+    assert_eq!(dropped, 100, "{name}: every branch dropped on return");
+}
+
 fn first(c: &mut Criterion) {
     let rt = common::current_thread();
     let plan = plan! { each(first) { race } };
-    for (name, winner) in [
-        (
-            "plan_each_first",
-            rt.block_on(async {
-                DROPPED.store(0, Ordering::Relaxed);
-                plan.run(racers()).await.unwrap()
-            }),
-        ),
-        (
-            "futures_unordered",
-            rt.block_on(async {
-                DROPPED.store(0, Ordering::Relaxed);
-                first_by_hand(racers()).await
-            }),
-        ),
-    ] {
-        assert_eq!(winner, FAST, "{name}: the fast branch wins");
-        let dropped = DROPPED.load(Ordering::Relaxed);
-        assert_eq!(dropped, 100, "{name}: every branch dropped on return");
-    }
     let mut group = c.benchmark_group("first_of_100");
     group.sample_size(20);
-    group.bench_function("plan_each_first", |b| {
-        b.to_async(&rt).iter_batched(
-            racers,
-            |racers| async { plan.run(racers).await.unwrap() },
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("futures_unordered", |b| {
-        b.to_async(&rt)
-            .iter_batched(racers, first_by_hand, BatchSize::SmallInput)
-    });
+    for (label, winner) in WINNERS {
+        check("plan", winner, async {
+            plan.run(racers(winner)).await.unwrap()
+        });
+        check("by hand", winner, first_by_hand(racers(winner)));
+        group.bench_function(BenchmarkId::new("plan_each_first", label), |b| {
+            b.to_async(&rt).iter_batched(
+                || racers(winner),
+                |racers| async { plan.run(racers).await.unwrap() },
+                BatchSize::SmallInput,
+            )
+        });
+        group.bench_function(BenchmarkId::new("futures_unordered", label), |b| {
+            b.to_async(&rt)
+                .iter_batched(|| racers(winner), first_by_hand, BatchSize::SmallInput)
+        });
+    }
     group.finish();
 }
 

@@ -166,7 +166,9 @@ fn source_text(start: Cursor, end: Cursor, span: Span) -> String {
     // Walk only the consumed tokens: the rest of the plan may be thousands of tokens long.
     let mut consumed = Vec::new();
     let mut cursor = start;
-    while cursor != end {
+    // `<`, not `!=`: a step from a `macro_rules!` fragment sits in an invisible group that
+    // `token_tree` steps over whole, so the walk can pass `end` without landing on it.
+    while cursor < end {
         let Some((token, next)) = cursor.token_tree() else {
             break;
         };

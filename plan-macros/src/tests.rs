@@ -107,6 +107,24 @@ fn nodes_record_their_line_and_column() {
     );
 }
 
+/// A `macro_rules!` fragment (`plan! { $steps >> dbl }`) reaches the macro as an invisible
+/// group; the source text of the item it forms must stop at the group's end.
+#[test]
+fn source_text_stops_after_an_invisible_group() {
+    use proc_macro2::{Delimiter, Group, TokenTree};
+    let fragment: TokenStream = "inc >> inc".parse().unwrap();
+    let mut tokens: TokenStream = TokenTree::Group(Group::new(Delimiter::None, fragment)).into();
+    tokens.extend(">> dbl".parse::<TokenStream>().unwrap());
+    let expansion = expand_plan(tokens).to_string();
+    let sources: Vec<&str> = expansion
+        .split(r#"source : ""#)
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    let with_dbl: Vec<_> = sources.iter().filter(|s| s.contains("dbl")).collect();
+    assert_eq!(with_dbl, [&"dbl"], "{sources:?}");
+}
+
 #[test]
 fn malformed_plans_are_errors_with_hints() {
     let cases = [

@@ -191,6 +191,8 @@ fn traced<'m, F, C>(blame: bool, cx: &Cx<'m, C>, run: F) -> Traced<'m, F> {
 impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
     type Output = F::Output;
 
+    // Always: every step is polled through here, and left to itself LLVM keeps it out of
+    // line (a 1,000-step chain ran 14 % more instructions with `#[inline]`).
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
