@@ -13,42 +13,11 @@ use std::time::Duration;
 use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
 use futures::stream::{FuturesUnordered, StreamExt};
 use plan_runtime::prelude::*;
-use tokio::task::JoinSet;
 
 mod common;
-use common::{NAP, nap};
+use common::{NAP, futures_unordered, join_all, join_set, nap};
 
 const SIZES: [u64; 5] = [10, 100, 1_000, 10_000, 100_000];
-
-async fn futures_unordered(items: Vec<u64>) -> Vec<u64> {
-    let mut out = vec![0; items.len()];
-    let mut running: FuturesUnordered<_> = items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| async move { (i, nap(item).await) })
-        .collect();
-    while let Some((i, value)) = running.next().await {
-        out[i] = value;
-    }
-    out
-}
-
-async fn join_all(items: Vec<u64>) -> Vec<u64> {
-    futures::future::join_all(items.into_iter().map(nap)).await
-}
-
-async fn join_set(items: Vec<u64>) -> Vec<u64> {
-    let mut out = vec![0; items.len()];
-    let mut set = JoinSet::new();
-    for (i, item) in items.into_iter().enumerate() {
-        set.spawn(async move { (i, nap(item).await) });
-    }
-    while let Some(done) = set.join_next().await {
-        let (i, value) = done.expect("a branch panicked");
-        out[i] = value;
-    }
-    out
-}
 
 fn fan_out(c: &mut Criterion) {
     let rt = common::multi_thread();

@@ -6,9 +6,7 @@
 //! `cargo bench --bench memory -- plan_each 10000`; variants: `plan_each`, `futures_unordered`,
 //! `join_all`, `join_set`. `bench/run` runs each in its own process.
 
-use futures::stream::{FuturesUnordered, StreamExt};
 use plan_runtime::prelude::*;
-use tokio::task::JoinSet;
 
 mod common;
 use common::nap;
@@ -29,31 +27,9 @@ async fn fan_out(variant: &str, items: Vec<u64>) -> Vec<u64> {
             let plan = plan! { each(all) { nap } };
             plan.run(items).await.unwrap()
         }
-        "futures_unordered" => {
-            let mut out = vec![0; items.len()];
-            let mut running: FuturesUnordered<_> = items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| async move { (i, nap(item).await) })
-                .collect();
-            while let Some((i, value)) = running.next().await {
-                out[i] = value;
-            }
-            out
-        }
-        "join_all" => futures::future::join_all(items.into_iter().map(nap)).await,
-        "join_set" => {
-            let mut out = vec![0; items.len()];
-            let mut set = JoinSet::new();
-            for (i, item) in items.into_iter().enumerate() {
-                set.spawn(async move { (i, nap(item).await) });
-            }
-            while let Some(done) = set.join_next().await {
-                let (i, value) = done.expect("a branch panicked");
-                out[i] = value;
-            }
-            out
-        }
+        "futures_unordered" => common::futures_unordered(items).await,
+        "join_all" => common::join_all(items).await,
+        "join_set" => common::join_set(items).await,
         other => panic!("unknown variant {other}"),
     }
 }
