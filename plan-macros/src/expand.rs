@@ -25,9 +25,7 @@ pub fn expand(body: &PlanBody) -> TokenStream {
         checks,
         ..
     } = expander;
-    // A dozen bindings per `let`: every `let` opens a scope nested in the previous one, and
-    // rustc's debug info recurses once per level (a 10,000-step chain overflowed its stack).
-    let steps = steps.chunks(SEQ_WIDTH).map(|chunk| match chunk {
+    let steps = steps.chunks(BINDINGS_PER_LET).map(|chunk| match chunk {
         [(name, value)] => quote!(let #name = #value;),
         _ => {
             let (names, values): (Vec<_>, Vec<_>) = chunk.iter().cloned().unzip();
@@ -404,6 +402,11 @@ fn chain_span(chain: &Chain) -> Span {
         .last()
         .map_or_else(Span::call_site, |item| item.span)
 }
+
+/// How many steps one `let` binds: every `let` opens a scope nested in the previous one, and
+/// rustc's debug info recurses once per level (one `let` per step overflowed its stack on a
+/// 10,000-step chain).
+const BINDINGS_PER_LET: usize = 12;
 
 /// The most steps one `Seq` takes (the runtime implements tuples up to this size).
 const SEQ_WIDTH: usize = 12;
