@@ -44,6 +44,15 @@ def human(seconds: float | None) -> str:
     raise AssertionError
 
 
+def seconds(nanos: float | None) -> float | None:
+    """Criterion's nanoseconds in seconds, keeping a missing figure missing."""
+    return None if nanos is None else nanos * 1e-9
+
+
+def human_ns(nanos: float | None) -> str:
+    return human(seconds(nanos))
+
+
 def ratio(a: float | None, b: float | None) -> str:
     return "—" if a is None or b is None or b == 0 else f"{a / b:.2f}×"
 
@@ -147,8 +156,8 @@ def fan_out_section(asyncio: dict, langgraph: dict) -> tuple[str, list[list[str]
         py = peer_row(asyncio, "fan_out", n)
         lg = peer_row(langgraph, "fan_out", n)
         rows.append(
-            [f"{n:,}", human(plan and plan * 1e-9)]
-            + [human(h and h * 1e-9) for h in hands]
+            [f"{n:,}", human_ns(plan)]
+            + [human_ns(h) for h in hands]
             + [ratio(plan, hands[0]), human(py["wall_s"]) if py else "—", human(lg["wall_s"]) if lg else "—"]
         )
         over = lambda t: None if t is None or floor is None else max(t - floor, 0) / n * 1e-9  # noqa: E731
@@ -158,7 +167,7 @@ def fan_out_section(asyncio: dict, langgraph: dict) -> tuple[str, list[list[str]
             value = plan / hands[0] if plan and hands[0] else None
             targets.append(["10,000 × 10 ms fan-out within 1.3× of `FuturesUnordered`, wall", f"{value:.2f}×" if value else "—", met(value, 1.3)])
         if n == 100_000:
-            targets.append(["a 100,000-branch fan-out completes", human(plan and plan * 1e-9), "met" if plan else "**missed**"])
+            targets.append(["a 100,000-branch fan-out completes", human_ns(plan), "met" if plan else "**missed**"])
     par, join = ns("fan_out", "plan_par", 10), ns("fan_out", "join_macro", 10)
     text = (
         "## Fan-out: N branches that each sleep 10 ms\n\n"
@@ -172,12 +181,12 @@ def fan_out_section(asyncio: dict, langgraph: dict) -> tuple[str, list[list[str]
             rows,
         )
         + "\n\n" + NOT_RUN_BY_PEERS
-        + f"\n\nOverhead per branch: (wall − one 10 ms sleep alone, {human(floor and floor * 1e-9)}) / N, "
+        + f"\n\nOverhead per branch: (wall − one 10 ms sleep alone, {human_ns(floor)}) / N, "
         "from 1,000 branches up (below that, a run takes about 11 ms either way and the "
         "difference is the timer's jitter).\n\n"
         + table(["N", "`each(all)`"] + [label for _, label in HAND_FAN_OUTS], overhead_rows)
-        + f"\n\n`par(all)` of 10 branches: {human(par and par * 1e-9)}; `tokio::join!` of the same 10: "
-        f"{human(join and join * 1e-9)} ({ratio(par, join)})."
+        + f"\n\n`par(all)` of 10 branches: {human_ns(par)}; `tokio::join!` of the same 10: "
+        f"{human_ns(join)} ({ratio(par, join)})."
     )
     return text, targets
 
@@ -229,7 +238,7 @@ def first_section(asyncio: dict, langgraph: dict) -> str:
     for label, winner in (("1ms", "after 1 ms"), ("ready", "ready at once")):
         plan, hand = ns("first_of_100", "plan_each_first", label), ns("first_of_100", "futures_unordered", label)
         peers = [cell(py), cell(lg)] if label == "1ms" else ["", ""]
-        rows.append([winner, human(plan and plan * 1e-9), human(hand and hand * 1e-9), ratio(plan, hand)] + peers)
+        rows.append([winner, human_ns(plan), human_ns(hand), ratio(plan, hand)] + peers)
     why = [f"\n\n{name}: {data['unsupported']}" for name, data in (("asyncio", py), ("LangGraph", lg)) if data and "unsupported" in data]
     return (
         "## First of 100: 1 fast branch, 99 slow (10 s)\n\n"
@@ -265,7 +274,7 @@ def deadline_section(asyncio: dict, langgraph: dict) -> str:
         "Time until the timeout error is returned, and how late that is.\n\n"
         + table(
             ["`#[timeout(50ms)]`", "`tokio::time::timeout`", "asyncio (`asyncio.timeout`)", "LangGraph (node `timeout`)"],
-            [[cell(plan and plan * 1e-9), cell(hand and hand * 1e-9), peer_cell(asyncio), peer_cell(langgraph)]],
+            [[cell(seconds(plan)), cell(seconds(hand)), peer_cell(asyncio), peer_cell(langgraph)]],
         )
     )
 
@@ -278,9 +287,9 @@ def constructs_section() -> str:
         + table(
             ["shape", "`plan!`", "hand-written", "ratio"],
             [
-                ["`focus(Agent::turns) { inc }` vs `agent.turns = inc(agent.turns).await`", human(focus and focus * 1e-9), human(direct and direct * 1e-9), ratio(focus, direct)],
-                ["`#[retry(3, backoff = 100ms)] try_inc`, succeeding, vs a retry loop", human(retry and retry * 1e-9), human(loop and loop * 1e-9), ratio(retry, loop)],
-                ["the same plan without `#[retry]`", human(plain and plain * 1e-9), "", ""],
+                ["`focus(Agent::turns) { inc }` vs `agent.turns = inc(agent.turns).await`", human_ns(focus), human_ns(direct), ratio(focus, direct)],
+                ["`#[retry(3, backoff = 100ms)] try_inc`, succeeding, vs a retry loop", human_ns(retry), human_ns(loop), ratio(retry, loop)],
+                ["the same plan without `#[retry]`", human_ns(plain), "", ""],
             ],
         )
         + "\n\nEach row is a whole run of a one-node plan, so it includes the plan's root: the "
