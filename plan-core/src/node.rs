@@ -120,6 +120,41 @@ impl NodeInfo {
         }
     }
 
+    /// The same node, with its source text as written (`new` uses the name).
+    ///
+    /// This and [`NodeInfo::policy`] and [`NodeInfo::at`] are what `plan!` writes, one line
+    /// per node:
+    ///
+    /// ```
+    /// use plan_core::{NodeInfo, NodeKind};
+    /// const PAR: NodeInfo = NodeInfo::new("par", NodeKind::Par, "1")
+    ///     .source("par(all) { a, b }")
+    ///     .policy("all")
+    ///     .at("src/main.rs", 12, 9);
+    /// assert_eq!((PAR.policy, PAR.location().to_string().as_str()), (Some("all"), "src/main.rs:12:9"));
+    /// ```
+    pub const fn source(self, source: &'static str) -> Self {
+        NodeInfo { source, ..self }
+    }
+
+    /// The same node, with the parallel policy as written (`par` and `each`).
+    pub const fn policy(self, policy: &'static str) -> Self {
+        NodeInfo {
+            policy: Some(policy),
+            ..self
+        }
+    }
+
+    /// The same node, written at `file:line:column`.
+    pub const fn at(self, file: &'static str, line: u32, column: u32) -> Self {
+        NodeInfo {
+            file,
+            line,
+            column,
+            ..self
+        }
+    }
+
     /// Where the node is written.
     pub fn location(&self) -> Location {
         Location {

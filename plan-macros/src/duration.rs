@@ -47,9 +47,12 @@ impl Parse for DurationArg {
             ));
         }
         let Some(&(_, scale)) = UNITS.iter().find(|(unit, _)| *unit == suffix) else {
+            let hint = meant_unit(&suffix)
+                .map(|unit| format!("; did you mean `{digits}{unit}`?"))
+                .unwrap_or_default();
             return Err(syn::Error::new(
                 lit.span(),
-                format!("unknown duration unit `{suffix}`: {HINT}"),
+                format!("unknown duration unit `{suffix}`{hint} ({HINT})"),
             ));
         };
         let nanos = scaled(&digits, scale).ok_or_else(|| {
@@ -63,6 +66,40 @@ impl Parse for DurationArg {
             span: lit.span(),
         })
     }
+}
+
+/// The unit a misspelled `suffix` stands for: the usual long forms (`sec`, `msec`, `mins`,
+/// `hours`, `µs`), then the closest unit by spelling.
+fn meant_unit(suffix: &str) -> Option<&'static str> {
+    const LONG: &[(&str, &str)] = &[
+        ("nsec", "ns"),
+        ("nanos", "ns"),
+        ("usec", "us"),
+        ("micros", "us"),
+        ("µs", "us"),
+        ("msec", "ms"),
+        ("millis", "ms"),
+        ("sec", "s"),
+        ("secs", "s"),
+        ("second", "s"),
+        ("seconds", "s"),
+        ("min", "m"),
+        ("mins", "m"),
+        ("minute", "m"),
+        ("minutes", "m"),
+        ("hr", "h"),
+        ("hrs", "h"),
+        ("hour", "h"),
+        ("hours", "h"),
+    ];
+    let lower = suffix.to_lowercase();
+    LONG.iter()
+        .find(|(long, _)| *long == lower)
+        .map(|&(_, unit)| unit)
+        .or_else(|| {
+            let units: Vec<&str> = UNITS.iter().map(|(unit, _)| *unit).collect();
+            crate::suggest::closest(&lower, &units)
+        })
 }
 
 /// `digits` (decimal, maybe with a fraction) times `scale`, exactly; `None` if not whole.
@@ -97,7 +134,11 @@ impl DurationArg {
     /// An expression of type `::core::time::Duration`, in the most readable unit.
     pub fn to_tokens(&self) -> TokenStream {
         match self {
-            DurationArg::Expr(expr) => quote_spanned!(syn::spanned::Spanned::span(expr)=> #expr),
+            // Through a typed `let`: a wrong type is then one short error on the expression,
+            // not a note about the combinator it is passed to.
+            DurationArg::Expr(expr) => quote_spanned! {syn::spanned::Spanned::span(expr)=>
+                { let after: ::core::time::Duration = #expr; after }
+            },
             DurationArg::Literal { nanos, span } => {
                 let (ctor, value) = if nanos.is_multiple_of(1_000_000_000) {
                     ("from_secs", nanos / 1_000_000_000)

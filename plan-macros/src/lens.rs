@@ -1,7 +1,7 @@
 //! `#[derive(Lens)]`: a zero-sized lens per named field, reachable as `Type::field`.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::{Data, DeriveInput, Fields};
 
 pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -29,18 +29,30 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         }
     };
     let ty = &input.ident;
+    let type_vis = &input.vis;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let params = &input.generics.params;
     let lenses = fields.iter().filter_map(|field| {
         let ident = field.ident.as_ref()?;
-        let lens = format_ident!("{}_{}", ty, ident.to_string().trim_start_matches("r#"));
+        // Spanned on the field: a diagnostic about the lens then points at the field.
+        let lens = format_ident!(
+            "{}_{}",
+            ty,
+            ident.to_string().trim_start_matches("r#"),
+            span = ident.span()
+        );
         let vis = &field.vis;
         let field_ty = &field.ty;
         let doc = format!("Lens on `{ty}::{ident}`, made by `#[derive(Lens)]`.");
-        Some(quote! {
+        let declaration = quote_spanned! {ident.span()=>
             #[doc = #doc]
-            #[allow(non_camel_case_types)]
-            pub struct #lens<#params>(::core::marker::PhantomData<fn() -> #ty #ty_generics>) #where_clause;
+            // A lens of a private struct is private too (its `Lens` impls name the struct); an
+            // unused one is no mistake of the user's.
+            #[allow(non_camel_case_types, dead_code)]
+            #type_vis struct #lens<#params>(::core::marker::PhantomData<fn() -> #ty #ty_generics>) #where_clause;
+        };
+        Some(quote! {
+            #declaration
 
             impl #impl_generics ::core::clone::Clone for #lens #ty_generics #where_clause {
                 fn clone(&self) -> Self { *self }
@@ -60,6 +72,11 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                 fn get_mut<'s>(&self, whole: &'s mut #ty #ty_generics) -> &'s mut #field_ty {
                     &mut whole.#ident
                 }
+            }
+
+            impl #impl_generics ::plan_runtime::__private::LensOf for #lens #ty_generics #where_clause {
+                type Source = #ty #ty_generics;
+                type Target = #field_ty;
             }
 
             #[allow(non_upper_case_globals)]

@@ -1,16 +1,32 @@
 //! The `plan!` macro and `#[derive(Lens)]` of the plan DSL. Use them through `plan-runtime`,
 //! which re-exports both and holds the combinators they expand to.
 //!
-//! The macro is parse → expand: `parse` turns the body into the syntax tree of
-//! `ast`, reporting every malformed input as a spanned `syn::Error` with a hint, and `expand`
-//! writes calls of `plan_runtime::nodes`.
+//! One module per construct, named as its runtime module is, holds its syntax tree, its
+//! parsing (every malformed input a spanned `syn::Error` with a hint), its wiring checks and
+//! its expansion: `step` (steps and `blocking`), `seq`, `par`, `each` (with `group`, their
+//! policy and options), `choose`, `focus`, `repeat` (`loop`). `item` holds chains and items,
+//! `attr` their attributes, `plan` the whole body, and `expander` what one expansion
+//! accumulates: node identities, step bindings and the wiring shadow.
 #![forbid(unsafe_code)]
 
-mod ast;
+mod attr;
+mod choose;
 mod duration;
-mod expand;
+mod each;
+mod expander;
+mod focus;
+mod group;
+mod item;
+mod keyword;
 mod lens;
+mod par;
 mod parse;
+mod plan;
+mod repeat;
+mod seq;
+mod source;
+mod step;
+mod suggest;
 #[cfg(test)]
 mod tests;
 
@@ -34,8 +50,8 @@ pub fn derive_lens(input: TokenStream) -> TokenStream {
 
 /// The whole macro on `proc_macro2` tokens, so that tests can run it.
 fn expand_plan(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
-    match syn::parse2::<ast::PlanBody>(input) {
-        Ok(body) => expand::expand(&body),
+    match syn::parse2::<plan::PlanBody>(input) {
+        Ok(body) => body.expand(),
         // Several `compile_error!`s in a row are not one expression: brace them, or rustc
         // reports parse errors of its own instead of ours.
         Err(err) => {

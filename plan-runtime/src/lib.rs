@@ -188,5 +188,6 @@ pub mod __private {
     pub mod classify {
         pub use crate::step::classify::*;
     }
+    pub use crate::wiring::LensOf;
     pub use plan_core::{Lens, NodeInfo, NodeKind};
 }

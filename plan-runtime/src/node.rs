@@ -18,12 +18,19 @@ use plan_core::{
     Cx, Describe, Ended, GraphBuilder, Monitor, NodeInfo, NodeKind, NodeRef, Plan, PlanError,
 };
 
+use crate::wiring::{Free, Needs, RunsWithoutContext, Sig};
+
 /// A whole `plan!`: its root node, and the point where a panic in any of its steps is caught
 /// and turned into [`PlanError::Panicked`].
+///
+/// `X` is what `plan!` found when it checked the plan ([`Sig`]): its input and output, and
+/// whether its steps take a context — [`Free`] (they don't, or it is not known) or
+/// [`Needs<C>`](Needs), which makes `plan.run(input)` an error that shows `run_with`.
 #[derive(Clone, Debug)]
-pub struct Root<P> {
+pub struct Root<P, X = Free> {
     info: &'static NodeInfo,
     inner: P,
+    marker: X,
 }
 
 /// A construct (`par`, `loop`, `focus`, …) with its static identity: errors raised inside
@@ -49,7 +56,43 @@ pub struct Nested<P> {
 
 /// Wraps a whole plan; see [`Root`].
 pub fn root<P>(info: &'static NodeInfo, inner: P) -> Root<P> {
-    Root { info, inner }
+    Root {
+        info,
+        inner,
+        marker: Free,
+    }
+}
+
+impl<P> Root<P> {
+    /// The same plan with the context marker `marker`.
+    pub(crate) fn marked<X>(self, marker: X) -> Root<P, X> {
+        Root {
+            info: self.info,
+            inner: self.inner,
+            marker,
+        }
+    }
+}
+
+impl<P, I, O, C> Root<P, Sig<I, O, Needs<C>>> {
+    /// Not for this plan: its steps take a context `&C`, so it runs with
+    /// [`Plan::run_with`]`(input, &ctx)`. (This method exists to say so at compile time.)
+    pub fn run<In>(&self, input: In) -> <C as RunsWithoutContext<In>>::Never
+    where
+        C: RunsWithoutContext<In>,
+    {
+        let _ = &self.marker;
+        C::never(input)
+    }
+
+    /// Not for this plan: its steps take a context `&C`, so it runs with
+    /// [`Observe::run_reported_with`](crate::report::Observe::run_reported_with)`(input, &ctx)`.
+    pub fn run_reported<In>(&self, input: In) -> <C as RunsWithoutContext<In>>::Never
+    where
+        C: RunsWithoutContext<In>,
+    {
+        C::never(input)
+    }
 }
 
 /// Wraps a construct; see [`Node`].
@@ -340,7 +383,7 @@ fn describe_construct(
     exits
 }
 
-impl<P: Describe> Describe for Root<P> {
+impl<P: Describe, X> Describe for Root<P, X> {
     fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
         describe_construct(self.info, &self.inner, graph, preds)
     }
@@ -350,11 +393,12 @@ impl<P: Describe> Describe for Root<P> {
     }
 }
 
-impl<I, C, P> Plan<I, C> for Root<P>
+impl<I, C, P, X> Plan<I, C> for Root<P, X>
 where
     I: Send,
     C: Sync,
     P: Plan<I, C>,
+    X: Send + Sync,
 {
     type Out = P::Out;
 

@@ -1,14 +1,20 @@
-//! Compile-time wiring checks for `plan!`: how a step that does not fit is reported.
+//! Compile-time wiring checks for `plan!`: how a plan that does not fit together is reported.
 //!
-//! Next to the plan it builds, the macro writes a *shadow* of the plan's dataflow: a block
-//! under `if false`, type-checked but never run. Each value in it is [`Known<T>`] where the type of
-//! the data at that point is fixed by a plain-function step, or [`Unknown`] (after a nested
-//! plan, a custom step, `blocking`). Feeding a `Known<T>` into a function step that takes
-//! another type fails [`Connects`], whose message names both types, on the step's own tokens —
-//! instead of a page of combinator generics at the call of `run`.
+//! After the plan it builds, the macro writes a *shadow* of the plan's dataflow: a block under
+//! `if false`, type-checked but never run. Each value in it is [`Known<T>`] where the type of
+//! the data at that point is fixed (by a function step's signature, a nested plan's output, a
+//! lens's target …), or [`Unknown`]. Every place where two types must agree — a step and the
+//! data fed into it, the arms of a `choose`, a `loop` body and its state — is one *check*: a
+//! `let` whose type is well-formed only if the check holds, spanned on the user's token, with
+//! a message that names the steps involved and the fix. Predicates, scores, routers, `each`
+//! inputs and inputs that are cloned are checked the same way.
 //!
-//! Dispatch between "function step" and "anything else" is autoref specialization, as in
-//! [`step`](mod@crate::step).
+//! A check that fails leaves its proof without a type, and the plan's value is built from the
+//! proofs ([`finish`]); so a broken plan is one error, on the step, and no follow-on error at
+//! `plan.run(..)`.
+//!
+//! Dispatch between "function step", "plan" and "anything else" is autoref specialization, as
+//! in [`step`](mod@crate::step).
 //!
 //! ```compile_fail,E0277
 //! use plan_runtime::prelude::*;
@@ -18,15 +24,16 @@
 //! fn parse(_: String) -> Query { Query }
 //! fn merge(_: Hits) -> u32 { 0 }
 //!
-//! // error: mismatched types in plan: this step takes `Hits`, but it is given `Query`
+//! // error: mismatched types in plan: `merge` takes `Hits`, but `parse` gives `Query`
 //! let p = plan! { parse >> merge };
 //! ```
 
 use std::future::Future;
 use std::marker::PhantomData;
 
-use plan_core::{Lens, PlanError};
+use plan_core::{Lens, Plan, PlanError};
 
+use crate::node::{Nested, Root};
 use crate::step::{Awaits, CtxAsyncFn, Fallible, FnStep, Plain, PlanResult, Returns, WithCtx};
 
 /// The data at this point of the plan has type `T`.
@@ -46,6 +53,899 @@ impl<T> Copy for Known<T> {}
 
 fn known<T>() -> Known<T> {
     Known(PhantomData)
+}
+
+/// An uninhabited type, in a second impl of every check trait: with a single impl, rustc
+/// would unify the two types through it and report a bare "mismatched types" instead.
+pub enum Never {}
+
+/// The proof that a check held.
+#[derive(Clone, Copy)]
+pub struct Wired;
+
+/// What a check that always holds compares (a value's type that is not tracked, a predicate
+/// that has the right shape).
+#[derive(Clone, Copy)]
+pub struct Fine;
+
+/// The two types a check compares: the check holds when `A: Check<B>`.
+pub struct Pair<A, B>(PhantomData<fn(A) -> B>);
+
+impl<A, B> Clone for Pair<A, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A, B> Copy for Pair<A, B> {}
+
+fn pair<A, B>() -> Pair<A, B> {
+    Pair(PhantomData)
+}
+
+/// The pair of a check that holds.
+pub fn fine() -> Pair<(), ()> {
+    pair()
+}
+
+/// Pairs two shadows: their types if both are known.
+pub trait Same<B> {
+    /// The pair to check.
+    type Pair: Assume;
+}
+
+impl<A, B> Same<Known<B>> for Known<A> {
+    type Pair = Pair<A, B>;
+}
+impl<B> Same<B> for Unknown {
+    type Pair = Pair<(), ()>;
+}
+impl<A> Same<Unknown> for Known<A> {
+    type Pair = Pair<(), ()>;
+}
+
+/// Zero-sized shadow values that dead code can conjure.
+pub trait Assume: Sized {
+    /// The value.
+    fn assume() -> Self;
+}
+
+impl Assume for Wired {
+    fn assume() -> Self {
+        Wired
+    }
+}
+impl Assume for Unknown {
+    fn assume() -> Self {
+        Unknown
+    }
+}
+impl<T> Assume for Known<T> {
+    fn assume() -> Self {
+        known()
+    }
+}
+impl<A, B> Assume for Pair<A, B> {
+    fn assume() -> Self {
+        pair()
+    }
+}
+impl Assume for NoCtx {
+    fn assume() -> Self {
+        NoCtx
+    }
+}
+impl<A: Assume, B: Assume> Assume for (A, B) {
+    fn assume() -> Self {
+        (A::assume(), B::assume())
+    }
+}
+
+/// A value of any shadow type, for the right-hand side of a check's `let`.
+pub fn assume<T: Assume>() -> T {
+    T::assume()
+}
+
+/// A chain of proofs: every check of a plan, joined with [`and`].
+pub trait Proof: Assume {
+    /// Both proofs.
+    type And<B: Proof>: Proof;
+    /// `T`, once every check held.
+    type Then<T>;
+    /// `value`, once every check held.
+    fn then<T>(value: T) -> Self::Then<T>;
+}
+
+impl Proof for Wired {
+    type And<B: Proof> = B;
+    type Then<T> = T;
+    fn then<T>(value: T) -> T {
+        value
+    }
+}
+
+/// Joins two proofs: the result has no type if either failed.
+pub fn and<A: Proof, B: Proof>(_: A, _: B) -> A::And<B> {
+    Assume::assume()
+}
+
+/// The context a plan's steps take, as far as the shadow knows: [`NoCtx`] or `Known<C>`.
+pub trait CtxShadow: Assume {
+    /// The context marker of the plan's [`Root`].
+    type Marker;
+    /// The context nested plans are checked with.
+    type Ctx;
+}
+
+/// No step of the plan takes a context (so far).
+#[derive(Clone, Copy)]
+pub struct NoCtx;
+
+impl CtxShadow for NoCtx {
+    type Marker = Free;
+    type Ctx = ();
+}
+
+impl<C> CtxShadow for Known<C> {
+    type Marker = Needs<C>;
+    type Ctx = C;
+}
+
+/// The context marker of a plan none of whose steps take a context: it runs with
+/// [`Run::run`](crate::Run::run), or with any context.
+#[derive(Clone, Copy, Debug)]
+pub struct Free;
+
+/// The context marker of a plan whose steps take `&C`: it runs with
+/// [`Plan::run_with`]`(input, &ctx)`.
+pub struct Needs<C>(PhantomData<fn(&C)>);
+
+impl<C> Clone for Needs<C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for Needs<C> {}
+
+impl<C> std::fmt::Debug for Needs<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Needs")
+    }
+}
+
+impl<C> Needs<C> {
+    pub(crate) fn new() -> Self {
+        Needs(PhantomData)
+    }
+}
+
+/// The plan a `plan!` built, once every check held: `plan`, marked with what the shadow
+/// found (its input, output and context). If a check failed, the result has no type, and
+/// nothing more is reported.
+pub fn finish<W: Proof, X: CtxShadow, I, O, P>(
+    _wiring: (W, (X, (I, O))),
+    plan: Root<P>,
+) -> W::Then<Checked<P, I, O, X>>
+where
+    X::Marker: Marker,
+{
+    W::then(plan.marked(Sig(PhantomData, X::Marker::make())))
+}
+
+/// A `plan!`'s root, marked with what its shadow found.
+pub type Checked<P, I, O, X> = Root<P, Sig<I, O, <X as CtxShadow>::Marker>>;
+
+/// What the shadow of a `plan!` found: the shadows of its input `I` and output `O`, and its
+/// context marker `X` ([`Free`] or [`Needs`]). A plan nested in another is checked with it.
+pub struct Sig<I, O, X>(PhantomData<fn(I) -> O>, X);
+
+impl<I, O, X: Copy> Clone for Sig<I, O, X> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<I, O, X: Copy> Copy for Sig<I, O, X> {}
+
+impl<I, O, X: std::fmt::Debug> std::fmt::Debug for Sig<I, O, X> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.1.fmt(f)
+    }
+}
+
+/// A context marker of a [`Root`].
+pub trait Marker: Copy {
+    /// The marker.
+    fn make() -> Self;
+}
+
+impl Marker for Free {
+    fn make() -> Self {
+        Free
+    }
+}
+
+impl<C> Marker for Needs<C> {
+    fn make() -> Self {
+        Needs::new()
+    }
+}
+
+/// `plan.run(input)` on a plan whose steps take a context. (Generic over the input so that
+/// rustc reports it when `run` is called, not while it looks the method up.)
+#[diagnostic::on_unimplemented(
+    message = "this plan's steps take a context `&{Self}`: run it with `plan.run_with(input, &ctx)`",
+    label = "needs a `&{Self}`",
+    note = "`plan.run(input)` is for plans whose steps take no context; steps written `fn step(input, ctx: &{Self})` get the `ctx` passed to `run_with`"
+)]
+pub trait RunsWithoutContext<In> {
+    /// What `run` would return.
+    type Never;
+    /// Never called: only an input of the uninhabited [`Never`] fits.
+    fn never(input: In) -> Self::Never;
+}
+
+// Two impls, for inputs that cannot exist. With none, rustc would reject the method while
+// looking it up (a page of the plan's type instead of the message above); with one, it would
+// take the input to be that type.
+impl<C> RunsWithoutContext<Never> for C {
+    type Never = Never;
+    fn never(input: Never) -> Never {
+        input
+    }
+}
+impl<C> RunsWithoutContext<Impossible> for C {
+    type Never = Impossible;
+    fn never(input: Impossible) -> Impossible {
+        input
+    }
+}
+
+/// A second uninhabited type, for [`RunsWithoutContext`].
+#[doc(hidden)]
+pub enum Impossible {}
+
+/// The context shadow after a step taking `&C2` joins one for `&C1`: both must be the same.
+pub fn join_ctx<A, B>(_: A, _: B) -> (<A as JoinCtx<B>>::Pair, <A as JoinCtx<B>>::Ctx)
+where
+    A: JoinCtx<B>,
+{
+    Assume::assume()
+}
+
+/// Joins the context shadows of two steps.
+pub trait JoinCtx<B> {
+    /// The two contexts, to check.
+    type Pair: Assume;
+    /// The plan's context from here on.
+    type Ctx: Assume;
+}
+
+impl<A, B> JoinCtx<Known<B>> for Known<A> {
+    type Pair = Pair<B, A>;
+    type Ctx = Known<A>;
+}
+impl<A> JoinCtx<NoCtx> for Known<A> {
+    type Pair = Pair<(), ()>;
+    type Ctx = Known<A>;
+}
+impl<B: CtxShadow> JoinCtx<B> for NoCtx {
+    type Pair = Pair<(), ()>;
+    type Ctx = B;
+}
+
+/// Every step of a plan gets the same context.
+#[diagnostic::on_unimplemented(
+    message = "this step takes a context `&{Self}`, but an earlier step of the plan takes `&{C}`",
+    label = "takes `&{Self}`, not `&{C}`",
+    note = "every step of a plan gets the one context passed to `run_with(input, &ctx)`: put what both steps need into one struct and take `&` of it in both"
+)]
+pub trait SameContext<C> {
+    /// The proof.
+    type Ok: Proof;
+}
+#[diagnostic::do_not_recommend]
+impl<C> SameContext<C> for C {
+    type Ok = Wired;
+}
+#[diagnostic::do_not_recommend]
+impl SameContext<()> for Never {
+    type Ok = Wired;
+}
+/// The check that two steps take the same context.
+pub type SameContextProof<A, B> = (Pair<A, B>, <A as SameContext<B>>::Ok);
+
+/// A `loop` condition or a `choose` arm's `if` must be `Fn(&S) -> bool`.
+#[diagnostic::on_unimplemented(
+    message = "this condition must take `&{S}` and return `bool`",
+    label = "expected `Fn(&{S}) -> bool`",
+    note = "a `loop` condition and a `choose` arm's `if` read the data by reference: `fn done(state: &{S}) -> bool`"
+)]
+pub trait Predicate<S> {
+    /// The proof.
+    type Ok: Proof;
+}
+#[diagnostic::do_not_recommend]
+impl<S> Predicate<S> for Fine {
+    type Ok = Wired;
+}
+/// The check of a predicate.
+pub type PredicateProof<P, S> = (Pair<P, S>, <P as Predicate<S>>::Ok);
+
+/// The score of `n_best`/`best` must be `Fn(&O) -> K` with `K: PartialOrd`.
+#[diagnostic::on_unimplemented(
+    message = "this score must take `&{O}` and return something ordered (`K: PartialOrd`)",
+    label = "expected `Fn(&{O}) -> K` with `K: PartialOrd`",
+    note = "`n_best` and `best` rank each branch's output by reference: `fn score(output: &{O}) -> f64`"
+)]
+pub trait Score<O> {
+    /// The proof.
+    type Ok: Proof;
+}
+#[diagnostic::do_not_recommend]
+impl<O> Score<O> for Fine {
+    type Ok = Wired;
+}
+/// The check of a score.
+pub type ScoreProof<F, O> = (Pair<F, O>, <F as Score<O>>::Ok);
+
+/// The router of `choose(router)` must be `Fn(&I) -> R`.
+#[diagnostic::on_unimplemented(
+    message = "this router must take `&{I}`",
+    label = "expected `Fn(&{I}) -> R`",
+    note = "`choose(router)` matches its arms' patterns on `router(&input)`: `fn route(input: &{I}) -> Kind`"
+)]
+pub trait Router<I> {
+    /// The proof.
+    type Ok: Proof;
+}
+#[diagnostic::do_not_recommend]
+impl<I> Router<I> for Fine {
+    type Ok = Wired;
+}
+/// The check of a router.
+pub type RouterProof<F, I> = (Pair<F, I>, <F as Router<I>>::Ok);
+
+/// The lens of a `focus` must look into the data flowing into it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a lens into `{S}`, the data flowing into this `focus`",
+    label = "not a lens into `{S}`",
+    note = "`#[derive(Lens)]` on a struct gives `Type::field` lenses into that struct; compose them with `.then(..)`"
+)]
+pub trait FocusesOn<S> {
+    /// The proof.
+    type Ok: Proof;
+}
+#[diagnostic::do_not_recommend]
+impl<S> FocusesOn<S> for Fine {
+    type Ok = Wired;
+}
+/// The check of a lens.
+pub type FocusesOnProof<L, S> = (Pair<L, S>, <L as FocusesOn<S>>::Ok);
+
+/// `each` runs its body once per item of its input.
+#[diagnostic::on_unimplemented(
+    message = "`each` runs its body once per item of its input, but `{Self}` is not `IntoIterator`",
+    label = "`{Self}` is not a collection",
+    note = "feed `each` a `Vec`, an array, a range or any other `IntoIterator`"
+)]
+pub trait EachInput {
+    /// The proof.
+    type Ok: Proof;
+}
+#[diagnostic::do_not_recommend]
+impl EachInput for () {
+    type Ok = Wired;
+}
+/// The check of an `each` input.
+pub type EachInputProof<C, B> = (Pair<C, B>, <C as EachInput>::Ok);
+
+/// The type of a value that the plan holds (a step, a lens, a predicate …), for the shadow:
+/// it is `Copy`, so the shadow can follow the plan, which owns the values.
+pub struct Ty<T>(PhantomData<fn() -> T>);
+
+impl<T> Clone for Ty<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Ty<T> {}
+
+/// The type of `value`.
+pub fn ty<T>(_value: &T) -> Ty<T> {
+    Ty(PhantomData)
+}
+
+/// What flows into a step, a nested plan or a construct.
+pub mod probes {
+    use super::*;
+
+    /// What a step produces, given what flows into it and the plan's context.
+    pub struct OutProbe<L, S, X>(pub Ty<L>, pub S, pub X);
+
+    /// Two shadows whose types must be the same.
+    pub struct SameProbe<A, B>(pub A, pub B);
+
+    /// What a step takes.
+    pub struct InProbe<L>(pub Ty<L>);
+
+    /// The context a step takes.
+    pub struct CtxProbe<L>(pub Ty<L>);
+
+    /// The branch outputs of a `par`.
+    pub struct TupleProbe<T>(pub T);
+
+    /// What flows into an `each` body.
+    pub struct ItemProbe<S>(pub S);
+
+    /// A lens and the state of its `focus`.
+    pub struct LensProbe<L, S>(pub Ty<L>, pub S);
+
+    /// A predicate and the data it reads.
+    pub struct PredicateProbe<P, S>(pub Ty<P>, pub S);
+
+    /// A score and the output it ranks.
+    pub struct ScoreProbe<F, S>(pub Ty<F>, pub S);
+
+    /// A router and the input it reads.
+    pub struct RouterProbe<F, S>(pub Ty<F>, pub S);
+
+    /// Data that is cloned (per attempt, per branch).
+    pub struct CloneProbe<S>(pub S);
+
+    /// Which of two shadows is known: the input of a construct, or what its body takes.
+    pub struct EitherProbe<A, B>(pub A, pub B);
+
+    // --- What a step produces. -----------------------------------------------------------
+
+    #[doc(hidden)]
+    pub trait OutFn {
+        type Out;
+        fn output(&self) -> Self::Out;
+    }
+    impl<F: StepSig<K>, K, S, X> OutFn for &&OutProbe<FnStep<F, K>, S, X> {
+        type Out = Known<F::Out>;
+        fn output(&self) -> Self::Out {
+            known()
+        }
+    }
+    #[doc(hidden)]
+    pub trait OutTyped {
+        type Out;
+        fn output(&self) -> Self::Out;
+    }
+    impl<P, I, O: Assume, M, S, X> OutTyped for &&OutProbe<Nested<Root<P, Sig<I, O, M>>>, S, X> {
+        type Out = O;
+        fn output(&self) -> Self::Out {
+            O::assume()
+        }
+    }
+    #[doc(hidden)]
+    pub trait OutPlan {
+        type Out;
+        fn output(&self) -> Self::Out;
+    }
+    impl<P, I, X: CtxShadow> OutPlan for &OutProbe<P, Known<I>, X>
+    where
+        P: Plan<I, X::Ctx>,
+    {
+        type Out = Known<P::Out>;
+        fn output(&self) -> Self::Out {
+            known()
+        }
+    }
+    #[doc(hidden)]
+    pub trait OutOther {
+        fn output(&self) -> Unknown {
+            Unknown
+        }
+    }
+    impl<L, S, X> OutOther for OutProbe<L, S, X> {}
+
+    // --- What a step takes. --------------------------------------------------------------
+
+    #[doc(hidden)]
+    pub trait InFn {
+        type In;
+        fn input(&self) -> Self::In;
+    }
+    impl<F: StepSig<K>, K> InFn for &InProbe<FnStep<F, K>> {
+        type In = Known<F::In>;
+        fn input(&self) -> Self::In {
+            known()
+        }
+    }
+    #[doc(hidden)]
+    pub trait InTyped {
+        type In;
+        fn input(&self) -> Self::In;
+    }
+    impl<P, I: Assume, O, M> InTyped for &InProbe<Nested<Root<P, Sig<I, O, M>>>> {
+        type In = I;
+        fn input(&self) -> Self::In {
+            I::assume()
+        }
+    }
+    #[doc(hidden)]
+    pub trait InOther {
+        fn input(&self) -> Unknown {
+            Unknown
+        }
+    }
+    impl<L> InOther for InProbe<L> {}
+
+    // --- Two shadows that must have one type. ---------------------------------------------
+
+    // The same type, or one that inference can make the same (a generic step's output):
+    // nothing to report, and inference goes on through it. Otherwise the pair of types.
+    #[doc(hidden)]
+    pub trait SameKnown {
+        fn pair(&self) -> Pair<(), ()>;
+    }
+    impl<T> SameKnown for &SameProbe<Known<T>, Known<T>> {
+        fn pair(&self) -> Pair<(), ()> {
+            pair()
+        }
+    }
+    #[doc(hidden)]
+    pub trait SameOther {
+        type Pair;
+        fn pair(&self) -> Self::Pair;
+    }
+    impl<A: Same<B>, B> SameOther for SameProbe<A, B> {
+        type Pair = <A as Same<B>>::Pair;
+        fn pair(&self) -> Self::Pair {
+            Assume::assume()
+        }
+    }
+
+    // --- The context a step takes. ---------------------------------------------------------
+
+    #[doc(hidden)]
+    pub trait CtxFn {
+        type Ctx;
+        fn ctx(&self) -> Self::Ctx;
+    }
+    impl<F, I, C, R> CtxFn for &CtxProbe<FnStep<F, Returns<I, WithCtx<C, R>>>> {
+        type Ctx = Known<C>;
+        fn ctx(&self) -> Self::Ctx {
+            known()
+        }
+    }
+    impl<F, I, C, R> CtxFn for &CtxProbe<FnStep<F, Awaits<I, WithCtx<C, R>>>> {
+        type Ctx = Known<C>;
+        fn ctx(&self) -> Self::Ctx {
+            known()
+        }
+    }
+    #[doc(hidden)]
+    pub trait CtxOther {
+        fn ctx(&self) -> NoCtx {
+            NoCtx
+        }
+    }
+    impl<L> CtxOther for CtxProbe<L> {}
+
+    // --- `par`: the tuple of branch outputs. ---------------------------------------------
+
+    #[doc(hidden)]
+    pub trait TupleKnown {
+        type All;
+        type Settled;
+        fn all(&self) -> Self::All;
+        fn settled(&self) -> Self::Settled;
+    }
+    #[doc(hidden)]
+    pub trait TupleOther {
+        fn all(&self) -> Unknown {
+            Unknown
+        }
+        fn settled(&self) -> Unknown {
+            Unknown
+        }
+    }
+    impl<T> TupleOther for TupleProbe<T> {}
+
+    macro_rules! tuple_known {
+        ($($T:ident),+) => {
+            impl<$($T),+> TupleKnown for &TupleProbe<($(Known<$T>,)+)> {
+                type All = Known<($($T,)+)>;
+                type Settled = Known<($(Result<$T, PlanError>,)+)>;
+                fn all(&self) -> Self::All {
+                    known()
+                }
+                fn settled(&self) -> Self::Settled {
+                    known()
+                }
+            }
+        };
+    }
+    tuple_known!(A);
+    tuple_known!(A, B);
+    tuple_known!(A, B, C);
+    tuple_known!(A, B, C, D);
+    tuple_known!(A, B, C, D, E);
+    tuple_known!(A, B, C, D, E, F);
+    tuple_known!(A, B, C, D, E, F, G);
+    tuple_known!(A, B, C, D, E, F, G, H);
+    tuple_known!(A, B, C, D, E, F, G, H, I);
+    tuple_known!(A, B, C, D, E, F, G, H, I, J);
+    tuple_known!(A, B, C, D, E, F, G, H, I, J, K);
+    tuple_known!(A, B, C, D, E, F, G, H, I, J, K, L);
+
+    // --- `each`: the items of its input. -------------------------------------------------
+
+    #[doc(hidden)]
+    pub trait ItemIter {
+        type Item;
+        fn item(&self) -> (Self::Item, Pair<(), ()>);
+    }
+    impl<C: IntoIterator> ItemIter for &&ItemProbe<Known<C>> {
+        type Item = Known<C::Item>;
+        fn item(&self) -> (Self::Item, Pair<(), ()>) {
+            (known(), pair())
+        }
+    }
+    #[doc(hidden)]
+    pub trait ItemNotIter {
+        type Pair;
+        fn item(&self) -> (Unknown, Self::Pair);
+    }
+    impl<C> ItemNotIter for &ItemProbe<Known<C>> {
+        type Pair = Pair<C, ()>;
+        fn item(&self) -> (Unknown, Self::Pair) {
+            (Unknown, pair())
+        }
+    }
+    #[doc(hidden)]
+    pub trait ItemOther {
+        fn item(&self) -> (Unknown, Pair<(), ()>) {
+            (Unknown, pair())
+        }
+    }
+    impl<S> ItemOther for ItemProbe<S> {}
+
+    // --- `focus`: the lens's target, and the state it needs. -----------------------------
+
+    #[doc(hidden)]
+    pub trait LensKnown {
+        type Target;
+        fn target(&self) -> Self::Target;
+    }
+    impl<L: Lens<S>, S> LensKnown for &&LensProbe<L, Known<S>> {
+        type Target = Known<L::Target>;
+        fn target(&self) -> Self::Target {
+            known()
+        }
+    }
+    #[doc(hidden)]
+    pub trait LensAlone {
+        type Target;
+        fn target(&self) -> Self::Target;
+    }
+    impl<L: LensOf> LensAlone for &LensProbe<L, Unknown> {
+        type Target = Known<L::Target>;
+        fn target(&self) -> Self::Target {
+            known()
+        }
+    }
+    #[doc(hidden)]
+    pub trait LensOther {
+        fn target(&self) -> Unknown {
+            Unknown
+        }
+    }
+    impl<L, S> LensOther for LensProbe<L, S> {}
+
+    /// The state a lens needs, when the state flowing in is not tracked.
+    #[doc(hidden)]
+    pub trait LensSource {
+        type Source;
+        fn source(&self) -> Self::Source;
+    }
+    impl<L: LensOf> LensSource for &LensProbe<L, Unknown> {
+        type Source = Known<L::Source>;
+        fn source(&self) -> Self::Source {
+            known()
+        }
+    }
+    #[doc(hidden)]
+    pub trait LensSourceOther {
+        fn source(&self) -> Unknown {
+            Unknown
+        }
+    }
+    impl<L, S> LensSourceOther for LensProbe<L, S> {}
+
+    #[doc(hidden)]
+    pub trait LensFits {
+        fn fit(&self) -> Pair<Fine, ()>;
+    }
+    impl<L: Lens<S>, S> LensFits for &&LensProbe<L, Known<S>> {
+        fn fit(&self) -> Pair<Fine, ()> {
+            pair()
+        }
+    }
+    #[doc(hidden)]
+    pub trait LensMisfits {
+        type Pair;
+        fn fit(&self) -> Self::Pair;
+    }
+    impl<L, S> LensMisfits for &LensProbe<L, Known<S>> {
+        type Pair = Pair<L, S>;
+        fn fit(&self) -> Self::Pair {
+            pair()
+        }
+    }
+    #[doc(hidden)]
+    pub trait LensFitOther {
+        fn fit(&self) -> Pair<Fine, ()> {
+            pair()
+        }
+    }
+    impl<L, S> LensFitOther for LensProbe<L, S> {}
+
+    // --- Predicates, scores and routers. ---------------------------------------------------
+
+    #[doc(hidden)]
+    pub trait PredicateFits {
+        fn check(&self) -> Pair<Fine, ()>;
+    }
+    impl<P: Fn(&S) -> bool, S> PredicateFits for &&PredicateProbe<P, Known<S>> {
+        fn check(&self) -> Pair<Fine, ()> {
+            pair()
+        }
+    }
+    #[doc(hidden)]
+    pub trait PredicateMisfits {
+        type Pair;
+        fn check(&self) -> Self::Pair;
+    }
+    impl<P, S> PredicateMisfits for &PredicateProbe<P, Known<S>> {
+        type Pair = Pair<P, S>;
+        fn check(&self) -> Self::Pair {
+            pair()
+        }
+    }
+    #[doc(hidden)]
+    pub trait PredicateOther {
+        fn check(&self) -> Pair<Fine, ()> {
+            pair()
+        }
+    }
+    impl<P, S> PredicateOther for PredicateProbe<P, S> {}
+
+    #[doc(hidden)]
+    pub trait ScoreFits {
+        fn check(&self) -> Pair<Fine, ()>;
+    }
+    impl<F: Fn(&O) -> K, O, K: PartialOrd> ScoreFits for &&ScoreProbe<F, Known<O>> {
+        fn check(&self) -> Pair<Fine, ()> {
+            pair()
+        }
+    }
+    #[doc(hidden)]
+    pub trait ScoreMisfits {
+        type Pair;
+        fn check(&self) -> Self::Pair;
+    }
+    impl<F, O> ScoreMisfits for &ScoreProbe<F, Known<O>> {
+        type Pair = Pair<F, O>;
+        fn check(&self) -> Self::Pair {
+            pair()
+        }
+    }
+    #[doc(hidden)]
+    pub trait ScoreOther {
+        fn check(&self) -> Pair<Fine, ()> {
+            pair()
+        }
+    }
+    impl<F, S> ScoreOther for ScoreProbe<F, S> {}
+
+    #[doc(hidden)]
+    pub trait RouterFits {
+        fn check(&self) -> Pair<Fine, ()>;
+    }
+    impl<F: Fn(&I) -> R, I, R> RouterFits for &&RouterProbe<F, Known<I>> {
+        fn check(&self) -> Pair<Fine, ()> {
+            pair()
+        }
+    }
+    #[doc(hidden)]
+    pub trait RouterMisfits {
+        type Pair;
+        fn check(&self) -> Self::Pair;
+    }
+    impl<F, I> RouterMisfits for &RouterProbe<F, Known<I>> {
+        type Pair = Pair<F, I>;
+        fn check(&self) -> Self::Pair {
+            pair()
+        }
+    }
+    #[doc(hidden)]
+    pub trait RouterOther {
+        fn check(&self) -> Pair<Fine, ()> {
+            pair()
+        }
+    }
+    impl<F, S> RouterOther for RouterProbe<F, S> {}
+
+    // --- Data that is cloned. --------------------------------------------------------------
+
+    #[doc(hidden)]
+    pub trait Clones {
+        fn check(&self) -> Pair<Fine, ()>;
+    }
+    impl<T: Clone> Clones for &&CloneProbe<Known<T>> {
+        fn check(&self) -> Pair<Fine, ()> {
+            pair()
+        }
+    }
+    #[doc(hidden)]
+    pub trait DoesNotClone {
+        type Pair;
+        fn check(&self) -> Self::Pair;
+    }
+    impl<T> DoesNotClone for &CloneProbe<Known<T>> {
+        type Pair = Pair<T, ()>;
+        fn check(&self) -> Self::Pair {
+            pair()
+        }
+    }
+    #[doc(hidden)]
+    pub trait CloneOther {
+        fn check(&self) -> Pair<Fine, ()> {
+            pair()
+        }
+    }
+    impl<S> CloneOther for CloneProbe<S> {}
+
+    // --- A construct's input: what flows in, else what its body takes. ----------------------
+
+    #[doc(hidden)]
+    pub trait EitherKnown {
+        type Known;
+        fn either(&self) -> Self::Known;
+    }
+    impl<A, B> EitherKnown for &EitherProbe<Known<A>, B> {
+        type Known = Known<A>;
+        fn either(&self) -> Self::Known {
+            known()
+        }
+    }
+    #[doc(hidden)]
+    pub trait EitherOther {
+        type Known;
+        fn either(&self) -> Self::Known;
+    }
+    impl<A, B: Assume> EitherOther for EitherProbe<A, B> {
+        type Known = B;
+        fn either(&self) -> B {
+            B::assume()
+        }
+    }
+}
+
+/// A lens that focuses into exactly one type: `#[derive(Lens)]` lenses, [`lens`](crate::lens)
+/// and their compositions. It lets `plan!` check a `focus` body before it knows the state.
+pub trait LensOf {
+    /// The whole the lens looks into.
+    type Source;
+    /// The part it focuses on.
+    type Target;
+}
+
+impl<S, T, G, M> LensOf for plan_core::FnLens<S, T, G, M> {
+    type Source = S;
+    type Target = T;
+}
+
+impl<A: LensOf, B: LensOf<Source = A::Target>> LensOf for plan_core::Then<A, B> {
+    type Source = A::Source;
+    type Target = B::Target;
 }
 
 /// The input and output types of a function step of kind `K`.
@@ -117,299 +1017,45 @@ impl<F: for<'a> CtxAsyncFn<'a, I, C, Ret = Result<O, PlanError>>, I, C, O>
     type Out = O;
 }
 
-/// Holds two types that must be equal for the plan to be wired correctly.
-pub struct Checked<Out, In>(PhantomData<fn(Out) -> In>);
-
-/// The data flowing into a step must be what the step takes.
-#[diagnostic::on_unimplemented(
-    message = "mismatched types in plan: this step takes `{In}`, but it is given `{Out}`",
-    label = "this step takes `{In}`, not `{Out}`",
-    note = "the data comes from the step before `>>` (or the input of the enclosing `par`, `each`, `choose`, `focus` or `loop`)"
-)]
-pub trait Connects<Out, In> {}
-
-#[diagnostic::do_not_recommend]
-impl<T> Connects<T, T> for () {}
-
-/// A second impl, never applicable, so that rustc does not unify `Out` and `In` through the
-/// only impl (which turns the clear message above into a bare "mismatched types").
-#[doc(hidden)]
-pub enum Never {}
-#[diagnostic::do_not_recommend]
-impl Connects<Never, ()> for () {}
-
-/// Fails to compile, with [`Connects`]' message, unless `Out` and `In` are the same type.
-pub fn check<Out, In>(_: Checked<Out, In>)
-where
-    (): Connects<Out, In>,
-{
-}
-
-/// Two types that a construct needs to be the same.
-pub struct Agree<Found, Expected>(PhantomData<fn(Found) -> Expected>);
-
-/// Arms of a `choose`, and branches of `first`, `first_completed`, `n_best` and `best`, must
-/// produce one type; `loop` and `focus` bodies must give back what they take.
-#[diagnostic::on_unimplemented(
-    message = "mismatched types in plan: this produces `{Found}`, but `{Expected}` is needed here",
-    label = "produces `{Found}`, expected `{Expected}`",
-    note = "every arm of a `choose` and every branch of `par(first | first_completed | n_best | best)` produce the same type; a `loop` body returns the state it takes, and a `focus` body the part it takes"
-)]
-pub trait Agrees<Found, Expected> {}
-
-#[diagnostic::do_not_recommend]
-impl<T> Agrees<T, T> for () {}
-
-#[diagnostic::do_not_recommend]
-impl Agrees<Never, ()> for () {}
-
-/// Fails to compile, with [`Agrees`]' message, unless `Found` and `Expected` are the same.
-pub fn agree<Found, Expected>(_: Agree<Found, Expected>)
-where
-    (): Agrees<Found, Expected>,
-{
-}
-
-/// A lens and the state it is applied to.
-pub struct LensOn<L, S>(PhantomData<fn(L) -> S>);
-
-/// Fails to compile, with [`Lens`]' message, unless `L` is a lens into `S`.
-pub fn lens_fits<L: Lens<S>, S>(_: LensOn<L, S>) {}
-
-/// The probes the shadow dispatches on; the macro brings them into scope with a glob import.
-#[doc(hidden)]
-pub mod probes {
-    use super::*;
-
-    /// What a step produces.
-    pub struct OutProbe<'a, L>(pub &'a L);
-
-    /// A step and what flows into it.
-    pub struct FeedProbe<'a, L, S>(pub &'a L, pub S);
-
-    /// The branch outputs of a `par`.
-    pub struct TupleProbe<T>(pub T);
-
-    /// Two shadows that must agree.
-    pub struct SameProbe<A, B>(pub A, pub B);
-
-    #[doc(hidden)]
-    pub trait SameKnown {
-        type Check;
-        fn same(&self) -> Self::Check;
-    }
-    impl<A, B> SameKnown for &SameProbe<Known<A>, Known<B>> {
-        type Check = Agree<A, B>;
-        fn same(&self) -> Self::Check {
-            Agree(PhantomData)
-        }
-    }
-    #[doc(hidden)]
-    pub trait SameOther {
-        fn same(&self) -> Agree<(), ()> {
-            Agree(PhantomData)
-        }
-    }
-    impl<A, B> SameOther for SameProbe<A, B> {}
-
-    /// What flows into an `each` body.
-    pub struct ItemProbe<S>(pub S);
-
-    /// What flows into a `focus` body.
-    pub struct LensProbe<'a, L, S>(pub &'a L, pub S);
-
-    #[doc(hidden)]
-    pub trait OutFn {
-        type Out;
-        fn output(&self) -> Self::Out;
-    }
-    impl<F: StepSig<K>, K> OutFn for &OutProbe<'_, FnStep<F, K>> {
-        type Out = Known<F::Out>;
-        fn output(&self) -> Self::Out {
-            known()
-        }
-    }
-    #[doc(hidden)]
-    pub trait OutOther {
-        fn output(&self) -> Unknown {
-            Unknown
-        }
-    }
-    impl<L> OutOther for OutProbe<'_, L> {}
-
-    #[doc(hidden)]
-    pub trait FeedFn {
-        type Check;
-        fn feed(&self) -> Self::Check;
-    }
-    impl<F: StepSig<K>, K, T> FeedFn for &FeedProbe<'_, FnStep<F, K>, Known<T>> {
-        type Check = Checked<T, F::In>;
-        fn feed(&self) -> Self::Check {
-            Checked(PhantomData)
-        }
-    }
-    #[doc(hidden)]
-    pub trait FeedOther {
-        fn feed(&self) -> Checked<(), ()> {
-            Checked(PhantomData)
-        }
-    }
-    impl<L, S> FeedOther for FeedProbe<'_, L, S> {}
-
-    #[doc(hidden)]
-    pub trait ItemKnown {
-        type Item;
-        fn item(&self) -> Self::Item;
-    }
-    impl<C: IntoIterator> ItemKnown for &ItemProbe<Known<C>> {
-        type Item = Known<C::Item>;
-        fn item(&self) -> Self::Item {
-            known()
-        }
-    }
-    #[doc(hidden)]
-    pub trait ItemOther {
-        fn item(&self) -> Unknown {
-            Unknown
-        }
-    }
-    impl<S> ItemOther for ItemProbe<S> {}
-
-    #[doc(hidden)]
-    pub trait LensKnown {
-        type Target;
-        fn target(&self) -> Self::Target;
-    }
-    impl<L: Lens<S>, S> LensKnown for &LensProbe<'_, L, Known<S>> {
-        type Target = Known<L::Target>;
-        fn target(&self) -> Self::Target {
-            known()
-        }
-    }
-    #[doc(hidden)]
-    pub trait LensOther {
-        fn target(&self) -> Unknown {
-            Unknown
-        }
-    }
-    impl<L, S> LensOther for LensProbe<'_, L, S> {}
-
-    /// A lens and what flows into its `focus`, to check that the lens fits.
-    pub struct FitProbe<'a, L, S>(pub &'a L, pub S);
-
-    #[doc(hidden)]
-    pub trait FitKnown {
-        type Check;
-        fn fit(&self) -> Self::Check;
-    }
-    impl<L, S> FitKnown for &FitProbe<'_, L, Known<S>> {
-        type Check = LensOn<L, S>;
-        fn fit(&self) -> Self::Check {
-            LensOn(PhantomData)
-        }
-    }
-    #[doc(hidden)]
-    pub trait FitOther {
-        fn fit(&self) -> LensOn<Unknown, Unknown> {
-            LensOn(PhantomData)
-        }
-    }
-    impl<L, S> FitOther for FitProbe<'_, L, S> {}
-
-    #[doc(hidden)]
-    pub trait TupleKnown {
-        type All;
-        type Settled;
-        fn all(&self) -> Self::All;
-        fn settled(&self) -> Self::Settled;
-    }
-    #[doc(hidden)]
-    pub trait TupleOther {
-        fn all(&self) -> Unknown {
-            Unknown
-        }
-        fn settled(&self) -> Unknown {
-            Unknown
-        }
-    }
-    impl<T> TupleOther for TupleProbe<T> {}
-
-    macro_rules! tuple_known {
-        ($($T:ident),+) => {
-            impl<$($T),+> TupleKnown for &TupleProbe<($(Known<$T>,)+)> {
-                type All = Known<($($T,)+)>;
-                type Settled = Known<($(Result<$T, PlanError>,)+)>;
-                fn all(&self) -> Self::All {
-                    known()
-                }
-                fn settled(&self) -> Self::Settled {
-                    known()
-                }
-            }
-        };
-    }
-    tuple_known!(A);
-    tuple_known!(A, B);
-    tuple_known!(A, B, C);
-    tuple_known!(A, B, C, D);
-    tuple_known!(A, B, C, D, E);
-    tuple_known!(A, B, C, D, E, F);
-    tuple_known!(A, B, C, D, E, F, G);
-    tuple_known!(A, B, C, D, E, F, G, H);
-    tuple_known!(A, B, C, D, E, F, G, H, I);
-    tuple_known!(A, B, C, D, E, F, G, H, I, J);
-    tuple_known!(A, B, C, D, E, F, G, H, I, J, K);
-    tuple_known!(A, B, C, D, E, F, G, H, I, J, K, L);
-}
-
 /// Shadow values whose type can be transformed.
-pub trait Shadow: Copy {
+pub trait Shadow: Copy + Assume {
     /// `Vec` of the data (`each(all)`, `n_best`).
     type Vec: Shadow;
     /// `Vec` of outcomes (`each(settled)`).
     type Settled: Shadow;
-    /// The (zero-sized) value.
-    fn make() -> Self;
 }
 
 impl Shadow for Unknown {
     type Vec = Unknown;
     type Settled = Unknown;
-    fn make() -> Self {
-        Unknown
-    }
-}
-
-/// Lets an unknown state pass the lens check.
-impl Lens<Unknown> for Unknown {
-    type Target = Unknown;
-    fn get<'s>(&self, whole: &'s Unknown) -> &'s Unknown {
-        whole
-    }
-    fn get_mut<'s>(&self, whole: &'s mut Unknown) -> &'s mut Unknown {
-        whole
-    }
 }
 
 impl<T> Shadow for Known<T> {
     type Vec = Known<Vec<T>>;
     type Settled = Known<Vec<Result<T, PlanError>>>;
-    fn make() -> Self {
-        known()
-    }
 }
 
 /// The shadow of a `Vec` of `shadow`'s data.
 pub fn vec_of<S: Shadow>(_shadow: S) -> S::Vec {
-    S::Vec::make()
+    S::Vec::assume()
 }
 
 /// The shadow of a `Vec` of outcomes of `shadow`'s data.
 pub fn settled_of<S: Shadow>(_shadow: S) -> S::Settled {
-    S::Settled::make()
+    S::Settled::assume()
 }
 
-/// The shadow of a plan's input: not tracked.
+/// The shadow of a plan's input: not tracked until a step takes it.
 pub fn input() -> Unknown {
     Unknown
+}
+
+/// The shadow of the plan's context before any step.
+pub fn no_ctx() -> NoCtx {
+    NoCtx
+}
+
+/// The first proof of a plan.
+pub fn wired() -> Wired {
+    Wired
 }

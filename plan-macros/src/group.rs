@@ -1,0 +1,237 @@
+//! The policy and options of a parallel group: `par(POLICY, timeout = D, limit = N)`, and
+//! the same in `each(..)`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::parse::ParseStream;
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, Token, parenthesized, token};
+
+use crate::duration::DurationArg;
+use crate::expander::Expander;
+use crate::keyword as kw;
+use crate::parse::{expect_end, expr, positive};
+use crate::source::source_text;
+use crate::suggest::did_you_mean;
+
+/// A parallel policy and its options.
+pub struct Group {
+    pub policy: Policy,
+    /// The policy as written, for node info.
+    pub written: String,
+    pub timeout: Option<DurationArg>,
+    pub limit: Option<Expr>,
+}
+
+pub enum Policy {
+    All,
+    Settled,
+    First,
+    FirstCompleted,
+    NBest { n: Box<Expr>, by: Box<Expr> },
+    Best { by: Box<Expr> },
+}
+
+const POLICIES: &[&str] = &[
+    "all",
+    "settled",
+    "first",
+    "first_completed",
+    "n_best",
+    "best",
+];
+const POLICY_LIST: &str = "policies are `all`, `settled`, `first`, `first_completed`, `n_best(N, by = score)` and `best(by = score)`";
+const OPTIONS: &[&str] = &["timeout", "limit"];
+
+impl Group {
+    /// `par { .. }` without a policy.
+    pub fn all() -> Self {
+        Group {
+            policy: Policy::All,
+            written: "all".to_owned(),
+            timeout: None,
+            limit: None,
+        }
+    }
+
+    /// `POLICY[, timeout = DURATION][, limit = N]` inside `par(..)`/`each(..)`.
+    pub fn parse(args: ParseStream, what: &str) -> syn::Result<Self> {
+        if args.is_empty() {
+            return Err(args.error(format!("`{what}(..)` needs a policy: {POLICY_LIST}")));
+        }
+        let start = args.cursor();
+        let span = args.span();
+        let policy = parse_policy(args)?;
+        let written = source_text(start, args.cursor(), span);
+        let mut group = Group {
+            policy,
+            written,
+            timeout: None,
+            limit: None,
+        };
+        while !args.is_empty() {
+            args.parse::<Token![,]>()?;
+            if args.is_empty() {
+                break;
+            }
+            if args.peek(kw::timeout) {
+                let key: kw::timeout = args.parse()?;
+                args.parse::<Token![=]>()?;
+                if group.timeout.replace(args.parse()?).is_some() {
+                    return Err(syn::Error::new(key.span, "`timeout` is given twice"));
+                }
+            } else if args.peek(kw::limit) {
+                let key: kw::limit = args.parse()?;
+                args.parse::<Token![=]>()?;
+                let limit = expr(args)?;
+                positive(&limit, "`limit = N` runs at most N branches at once, so N")?;
+                if group.limit.replace(limit).is_some() {
+                    return Err(syn::Error::new(key.span, "`limit` is given twice"));
+                }
+            } else {
+                let span = args.span();
+                let word = args
+                    .call(Ident::parse_any)
+                    .map(|w| w.to_string())
+                    .unwrap_or_default();
+                let hint = did_you_mean(&word, OPTIONS);
+                return Err(syn::Error::new(
+                    span,
+                    format!(
+                        "unknown `{what}` option `{word}`{hint} (options are `timeout = DURATION` and `limit = N`)"
+                    ),
+                ));
+            }
+        }
+        Ok(group)
+    }
+
+    /// The policy value, with its score bound (and checked against `out`, the shadow of a
+    /// branch's output).
+    pub fn policy_tokens(&self, x: &mut Expander, out: &Ident) -> TokenStream {
+        match &self.policy {
+            Policy::All => quote!(::plan_runtime::policy::All),
+            Policy::Settled => quote!(::plan_runtime::policy::Settled),
+            Policy::First => quote!(::plan_runtime::policy::First),
+            Policy::FirstCompleted => quote!(::plan_runtime::policy::FirstCompleted),
+            Policy::NBest { n, by } => {
+                let score = score(x, by, out);
+                quote_spanned!(by.span()=> ::plan_runtime::policy::n_best(#n, #score))
+            }
+            Policy::Best { by } => {
+                let score = score(x, by, out);
+                quote_spanned!(by.span()=> ::plan_runtime::policy::best(#score))
+            }
+        }
+    }
+
+    /// `.timeout(..)` and `.limit(..)`.
+    pub fn options(&self) -> TokenStream {
+        let timeout = self.timeout.as_ref().map(|after| {
+            let after = after.to_tokens();
+            quote!(.timeout(#after))
+        });
+        let limit = self.limit.as_ref().map(|limit| quote!(.limit(#limit)));
+        quote!(#timeout #limit)
+    }
+
+    /// Whether every branch (item) must produce one type.
+    pub fn is_uniform(&self) -> bool {
+        !matches!(self.policy, Policy::All | Policy::Settled)
+    }
+}
+
+/// Binds a score and checks that it ranks `out`.
+fn score(x: &mut Expander, by: &Expr, out: &Ident) -> Ident {
+    let (score, ty) = x.bind("score", quote_spanned!(by.span()=> #by));
+    x.shared_check(
+        by.span(),
+        "ScoreProof",
+        quote!((&&&ScoreProbe(#ty, #out)).check()),
+    );
+    score
+}
+
+fn parse_policy(args: ParseStream) -> syn::Result<Policy> {
+    let span = args.span();
+    let Ok(word) = args.call(Ident::parse_any) else {
+        return Err(syn::Error::new(
+            span,
+            format!("expected a policy: {POLICY_LIST}"),
+        ));
+    };
+    Ok(match word.to_string().as_str() {
+        "all" => Policy::All,
+        "settled" => Policy::Settled,
+        "first" => Policy::First,
+        "first_completed" => Policy::FirstCompleted,
+        "n_best" => {
+            let inner = ranked_args(args, word.span(), "n_best(2, by = score)")?;
+            if inner.is_empty() {
+                return Err(
+                    inner.error("`n_best` needs a count and a score: `n_best(2, by = score)`")
+                );
+            }
+            let n = expr(&inner)?;
+            positive(&n, "`n_best(N, ..)` keeps the best N branches, so N")?;
+            if inner.is_empty() {
+                return Err(syn::Error::new(
+                    n.span(),
+                    "`n_best` needs a score to rank by: `n_best(2, by = score)`",
+                ));
+            }
+            inner.parse::<Token![,]>()?;
+            let by = parse_by(&inner, "n_best")?;
+            Policy::NBest {
+                n: Box::new(n),
+                by: Box::new(by),
+            }
+        }
+        "best" => {
+            let inner = ranked_args(args, word.span(), "best(by = score)")?;
+            Policy::Best {
+                by: Box::new(parse_by(&inner, "best")?),
+            }
+        }
+        other => {
+            let hint = did_you_mean(other, POLICIES);
+            return Err(syn::Error::new(
+                word.span(),
+                format!("unknown policy `{other}`{hint} ({POLICY_LIST})"),
+            ));
+        }
+    })
+}
+
+/// The parenthesized arguments of `n_best(..)`/`best(..)`.
+fn ranked_args<'a>(
+    args: ParseStream<'a>,
+    span: Span,
+    example: &str,
+) -> syn::Result<syn::parse::ParseBuffer<'a>> {
+    if !args.peek(token::Paren) {
+        return Err(syn::Error::new(
+            span,
+            format!("this policy needs a score to rank by: `{example}`"),
+        ));
+    }
+    let inner;
+    parenthesized!(inner in args);
+    Ok(inner)
+}
+
+/// `by = score` inside `n_best(..)`/`best(..)`.
+fn parse_by(inner: ParseStream, policy: &str) -> syn::Result<Expr> {
+    if !inner.peek(kw::by) {
+        return Err(inner.error(format!(
+            "`{policy}` needs a score to rank by: `by = score`, where `score: Fn(&Output) -> K` and `K: PartialOrd`"
+        )));
+    }
+    inner.parse::<kw::by>()?;
+    inner.parse::<Token![=]>()?;
+    let by = expr(inner)?;
+    inner.parse::<Option<Token![,]>>()?;
+    expect_end(inner, &format!("in `{policy}(..)`"))?;
+    Ok(by)
+}

@@ -1,0 +1,276 @@
+//! Chains (`a >> b >> c`) and their items: attributes and one term each, parsed and
+//! expanded; each construct's own parsing and expansion is in its module.
+
+use proc_macro2::Span;
+use quote::{quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
+use syn::{LitStr, Token, braced, token};
+
+use crate::attr::{self, Wrapper};
+use crate::choose::{ChooseIf, Route};
+use crate::each::Each;
+use crate::expander::{Compare, Expander, Flow, Input, check_name, code};
+use crate::focus::Focus;
+use crate::par::Par;
+use crate::repeat::Repeat;
+use crate::source::source_text;
+use crate::step::{Blocking, Step};
+use crate::{keyword, seq};
+
+/// Items joined by `>>`.
+pub struct Chain {
+    pub items: Vec<Item>,
+}
+
+/// One item of a chain: attributes and a term.
+pub struct Item {
+    /// `#[timeout]` and `#[retry]`, outermost first.
+    pub wrappers: Vec<Wrapper>,
+    pub name: Option<LitStr>,
+    pub term: Term,
+    /// The item's first token, for locations and diagnostics.
+    pub span: Span,
+    /// Source text of the term.
+    pub source: String,
+}
+
+/// What an item is.
+pub enum Term {
+    Step(Step),
+    Blocking(Blocking),
+    Seq(Chain),
+    Par(Par),
+    Each(Each),
+    ChooseIf(ChooseIf),
+    Route(Route),
+    Focus(Focus),
+    Loop(Repeat),
+}
+
+/// Items joined by `>>`, up to the end of `input` or a `,`.
+pub fn parse_chain(input: ParseStream) -> syn::Result<Chain> {
+    let mut items = vec![input.parse::<Item>()?];
+    while input.peek(Token![>>]) {
+        let arrow: Token![>>] = input.parse()?;
+        if input.is_empty() || input.peek(Token![,]) {
+            return Err(syn::Error::new(
+                arrow.span(),
+                "`>>` must be followed by a step",
+            ));
+        }
+        items.push(input.parse()?);
+    }
+    if !input.is_empty() && !input.peek(Token![,]) {
+        return Err(input.error(
+            "expected `>>` between steps (or `,` between branches); wrap a complex expression in parentheses: `(expr)`",
+        ));
+    }
+    Ok(Chain { items })
+}
+
+/// The body of a construct: `{ chain }`.
+pub fn parse_body(input: ParseStream, what: &str) -> syn::Result<Chain> {
+    if !input.peek(token::Brace) {
+        return Err(input.error(format!("expected `{{ .. }}` with the body of `{what}`")));
+    }
+    let content;
+    let brace = braced!(content in input);
+    if content.is_empty() {
+        return Err(syn::Error::new(
+            brace.span.join(),
+            format!("empty `{what}` body: write the steps it runs"),
+        ));
+    }
+    let chain = parse_chain(&content)?;
+    if !content.is_empty() {
+        return Err(content.error(format!(
+            "`{what}` takes one chain of steps; `,` separates branches only in `par`"
+        )));
+    }
+    Ok(chain)
+}
+
+impl Parse for Item {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut wrappers = Vec::new();
+        let mut name = None;
+        while input.peek(Token![#]) {
+            attr::parse(input, &mut wrappers, &mut name)?;
+        }
+        let span = input.span();
+        let start = input.cursor();
+        let term = keyword::parse_term(input)?;
+        let source = source_text(start, input.cursor(), span);
+        Ok(Item {
+            wrappers,
+            name,
+            term,
+            span,
+            source,
+        })
+    }
+}
+
+/// A node's path: child `index` of `prefix`.
+pub fn child(prefix: &str, index: usize) -> String {
+    if prefix.is_empty() {
+        index.to_string()
+    } else {
+        format!("{prefix}/{index}")
+    }
+}
+
+/// What an item expands with besides its input: where it is.
+pub struct Site<'a> {
+    pub path: &'a str,
+    pub span: Span,
+}
+
+/// A construct's expansion: its tree and shadows, and what its `NodeInfo` says.
+pub struct Expanded {
+    pub flow: Flow,
+    pub kind: &'static str,
+    pub default_name: String,
+    pub policy: Option<String>,
+}
+
+impl Chain {
+    /// Expands the chain as a balanced tree of `seq`, so that long chains nest only
+    /// logarithmically. With `collapse`, a one-item chain takes the path `prefix` itself (a
+    /// `par` branch).
+    pub fn expand(&self, x: &mut Expander, prefix: &str, collapse: bool, input: Input) -> Flow {
+        let mut trees = Vec::with_capacity(self.items.len());
+        let mut input = input;
+        let mut takes = None;
+        for (index, item) in self.items.iter().enumerate() {
+            let path = if collapse && self.items.len() == 1 {
+                prefix.to_owned()
+            } else {
+                child(prefix, index)
+            };
+            let from = code(&item.label());
+            let flow = item.expand(x, &path, input);
+            takes.get_or_insert(flow.takes);
+            trees.push(flow.tree);
+            input = Input::from_item(flow.out, from);
+        }
+        Flow {
+            tree: seq::balanced(&trees),
+            out: input.shadow,
+            takes: takes.expect("a chain has at least one item"),
+        }
+    }
+
+    /// Where a chain's type mismatches are reported: its last item, whose output it is.
+    pub fn span(&self) -> Span {
+        self.items
+            .last()
+            .map_or_else(Span::call_site, |item| item.span)
+    }
+
+    /// The chain's last item, as messages name it.
+    pub fn last_label(&self) -> String {
+        self.items
+            .last()
+            .map_or_else(String::new, |item| code(&item.label()))
+    }
+}
+
+impl Item {
+    /// How messages name this item: its `#[name]`, a step's source text, or a construct's
+    /// keyword and policy.
+    pub fn label(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.value();
+        }
+        match &self.term {
+            Term::Step(_) | Term::Blocking(_) => self.source.clone(),
+            Term::Seq(chain) => chain
+                .items
+                .last()
+                .map_or_else(|| "seq".to_owned(), Item::label),
+            Term::Par(par) => format!("par({})", par.group.written),
+            Term::Each(each) => format!("each({})", each.group.written),
+            Term::ChooseIf(_) | Term::Route(_) => "choose".to_owned(),
+            Term::Focus(focus) => format!("focus({})", focus.lens_source),
+            Term::Loop(_) => "loop".to_owned(),
+        }
+    }
+
+    /// Expands the item: its term, wrapped in its attributes, in its node.
+    fn expand(&self, x: &mut Expander, path: &str, input: Input) -> Flow {
+        let site = Site {
+            path,
+            span: self.span,
+        };
+        let input_shadow = input.shadow.clone();
+        let Expanded {
+            flow,
+            kind,
+            default_name,
+            policy,
+        } = match &self.term {
+            Term::Step(step) => step.expand(x, &self.source, input),
+            Term::Blocking(blocking) => blocking.expand(x, &self.source, input),
+            Term::Seq(chain) => Expanded {
+                flow: chain.expand(x, path, false, input),
+                kind: "Seq",
+                default_name: "seq".into(),
+                policy: None,
+            },
+            Term::Par(par) => par.expand(x, &site, input),
+            Term::Each(each) => each.expand(x, &site, input),
+            Term::ChooseIf(choose) => choose.expand(x, &site, input),
+            Term::Route(route) => route.expand(x, &site, input),
+            Term::Focus(focus) => focus.expand(x, &site, input),
+            Term::Loop(repeat) => repeat.expand(x, &site, input),
+        };
+        let mut tree = flow.tree;
+        for wrapper in self.wrappers.iter().rev() {
+            tree = match wrapper {
+                Wrapper::Timeout(after) => {
+                    let after = after.to_tokens();
+                    quote!(::plan_runtime::nodes::timeout(#after, #tree))
+                }
+                Wrapper::Retry {
+                    attempts,
+                    backoff,
+                    span,
+                } => {
+                    let state = x.either(&input_shadow, &flow.takes);
+                    let message = format!(
+                        "`#[retry]` runs {} again with a clone of its input, but `{{Self}}` is not `Clone`",
+                        code(&self.label())
+                    );
+                    x.check(
+                        *span,
+                        Compare::Clone(check_name(&self.label(), "is_retried_on_a_clone")),
+                        quote!((&&&CloneProbe(#state)).check()),
+                        &message,
+                        "`{Self}` is not `Clone`",
+                        "each attempt gets its own clone of the input: add `#[derive(Clone)]` to `{Self}` (or share it in an `Arc`)",
+                    );
+                    let backoff = backoff
+                        .as_ref()
+                        .map_or_else(|| quote!(::core::time::Duration::ZERO), |b| b.to_tokens());
+                    quote_spanned!(attempts.span()=> ::plan_runtime::nodes::retry(#attempts, #backoff, #tree))
+                }
+            };
+        }
+        let name = self.name.as_ref().map_or(default_name, LitStr::value);
+        let info = x.info(
+            &name,
+            kind,
+            path,
+            &self.source,
+            policy.as_deref(),
+            self.span,
+        );
+        let tree = match kind {
+            "Step" | "Blocking" => quote!(::plan_runtime::nodes::leaf(&#info, #tree)),
+            _ => quote!(::plan_runtime::nodes::node(&#info, #tree)),
+        };
+        Flow { tree, ..flow }
+    }
+}

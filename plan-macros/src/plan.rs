@@ -1,0 +1,71 @@
+//! A whole `plan! { .. }`: an optional `#![name = ".."]`, then a chain.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::{Parse, ParseStream};
+use syn::{LitStr, Token};
+
+use crate::expander::{Expander, Input};
+use crate::item::{Chain, parse_chain};
+use crate::keyword as kw;
+use crate::parse::expect_end;
+
+pub struct PlanBody {
+    /// `#![name = ".."]`, naming the plan's root.
+    pub name: Option<LitStr>,
+    pub chain: Chain,
+}
+
+impl Parse for PlanBody {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut name = None;
+        if input.peek(Token![#]) && input.peek2(Token![!]) {
+            input.parse::<Token![#]>()?;
+            input.parse::<Token![!]>()?;
+            let content;
+            syn::bracketed!(content in input);
+            content.parse::<kw::name>().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "the only inner attribute of a plan is `#![name = \"..\"]`",
+                )
+            })?;
+            content.parse::<Token![=]>()?;
+            name = Some(content.parse::<LitStr>()?);
+            expect_end(&content, "after the plan's name")?;
+        }
+        if input.is_empty() {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "empty plan: write at least one step, e.g. `plan! { parse >> fetch }`",
+            ));
+        }
+        let chain = parse_chain(input)?;
+        if !input.is_empty() {
+            return Err(input.error(
+                "unexpected tokens: join steps with `>>`, separate `par` branches with `,` inside `par { .. }`",
+            ));
+        }
+        Ok(PlanBody { name, chain })
+    }
+}
+
+impl PlanBody {
+    /// The whole expansion.
+    pub fn expand(&self) -> TokenStream {
+        let mut x = Expander::new();
+        let name = self
+            .name
+            .as_ref()
+            .map_or_else(|| "plan".to_owned(), LitStr::value);
+        let root = x.info(&name, "Plan", "", "plan! { .. }", None, Span::call_site());
+        let input = x.shadow(quote::quote!(::plan_runtime::wiring::input()));
+        let input = Input {
+            shadow: input,
+            from: "the plan's input".to_owned(),
+            gives: "the plan's input is `{Self}`".to_owned(),
+            untracked: true,
+        };
+        let flow = self.chain.expand(&mut x, "", false, input);
+        x.finish(&root, flow)
+    }
+}

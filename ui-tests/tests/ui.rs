@@ -1,0 +1,114 @@
+//! Compile-time UI tests of `plan!` and `#[derive(Lens)]`: well-formed plans compile (and run),
+//! malformed plans and wiring mistakes fail with the diagnostics pinned in `tests/ui/fail/*.stderr`.
+//!
+//! Regenerate the `.stderr` files with `TRYBUILD=overwrite cargo test --test ui`, then read them.
+
+#[test]
+fn ui() {
+    {
+        let t = trybuild::TestCases::new();
+        t.pass("tests/ui/pass/*.rs");
+        t.compile_fail("tests/ui/fail/*.rs");
+        // Dropping `t` runs the cases (and, with `TRYBUILD=overwrite`, rewrites the files).
+    }
+    hygiene();
+    one_short_error();
+}
+
+/// The `plan!` diagnostics speak of the user's steps and types only: no hidden module,
+/// generated constant, step adapter, node wrapper, shadow type or `wiring.rs` note of ours in
+/// any pinned `.stderr`, and no "not implemented for `()`".
+fn hygiene() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir("tests/ui/fail").expect("tests/ui/fail exists") {
+        let path = entry.expect("readable").path();
+        if path.extension().is_none_or(|e| e != "stderr") {
+            continue;
+        }
+        let stderr = std::fs::read_to_string(&path).expect("readable");
+        // The impl header rustc quotes in that case's last note (see `LONGER`).
+        let stderr = stderr.replace("Root::<P, Sig<I, O, Needs<C>>>::run", "run");
+        for internal in [
+            "__private",
+            "__PLAN",
+            "__plan_",
+            "FnStep",
+            "Probe",
+            "Leaf<",
+            "Node<",
+            "Root<",
+            "Returns<",
+            "Awaits<",
+            "Known<",
+            "Pair<",
+            "Sig<",
+            "Connects",
+            "wiring.rs",
+            "not implemented for `()`",
+            "{closure#",
+        ] {
+            assert!(
+                !stderr.contains(internal),
+                "`{internal}` leaks into {}:\n{stderr}",
+                path.display()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 80, "only {checked} .stderr files");
+}
+
+/// Cases whose error is longer than 12 lines, and why.
+const LONGER: &[(&str, &str)] = &[
+    (
+        "ctx_plan_run_without_ctx.stderr",
+        "rustc ends an unmet bound of a method with a note that quotes the method's impl header \
+         (`Root::<P, Sig<I, O, Needs<C>>>::run`); the message and the fix come first",
+    ),
+    (
+        "run_input_mismatch.stderr",
+        "rustc's own mismatched-argument error for `plan.run(..)`, with its notes and a \
+         conversion it suggests",
+    ),
+    (
+        "router_takes_a_value.stderr",
+        "a router taking its input by value is reported, and the call `router(&input)` in the \
+         expansion is a second, plain type error: not yet one error",
+    ),
+];
+
+/// Every mistake is one error, of at most 12 lines, except where rustc adds lines of its
+/// own that a macro cannot take away (listed, with why).
+fn one_short_error() {
+    let stderr = std::fs::read_to_string("tests/ui/fail/hygiene_mismatch.stderr")
+        .expect("hygiene_mismatch.stderr exists");
+    assert!(
+        stderr.contains("`publish` takes `Answer`, but `ask` gives `Question`"),
+        "{stderr}"
+    );
+    for entry in std::fs::read_dir("tests/ui/fail").expect("tests/ui/fail exists") {
+        let path = entry.expect("readable").path();
+        if path.extension().is_none_or(|e| e != "stderr") {
+            continue;
+        }
+        let stderr = std::fs::read_to_string(&path).expect("readable");
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if LONGER.iter().any(|(file, _)| *file == name) {
+            continue;
+        }
+        let errors = stderr.matches("\nerror").count() + usize::from(stderr.starts_with("error"));
+        assert_eq!(
+            errors,
+            1,
+            "more than one error in {}:\n{stderr}",
+            path.display()
+        );
+        let first = stderr.split("\n\n").next().unwrap_or_default();
+        assert!(
+            first.lines().count() <= 12,
+            "{} lines in the error of {}:\n{first}",
+            first.lines().count(),
+            path.display()
+        );
+    }
+}
