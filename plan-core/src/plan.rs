@@ -134,3 +134,34 @@ pub trait Describe {
         builder.finish()
     }
 }
+
+// A plan behind a pointer is that plan: it describes and runs as the plan it points to, so a
+// boxed, shared (`Arc`) or borrowed plan is a step of `plan!` as it is — nested, with its
+// nodes named, like the plan itself.
+macro_rules! plan_through {
+    ($($pointer:ty),*) => {$(
+        impl<P: Describe + ?Sized> Describe for $pointer {
+            fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
+                (**self).describe(graph, preds)
+            }
+
+            fn info(&self) -> Option<&'static NodeInfo> {
+                (**self).info()
+            }
+        }
+
+        impl<In, Ctx, P: Plan<In, Ctx> + ?Sized> Plan<In, Ctx> for $pointer {
+            type Out = P::Out;
+
+            fn call(
+                &self,
+                input: In,
+                cx: Cx<'_, Ctx>,
+            ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+                (**self).call(input, cx)
+            }
+        }
+    )*};
+}
+
+plan_through!(&P, Box<P>, std::sync::Arc<P>);
