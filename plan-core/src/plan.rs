@@ -2,6 +2,7 @@
 
 use std::future::Future;
 
+use crate::boxed::BoxPlan;
 use crate::cx::Cx;
 use crate::error::PlanError;
 use crate::graph::{GraphBuilder, PlanGraph};
@@ -100,6 +101,34 @@ pub trait Plan<In, Ctx = ()>: Describe + Send + Sync {
                 }),
             }
         }
+    }
+
+    /// This plan with its type erased, as a [`BoxPlan`]: for a `Vec` or a registry of plans
+    /// of different types, a struct field, or a trait method's return type. Cloning the
+    /// result is cheap (the plan is shared); running it costs one allocation more.
+    ///
+    /// ```
+    /// use plan_core::{BoxPlan, Cx, Describe, Plan, PlanError};
+    ///
+    /// struct Greet;
+    /// impl Describe for Greet {}
+    /// impl Plan<&'static str> for Greet {
+    ///     type Out = String;
+    ///     async fn call(&self, name: &'static str, _: Cx<'_, ()>) -> Result<String, PlanError> {
+    ///         Ok(format!("hello, {name}"))
+    ///     }
+    /// }
+    ///
+    /// let greet: BoxPlan<&'static str, String> = Greet.boxed();
+    /// # futures::executor::block_on(async {
+    /// assert_eq!(greet.clone().run_with("plans", &()).await.unwrap(), "hello, plans");
+    /// # });
+    /// ```
+    fn boxed(self) -> BoxPlan<In, Self::Out, Ctx>
+    where
+        Self: Sized + 'static,
+    {
+        BoxPlan::new(self)
     }
 }
 

@@ -93,9 +93,9 @@ mod timeout;
 pub mod wiring;
 
 pub use plan_core::{
-    Cx, Describe, Edge, Ended, FnLens, GraphBuilder, GraphNode, Lens, Location, Monitor, NodeInfo,
-    NodeKind, NodeRef, ParallelSpec, Plan, PlanError, PlanGraph, Policy, RetryInfo, Scope,
-    StepError, Then, lens,
+    BoxPlan, Cx, Describe, Edge, Ended, FnLens, GraphBuilder, GraphNode, Lens, Location, Monitor,
+    NodeInfo, NodeKind, NodeRef, ParallelSpec, Plan, PlanError, PlanGraph, Policy, RetryInfo,
+    Scope, StepError, Then, lens,
 };
 /// Derives a lens per named field: `Type::field` focuses on that field (see [`Lens`](trait@Lens)).
 pub use plan_macros::Lens;
@@ -177,7 +177,7 @@ pub mod prelude {
     pub use crate::nodes::blocking;
     pub use crate::report::Observe;
     pub use crate::{
-        CancellationToken, Describe, Lens, ParallelSpec, Plan, PlanError, Run, lens, plan,
+        BoxPlan, CancellationToken, Describe, Lens, ParallelSpec, Plan, PlanError, Run, lens, plan,
     };
     pub use std::time::Duration;
 }
