@@ -1,12 +1,14 @@
 //! What single constructs cost against the code they replace: a deadline (`#[timeout]` vs
 //! `tokio::time::timeout`: how late each returns), `focus` vs mutating the field directly,
-//! and `#[retry]` on the success path vs a hand-written retry loop.
+//! `#[retry]` on the success path vs a hand-written retry loop, and a plan run through a
+//! `BoxPlan` vs the same plan run directly.
 //!
 //! `cargo bench --bench constructs`.
 
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
 use plan_runtime::prelude::*;
 
 mod common;
@@ -129,5 +131,35 @@ fn retry(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, deadline, focus, retry);
+/// One plan run directly and through a `BoxPlan`: the difference is what erasing its type
+/// costs per run (the boxed future's allocation and a dynamic call), at 1 step and at 10.
+fn boxed(c: &mut Criterion) {
+    let rt = common::current_thread();
+    let mut group = c.benchmark_group("boxed");
+    compare_boxed(&mut group, &rt, 1, plan! { inc });
+    let ten = plan! { inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc };
+    compare_boxed(&mut group, &rt, 10, ten);
+    group.finish();
+}
+
+fn compare_boxed<P: Run<u64, Out = u64> + Clone + 'static>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    steps: u64,
+    plan: P,
+) {
+    let boxed: BoxPlan<u64, u64> = plan.clone().boxed();
+    assert_eq!(rt.block_on(plan.run(0)).unwrap(), steps);
+    assert_eq!(rt.block_on(boxed.run(0)).unwrap(), steps);
+    group.bench_function(BenchmarkId::new("direct", steps), |b| {
+        b.to_async(rt)
+            .iter(|| async { plan.run(std::hint::black_box(0)).await.unwrap() })
+    });
+    group.bench_function(BenchmarkId::new("boxed", steps), |b| {
+        b.to_async(rt)
+            .iter(|| async { boxed.run(std::hint::black_box(0)).await.unwrap() })
+    });
+}
+
+criterion_group!(benches, deadline, focus, retry, boxed);
 criterion_main!(benches);

@@ -1,6 +1,7 @@
-//! Long chains: a 10,000-step plan (plans nested ten wide, four deep), a 1,000-step nested
-//! plan with an error deep inside, and a flat 1,000-step `plan!` written out token by token by
-//! `macro_rules!`, all run on a test thread's default 2 MiB stack.
+//! Long chains: a 10,000-step plan (plans nested ten wide, four deep), built from named plans
+//! or inline and run inside an `each`, a 1,000-step nested plan with an error deep inside, and
+//! a flat 1,000-step `plan!` written out token by token by `macro_rules!`, all built and run
+//! on a 2 MiB stack (a test thread's default).
 
 use plan_runtime::prelude::*;
 
@@ -44,6 +45,74 @@ async fn ten_thousand_steps_as_nested_plans() {
     assert_eq!(p1000.run(5).await.unwrap(), 1_005);
     assert_eq!(p10000.run(0).await.unwrap(), 10_000);
     assert_eq!(p10000.run(123).await.unwrap(), 10_123);
+}
+
+/// Ten `inc`s.
+fn p10() -> impl Plan<u64, Out = u64> + Clone {
+    plan! { inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc }
+}
+
+/// A plan of ten copies of `$plan`, each evaluated in place.
+macro_rules! ten {
+    ($plan:expr) => {
+        plan! {
+            ($plan) >> ($plan) >> ($plan) >> ($plan) >> ($plan)
+            >> ($plan) >> ($plan) >> ($plan) >> ($plan) >> ($plan)
+        }
+    };
+}
+
+/// Runs `test` with a tokio runtime on a thread with a 2 MiB stack: the default of a test
+/// thread, set here so that `RUST_MIN_STACK` cannot hide an overflow.
+fn on_a_2_mib_stack(test: impl FnOnce(&tokio::runtime::Runtime) + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            test(&rt);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+// Building a plan moves its value through every constructor and binding of its `plan!`, and a
+// debug build keeps a copy at each: these overflowed a 2 MiB stack (built inline, 2.8 MiB and
+// 3.5 MiB inside an `each`) until a nested plan was boxed in its parent.
+
+#[test]
+fn ten_thousand_steps_built_from_named_plans_run_inside_each() {
+    on_a_2_mib_stack(|rt| {
+        let p100 = ten!(p10());
+        let p1000 = ten!(p100.clone());
+        let p10000 = ten!(p1000.clone());
+        let fan_out = plan! { each(all) { p10000 } };
+        let outs = rt.block_on(fan_out.run(vec![0, 7])).unwrap();
+        assert_eq!(outs, [10_000, 10_007]);
+    });
+}
+
+#[test]
+fn ten_thousand_steps_built_inline_run_inside_each() {
+    on_a_2_mib_stack(|rt| {
+        let fan_out = plan! { each(all) { (ten!(ten!(ten!(p10())))) } };
+        let outs = rt.block_on(fan_out.run(vec![0, 7])).unwrap();
+        assert_eq!(outs, [10_000, 10_007]);
+    });
+}
+
+#[test]
+fn a_plan_value_holds_its_own_items_however_deep_they_nest() {
+    let p100 = ten!(p10());
+    let p1000 = ten!(p100.clone());
+    let p10000 = ten!(p1000.clone());
+    // Ten steps, each a boxed nested plan, at every level: the same size, and small.
+    let size = std::mem::size_of_val(&p100);
+    assert_eq!(std::mem::size_of_val(&p1000), size);
+    assert_eq!(std::mem::size_of_val(&p10000), size);
+    assert!(size <= 256, "a plan of ten nested plans takes {size} bytes");
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! `plan!` macro and the tokio combinators. This crate holds what does not need a runtime:
 //!
 //! * [`Plan`], the typed async arrow every node implements, and [`Describe`];
+//! * [`BoxPlan`], any plan of a given input, output and context behind one type;
 //! * [`Cx`], what a node receives besides its input;
 //! * [`PlanError`] and [`NodeRef`], which name the failing node;
 //! * [`NodeInfo`], the static identity the macro records for every node;
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod boxed;
 mod cx;
 mod error;
 mod graph;
@@ -23,6 +25,7 @@ mod node;
 mod plan;
 mod spec;
 
+pub use boxed::BoxPlan;
 pub use cx::{Cx, Scope};
 pub use error::{PlanError, StepError};
 pub use graph::{Edge, GraphBuilder, GraphNode, PlanGraph, RetryInfo};

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 
+use crate::boxed::BoxPlan;
 use crate::cx::Cx;
 use crate::error::PlanError;
 use crate::graph::{GraphBuilder, PlanGraph};
@@ -101,6 +102,34 @@ pub trait Plan<In, Ctx = ()>: Describe + Send + Sync {
             }
         }
     }
+
+    /// This plan with its type erased, as a [`BoxPlan`]: for a `Vec` or a registry of plans
+    /// of different types, a struct field, or a trait method's return type. Cloning the
+    /// result is cheap (the plan is shared); running it costs one allocation more.
+    ///
+    /// ```
+    /// use plan_core::{BoxPlan, Cx, Describe, Plan, PlanError};
+    ///
+    /// struct Greet;
+    /// impl Describe for Greet {}
+    /// impl Plan<&'static str> for Greet {
+    ///     type Out = String;
+    ///     async fn call(&self, name: &'static str, _: Cx<'_, ()>) -> Result<String, PlanError> {
+    ///         Ok(format!("hello, {name}"))
+    ///     }
+    /// }
+    ///
+    /// let greet: BoxPlan<&'static str, String> = Greet.boxed();
+    /// # futures::executor::block_on(async {
+    /// assert_eq!(greet.clone().run_with("plans", &()).await.unwrap(), "hello, plans");
+    /// # });
+    /// ```
+    fn boxed(self) -> BoxPlan<In, Self::Out, Ctx>
+    where
+        Self: Sized + 'static,
+    {
+        BoxPlan::new(self)
+    }
 }
 
 /// The part of a plan that does not depend on its input type: how it describes itself.
@@ -134,3 +163,34 @@ pub trait Describe {
         builder.finish()
     }
 }
+
+// A plan behind a pointer is that plan: it describes and runs as the plan it points to, so a
+// boxed, shared (`Arc`) or borrowed plan is a step of `plan!` as it is — nested, with its
+// nodes named, like the plan itself.
+macro_rules! plan_through {
+    ($($pointer:ty),*) => {$(
+        impl<P: Describe + ?Sized> Describe for $pointer {
+            fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
+                (**self).describe(graph, preds)
+            }
+
+            fn info(&self) -> Option<&'static NodeInfo> {
+                (**self).info()
+            }
+        }
+
+        impl<In, Ctx, P: Plan<In, Ctx> + ?Sized> Plan<In, Ctx> for $pointer {
+            type Out = P::Out;
+
+            fn call(
+                &self,
+                input: In,
+                cx: Cx<'_, Ctx>,
+            ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+                (**self).call(input, cx)
+            }
+        }
+    )*};
+}
+
+plan_through!(&P, Box<P>, std::sync::Arc<P>);

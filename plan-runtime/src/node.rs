@@ -51,7 +51,11 @@ pub struct Leaf<P> {
 /// A plan used as a step of another: nodes inside are named with full paths through it.
 #[derive(Clone, Debug)]
 pub struct Nested<P> {
-    plan: P,
+    // Boxed, so that a plan's value holds its own items only, however much it nests: a plan is
+    // built bottom-up by value, and a debug build copies each level's value several times on
+    // the stack (a 10,000-step plan of nested `plan!`s was 98 KB, copied into 1.2 MB of
+    // stack). One allocation when the plan is built; none when it runs.
+    plan: Box<P>,
 }
 
 /// Wraps a whole plan; see [`Root`].
@@ -108,7 +112,9 @@ pub fn leaf<P>(info: &'static NodeInfo, inner: P) -> Leaf<P> {
 impl<P> Nested<P> {
     /// Nests `plan`.
     pub fn new(plan: P) -> Self {
-        Nested { plan }
+        Nested {
+            plan: Box::new(plan),
+        }
     }
 }
 
