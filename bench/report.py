@@ -138,8 +138,8 @@ def chain_section(asyncio: dict, langgraph: dict) -> tuple[str, list[list[str]]]
 
 
 NOT_RUN_BY_PEERS = (
-    "A peer's \"—\" is a size it does not run: the Python peers run the sizes the issue sets "
-    "for them (chains of 100 and 1,000, fan-outs up to 10,000)."
+    "A peer's \"—\" is a size it does not run: the Python peers run chains of 100 and 1,000 "
+    "and fan-outs up to 10,000 only."
 )
 
 

@@ -1,5 +1,5 @@
-//! Spec §6 (errors name their node: name, path, `file:line`) and §8 (the plan graph, its
-//! renderings, and the `tracing` span every node runs in).
+//! Errors name their node (name, path, `file:line`); the plan graph, its renderings, and the
+//! `tracing` span every node runs in.
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;

@@ -1,4 +1,4 @@
-//! Lenses (spec §4, "Lenses"): `#[derive(Lens)]`, `Type::field`, `.then(..)`, `lens(get, get_mut)`,
+//! Lenses: `#[derive(Lens)]`, `Type::field`, `.then(..)`, `lens(get, get_mut)`,
 //! `focus(lens) { body }`, and the lens laws, property-tested.
 
 use std::fmt::Debug;

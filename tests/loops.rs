@@ -1,4 +1,4 @@
-//! `loop(while = p | until = p, max = n[, on_limit = stop]) { body }` (spec §4).
+//! `loop(while = p | until = p, max = n[, on_limit = stop]) { body }`.
 
 use std::sync::{Arc, Mutex};
 

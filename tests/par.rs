@@ -1,4 +1,4 @@
-//! `par(POLICY, options) { .. }`: every policy and option of spec §4, proven by observation on
+//! `par(POLICY, options) { .. }`: every policy and option, proven by observation on
 //! tokio's paused clock. Every branch records when it starts, whether it ran to the end of its
 //! sleep (the "after-sleep flag"), and whether it was dropped before that (its drop guard).
 

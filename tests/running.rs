@@ -1,4 +1,5 @@
-//! Spec §5, bullet by bullet, observed on tokio's paused clock.
+//! Running a plan (`run`, `run_with`, `run_until`), reuse, cancellation, drops and panics,
+//! observed on tokio's paused clock.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};

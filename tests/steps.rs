@@ -1,4 +1,4 @@
-//! Spec §3: every form a step can take inside `plan!` compiles as written and runs.
+//! Every form a step can take inside `plan!` compiles as written and runs.
 
 use std::error::Error as StdError;
 use std::fmt;

@@ -4,7 +4,9 @@
 //! (`par`, `each`), branching (`choose`), lens-focused state (`focus`), bounded loops
 //! (`loop`), deadlines (`#[timeout]`) and retries (`#[retry]`) — and get back a value that
 //! implements [`Plan`]: typed end to end, `Send + Sync`, reusable, and compiled to a tree of
-//! the plain async combinators in [`nodes`].
+//! the plain async combinators in [`nodes`]. The [`reference`](mod@reference) page describes
+//! the whole language: its grammar, every construct's types and semantics, attributes,
+//! running, cancellation, errors and graphs.
 //!
 //! ```
 //! use plan_runtime::prelude::*;
@@ -244,6 +246,8 @@ mod gather;
 mod node;
 mod par;
 pub mod policy;
+#[doc = include_str!("reference.md")]
+pub mod reference {}
 mod repeat;
 pub mod report;
 mod retry;
@@ -285,7 +289,8 @@ pub use plan_macros::Lens;
 /// The expansion is a value implementing [`Plan`]: run it with [`Run::run`],
 /// [`Plan::run_with`] or [`Plan::run_until`]. A step that does not fit its input is a
 /// compile error on that step (see [`wiring`]); a malformed plan is an error with a hint. The
-/// crate documentation has a runnable example.
+/// crate documentation has a runnable example; the [`reference`](mod@reference) page has the
+/// full language.
 pub use plan_macros::plan;
 pub use run::Run;
 pub use tokio_util::sync::CancellationToken;
