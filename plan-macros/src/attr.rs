@@ -7,7 +7,7 @@ use syn::{Expr, LitStr, Token, parenthesized, token};
 use crate::duration::DurationArg;
 use crate::keyword as kw;
 use crate::parse::{expect_end, expr, positive, trailing_comma};
-use crate::suggest::did_you_mean;
+use crate::suggest::{did_you_mean, unknown};
 
 /// An attribute that wraps its item in a combinator.
 pub enum Wrapper {
@@ -96,17 +96,11 @@ pub fn parse(
             ));
         }
     } else {
-        let span = content.span();
-        let word = content
-            .parse::<syn::Ident>()
-            .map(|w| w.to_string())
-            .unwrap_or_default();
-        let hint = did_you_mean(&word, ATTRIBUTES);
-        return Err(syn::Error::new(
-            span,
-            format!(
-                "unknown plan attribute `{word}`{hint} (plan attributes are `#[timeout(DURATION)]`, `#[retry(N)]` / `#[retry(N, backoff = DURATION)]` and `#[name = \"..\"]`)"
-            ),
+        return Err(unknown(
+            &content,
+            "plan attribute",
+            ATTRIBUTES,
+            "plan attributes are `#[timeout(DURATION)]`, `#[retry(N)]` / `#[retry(N, backoff = DURATION)]` and `#[name = \"..\"]`",
         ));
     }
     expect_end(&content, "in this attribute")

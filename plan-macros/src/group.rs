@@ -13,7 +13,7 @@ use crate::expander::Expander;
 use crate::keyword as kw;
 use crate::parse::{expect_end, expr, positive};
 use crate::source::source_text;
-use crate::suggest::did_you_mean;
+use crate::suggest::{did_you_mean, unknown};
 
 /// A parallel policy and its options.
 pub struct Group {
@@ -90,17 +90,11 @@ impl Group {
                     return Err(syn::Error::new(key.span, "`limit` is given twice"));
                 }
             } else {
-                let span = args.span();
-                let word = args
-                    .call(Ident::parse_any)
-                    .map(|w| w.to_string())
-                    .unwrap_or_default();
-                let hint = did_you_mean(&word, OPTIONS);
-                return Err(syn::Error::new(
-                    span,
-                    format!(
-                        "unknown `{what}` option `{word}`{hint} (options are `timeout = DURATION` and `limit = N`)"
-                    ),
+                return Err(unknown(
+                    args,
+                    &format!("`{what}` option"),
+                    OPTIONS,
+                    "options are `timeout = DURATION` and `limit = N`",
                 ));
             }
         }

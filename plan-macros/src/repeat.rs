@@ -1,16 +1,15 @@
 //! `loop(while = p | until = p, max = n, on_limit = stop | error) { body }`.
 
 use quote::{quote, quote_spanned};
-use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
-use syn::{Expr, Ident, Token, parenthesized, token};
+use syn::{Expr, Token, parenthesized, token};
 
 use crate::choose::predicate;
 use crate::expander::{Agreement, Expander, Flow, Input};
 use crate::item::{Chain, Expanded, Site, parse_body};
 use crate::keyword as kw;
 use crate::parse::{expr, positive};
-use crate::suggest::did_you_mean;
+use crate::suggest::unknown;
 
 pub struct Repeat {
     /// `until` (checked after each pass) rather than `while` (before).
@@ -75,31 +74,19 @@ impl Parse for Repeat {
                 } else if args.peek(kw::error) {
                     args.parse::<kw::error>()?;
                 } else {
-                    let span = args.span();
-                    let word = args
-                        .call(Ident::parse_any)
-                        .map(|w| w.to_string())
-                        .unwrap_or_default();
-                    let hint = did_you_mean(&word, &["stop", "error"]);
-                    return Err(syn::Error::new(
-                        span,
-                        format!(
-                            "unknown `on_limit` value `{word}`{hint} (`on_limit = stop` returns the last state when passes run out; `on_limit = error`, the default, fails with `PlanError::LoopLimit`)"
-                        ),
+                    return Err(unknown(
+                        &args,
+                        "`on_limit` value",
+                        &["stop", "error"],
+                        "`on_limit = stop` returns the last state when passes run out; `on_limit = error`, the default, fails with `PlanError::LoopLimit`",
                     ));
                 }
             } else {
-                let span = args.span();
-                let word = args
-                    .call(Ident::parse_any)
-                    .map(|w| w.to_string())
-                    .unwrap_or_default();
-                let hint = did_you_mean(&word, OPTIONS);
-                return Err(syn::Error::new(
-                    span,
-                    format!(
-                        "unknown `loop` option `{word}`{hint} (loop options are `while = p` or `until = p`, `max = N`, and `on_limit = stop|error`)"
-                    ),
+                return Err(unknown(
+                    &args,
+                    "`loop` option",
+                    OPTIONS,
+                    "loop options are `while = p` or `until = p`, `max = N`, and `on_limit = stop|error`",
                 ));
             }
             if !args.is_empty() {

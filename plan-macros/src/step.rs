@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprCall, ExprPath, Token, parenthesized, token};
+use syn::{Expr, ExprCall, ExprPath, Ident, Token, parenthesized, token};
 
 use crate::expander::{Compare, Expander, Flow, Input, check_name, code};
 use crate::item::Expanded;
@@ -109,18 +109,31 @@ impl Step {
             &format!("change what {from} returns or what {name} takes, or put a step from `{{Self}}` to `{{T}}` between them"),
             );
         }
-        let context = x.context();
-        let out = x.shadow(quote!((&&&OutProbe(#ty, #given, #context)).output()));
-        Expanded {
-            flow: Flow {
-                tree: quote!(#step),
-                out,
-                takes,
-            },
-            kind: "Step",
-            default_name: source.to_owned(),
-            policy: None,
-        }
+        leaf(x, "Step", source, (&step, &ty), given, takes)
+    }
+}
+
+/// A leaf's expansion: the bound value is the tree; its output is what the shadow finds for
+/// it given `given` (a function's return type, a nested plan's output).
+fn leaf(
+    x: &mut Expander,
+    kind: &'static str,
+    source: &str,
+    (step, ty): (&Ident, &Ident),
+    given: &Ident,
+    takes: Ident,
+) -> Expanded {
+    let context = x.context();
+    let out = x.shadow(quote!((&&&OutProbe(#ty, #given, #context)).output()));
+    Expanded {
+        flow: Flow {
+            tree: quote!(#step),
+            out,
+            takes,
+        },
+        kind,
+        default_name: source.to_owned(),
+        policy: None,
     }
 }
 
@@ -144,19 +157,7 @@ impl Blocking {
             "step",
             quote_spanned!(f.span()=> ::plan_runtime::blocking!(#f)),
         );
-        let context = x.context();
-        let given = &input.shadow;
         let takes = x.unknown();
-        let out = x.shadow(quote!((&&&OutProbe(#ty, #given, #context)).output()));
-        Expanded {
-            flow: Flow {
-                tree: quote!(#step),
-                out,
-                takes,
-            },
-            kind: "Blocking",
-            default_name: source.to_owned(),
-            policy: None,
-        }
+        leaf(x, "Blocking", source, (&step, &ty), &input.shadow, takes)
     }
 }

@@ -1,5 +1,9 @@
 //! "Did you mean": the closest known word to a misspelled one.
 
+use syn::Ident;
+use syn::ext::IdentExt;
+use syn::parse::ParseStream;
+
 /// The candidate closest to `word`, if it is close enough to be what was meant: at most one
 /// edit for short words, two for longer ones, or the two share their first four letters (or
 /// all of a shorter candidate: `paralel` is `par`).
@@ -23,6 +27,18 @@ pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 /// `"; did you mean `x`?"` for the closest candidate, or nothing.
 pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
     closest(word, candidates).map_or_else(String::new, |c| format!("; did you mean `{c}`?"))
+}
+
+/// The error for an unknown word where one of `candidates` was expected: `unknown {what}
+/// `{word}`; did you mean `{closest}`? ({list})`, spanned on the word.
+pub fn unknown(input: ParseStream, what: &str, candidates: &[&str], list: &str) -> syn::Error {
+    let span = input.span();
+    let word = input
+        .call(Ident::parse_any)
+        .map(|w| w.to_string())
+        .unwrap_or_default();
+    let hint = did_you_mean(&word, candidates);
+    syn::Error::new(span, format!("unknown {what} `{word}`{hint} ({list})"))
 }
 
 /// Levenshtein distance, with a swap of two neighbours counting as one edit.
