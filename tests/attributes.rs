@@ -432,6 +432,7 @@ async fn retry_does_not_retry_cancelled() {
                 node: Box::new(NodeRef {
                     name: "elsewhere",
                     kind: NodeKind::Step,
+                    policy: None,
                     path: "9".to_string(),
                     location: Location { file: "x.rs", line: 1, column: 1 },
                 }),

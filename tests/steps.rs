@@ -76,6 +76,7 @@ fn upstream_node() -> NodeRef {
     NodeRef {
         name: "upstream",
         kind: NodeKind::Loop,
+        policy: None,
         path: "9/8".to_owned(),
         location: Location {
             file: "elsewhere.rs",

@@ -32,7 +32,7 @@ pub async fn show(mut events: Events) {
             EventKind::Retrying { attempt, error } => bar.suspend(|| {
                 println!(
                     "  ↻ {} attempt {attempt} failed, retrying: {error}",
-                    event.name
+                    event.label
                 )
             }),
             EventKind::Finished { outcome } => {
@@ -47,7 +47,7 @@ pub async fn show(mut events: Events) {
                     _ => None,
                 };
                 if let Some(mark) = mark {
-                    bar.suspend(|| println!("  {mark} {} {outcome}", event.name));
+                    bar.suspend(|| println!("  {mark} {} {outcome}", event.label));
                 }
             }
             _ => {}
