@@ -104,7 +104,7 @@ fn panicky(attempts: &Attempts) -> impl Fn(u32) -> BoxFut<u32> + Send + Sync + '
 
 fn expect_timeout(err: &PlanError) -> (&NodeRef, Duration) {
     match err {
-        PlanError::Timeout { node, after } => (node, *after),
+        PlanError::Timeout { node, after, .. } => (node, *after),
         other => panic!("expected Timeout, got {other}"),
     }
 }

@@ -20,10 +20,7 @@ pub type StepError = Arc<dyn StdError + Send + Sync + 'static>;
 /// use plan_core::{NodeInfo, NodeKind, NodeRef, PlanError};
 /// # static INFO: NodeInfo = NodeInfo { name: "fetch", kind: NodeKind::Step, path: "1",
 /// #     source: "fetch", policy: None, file: "src/main.rs", line: 12, column: 9 };
-/// let err = PlanError::Timeout {
-///     node: NodeRef::from_info(&INFO).into(),
-///     after: std::time::Duration::from_millis(250),
-/// };
+/// let err = PlanError::timeout(NodeRef::from_info(&INFO), std::time::Duration::from_millis(250));
 /// assert_eq!(err.to_string(), "`fetch` (step at 1, src/main.rs:12:9) timed out after 250ms");
 /// assert!(err.is_timeout());
 /// ```
@@ -38,13 +35,17 @@ pub enum PlanError {
         /// The step's error.
         source: StepError,
     },
-    /// A node's deadline passed (`#[timeout(..)]`, or a group's `timeout = ..`).
-    #[error("{node} timed out after {}", DisplayDuration(*.after))]
+    /// A deadline passed: the node's own (`#[timeout(..)]`, or a group's `timeout = ..` when
+    /// the group fails as a whole), or that of the `par`/`each` group that cut `node` off
+    /// (a `settled` branch or item that had not finished).
+    #[error("{node} timed out{}", Deadline(*.after, .group.as_deref()))]
     Timeout {
-        /// The node whose deadline passed.
+        /// The node that did not finish in time.
         node: Box<NodeRef>,
         /// The deadline.
         after: Duration,
+        /// The group whose deadline cut `node` off; `None` when the deadline was `node`'s own.
+        group: Option<Box<NodeRef>>,
     },
     /// The run was cancelled from outside (see `run_until`).
     #[error("{node} was cancelled")]
@@ -84,6 +85,22 @@ impl PlanError {
         PlanError::Step {
             node: Box::new(node),
             source: Arc::new(source),
+        }
+    }
+
+    /// A deadline of `after` on `node` itself passed.
+    ///
+    /// ```
+    /// # use plan_core::{NodeInfo, NodeKind, NodeRef, PlanError};
+    /// # static INFO: NodeInfo = NodeInfo::new("fetch", NodeKind::Step, "1");
+    /// let err = PlanError::timeout(NodeRef::from_info(&INFO), std::time::Duration::from_secs(2));
+    /// assert_eq!(err.to_string(), "`fetch` (step at 1, <built by hand>:0:0) timed out after 2s");
+    /// ```
+    pub fn timeout(node: NodeRef, after: Duration) -> Self {
+        PlanError::Timeout {
+            node: Box::new(node),
+            after,
+            group: None,
         }
     }
 
@@ -147,6 +164,19 @@ impl PlanError {
         match self {
             PlanError::Step { source, .. } => source.downcast_ref(),
             _ => None,
+        }
+    }
+}
+
+/// The end of a timeout's log line: the deadline, and the group whose deadline it was.
+struct Deadline<'a>(Duration, Option<&'a NodeRef>);
+
+impl fmt::Display for Deadline<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let after = DisplayDuration(self.0);
+        match self.1 {
+            None => write!(f, " after {after}"),
+            Some(group) => write!(f, ": cut off by the {after} deadline of {group}"),
         }
     }
 }

@@ -77,6 +77,7 @@
 
 mod blocking;
 mod choose;
+mod cut_off;
 mod each;
 mod focus;
 mod gather;
@@ -161,6 +162,7 @@ pub use tokio_util::sync::CancellationToken;
 pub mod nodes {
     pub use crate::blocking::{Blocking, blocking};
     pub use crate::choose::{Arm, Arms, IfElse, Route, RouteArms, arm, arms, if_else, route};
+    pub use crate::cut_off::CutOff;
     pub use crate::each::{Each, each};
     pub use crate::focus::{Focus, focus};
     pub use crate::gather::{Gather, ParallelPolicy, Uniform};
