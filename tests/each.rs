@@ -638,3 +638,37 @@ async fn first_completed_over_nothing_is_all_failed_not_a_timeout() {
         other => panic!("expected AllFailed, got {other}"),
     }
 }
+
+fn exploding_score(out: &(u32, f64)) -> f64 {
+    assert!(out.0 != 1, "score exploded on item {}", out.0);
+    out.1
+}
+
+/// A score is the group's own code: its panic names the `each`, not the plan around it.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_score_is_blamed_on_its_each() {
+    let p = Probe::default();
+    let line = line!() + 1;
+    let plan = plan! { each(n_best(1, by = exploding_score), limit = 2) { rate(&p) } };
+    let err = plan
+        .run(vec![
+            rated(0, 10, 0.5),
+            rated(1, 20, 0.9),
+            rated(2, 900, 0.1),
+        ])
+        .await
+        .unwrap_err();
+    match &err {
+        PlanError::Panicked { node, message } => {
+            assert_eq!((node.kind, &*node.path), (NodeKind::Each, "0"), "{err}");
+            assert_eq!(
+                node.label().to_string(),
+                format!("each(n_best(1, by = exploding_score)) at each.rs:{line}")
+            );
+            assert_eq!(message, "score exploded on item 1");
+        }
+        other => panic!("expected Panicked, got {other}"),
+    }
+    // The panic stopped the group: the item still running was dropped.
+    assert_eq!(p.cancelled(), vec![2]);
+}

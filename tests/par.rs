@@ -943,3 +943,52 @@ async fn n_best_with_a_partial_order_never_fails() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Panics in a score
+
+fn exploding_score(out: &(u32, f64)) -> f64 {
+    assert!(out.0 != 1, "score exploded on branch {}", out.0);
+    out.1
+}
+
+/// The `par` a panic is blamed on: its path and label, and the panic's message.
+fn assert_blamed_on(err: &PlanError, path: &str, label: &str, message: &str) {
+    match err {
+        PlanError::Panicked { node, message: got } => {
+            assert_eq!((node.kind, &*node.path), (NodeKind::Par, path), "{err}");
+            assert_eq!(node.label().to_string(), label, "{err}");
+            assert_eq!(got, message, "{err}");
+        }
+        other => panic!("expected Panicked, got {other}"),
+    }
+}
+
+/// A score is the group's own code, run as each branch finishes: its panic names the `par`
+/// (for `n_best` and `best`, named or not), not the plan around it.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_score_is_blamed_on_its_par() {
+    let p = Probe::default();
+    let line = line!() + 2;
+    let plan = plan! {
+        (|x: u32| x) >> par(n_best(2, by = exploding_score)) {
+            scored(&p, 0, 10, 0.5), scored(&p, 1, 20, 0.9), scored(&p, 2, 900, 0.1)
+        }
+    };
+    let err = plan.run(0).await.unwrap_err();
+    let label = format!("par(n_best(2, by = exploding_score)) at par.rs:{line}");
+    assert_blamed_on(&err, "1", &label, "score exploded on branch 1");
+    assert!(
+        err.to_string()
+            .starts_with("`par(n_best(2, by = exploding_score))` (par at 1, "),
+        "{err}"
+    );
+    // The panic stopped the group: the slow branch was dropped, as for an error.
+    assert_eq!(p.cancelled(), vec![2]);
+
+    let plan = plan! {
+        #[name = "pick"] par(best(by = exploding_score)) { scored(&p, 0, 10, 0.5), scored(&p, 1, 20, 0.9) }
+    };
+    let err = plan.run(0).await.unwrap_err();
+    assert_blamed_on(&err, "0", "pick", "score exploded on branch 1");
+}

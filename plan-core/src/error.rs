@@ -92,10 +92,12 @@ pub enum PlanError {
         /// Its `max`.
         max: u32,
     },
-    /// A step panicked. The panic was caught; sibling branches were cancelled as for an error.
+    /// A step panicked, or user code that a construct calls: a `choose` predicate or router,
+    /// a `loop` condition, an `n_best`/`best` score. The panic was caught; sibling branches
+    /// were cancelled as for an error.
     #[error("{node} panicked: {message}")]
     Panicked {
-        /// The step that panicked.
+        /// The step that panicked, or the construct whose predicate, router or score did.
         node: Box<NodeRef>,
         /// The panic message, when it was a string.
         message: String,
