@@ -282,6 +282,7 @@ def deadline_section(asyncio: dict, langgraph: dict) -> str:
 def constructs_section() -> str:
     focus, direct = ns("focus", "plan_focus"), ns("focus", "hand")
     retry, plain, loop = (ns("retry_success", v) for v in ("plan_retry", "plan_no_retry", "hand_retry_loop"))
+    control = {v: ns("control", v) for v in ("plan_loop_100", "hand_loop_100", "plan_choose", "hand_choose", "plan_n_best", "hand_n_best")}
     return (
         "## Single constructs\n\n"
         + table(
@@ -290,6 +291,14 @@ def constructs_section() -> str:
                 ["`focus(Agent::turns) { inc }` vs `agent.turns = inc(agent.turns).await`", human_ns(focus), human_ns(direct), ratio(focus, direct)],
                 ["`#[retry(3, backoff = 100ms)] try_inc`, succeeding, vs a retry loop", human_ns(retry), human_ns(loop), ratio(retry, loop)],
                 ["the same plan without `#[retry]`", human_ns(plain), "", ""],
+                *(
+                    [label, human_ns(control[f"plan_{v}"]), human_ns(control[f"hand_{v}"]), ratio(control[f"plan_{v}"], control[f"hand_{v}"])]
+                    for label, v in (
+                        ("`loop(while = below_100, max = 200) { inc }`, 100 passes, vs a `while`", "loop_100"),
+                        ("`choose { if is_even => inc, else => dec }` vs an `if`", "choose"),
+                        ("`par(n_best(2, by = score)) { inc, dec, double }` vs `join!` and a sort", "n_best"),
+                    )
+                ),
             ],
         )
         + "\n\nEach row is a whole run of a one-node plan, so it includes the plan's root: the "

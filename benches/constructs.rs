@@ -1,7 +1,9 @@
 //! What single constructs cost against the code they replace: a deadline (`#[timeout]` vs
 //! `tokio::time::timeout`: how late each returns), `focus` vs mutating the field directly,
-//! `#[retry]` on the success path vs a hand-written retry loop, and a plan run through a
-//! `BoxPlan` vs the same plan run directly.
+//! `#[retry]` on the success path vs a hand-written retry loop, the constructs that call user
+//! code besides steps (a `loop` condition, a `choose` predicate, an `n_best` score) vs the
+//! `while`, `if` and sort they replace, and a plan run through a `BoxPlan` vs the same plan run
+//! directly.
 //!
 //! `cargo bench --bench constructs`.
 
@@ -161,5 +163,84 @@ fn compare_boxed<P: Run<u64, Out = u64> + Clone + 'static>(
     });
 }
 
-criterion_group!(benches, deadline, focus, retry, boxed);
+fn below_100(x: &u64) -> bool {
+    *x < 100
+}
+
+fn is_even(x: &u64) -> bool {
+    x.is_multiple_of(2)
+}
+
+fn score(x: &u64) -> u64 {
+    *x
+}
+
+async fn dec(x: u64) -> u64 {
+    std::hint::black_box(x.wrapping_sub(1))
+}
+
+async fn double(x: u64) -> u64 {
+    std::hint::black_box(x * 2)
+}
+
+/// What `par(n_best(2, by = score)) { inc, dec, double }` replaces: the three branches joined,
+/// then the best two by score.
+async fn n_best_by_hand(x: u64) -> Vec<u64> {
+    let (a, b, c) = futures::join!(inc(x), dec(x), double(x));
+    let mut all = vec![a, b, c];
+    all.sort_by_key(|v| std::cmp::Reverse(score(v)));
+    all.truncate(2);
+    all
+}
+
+fn control(c: &mut Criterion) {
+    let rt = common::current_thread();
+    let looped = plan! { loop(while = below_100, max = 200) { inc } };
+    let chosen = plan! { choose { if is_even => inc, else => dec } };
+    let ranked = plan! { par(n_best(2, by = score)) { inc, dec, double } };
+    assert_eq!(rt.block_on(looped.run(0)).unwrap(), 100);
+    assert_eq!(
+        rt.block_on(ranked.run(5)).unwrap(),
+        rt.block_on(n_best_by_hand(5))
+    );
+    let mut group = c.benchmark_group("control");
+    group.bench_function("plan_loop_100", |b| {
+        b.to_async(&rt)
+            .iter(|| async { looped.run(std::hint::black_box(0)).await.unwrap() })
+    });
+    group.bench_function("hand_loop_100", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut x = std::hint::black_box(0);
+            while below_100(&x) {
+                x = inc(x).await;
+            }
+            x
+        })
+    });
+    group.bench_function("plan_choose", |b| {
+        b.to_async(&rt)
+            .iter(|| async { chosen.run(std::hint::black_box(2)).await.unwrap() })
+    });
+    group.bench_function("hand_choose", |b| {
+        b.to_async(&rt).iter(|| async {
+            let x = std::hint::black_box(2);
+            if is_even(&x) {
+                inc(x).await
+            } else {
+                dec(x).await
+            }
+        })
+    });
+    group.bench_function("plan_n_best", |b| {
+        b.to_async(&rt)
+            .iter(|| async { ranked.run(std::hint::black_box(5)).await.unwrap() })
+    });
+    group.bench_function("hand_n_best", |b| {
+        b.to_async(&rt)
+            .iter(|| async { n_best_by_hand(std::hint::black_box(5)).await })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, deadline, focus, retry, control, boxed);
 criterion_main!(benches);

@@ -104,7 +104,7 @@ fn panicky(attempts: &Attempts) -> impl Fn(u32) -> BoxFut<u32> + Send + Sync + '
 
 fn expect_timeout(err: &PlanError) -> (&NodeRef, Duration) {
     match err {
-        PlanError::Timeout { node, after } => (node, *after),
+        PlanError::Timeout { node, after, .. } => (node, *after),
         other => panic!("expected Timeout, got {other}"),
     }
 }
@@ -432,6 +432,7 @@ async fn retry_does_not_retry_cancelled() {
                 node: Box::new(NodeRef {
                     name: "elsewhere",
                     kind: NodeKind::Step,
+                    policy: None,
                     path: "9".to_string(),
                     location: Location { file: "x.rs", line: 1, column: 1 },
                 }),

@@ -328,3 +328,83 @@ async fn router_arm_error_names_the_arm_path() {
     let err = plan.run(3000).await.unwrap_err();
     assert_eq!(err.node().path, "0/2/1");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Panics in a predicate or a router
+
+fn explodes(x: &u32) -> bool {
+    panic!("predicate exploded on {x}")
+}
+
+fn never(_: &u32) -> bool {
+    false
+}
+
+fn routes_nowhere(x: &u32) -> Route {
+    panic!("router exploded on {x}")
+}
+
+/// The `choose` a panic is blamed on: its kind, path and label, and the panic's message.
+fn assert_blamed_on(err: &PlanError, path: &str, label: &str, message: &str) {
+    match err {
+        PlanError::Panicked { node, message: got } => {
+            assert_eq!((node.kind, &*node.path), (NodeKind::Choose, path), "{err}");
+            assert_eq!(node.label().to_string(), label, "{err}");
+            assert_eq!(got, message, "{err}");
+        }
+        other => panic!("expected Panicked, got {other}"),
+    }
+}
+
+/// A predicate is the `choose`'s own code: its panic names the `choose`, wherever it is caught
+/// (here by the plan), not the whole plan.
+#[tokio::test]
+async fn a_panicking_predicate_is_blamed_on_its_choose() {
+    let line = line!() + 2;
+    let plan =
+        plan! { (|x: u32| x) >> choose { if explodes => (|x: u32| x), else => (|x: u32| x + 1) } };
+    let err = plan.run(7).await.unwrap_err();
+    let label = format!("choose at choose.rs:{line}");
+    assert_blamed_on(&err, "1", &label, "predicate exploded on 7");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("`choose` (choose at 1, {}:{line}:", file!())),
+        "{err}"
+    );
+
+    // A later arm's predicate, in a named `choose` that is a `par` branch: the branch's panic
+    // boundary catches it, and names the `choose` by its name and full path.
+    let plan = plan! {
+        par(all) {
+            (|x: u32| x),
+            #[name = "triage"] choose { if never => (|x: u32| x), if explodes => (|x: u32| x), else => (|x: u32| x) }
+        }
+    };
+    let err = plan.run(8).await.unwrap_err();
+    assert_blamed_on(&err, "0/1", "triage", "predicate exploded on 8");
+}
+
+#[tokio::test]
+async fn a_panicking_router_is_blamed_on_its_choose() {
+    let line = line!() + 2;
+    let plan =
+        plan! { choose(routes_nowhere) { Route::Search => (|x: u32| x), _ => (|x: u32| x) } };
+    let err = plan.run(3).await.unwrap_err();
+    let label = format!("choose at choose.rs:{line}");
+    assert_blamed_on(&err, "0", &label, "router exploded on 3");
+}
+
+/// A panic in an arm's step is still the step's: the innermost node it unwound through.
+#[tokio::test]
+async fn a_panicking_arm_is_blamed_on_its_step() {
+    let plan = plan! {
+        choose { if is_small => (|x: u32| -> u32 { panic!("arm exploded on {x}") }), else => (|x: u32| x) }
+    };
+    match plan.run(1).await.unwrap_err() {
+        PlanError::Panicked { node, message } => {
+            assert_eq!((node.kind, &*node.path), (NodeKind::Step, "0/0"));
+            assert_eq!(message, "arm exploded on 1");
+        }
+        other => panic!("expected Panicked, got {other}"),
+    }
+}

@@ -93,7 +93,11 @@ fn assert_item_failure(err: &PlanError, id: u32) {
 
 fn assert_group_timeout(err: &PlanError, after: Duration) {
     match err {
-        PlanError::Timeout { node, after: got } => {
+        PlanError::Timeout {
+            node,
+            after: got,
+            group: None,
+        } => {
             assert_eq!(*got, after);
             assert_eq!(node.kind, NodeKind::Each);
             assert_eq!(node.path, "0");
@@ -249,6 +253,7 @@ async fn settled_keeps_every_outcome_in_input_order() {
 #[tokio::test(start_paused = true)]
 async fn settled_timeout_marks_unfinished_and_unstarted_items() {
     let p = Probe::default();
+    let line = line!() + 1;
     let plan = plan! { each(settled, limit = 2, timeout = 150ms) { work(&p) } };
     // t=0: 0,1 start; t=50: 0 fails, 2 starts; t=100: 1 done, 3 starts; t=150: deadline.
     let t0 = Instant::now();
@@ -266,9 +271,33 @@ async fn settled_timeout_marks_unfinished_and_unstarted_items() {
     assert_eq!(out.len(), 5, "every item is reported, started or not");
     assert_item_failure(out[0].as_ref().unwrap_err(), 0);
     assert_eq!(out[1].as_ref().unwrap(), &10);
+    // Every item cut off, started or not, names the body that did not finish on it, and the
+    // group whose deadline it was.
     for cut in &out[2..] {
-        assert_group_timeout(cut.as_ref().unwrap_err(), ms(150));
+        match cut.as_ref().unwrap_err() {
+            PlanError::Timeout {
+                node,
+                after,
+                group: Some(group),
+            } => {
+                assert_eq!(*after, ms(150));
+                assert_eq!(
+                    (node.kind, node.name, &*node.path),
+                    (NodeKind::Step, "work(&p)", "0/0")
+                );
+                assert_eq!((group.kind, &*group.path), (NodeKind::Each, "0"));
+            }
+            other => panic!("expected an item cut off by the deadline, got {other}"),
+        }
     }
+    assert_eq!(
+        out[2].as_ref().unwrap_err().to_string(),
+        format!(
+            "`work(&p)` (step at 0/0, {file}:{line}:68) timed out: cut off by the 150ms deadline \
+             of `each(settled)` (each at 0, {file}:{line}:24)",
+            file = file!()
+        )
+    );
     assert_eq!(p.started(), vec![0, 1, 2, 3]);
     assert_eq!(p.cancelled(), vec![2, 3]);
 }
@@ -608,4 +637,38 @@ async fn first_completed_over_nothing_is_all_failed_not_a_timeout() {
         PlanError::AllFailed { errors, .. } => assert!(errors.is_empty()),
         other => panic!("expected AllFailed, got {other}"),
     }
+}
+
+fn exploding_score(out: &(u32, f64)) -> f64 {
+    assert!(out.0 != 1, "score exploded on item {}", out.0);
+    out.1
+}
+
+/// A score is the group's own code: its panic names the `each`, not the plan around it.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_score_is_blamed_on_its_each() {
+    let p = Probe::default();
+    let line = line!() + 1;
+    let plan = plan! { each(n_best(1, by = exploding_score), limit = 2) { rate(&p) } };
+    let err = plan
+        .run(vec![
+            rated(0, 10, 0.5),
+            rated(1, 20, 0.9),
+            rated(2, 900, 0.1),
+        ])
+        .await
+        .unwrap_err();
+    match &err {
+        PlanError::Panicked { node, message } => {
+            assert_eq!((node.kind, &*node.path), (NodeKind::Each, "0"), "{err}");
+            assert_eq!(
+                node.label().to_string(),
+                format!("each(n_best(1, by = exploding_score)) at each.rs:{line}")
+            );
+            assert_eq!(message, "score exploded on item 1");
+        }
+        other => panic!("expected Panicked, got {other}"),
+    }
+    // The panic stopped the group: the item still running was dropped.
+    assert_eq!(p.cancelled(), vec![2]);
 }

@@ -285,3 +285,43 @@ async fn a_deadline_on_a_loop_times_it_out() {
     assert_eq!(err.node().kind, NodeKind::Loop);
     assert_eq!(err.node().path, "0");
 }
+
+fn explodes(c: &Counter) -> bool {
+    panic!("condition exploded at {}", c.n)
+}
+
+fn explodes_at_two(c: &Counter) -> bool {
+    assert!(c.n < 2, "condition exploded at {}", c.n);
+    false
+}
+
+/// The loop a panic is blamed on: its path and label, and the panic's message.
+fn assert_blamed_on(err: &PlanError, path: &str, label: &str, message: &str) {
+    match err {
+        PlanError::Panicked { node, message: got } => {
+            assert_eq!((node.kind, &*node.path), (NodeKind::Loop, path), "{err}");
+            assert_eq!(node.label().to_string(), label, "{err}");
+            assert_eq!(got, message, "{err}");
+        }
+        other => panic!("expected Panicked, got {other}"),
+    }
+}
+
+/// A loop's condition is the loop's own code: its panic names the loop, before the first pass
+/// (`while`) or after a later one (`until`).
+#[tokio::test]
+async fn a_panicking_condition_is_blamed_on_its_loop() {
+    let line = line!() + 1;
+    let plan = plan! { start >> loop(while = explodes, max = 3) { inc } };
+    let err = plan.run(0).await.unwrap_err();
+    let label = format!("loop at loops.rs:{line}");
+    assert_blamed_on(&err, "1", &label, "condition exploded at 0");
+
+    let plan = plan! { start >> #[name = "refine"] loop(until = explodes_at_two, max = 5) { inc } };
+    let err = plan.run(0).await.unwrap_err();
+    assert_blamed_on(&err, "1", "refine", "condition exploded at 2");
+    assert!(
+        err.to_string().starts_with("`refine` (loop at 1, "),
+        "{err}"
+    );
+}

@@ -94,13 +94,39 @@ fn assert_step_failure(err: &PlanError, id: u32, path: &str) {
 
 fn assert_group_timeout(err: &PlanError, after: Duration) {
     match err {
-        PlanError::Timeout { node, after: got } => {
+        PlanError::Timeout {
+            node,
+            after: got,
+            group: None,
+        } => {
             assert_eq!(*got, after);
             assert_eq!(node.kind, NodeKind::Par);
             assert_eq!(node.path, "0");
         }
         other => panic!("expected the group's Timeout, got {other}"),
     }
+}
+
+/// A branch that the group's deadline cut off: its error names the branch (`kind`, `name` and
+/// `path`) and, as the one whose deadline it was, the group at `0`.
+fn assert_cut_off(err: &PlanError, after: Duration, kind: NodeKind, name: &str, path: &str) {
+    match err {
+        PlanError::Timeout {
+            node,
+            after: got,
+            group: Some(group),
+        } => {
+            assert_eq!(*got, after, "{err}");
+            assert_eq!(
+                (node.kind, node.name, &*node.path),
+                (kind, name, path),
+                "{err}"
+            );
+            assert_eq!((group.kind, &*group.path), (NodeKind::Par, "0"), "{err}");
+        }
+        other => panic!("expected a branch cut off by the group's deadline, got {other}"),
+    }
+    assert!(err.is_timeout());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -324,6 +350,7 @@ async fn settled_isolates_a_panic() {
 #[tokio::test(start_paused = true)]
 async fn settled_timeout_marks_unfinished_branches() {
     let p = Probe::default();
+    let line = line!() + 2; // the `par`'s
     let plan = plan! {
         par(settled, timeout = 150ms) {
             ok(&p, 0, 100, 1u32),
@@ -338,8 +365,62 @@ async fn settled_timeout_marks_unfinished_branches() {
     assert_eq!(p.cancelled(), vec![2, 3]);
     assert_eq!(a.unwrap(), 1);
     assert_step_failure(&b.unwrap_err(), 1, "0/1");
-    assert_group_timeout(&c.unwrap_err(), ms(150));
-    assert_group_timeout(&d.unwrap_err(), ms(150));
+    let (c, d) = (c.unwrap_err(), d.unwrap_err());
+    assert_cut_off(&c, ms(150), NodeKind::Step, "ok(&p, 2, 200, 3u32)", "0/2");
+    assert_cut_off(&d, ms(150), NodeKind::Step, "ok(&p, 3, 900, 4u32)", "0/3");
+    // The log line names the branch first, then the group whose deadline cut it off.
+    assert_eq!(
+        c.to_string(),
+        format!(
+            "`ok(&p, 2, 200, 3u32)` (step at 0/2, {file}:{branch}:13) timed out: cut off by the \
+             150ms deadline of `par(settled)` (par at 0, {file}:{line}:9)",
+            file = file!(),
+            branch = line + 3,
+        )
+    );
+}
+
+/// A cut-off branch that has no node of its own — a chain `a >> b` — is named as the `seq` at
+/// the branch's path, located where the chain begins; a construct is named as itself.
+#[tokio::test(start_paused = true)]
+async fn settled_timeout_names_chains_and_constructs_by_their_branch() {
+    let p = Probe::default();
+    let line = line!() + 1;
+    let plan = plan! {
+        par(settled, timeout = 50ms) {
+            ok(&p, 0, 10, 0u32),
+            ok(&p, 1, 10, 1u32) >> ok(&p, 2, 100, 2u32),
+            #[name = "inner"] par(first) { ok(&p, 3, 100, 3u32), ok(&p, 4, 100, 4u32) },
+            par(first) { ok(&p, 5, 100, 5u32) }
+        }
+    };
+    let (a, chain, named, unnamed) = plan.run(0).await.unwrap();
+    assert_eq!(a.unwrap(), 0);
+    let chain = chain.unwrap_err();
+    assert_cut_off(&chain, ms(50), NodeKind::Seq, "seq", "0/1");
+    assert_eq!(
+        chain.node().location.line,
+        line + 3,
+        "where the chain begins"
+    );
+    assert_eq!(
+        chain.node().label().to_string(),
+        format!("seq at par.rs:{}", line + 3)
+    );
+    let named = named.unwrap_err();
+    assert_cut_off(&named, ms(50), NodeKind::Par, "inner", "0/2");
+    assert!(
+        named.to_string().starts_with("`inner` (par at 0/2, "),
+        "{named}"
+    );
+    let unnamed = unnamed.unwrap_err();
+    assert_cut_off(&unnamed, ms(50), NodeKind::Par, "par", "0/3");
+    assert!(
+        unnamed
+            .to_string()
+            .starts_with("`par(first)` (par at 0/3, "),
+        "{unnamed}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -780,8 +861,9 @@ async fn settled_timeout_with_limit_marks_never_started_branches_too() {
     let (a, b, c) = plan.run(0).await.unwrap();
     assert_eq!(t0.elapsed(), ms(150));
     assert_eq!(a.unwrap(), 0);
-    assert_group_timeout(&b.unwrap_err(), ms(150));
-    assert_group_timeout(&c.unwrap_err(), ms(150));
+    let (b, c) = (b.unwrap_err(), c.unwrap_err());
+    assert_cut_off(&b, ms(150), NodeKind::Step, "ok(&p, 1, 100, 1u32)", "0/1");
+    assert_cut_off(&c, ms(150), NodeKind::Step, "ok(&p, 2, 100, 2u32)", "0/2");
     assert_eq!(p.started(), vec![0, 1]);
     assert_eq!(p.cancelled(), vec![1]);
 
@@ -795,7 +877,8 @@ async fn settled_timeout_with_limit_marks_never_started_branches_too() {
     let (a, b, c) = plan.run(0).await.unwrap();
     assert_eq!(t0.elapsed(), ms(250));
     assert_eq!((a.unwrap(), b.unwrap()), (0, 1));
-    assert_group_timeout(&c.unwrap_err(), ms(250));
+    let c = c.unwrap_err();
+    assert_cut_off(&c, ms(250), NodeKind::Step, "ok(&p, 2, 100, 2u32)", "0/2");
     assert_eq!(p.cancelled(), vec![2]);
 }
 
@@ -859,4 +942,53 @@ async fn n_best_with_a_partial_order_never_fails() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Panics in a score
+
+fn exploding_score(out: &(u32, f64)) -> f64 {
+    assert!(out.0 != 1, "score exploded on branch {}", out.0);
+    out.1
+}
+
+/// The `par` a panic is blamed on: its path and label, and the panic's message.
+fn assert_blamed_on(err: &PlanError, path: &str, label: &str, message: &str) {
+    match err {
+        PlanError::Panicked { node, message: got } => {
+            assert_eq!((node.kind, &*node.path), (NodeKind::Par, path), "{err}");
+            assert_eq!(node.label().to_string(), label, "{err}");
+            assert_eq!(got, message, "{err}");
+        }
+        other => panic!("expected Panicked, got {other}"),
+    }
+}
+
+/// A score is the group's own code, run as each branch finishes: its panic names the `par`
+/// (for `n_best` and `best`, named or not), not the plan around it.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_score_is_blamed_on_its_par() {
+    let p = Probe::default();
+    let line = line!() + 2;
+    let plan = plan! {
+        (|x: u32| x) >> par(n_best(2, by = exploding_score)) {
+            scored(&p, 0, 10, 0.5), scored(&p, 1, 20, 0.9), scored(&p, 2, 900, 0.1)
+        }
+    };
+    let err = plan.run(0).await.unwrap_err();
+    let label = format!("par(n_best(2, by = exploding_score)) at par.rs:{line}");
+    assert_blamed_on(&err, "1", &label, "score exploded on branch 1");
+    assert!(
+        err.to_string()
+            .starts_with("`par(n_best(2, by = exploding_score))` (par at 1, "),
+        "{err}"
+    );
+    // The panic stopped the group: the slow branch was dropped, as for an error.
+    assert_eq!(p.cancelled(), vec![2]);
+
+    let plan = plan! {
+        #[name = "pick"] par(best(by = exploding_score)) { scored(&p, 0, 10, 0.5), scored(&p, 1, 20, 0.9) }
+    };
+    let err = plan.run(0).await.unwrap_err();
+    assert_blamed_on(&err, "0", "pick", "score exploded on branch 1");
 }

@@ -861,7 +861,7 @@ fn assert_trace_matches(trace: &Value, report: &RunReport) {
         seen[id] = true;
         let n = &report.nodes[id];
         let end = n.end.unwrap_or(report.wall);
-        assert_eq!(e["name"], n.name);
+        assert_eq!(e["name"], n.label().to_string());
         assert_eq!(e["cat"], n.kind.as_str());
         assert_eq!(e["ts"].as_u64(), Some(micros(n.start)), "ts of {}", n.name);
         assert_eq!(
@@ -919,6 +919,7 @@ fn items_25_5_15(_: Outcome4<(u32, u32)>) -> Vec<u64> {
 /// events of each lane nest properly.
 #[tokio::test(start_paused = true)]
 async fn the_chrome_trace_parses_and_has_the_required_fields() {
+    let line = line!() + 3; // the groups'
     let p = plan! {
         a
         >> par(settled) { b, c, par(all) { nap(20), nap(35) }, #[timeout(15ms)] nap(40) }
@@ -945,6 +946,20 @@ async fn the_chrome_trace_parses_and_has_the_required_fields() {
         (timed_out["ts"].as_u64(), timed_out["dur"].as_u64()),
         (Some(10_000), Some(15_000))
     );
+    // Steps go by their names; unnamed groups by their policy and place.
+    let names: Vec<_> = complete_events(&trace)
+        .into_iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    for name in [
+        "a".to_owned(),
+        "b".to_owned(),
+        format!("par(settled) at report.rs:{line}"),
+        format!("par(all) at report.rs:{line}"),
+        format!("each(all) at report.rs:{}", line + 2),
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
 }
 
 /// A plan where nothing waits: every event has `ts` 0 and `dur` 0, and the lanes still nest.
@@ -1045,7 +1060,7 @@ fn assert_events_agree(events: &[Event], report: &RunReport) {
         assert_eq!(Some(last.1.at), n.end);
         for (_, e) in list {
             assert_eq!((e.parent, e.name, e.node_kind), (n.parent, n.name, n.kind));
-            assert_eq!(e.path, n.path);
+            assert_eq!((&e.path, e.label), (&n.path, n.label()));
         }
         started_at.insert(id, first.0);
         finished_at.insert(id, last.0);
@@ -1106,6 +1121,7 @@ fn count(items: Vec<u64>) -> u32 {
 #[tokio::test(start_paused = true)]
 async fn events_arrive_in_a_valid_order_and_agree_with_the_report() {
     let inner = plan! { #![name = "inner"] a >> a };
+    let line = line!() + 1;
     let p = plan! {
         a
         >> par(settled) {
@@ -1129,6 +1145,16 @@ async fn events_arrive_in_a_valid_order_and_agree_with_the_report() {
     let events: Vec<Event> = events.collect().await;
     assert_well_formed(&report);
     assert_events_agree(&events, &report);
+    // Displays get each node's label: unnamed groups by policy and place.
+    let labels: Vec<String> = events.iter().map(|e| e.label.to_string()).collect();
+    for label in [
+        "flaky".to_owned(),
+        format!("par(settled) at report.rs:{}", line + 2),
+        format!("par(first) at report.rs:{}", line + 9),
+        format!("each(all) at report.rs:{}", line + 12),
+    ] {
+        assert!(labels.contains(&label), "{label} in {labels:?}");
+    }
 
     // A few of the outcomes, to be sure the run had them.
     assert_eq!(node(&report, "flaky").attempts, 3);
@@ -1434,28 +1460,30 @@ async fn the_report_serializes_with_micros_and_tagged_outcomes() {
 #[tokio::test(start_paused = true)]
 async fn the_timeline_text_is_exact() {
     let p = plan! { #![name = "demo"] a >> par(all) { #[timeout(25ms)] #[name = "late"] b, c } };
+    let line = line!() - 1;
     let (out, report) = p.run_reported(1).await;
     assert!(out.unwrap_err().is_timeout());
     let chart = report.timeline().width(20).to_string();
     assert_eq!(
         chart,
-        "\
-demo      0 ms ┃▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓┃ 35 ms  failed (timeout)
-  a       0 ms ┃██████              ┃ 10 ms  ok
-  par    10 ms ┃     ▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓┃ 25 ms  failed (timeout)
-    late 10 ms ┃     ▒▒▒▒▒▒▒▒▒▒▒▒▒▒▒┃ 25 ms  timed out after 25ms
-    c    10 ms ┃     ░░░░░░░░░░░░░░░┃ 25 ms  cancelled
+        format!(
+            "\
+demo                          0 ms ┃▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓┃ 35 ms  failed (timeout)
+  a                           0 ms ┃██████              ┃ 10 ms  ok
+  par(all) at report.rs:{line} 10 ms ┃     ▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓┃ 25 ms  failed (timeout)
+    late                     10 ms ┃     ▒▒▒▒▒▒▒▒▒▒▒▒▒▒▒┃ 25 ms  timed out after 25ms
+    c                        10 ms ┃     ░░░░░░░░░░░░░░░┃ 25 ms  cancelled
 "
+        )
     );
     assert_eq!(
         report.to_string(),
         format!(
-            "{}{}",
-            report.timeline(),
-            "\
+            "{}\
 wall 35 ms · busy 60 ms · concurrency 1.71
-barrier wait of `par` at 1: 0 ms (1 branch finished)
-"
+barrier wait of `par(all) at report.rs:{line}` at 1: 0 ms (1 branch finished)
+",
+            report.timeline(),
         )
     );
     // Rendering twice gives the same text.
@@ -1466,16 +1494,19 @@ barrier wait of `par` at 1: 0 ms (1 branch finished)
 /// root and short durations.
 #[tokio::test(start_paused = true)]
 async fn the_report_display_lists_every_barrier_wait() {
-    let p = plan! { par(all) { nap(3), par(all) { nap(1), nap(2) } } };
+    let p = plan! { par(all) { nap(3), #[name = "inner"] par(all) { nap(1), nap(2) } } };
+    let line = line!() - 1;
     let (_, report) = p.run_reported(1).await;
     let text = report.to_string();
     let figures: Vec<_> = text.lines().skip(report.nodes.len()).collect();
     assert_eq!(
         figures,
         [
-            "wall 3.0 ms · busy 6.0 ms · concurrency 2.00",
-            "barrier wait of `par` at 0: 1.0 ms (2 branches finished)",
-            "barrier wait of `par` at 0/1: 1.0 ms (2 branches finished)",
+            "wall 3.0 ms · busy 6.0 ms · concurrency 2.00".to_owned(),
+            format!(
+                "barrier wait of `par(all) at report.rs:{line}` at 0: 1.0 ms (2 branches finished)"
+            ),
+            "barrier wait of `inner` at 0/1: 1.0 ms (2 branches finished)".to_owned(),
         ]
     );
 }
@@ -1504,7 +1535,14 @@ async fn timeline_rows_keep_passes_branches_and_attempts_in_order() {
     // In start order this would be slow, fast, after_fast, after_slow.
     assert_eq!(
         rows(&report),
-        ["plan", "par", "slow", "after_slow", "fast", "after_fast"]
+        [
+            "plan",
+            "par(all)",
+            "slow",
+            "after_slow",
+            "fast",
+            "after_fast"
+        ]
     );
 
     let retried = plan! {
@@ -1513,7 +1551,7 @@ async fn timeline_rows_keep_passes_branches_and_attempts_in_order() {
     let (_, report) = retried.run_reported(1).await;
     assert_eq!(
         rows(&report),
-        ["plan", "par", "flaky", "steady", "flaky", "steady"]
+        ["plan", "par(all)", "flaky", "steady", "flaky", "steady"]
     );
 }
 

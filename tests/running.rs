@@ -545,8 +545,9 @@ fn step_panics(_: u32) -> u32 {
     panic!("step")
 }
 
-/// A panic outside any step of a nested plan is blamed on the nested plan, not on the outer
-/// step that holds it; and a panic caught by the user earlier leaves no stale blame behind.
+/// A panic outside any step of a nested plan (in a predicate) is blamed on the nested plan's
+/// node that called it, by its full path — not on the outer step that holds the plan; and a
+/// panic caught by the user earlier leaves no stale blame behind.
 #[tokio::test]
 async fn panics_are_blamed_on_the_node_they_come_from() {
     let inner = plan! { choose { if predicate_panics => inc_for_blame, else => inc_for_blame } };
@@ -554,8 +555,12 @@ async fn panics_are_blamed_on_the_node_they_come_from() {
     match outer.run(1).await.unwrap_err() {
         PlanError::Panicked { node, message } => {
             assert_eq!(message, "predicate");
-            assert_eq!(node.path, "1", "{node}");
-            assert_eq!(node.name, "plan", "{node}");
+            assert_eq!(node.path, "1/0", "{node}");
+            assert_eq!(
+                (node.kind, node.name),
+                (NodeKind::Choose, "choose"),
+                "{node}"
+            );
         }
         other => panic!("expected Panicked, got {other}"),
     }
@@ -570,5 +575,9 @@ async fn panics_are_blamed_on_the_node_they_come_from() {
     // ...then a plan's predicate panics on the same thread: blamed on that plan's node.
     let p = plan! { choose { if predicate_panics => inc_for_blame, else => inc_for_blame } };
     let err = p.run(1).await.unwrap_err();
-    assert_eq!(err.node().name, "plan", "{err}");
+    assert_eq!(
+        (err.node().name, &*err.node().path),
+        ("choose", "0"),
+        "{err}"
+    );
 }

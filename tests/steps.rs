@@ -76,6 +76,7 @@ fn upstream_node() -> NodeRef {
     NodeRef {
         name: "upstream",
         kind: NodeKind::Loop,
+        policy: None,
         path: "9/8".to_owned(),
         location: Location {
             file: "elsewhere.rs",
@@ -99,10 +100,10 @@ fn passthrough(x: u32) -> Result<u32, PlanError> {
 async fn passthrough_async(x: u32) -> Result<u32, PlanError> {
     tokio::task::yield_now().await;
     if x == 0 {
-        Err(PlanError::Timeout {
-            node: upstream_node().into(),
-            after: Duration::from_millis(1234),
-        })
+        Err(PlanError::timeout(
+            upstream_node(),
+            Duration::from_millis(1234),
+        ))
     } else {
         Ok(x)
     }
@@ -292,7 +293,7 @@ async fn plan_error_results_pass_through_unchanged() {
     let p = plan! { passthrough_async };
     assert_eq!(p.run(7).await.unwrap(), 7);
     match p.run(0).await.unwrap_err() {
-        PlanError::Timeout { node, after } => {
+        PlanError::Timeout { node, after, .. } => {
             assert_eq!(*node, upstream_node());
             assert_eq!(after, Duration::from_millis(1234));
         }

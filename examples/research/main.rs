@@ -76,12 +76,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
 
     let (recorder, events) = Recorder::with_events();
-    let progress = tokio::spawn(progress::show(events));
+    let progress = tokio::spawn(progress::show(events, research.graph()));
     let outcome = research
         .run_recorded(QUESTION.to_owned(), &services, &recorder)
         .await;
     let report = recorder.into_report(); // ends the event stream, and so the progress display
-    progress.await?;
+    let tally = progress.await?;
     let published = outcome?;
 
     println!(
@@ -103,7 +103,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
 
     if ci {
-        check(&published, &report, &trace, pages_at_once)?;
+        check(&published, &report, &trace, pages_at_once, tally)?;
         println!("--ci: answer, report and trace checked");
     }
     Ok(())
@@ -143,6 +143,7 @@ fn check(
     report: &RunReport,
     trace: &PathBuf,
     pages_at_once: usize,
+    progress: progress::Tally,
 ) -> Result<(), Box<dyn Error>> {
     let outcome = |name: &str| report.find(name).map(|n| n.outcome.clone());
     let expect = |ok: bool, what: &str| {
@@ -174,6 +175,17 @@ fn check(
         "at most 3 pages may be fetched at once",
     )?;
     expect(report.concurrency > 1.0, "searches should overlap")?;
+    // Every step of this plan runs at least once, so the bar, which started at the plan's
+    // steps and grew with each further pass and page, ends full at the number of step runs.
+    let step_runs = report
+        .nodes
+        .iter()
+        .filter(|n| n.kind == plan_runtime::NodeKind::Step)
+        .count() as u64;
+    expect(
+        progress.total == step_runs && progress.finished == step_runs,
+        &format!("the progress bar should end at {step_runs}/{step_runs}, not {progress:?}"),
+    )?;
 
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(trace)?)?;
     let events = json["traceEvents"]

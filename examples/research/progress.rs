@@ -1,38 +1,61 @@
-//! A live progress display built on the run's event stream: a bar of steps done out of steps
-//! started, the steps running now, and a line for every retry, failure, deadline and
+//! A live progress display built on the run's event stream: a bar of step runs finished out of
+//! the plan's steps, the steps running now, and a line for every retry, failure, deadline and
 //! cancellation as it happens.
+//!
+//! The bar's length is known before the run starts: one slot per step in the plan's graph.
+//! A step inside a `loop` or an `each` runs more than once, and how often is only known as it
+//! happens, so the bar grows by one slot each time a step starts again (another pass or item):
+//! it never shows more work than it knows of, nor fills before the last step run finishes.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use plan_runtime::NodeKind;
 use plan_runtime::report::{EventKind, Events, Outcome};
+use plan_runtime::{NodeKind, PlanGraph};
 
-/// Shows the run's progress until its event stream ends.
-pub async fn show(mut events: Events) {
-    let bar = ProgressBar::new(0).with_style(
+fn is_step(kind: NodeKind) -> bool {
+    matches!(kind, NodeKind::Step | NodeKind::Blocking)
+}
+
+/// Where the bar ended: step runs finished, out of its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tally {
+    pub finished: u64,
+    pub total: u64,
+}
+
+/// Shows the progress of a run of the plan whose graph is `graph` until its event stream ends.
+pub async fn show(mut events: Events, graph: PlanGraph) -> Tally {
+    let steps = graph.nodes.iter().filter(|n| is_step(n.kind)).count();
+    let bar = ProgressBar::new(steps as u64).with_style(
         ProgressStyle::with_template(
-            "{spinner} {elapsed:>3} [{bar:32}] {pos}/{len} steps  {wide_msg}",
+            "{spinner} {elapsed:>3} [{bar:32}] {pos}/{len} step runs  {wide_msg}",
         )
         .expect("a valid template")
         .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(80));
+    // Paths of the steps that have started: the graph counted each once.
+    let mut started: HashSet<Cow<'static, str>> = HashSet::new();
     let mut running: Vec<(usize, &'static str)> = Vec::new();
     while let Some(event) = events.next().await {
-        let step = matches!(event.node_kind, NodeKind::Step | NodeKind::Blocking);
+        let step = is_step(event.node_kind);
         // `suspend`: these lines print even when stderr is not a terminal and the bar hides.
         match event.kind {
             EventKind::Started if step => {
-                bar.inc_length(1);
+                if !started.insert(event.path.clone()) {
+                    bar.inc_length(1);
+                }
                 running.push((event.id, event.name));
             }
             EventKind::Started => {}
             EventKind::Retrying { attempt, error } => bar.suspend(|| {
                 println!(
                     "  ↻ {} attempt {attempt} failed, retrying: {error}",
-                    event.name
+                    event.label
                 )
             }),
             EventKind::Finished { outcome } => {
@@ -47,7 +70,7 @@ pub async fn show(mut events: Events) {
                     _ => None,
                 };
                 if let Some(mark) = mark {
-                    bar.suspend(|| println!("  {mark} {} {outcome}", event.name));
+                    bar.suspend(|| println!("  {mark} {} {outcome}", event.label));
                 }
             }
             _ => {}
@@ -55,5 +78,10 @@ pub async fn show(mut events: Events) {
         let names: Vec<&str> = running.iter().map(|&(_, name)| name).collect();
         bar.set_message(names.join(", "));
     }
+    let tally = Tally {
+        finished: bar.position(),
+        total: bar.length().unwrap_or(0),
+    };
     bar.finish_and_clear();
+    tally
 }

@@ -20,14 +20,34 @@ pub type StepError = Arc<dyn StdError + Send + Sync + 'static>;
 /// use plan_core::{NodeInfo, NodeKind, NodeRef, PlanError};
 /// # static INFO: NodeInfo = NodeInfo { name: "fetch", kind: NodeKind::Step, path: "1",
 /// #     source: "fetch", policy: None, file: "src/main.rs", line: 12, column: 9 };
-/// let err = PlanError::Timeout {
-///     node: NodeRef::from_info(&INFO).into(),
-///     after: std::time::Duration::from_millis(250),
-/// };
+/// let err = PlanError::timeout(NodeRef::from_info(&INFO), std::time::Duration::from_millis(250));
 /// assert_eq!(err.to_string(), "`fetch` (step at 1, src/main.rs:12:9) timed out after 250ms");
 /// assert!(err.is_timeout());
 /// ```
-#[derive(Debug, Clone, thiserror::Error)]
+///
+/// `Debug` — what `fn main() -> Result<(), PlanError>` prints when it fails — is that line
+/// followed by what it does not show: the causes of a step's error, one per line, and for
+/// [`PlanError::AllFailed`] every branch's error, each with its own causes. `{:#?}` shows the
+/// error's structure instead, field by field.
+///
+/// ```
+/// # use plan_core::{NodeInfo, NodeKind, NodeRef, PlanError};
+/// # static INFO: NodeInfo = NodeInfo { name: "fetch", kind: NodeKind::Step, path: "1",
+/// #     source: "fetch", policy: None, file: "src/main.rs", line: 12, column: 9 };
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("request failed")]
+/// struct Request(#[source] std::io::Error);
+///
+/// let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+/// let err = PlanError::step(NodeRef::from_info(&INFO), Request(refused));
+/// assert_eq!(format!("Error: {err:?}"), "\
+/// Error: `fetch` (step at 1, src/main.rs:12:9) failed: request failed
+///
+/// Caused by:
+///     connection refused");
+/// assert!(format!("{err:#?}").starts_with("Step {\n    node: NodeRef {"));
+/// ```
+#[derive(Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlanError {
     /// A step returned an error (`Result<_, E>` with `E: Error`).
@@ -38,13 +58,17 @@ pub enum PlanError {
         /// The step's error.
         source: StepError,
     },
-    /// A node's deadline passed (`#[timeout(..)]`, or a group's `timeout = ..`).
-    #[error("{node} timed out after {}", DisplayDuration(*.after))]
+    /// A deadline passed: the node's own (`#[timeout(..)]`, or a group's `timeout = ..` when
+    /// the group fails as a whole), or that of the `par`/`each` group that cut `node` off
+    /// (a `settled` branch or item that had not finished).
+    #[error("{node} timed out{}", Deadline(*.after, .group.as_deref()))]
     Timeout {
-        /// The node whose deadline passed.
+        /// The node that did not finish in time.
         node: Box<NodeRef>,
         /// The deadline.
         after: Duration,
+        /// The group whose deadline cut `node` off; `None` when the deadline was `node`'s own.
+        group: Option<Box<NodeRef>>,
     },
     /// The run was cancelled from outside (see `run_until`).
     #[error("{node} was cancelled")]
@@ -68,10 +92,12 @@ pub enum PlanError {
         /// Its `max`.
         max: u32,
     },
-    /// A step panicked. The panic was caught; sibling branches were cancelled as for an error.
+    /// A step panicked, or user code that a construct calls: a `choose` predicate or router,
+    /// a `loop` condition, an `n_best`/`best` score. The panic was caught; sibling branches
+    /// were cancelled as for an error.
     #[error("{node} panicked: {message}")]
     Panicked {
-        /// The step that panicked.
+        /// The step that panicked, or the construct whose predicate, router or score did.
         node: Box<NodeRef>,
         /// The panic message, when it was a string.
         message: String,
@@ -84,6 +110,22 @@ impl PlanError {
         PlanError::Step {
             node: Box::new(node),
             source: Arc::new(source),
+        }
+    }
+
+    /// A deadline of `after` on `node` itself passed.
+    ///
+    /// ```
+    /// # use plan_core::{NodeInfo, NodeKind, NodeRef, PlanError};
+    /// # static INFO: NodeInfo = NodeInfo::new("fetch", NodeKind::Step, "1");
+    /// let err = PlanError::timeout(NodeRef::from_info(&INFO), std::time::Duration::from_secs(2));
+    /// assert_eq!(err.to_string(), "`fetch` (step at 1, <built by hand>:0:0) timed out after 2s");
+    /// ```
+    pub fn timeout(node: NodeRef, after: Duration) -> Self {
+        PlanError::Timeout {
+            node: Box::new(node),
+            after,
+            group: None,
         }
     }
 
@@ -147,6 +189,106 @@ impl PlanError {
         match self {
             PlanError::Step { source, .. } => source.downcast_ref(),
             _ => None,
+        }
+    }
+}
+
+/// `Debug` as a report (the `Display` line, then the causes and branch errors it leaves
+/// out), or with `{:#?}` as the error's structure.
+impl fmt::Debug for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            self.debug_structure(f)
+        } else {
+            self.report(f, "")
+        }
+    }
+}
+
+impl PlanError {
+    /// The `Display` line, then — each section indented by `indent` — the causes of a step's
+    /// error beyond the one the line shows, and every branch's error of an `AllFailed`.
+    fn report(&self, f: &mut fmt::Formatter<'_>, indent: &str) -> fmt::Result {
+        write!(f, "{self}")?;
+        // The line shows the step's own error; what caused that comes next.
+        let first = match self {
+            PlanError::Step { source, .. } => source.source(),
+            _ => None,
+        };
+        let causes: Vec<&dyn StdError> = std::iter::successors(first, |&e| e.source()).collect();
+        // A blank line before each section at the top; a branch's sections stay with it.
+        let gap = if indent.is_empty() { "\n\n" } else { "\n" };
+        // Numbered as anyhow numbers them: only when there are several.
+        match causes.as_slice() {
+            [] => {}
+            [cause] => write!(f, "{gap}{indent}Caused by:\n{indent}    {cause}")?,
+            causes => {
+                write!(f, "{gap}{indent}Caused by:")?;
+                for (i, cause) in causes.iter().enumerate() {
+                    write!(f, "\n{indent}    {i}: {cause}")?;
+                }
+            }
+        }
+        if let PlanError::AllFailed { errors, .. } = self
+            && !errors.is_empty()
+        {
+            write!(f, "{gap}{indent}Branch errors:")?;
+            for (i, err) in errors.iter().enumerate() {
+                let number = format!("{i}: ");
+                write!(f, "\n{indent}    {number}")?;
+                // A branch's own sections line up under its line.
+                let nested = format!("{indent}    {:width$}", "", width = number.len());
+                err.report(f, &nested)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The variant and its fields, as `#[derive(Debug)]` would show them.
+    fn debug_structure(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanError::Step { node, source } => f
+                .debug_struct("Step")
+                .field("node", node)
+                .field("source", source)
+                .finish(),
+            PlanError::Timeout { node, after, group } => f
+                .debug_struct("Timeout")
+                .field("node", node)
+                .field("after", after)
+                .field("group", group)
+                .finish(),
+            PlanError::Cancelled { node } => {
+                f.debug_struct("Cancelled").field("node", node).finish()
+            }
+            PlanError::AllFailed { node, errors } => f
+                .debug_struct("AllFailed")
+                .field("node", node)
+                .field("errors", errors)
+                .finish(),
+            PlanError::LoopLimit { node, max } => f
+                .debug_struct("LoopLimit")
+                .field("node", node)
+                .field("max", max)
+                .finish(),
+            PlanError::Panicked { node, message } => f
+                .debug_struct("Panicked")
+                .field("node", node)
+                .field("message", message)
+                .finish(),
+        }
+    }
+}
+
+/// The end of a timeout's log line: the deadline, and the group whose deadline it was.
+struct Deadline<'a>(Duration, Option<&'a NodeRef>);
+
+impl fmt::Display for Deadline<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let after = DisplayDuration(self.0);
+        match self.1 {
+            None => write!(f, " after {after}"),
+            Some(group) => write!(f, ": cut off by the {after} deadline of {group}"),
         }
     }
 }

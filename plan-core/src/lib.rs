@@ -31,6 +31,6 @@ pub use error::{PlanError, StepError};
 pub use graph::{Edge, GraphBuilder, GraphNode, PlanGraph, RetryInfo};
 pub use lens::{FnLens, Lens, Then, lens};
 pub use monitor::{Ended, Monitor};
-pub use node::{Location, NodeInfo, NodeKind, NodeRef};
+pub use node::{Label, Location, NodeInfo, NodeKind, NodeRef};
 pub use plan::{Describe, Plan};
 pub use spec::{ParallelSpec, Policy};

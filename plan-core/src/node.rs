@@ -163,6 +163,105 @@ impl NodeInfo {
             column: self.column,
         }
     }
+
+    /// What reports call the node; see [`Label`].
+    ///
+    /// ```
+    /// use plan_core::{NodeInfo, NodeKind};
+    /// static PAR: NodeInfo = NodeInfo { name: "par", kind: NodeKind::Par, path: "1",
+    ///     source: "par(all) { a, b }", policy: Some("all"), file: "src/bin/research.rs",
+    ///     line: 57, column: 9 };
+    /// assert_eq!(PAR.label().to_string(), "par(all) at research.rs:57");
+    /// ```
+    pub fn label(&self) -> Label {
+        Label::new(self.name, self.kind, self.policy, self.location())
+    }
+}
+
+/// What a node is called in run reports (timeline rows, trace events, progress events): its
+/// name, except for a construct without `#[name = ".."]`, which is called by its keyword, its
+/// policy as written and the file name and line where it is written —
+/// `par(all) at research.rs:57` — since its keyword alone (`par`) does not say which one it is.
+///
+/// A construct is taken to be unnamed when its name is its keyword, which is what `plan!`
+/// gives it; steps and plans always go by their names. Errors name nodes with [`NodeRef`]'s `Display`,
+/// which shows the label without its location (`par(all)`), followed by the full location.
+///
+/// ```
+/// use plan_core::{Label, Location, NodeKind};
+/// let at = Location { file: "examples/research/main.rs", line: 66, column: 12 };
+/// let unnamed = Label::new("par", NodeKind::Par, Some("n_best(2, by = score)"), at);
+/// assert_eq!(unnamed.to_string(), "par(n_best(2, by = score)) at main.rs:66");
+/// assert!(!unnamed.is_named());
+/// let named = Label::new("drafts", NodeKind::Par, Some("n_best(2, by = score)"), at);
+/// assert_eq!(named.to_string(), "drafts");
+/// let step = Label::new("fetch", NodeKind::Step, None, at);
+/// assert_eq!(step.to_string(), "fetch");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Label {
+    name: &'static str,
+    kind: NodeKind,
+    policy: Option<&'static str>,
+    location: Location,
+}
+
+impl Label {
+    /// The label of a node with this name, kind, policy and location.
+    pub const fn new(
+        name: &'static str,
+        kind: NodeKind,
+        policy: Option<&'static str>,
+        location: Location,
+    ) -> Self {
+        Label {
+            name,
+            kind,
+            policy,
+            location,
+        }
+    }
+
+    /// Whether the node goes by its name: a step, a plan's root (one per run, or under the
+    /// step that nests it), or a construct with `#[name = ".."]`.
+    pub fn is_named(&self) -> bool {
+        matches!(
+            self.kind,
+            NodeKind::Step | NodeKind::Blocking | NodeKind::Plan
+        ) || self.name != self.kind.as_str()
+    }
+
+    /// The label without its location: the name, or the keyword and policy (`par(all)`).
+    fn write_title(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.policy {
+            _ if self.is_named() => f.write_str(self.name),
+            Some(policy) => write!(f, "{}({policy})", self.kind),
+            None => f.write_str(self.kind.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_title(f)?;
+        // A node built by hand has no location to tell it by.
+        if !self.is_named() && self.location.line != 0 {
+            write!(
+                f,
+                " at {}:{}",
+                self.location.file_name(),
+                self.location.line
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// As its `Display`: reports serialize nodes' labels as text.
+impl Serialize for Label {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// A place in source code: `file:line:column`.
@@ -174,6 +273,20 @@ pub struct Location {
     pub line: u32,
     /// 1-based column.
     pub column: u32,
+}
+
+impl Location {
+    /// The file's name without its directories: `main.rs` for `examples/research/main.rs`.
+    ///
+    /// ```
+    /// use plan_core::Location;
+    /// let at = Location { file: "examples/research/main.rs", line: 57, column: 9 };
+    /// assert_eq!(at.file_name(), "main.rs");
+    /// ```
+    pub fn file_name(&self) -> &'static str {
+        // `file!()` separates directories with `\` on Windows.
+        self.file.rsplit(['/', '\\']).next().unwrap_or(self.file)
+    }
 }
 
 impl fmt::Display for Location {
@@ -192,12 +305,25 @@ impl fmt::Display for Location {
 /// let node = NodeRef::from_info(&INFO);
 /// assert_eq!(node.to_string(), "`fetch` (step at 1, src/main.rs:12:9)");
 /// ```
+///
+/// A construct without `#[name = ".."]` is shown by its keyword and policy (see [`Label`]):
+///
+/// ```
+/// # use plan_core::{NodeInfo, NodeKind, NodeRef};
+/// # static PAR: NodeInfo = NodeInfo { name: "par", kind: NodeKind::Par, path: "2",
+/// #     source: "par(all) { .. }", policy: Some("all"), file: "src/main.rs", line: 40, column: 8 };
+/// let node = NodeRef::from_info(&PAR);
+/// assert_eq!(node.to_string(), "`par(all)` (par at 2, src/main.rs:40:8)");
+/// assert_eq!(node.label().to_string(), "par(all) at main.rs:40");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NodeRef {
     /// The node's name.
     pub name: &'static str,
     /// The node's kind.
     pub kind: NodeKind,
+    /// The parallel policy as written, for `par` and `each`.
+    pub policy: Option<&'static str>,
     /// Full path: the paths of enclosing nested-plan steps, then the node's own, joined by `/`.
     pub path: String,
     /// Where the node is written.
@@ -210,6 +336,7 @@ impl NodeRef {
         NodeRef {
             name: info.name,
             kind: info.kind,
+            policy: info.policy,
             path: info.path.to_owned(),
             location: info.location(),
         }
@@ -229,6 +356,11 @@ impl NodeRef {
             path: join_path(&segments),
             ..NodeRef::from_info(node)
         }
+    }
+
+    /// What reports call this node; see [`Label`].
+    pub fn label(&self) -> Label {
+        Label::new(self.name, self.kind, self.policy, self.location)
     }
 }
 
@@ -251,10 +383,8 @@ impl fmt::Display for NodeRef {
         } else {
             &self.path
         };
-        write!(
-            f,
-            "`{}` ({} at {}, {})",
-            self.name, self.kind, path, self.location
-        )
+        f.write_str("`")?;
+        self.label().write_title(f)?;
+        write!(f, "` ({} at {}, {})", self.kind, path, self.location)
     }
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use plan_core::{Cx, Describe, GraphBuilder, ParallelSpec, Plan, PlanError};
 
+use crate::cut_off::branch_ref;
 use crate::gather::{Gather, ParallelPolicy, gather};
 
 /// Runs `step` on every item of its input (any `IntoIterator`), concurrently, under `policy`;
@@ -72,6 +73,8 @@ where
 
     async fn call(&self, input: It, cx: Cx<'_, C>) -> Result<P::Out, PlanError> {
         let branches = input.into_iter().map(|item| self.step.call(item, cx));
-        gather(branches, &self.spec(), &self.policy, &cx).await
+        // Every item runs the body, the group's only child.
+        let names = |_item| branch_ref(&cx, 0, &self.step);
+        gather(branches, &self.spec(), &self.policy, &cx, &names).await
     }
 }

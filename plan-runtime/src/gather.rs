@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use plan_core::{Cx, ParallelSpec, PlanError, Policy};
 
+use crate::cut_off::{BranchNames, CutOff};
 use crate::node::{catch_panic_in, catch_panics};
 
 /// A parallel policy, whatever its branches produce.
@@ -49,13 +50,13 @@ pub trait Gather<O>: ParallelPolicy {
     ) -> ControlFlow<()>;
 
     /// The result once the group stopped: every branch finished, the policy broke off, or
-    /// the group deadline `timed_out` passed. `branches` counts the branches that
-    /// finished or were cut off.
+    /// the group deadline passed (`cut_off`). `branches` counts the branches that finished or
+    /// were cut off.
     fn end<C>(
         &self,
         state: Self::State,
         branches: usize,
-        timed_out: Option<Duration>,
+        cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<Self::Out, PlanError>;
 }
@@ -63,7 +64,8 @@ pub trait Gather<O>: ParallelPolicy {
 /// The most result slots reserved up front from an input's size hint.
 const PREALLOCATE_AT_MOST: usize = 4096;
 
-/// Runs `branches` under `spec` and folds their outcomes with `gather`.
+/// Runs `branches` under `spec` and folds their outcomes with `gather`; `names` names the
+/// branches the deadline cuts off.
 ///
 /// Branches are started in order, at most `spec.limit` at a time, and polled only when woken.
 /// Whatever is still running when this returns has been dropped: by the time the caller sees
@@ -73,6 +75,7 @@ pub(crate) async fn gather<O, G, F, C>(
     spec: &ParallelSpec,
     gather: &G,
     cx: &Cx<'_, C>,
+    names: BranchNames<'_>,
 ) -> Result<G::Out, PlanError>
 where
     G: Gather<O>,
@@ -132,7 +135,8 @@ where
     } else {
         started
     };
-    gather.end(state, branches, timed_out, cx)
+    let cut_off = timed_out.map(|after| CutOff::new(after, cx, names));
+    gather.end(state, branches, cut_off.as_ref(), cx)
 }
 
 pin_project_lite::pin_project! {
@@ -168,6 +172,7 @@ pub(crate) async fn gather_fixed<O, G, C, const N: usize>(
     spec: &ParallelSpec,
     gather: &G,
     cx: &Cx<'_, C>,
+    names: BranchNames<'_>,
 ) -> Result<G::Out, PlanError>
 where
     G: Gather<O>,
@@ -213,7 +218,8 @@ where
     deadline_passed(cx, timed_out);
     // The branch futures live in the caller's frame (`par`), which drops them — running
     // their destructors — when it completes, before it returns.
-    gather.end(state, N, timed_out, cx)
+    let cut_off = timed_out.map(|after| CutOff::new(after, cx, names));
+    gather.end(state, N, cut_off.as_ref(), cx)
 }
 
 /// Tells the run's monitor, if any, that a branch of the group being polled finished.

@@ -240,6 +240,7 @@
 
 mod blocking;
 mod choose;
+mod cut_off;
 mod each;
 mod focus;
 mod gather;
@@ -258,7 +259,8 @@ mod timeout;
 pub mod wiring;
 
 pub use plan_core::{
-    BoxPlan, Cx, Describe, Edge, Ended, FnLens, GraphBuilder, GraphNode, Lens, Location, Monitor,
+    BoxPlan, Cx, Describe, Edge, Ended, FnLens, GraphBuilder, GraphNode, Label, Lens, Location,
+    Monitor,
     NodeInfo, NodeKind, NodeRef, ParallelSpec, Plan, PlanError, PlanGraph, Policy, RetryInfo,
     Scope, StepError, Then, lens,
 };
@@ -327,6 +329,7 @@ pub use tokio_util::sync::CancellationToken;
 pub mod nodes {
     pub use crate::blocking::{Blocking, blocking};
     pub use crate::choose::{Arm, Arms, IfElse, Route, RouteArms, arm, arms, if_else, route};
+    pub use crate::cut_off::CutOff;
     pub use crate::each::{Each, each};
     pub use crate::focus::{Focus, focus};
     pub use crate::gather::{Gather, ParallelPolicy, Uniform};

@@ -3,9 +3,10 @@
 //!
 //! They are on the path of every call, so they do as little as possible: a `tracing` span only
 //! when a subscriber wants DEBUG, and panics are caught once per plan and per parallel branch
-//! (see [`catch_panics`]) rather than around every step. A step that a panic unwinds through
-//! records itself (the innermost one wins), so the caught panic still names it; on the happy
-//! path that costs nothing.
+//! (see [`catch_panics`]) rather than around every step. A node that a panic unwinds through
+//! records itself (the innermost one wins), so the caught panic still names the step it came
+//! from — or, for a panic in a predicate, router or score, the construct that called it; on
+//! the happy path that costs nothing.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -34,7 +35,9 @@ pub struct Root<P, X = Free> {
 }
 
 /// A construct (`par`, `loop`, `focus`, …) with its static identity: errors raised inside
-/// name it, it runs in a `tracing` span, and it appears in the plan's graph.
+/// name it, it runs in a `tracing` span, it appears in the plan's graph, and a panic in the
+/// user code it calls itself (a `choose` predicate or router, a `loop` condition, a score) is
+/// blamed on it.
 #[derive(Clone, Debug)]
 pub struct Node<P> {
     info: &'static NodeInfo,
@@ -119,12 +122,13 @@ impl<P> Nested<P> {
 }
 
 thread_local! {
-    /// The innermost step a panic on this thread unwound through, until a catch point takes it.
+    /// The innermost node a panic on this thread unwound through, until a catch point takes it.
     static PANICKED_IN: Cell<Option<&'static NodeInfo>> = const { Cell::new(None) };
 }
 
-/// Lives for one poll of a step, and is forgotten when the poll returns: it is dropped only
-/// if the poll unwinds, and then names the step for the catch point.
+/// Lives for one poll of a node, and is forgotten when the poll returns: it is dropped only
+/// if the poll unwinds, and then names the node for the catch point. The first to drop is the
+/// innermost: the step that panicked, or the construct whose own code (a predicate) did.
 struct Blame(&'static NodeInfo);
 
 impl Drop for Blame {
@@ -185,9 +189,8 @@ fn make_span(info: &'static NodeInfo) -> Box<tracing::Span> {
 }
 
 pin_project_lite::pin_project! {
-    /// A node's future: polled inside the node's span; for steps, the step is recorded as
-    /// running while it is polled; with a [`Monitor`], it reports its start, every poll and
-    /// its end. A plain struct rather than an `async fn`, so that the inner future is stored
+    /// A node's future: polled inside the node's span, with the node to blame if the poll
+    /// panics; with a [`Monitor`], it reports its start, every poll and its end. A plain struct rather than an `async fn`, so that the inner future is stored
     /// once (an `async fn` would keep both its argument and the pinned copy).
     #[doc(hidden)]
     pub struct Traced<'m, F> {
@@ -196,7 +199,6 @@ pin_project_lite::pin_project! {
         #[pin]
         run: F,
         info: &'static NodeInfo,
-        blame: bool,
         span: NodeSpan,
         watch: Watch<'m>,
     }
@@ -223,11 +225,10 @@ impl Drop for Watch<'_> {
 }
 
 /// Wraps `run`, the future of the node `cx` is at.
-fn traced<'m, F, C>(blame: bool, cx: &Cx<'m, C>, run: F) -> Traced<'m, F> {
+fn traced<'m, F, C>(cx: &Cx<'m, C>, run: F) -> Traced<'m, F> {
     Traced {
         run,
         info: cx.node(),
-        blame,
         span: NodeSpan(None),
         watch: Watch {
             monitor: cx.monitor(),
@@ -256,7 +257,7 @@ impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
             }
         }
         let _entered = this.span.enter();
-        let blame = this.blame.then(|| Blame(this.info));
+        let blame = Blame(this.info);
         let poll = match watch.monitor {
             None => this.run.poll(task),
             Some(monitor) => poll_watched(*monitor, watch.id, &mut watch.monitor, this.run, task),
@@ -324,8 +325,8 @@ pin_project_lite::pin_project! {
     }
 }
 
-/// Runs `run`, turning a panic inside it into [`PlanError::Panicked`] naming the step that was
-/// running (or `cx`'s node, if the panic was outside any step).
+/// Runs `run`, turning a panic inside it into [`PlanError::Panicked`] naming the innermost node
+/// that was running (or `cx`'s node, if the panic was outside any).
 pub(crate) fn catch_panics<'a, F, C>(cx: Cx<'a, C>, run: F) -> CatchPanics<'a, F, C> {
     CatchPanics { run, cx }
 }
@@ -343,7 +344,7 @@ where
     }
 }
 
-/// Polls with `poll`, turning a panic into `Ready(Err(Panicked))` naming the step it came from.
+/// Polls with `poll`, turning a panic into `Ready(Err(Panicked))` naming the node it came from.
 pub(crate) fn catch_panic_in<T, C>(
     cx: &Cx<'_, C>,
     poll: impl FnOnce() -> Poll<Result<T, PlanError>>,
@@ -354,8 +355,9 @@ pub(crate) fn catch_panic_in<T, C>(
         .unwrap_or_else(|payload| Poll::Ready(Err(panicked(cx, payload.as_ref()))))
 }
 
-/// The error for a caught panic: it names the step it unwound from, or `cx`'s node when it
-/// came from outside any step (a predicate, a score).
+/// The error for a caught panic: it names the innermost node it unwound from (a step, or the
+/// construct whose predicate, router or score panicked), or `cx`'s node when it came from
+/// outside any.
 pub(crate) fn panicked<C>(cx: &Cx<'_, C>, payload: &(dyn Any + Send)) -> PlanError {
     let culprit = PANICKED_IN.take().unwrap_or(cx.node());
     PlanError::Panicked {
@@ -415,7 +417,7 @@ where
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
         let cx = cx.at(self.info);
         // The root's record ends with the run's own result, a caught panic included.
-        traced(false, &cx, catch_panics(cx, self.inner.call(input, cx)))
+        traced(&cx, catch_panics(cx, self.inner.call(input, cx)))
     }
 }
 
@@ -441,7 +443,7 @@ where
         cx: Cx<'_, C>,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
         let cx = cx.at(self.info);
-        traced(false, &cx, self.inner.call(input, cx))
+        traced(&cx, self.inner.call(input, cx))
     }
 }
 
@@ -471,7 +473,7 @@ where
         cx: Cx<'_, C>,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
         let cx = cx.at(self.info);
-        traced(true, &cx, self.inner.call(input, cx))
+        traced(&cx, self.inner.call(input, cx))
     }
 }
 

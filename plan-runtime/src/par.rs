@@ -5,8 +5,9 @@ use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
 
-use plan_core::{Cx, Describe, GraphBuilder, ParallelSpec, Plan, PlanError};
+use plan_core::{Cx, Describe, GraphBuilder, NodeRef, ParallelSpec, Plan, PlanError};
 
+use crate::cut_off::branch_ref;
 use crate::gather::{Branch, Gather, ParallelPolicy, Uniform, gather_fixed};
 use crate::policy::{All, Settled};
 
@@ -40,7 +41,8 @@ pub fn par<B, P>(policy: P, branches: B) -> Par<B, P> {
 
 impl<B, P> Par<B, P> {
     /// A deadline for the whole group. When it passes, unfinished branches are dropped, and:
-    /// `all` fails with [`PlanError::Timeout`]; `settled` marks them `Err(Timeout)`; `first`
+    /// `all` fails with [`PlanError::Timeout`]; `settled` marks them `Err(Timeout)`, each
+    /// naming its branch, with the group as the one whose deadline it was; `first`
     /// fails with `Timeout` unless a branch succeeded; `first_completed` fails with `Timeout`;
     /// `n_best`/`best` rank what finished and fail only if nothing succeeded.
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -78,6 +80,16 @@ macro_rules! par_impls {
             }
         }
 
+        impl<$($B: Describe),+, P> Par<($($B,)+), P> {
+            /// Names branch `index`, for the error of a branch the deadline cuts off.
+            fn branch_ref<C>(&self, cx: &Cx<'_, C>, index: usize) -> NodeRef {
+                let branches: [&dyn Describe; _] = [$(&self.branches.$i,)+];
+                branches
+                    .get(index)
+                    .map_or_else(|| NodeRef::current(cx), |branch| branch_ref(cx, index, *branch))
+            }
+        }
+
         impl<I, C, $($B),+> Plan<I, C> for Par<($($B,)+), All>
         where
             I: Clone + Send,
@@ -105,7 +117,8 @@ macro_rules! par_impls {
                             },
                         )+];
                         drop(input);
-                        gather_fixed(branches, &self.spec(), &All, &cx).await?;
+                        let names = |index| self.branch_ref(&cx, index);
+                        gather_fixed(branches, &self.spec(), &All, &cx, &names).await?;
                     }
                     // `All` returns `Ok` only when every branch has filled its slot.
                     Ok(($(slots.$i.expect("every branch succeeded"),)+))
@@ -140,7 +153,8 @@ macro_rules! par_impls {
                             },
                         )+];
                         drop(input);
-                        gather_fixed(branches, &self.spec(), &Settled, &cx).await?
+                        let names = |index| self.branch_ref(&cx, index);
+                        gather_fixed(branches, &self.spec(), &Settled, &cx, &names).await?
                     };
                     // A branch without an outcome was cut off by the deadline: its mark says so.
                     let mut marks = marks.into_iter();
@@ -175,7 +189,8 @@ macro_rules! par_impls {
                         pin!(self.branches.$i.call(input.clone(), cx)),
                     )+];
                     drop(input);
-                    gather_fixed(branches, &self.spec(), &self.policy, &cx).await
+                    let names = |index| self.branch_ref(&cx, index);
+                    gather_fixed(branches, &self.spec(), &self.policy, &cx, &names).await
                 }
             }
         }

@@ -24,10 +24,10 @@
 
 use std::cmp::Ordering;
 use std::ops::ControlFlow;
-use std::time::Duration;
 
 use plan_core::{Cx, NodeRef, PlanError, Policy};
 
+use crate::cut_off::CutOff;
 use crate::gather::{Gather, ParallelPolicy, Uniform};
 
 /// `all`: every branch must succeed; the first error cancels the rest and is returned.
@@ -114,13 +114,6 @@ impl Uniform for FirstCompleted {}
 impl<F: Send + Sync> Uniform for NBest<F> {}
 impl<F: Send + Sync> Uniform for Best<F> {}
 
-fn timeout_error<C>(cx: &Cx<'_, C>, after: Duration) -> PlanError {
-    PlanError::Timeout {
-        node: NodeRef::current(cx).into(),
-        after,
-    }
-}
-
 /// Outcomes stored by branch index.
 fn store<T>(slots: &mut Vec<Option<T>>, index: usize, value: T) {
     if slots.len() <= index {
@@ -159,14 +152,14 @@ impl<O: Send> Gather<O> for All {
         &self,
         (values, error): Self::State,
         _branches: usize,
-        timed_out: Option<Duration>,
-        cx: &Cx<'_, C>,
+        cut_off: Option<&CutOff<'_>>,
+        _cx: &Cx<'_, C>,
     ) -> Result<Vec<O>, PlanError> {
         if let Some(err) = error {
             return Err(err);
         }
-        if let Some(after) = timed_out {
-            return Err(timeout_error(cx, after));
+        if let Some(cut_off) = cut_off {
+            return Err(cut_off.group_timed_out());
         }
         Ok(values.into_iter().flatten().collect())
     }
@@ -196,16 +189,19 @@ impl<O: Send> Gather<O> for Settled {
         &self,
         mut outcomes: Self::State,
         branches: usize,
-        timed_out: Option<Duration>,
-        cx: &Cx<'_, C>,
+        cut_off: Option<&CutOff<'_>>,
+        _cx: &Cx<'_, C>,
     ) -> Result<Self::Out, PlanError> {
+        // Without a deadline, every branch that started has finished.
+        let Some(cut_off) = cut_off else {
+            return Ok(outcomes.into_iter().flatten().collect());
+        };
         // Branches cut off by the deadline (started or not) are marked as timed out.
         outcomes.resize_with(branches.max(outcomes.len()), || None);
         Ok(outcomes
             .into_iter()
-            .map(|outcome| {
-                outcome.unwrap_or_else(|| Err(timeout_error(cx, timed_out.unwrap_or_default())))
-            })
+            .enumerate()
+            .map(|(index, outcome)| outcome.unwrap_or_else(|| Err(cut_off.branch_timed_out(index))))
             .collect())
     }
 }
@@ -240,13 +236,13 @@ impl<O: Send> Gather<O> for First {
         &self,
         (winner, errors): Self::State,
         _branches: usize,
-        timed_out: Option<Duration>,
+        cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<O, PlanError> {
         match winner {
             Some(value) => Ok(value),
-            None => Err(match timed_out {
-                Some(after) => timeout_error(cx, after),
+            None => Err(match cut_off {
+                Some(cut_off) => cut_off.group_timed_out(),
                 None => all_failed(errors, cx),
             }),
         }
@@ -283,12 +279,12 @@ impl<O: Send> Gather<O> for FirstCompleted {
         &self,
         first: Self::State,
         _branches: usize,
-        timed_out: Option<Duration>,
+        cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<O, PlanError> {
         first.unwrap_or_else(|| {
-            Err(match timed_out {
-                Some(after) => timeout_error(cx, after),
+            Err(match cut_off {
+                Some(cut_off) => cut_off.group_timed_out(),
                 // No branch at all (an `each` over nothing).
                 None => all_failed(Vec::new(), cx),
             })
@@ -331,15 +327,15 @@ impl<K, O> Ranked<K, O> {
     fn into_best<C>(
         mut self,
         n: usize,
-        timed_out: Option<Duration>,
+        cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<Vec<O>, PlanError>
     where
         K: PartialOrd,
     {
         if self.successes.is_empty() {
-            return Err(match timed_out {
-                Some(after) => timeout_error(cx, after),
+            return Err(match cut_off {
+                Some(cut_off) => cut_off.group_timed_out(),
                 None => all_failed(self.errors, cx),
             });
         }
@@ -389,10 +385,10 @@ where
         &self,
         state: Self::State,
         _branches: usize,
-        timed_out: Option<Duration>,
+        cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<Vec<O>, PlanError> {
-        state.into_best(self.n, timed_out, cx)
+        state.into_best(self.n, cut_off, cx)
     }
 }
 
@@ -422,10 +418,10 @@ where
         &self,
         state: Self::State,
         branches: usize,
-        timed_out: Option<Duration>,
+        cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<O, PlanError> {
-        let mut best = self.ranking.end(state, branches, timed_out, cx)?;
+        let mut best = self.ranking.end(state, branches, cut_off, cx)?;
         Ok(best.remove(0))
     }
 }

@@ -40,10 +40,7 @@ where
             if let Some(monitor) = cx.monitor() {
                 monitor.deadline(self.after);
             }
-            Err(PlanError::Timeout {
-                node: NodeRef::current(&cx).into(),
-                after: self.after,
-            })
+            Err(PlanError::timeout(NodeRef::current(&cx), self.after))
         })
     }
 }

@@ -41,7 +41,7 @@ pub struct ChromeTrace {
 /// One trace event: a node instance (`ph` = `"X"`) or a lane's name (`ph` = `"M"`).
 #[derive(Clone, Debug, Serialize)]
 pub struct TraceEvent {
-    /// The node's name, or `thread_name` for lane names.
+    /// The node's label ([`NodeRecord::label`]), or `thread_name` for lane names.
     pub name: String,
     /// The node's kind (`step`, `par`, …); empty for lane names.
     pub cat: &'static str,
@@ -109,7 +109,7 @@ impl RunReport {
         let nodes = self.nodes.iter().zip(&lanes).map(|(node, &lane)| {
             let end = node.end.unwrap_or(self.wall);
             TraceEvent {
-                name: node.name.to_owned(),
+                name: node.label().to_string(),
                 cat: node.kind.as_str(),
                 ph: "X",
                 // Both ends rounded the same way, so that a child never ends after its parent.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::Stream;
 use futures::channel::mpsc;
-use plan_core::NodeKind;
+use plan_core::{Label, NodeKind};
 use serde::Serialize;
 
 use super::record::Outcome;
@@ -28,6 +28,9 @@ pub struct Event {
     pub parent: Option<usize>,
     /// The node's name.
     pub name: &'static str,
+    /// What displays call the node: its name, or for an unnamed construct its keyword, policy
+    /// and place (`par(all) at main.rs:57`); see [`Label`].
+    pub label: Label,
     /// The node's kind.
     pub node_kind: NodeKind,
     /// The node's full path.

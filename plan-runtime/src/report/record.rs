@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use plan_core::{Location, NodeInfo, NodeKind};
+use plan_core::{Label, Location, NodeInfo, NodeKind};
 use serde::{Serialize, Serializer};
 
 /// What happened in one run: every node instance that started, with its times, attempts and
@@ -166,6 +166,25 @@ impl NodeRecord {
             outcome: Outcome::Running,
             barrier: None,
         }
+    }
+
+    /// What the timeline and the trace call it: its name, or for an unnamed construct its
+    /// keyword, policy and place (`par(all) at main.rs:57`); see [`Label`].
+    ///
+    /// ```
+    /// use plan_runtime::prelude::*;
+    ///
+    /// fn inc(x: u32) -> u32 { x + 1 }
+    /// let p = plan! { par(all) { inc, inc } };
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    /// let (_, report) = rt.block_on(p.run_reported(1));
+    /// let par = report.find("par").unwrap();
+    /// let at = par.location;
+    /// assert_eq!(par.label().to_string(), format!("par(all) at {}:{}", at.file_name(), at.line));
+    /// assert_eq!(report.find("inc").unwrap().label().to_string(), "inc");
+    /// ```
+    pub fn label(&self) -> Label {
+        Label::new(self.name, self.kind, self.policy, self.location)
     }
 
     /// How long it ran, if it has ended.

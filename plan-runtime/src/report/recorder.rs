@@ -155,6 +155,7 @@ impl State {
             id,
             parent: record.parent,
             name: record.name,
+            label: record.label(),
             node_kind: record.kind,
             path: record.path.clone(),
             kind,

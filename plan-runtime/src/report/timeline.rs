@@ -7,8 +7,9 @@ use plan_core::NodeKind;
 
 use super::record::{NodeRecord, Outcome, RunReport};
 
-/// A run as a Gantt chart: one row per node instance, indented under its parent, with a bar
-/// from its start to its end on a shared time axis, its duration and its outcome.
+/// A run as a Gantt chart: one row per node instance, indented under its parent and labelled
+/// as [`NodeRecord::label`] says, with a bar from its start to its end on a shared time axis,
+/// its duration and its outcome.
 ///
 /// Made by [`RunReport::timeline`]; `Display` renders it. Bars are drawn with `█` for nodes
 /// that succeeded, `▓` failed, `▒` timed out, `░` cancelled and `·` still running.
@@ -68,7 +69,7 @@ impl fmt::Display for Timeline<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rows = rows(self.report);
         let label =
-            |row: &Row<'_>| format!("{:indent$}{}", "", row.node.name, indent = 2 * row.depth);
+            |row: &Row<'_>| format!("{:indent$}{}", "", row.node.label(), indent = 2 * row.depth);
         let labels: Vec<String> = rows.iter().map(label).collect();
         let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
         let starts: Vec<String> = rows.iter().map(|r| human(r.node.start)).collect();
@@ -233,7 +234,7 @@ impl fmt::Display for RunReport {
             writeln!(
                 f,
                 "barrier wait of `{}` at {path}: {} ({branches} finished)",
-                group.name,
+                group.label(),
                 human(barrier.wait),
             )?;
         }
