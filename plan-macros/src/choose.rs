@@ -267,7 +267,11 @@ impl Route {
         });
         let data = Ident::new("input", Span::mixed_site());
         let select = quote_spanned! {router.span()=>
-            move |#data: &_| match #route(#data) { #(#matches)* }
+            move |#data: &_| match {
+                #[allow(unused_imports)]
+                use ::plan_runtime::wiring::route::*;
+                (&&RouteCall(&#route)).call(#data)
+            } { #(#matches)* }
         };
         Expanded {
             flow: Flow {

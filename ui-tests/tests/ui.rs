@@ -70,11 +70,6 @@ const LONGER: &[(&str, &str)] = &[
         "rustc's own mismatched-argument error for `plan.run(..)`, with its notes and a \
          conversion it suggests",
     ),
-    (
-        "router_takes_a_value.stderr",
-        "a router taking its input by value is reported, and the call `router(&input)` in the \
-         expansion is a second, plain type error: not yet one error",
-    ),
 ];
 
 /// Every mistake is one error, of at most 12 lines, except where rustc adds lines of its
