@@ -130,7 +130,7 @@ fn parse_route(input: ParseStream) -> syn::Result<Route> {
     Ok(Route { router, arms })
 }
 
-/// Expands the arms on clones of nothing (one arm runs, on the input itself) and checks that
+/// Expands the arms (one of them runs, on the input itself) and checks that
 /// they all give the first arm's type. Returns their flows.
 fn arms<'a>(
     x: &mut Expander,

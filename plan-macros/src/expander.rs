@@ -61,6 +61,7 @@ pub struct Expander {
     markers: Vec<(Ident, TokenStream)>,
     /// The context fold: one line per function step.
     contexts: Vec<TokenStream>,
+    /// The context so far in the fold; [`Expander::context`] is the plan's, once folded.
     context: Ident,
     checks: Vec<TokenStream>,
     proofs: Vec<Ident>,
@@ -80,22 +81,17 @@ pub enum Compare {
 
 impl Expander {
     pub fn new() -> Self {
-        let mut expander = Expander {
+        let start = Ident::new("__plan_ctx_0", Span::mixed_site());
+        Expander {
             infos: Vec::new(),
             steps: Vec::new(),
             markers: Vec::new(),
-            contexts: Vec::new(),
-            context: Ident::new("__plan_ctx", Span::mixed_site()),
+            contexts: vec![quote!(let #start = ::plan_runtime::wiring::no_ctx();)],
+            context: start,
             checks: Vec::new(),
             proofs: Vec::new(),
             names: 0,
-        };
-        let start = expander.fresh("ctx");
-        expander
-            .contexts
-            .push(quote!(let #start = ::plan_runtime::wiring::no_ctx();));
-        expander.context = start;
-        expander
+        }
     }
 
     pub fn fresh(&mut self, prefix: &str) -> Ident {
@@ -135,7 +131,6 @@ impl Expander {
     }
 
     /// Declares a node's `NodeInfo` constant, on one line, and returns its name.
-    #[allow(clippy::too_many_arguments)]
     pub fn info(
         &mut self,
         name: &str,
@@ -300,6 +295,7 @@ impl Expander {
     /// The whole expansion: constants, bindings, the plan, then its shadow.
     pub fn finish(self, root: &Ident, flow: Flow) -> TokenStream {
         let Flow { tree, out, takes } = flow;
+        let context = self.context();
         let Expander {
             infos,
             steps,
@@ -314,7 +310,6 @@ impl Expander {
         let markers = lets(&markers);
         let wiring = Ident::new("__plan_wiring", Span::mixed_site());
         let plan = Ident::new("__plan", Span::mixed_site());
-        let context = Ident::new("__plan_ctx", Span::mixed_site());
         let proof = Ident::new("__plan_proof", Span::mixed_site());
         let (info, kinds) = (info_type(), kind_type());
         let joins = proofs

@@ -11,6 +11,7 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -31,7 +32,7 @@ use crate::wiring::{Free, Needs, RunsWithoutContext, Sig};
 pub struct Root<P, X = Free> {
     info: &'static NodeInfo,
     inner: P,
-    marker: X,
+    marker: PhantomData<fn() -> X>,
 }
 
 /// A construct (`par`, `loop`, `focus`, …) with its static identity: errors raised inside
@@ -66,17 +67,17 @@ pub fn root<P>(info: &'static NodeInfo, inner: P) -> Root<P> {
     Root {
         info,
         inner,
-        marker: Free,
+        marker: PhantomData,
     }
 }
 
 impl<P> Root<P> {
-    /// The same plan with the context marker `marker`.
-    pub(crate) fn marked<X>(self, marker: X) -> Root<P, X> {
+    /// The same plan, marked with `X`.
+    pub(crate) fn marked<X>(self) -> Root<P, X> {
         Root {
             info: self.info,
             inner: self.inner,
-            marker,
+            marker: PhantomData,
         }
     }
 }
@@ -88,7 +89,6 @@ impl<P, I, O, C> Root<P, Sig<I, O, Needs<C>>> {
     where
         C: RunsWithoutContext<In>,
     {
-        let _ = &self.marker;
         C::never(input)
     }
 
@@ -190,8 +190,9 @@ fn make_span(info: &'static NodeInfo) -> Box<tracing::Span> {
 
 pin_project_lite::pin_project! {
     /// A node's future: polled inside the node's span, with the node to blame if the poll
-    /// panics; with a [`Monitor`], it reports its start, every poll and its end. A plain struct rather than an `async fn`, so that the inner future is stored
-    /// once (an `async fn` would keep both its argument and the pinned copy).
+    /// panics; with a [`Monitor`], it reports its start, every poll and its end. A plain
+    /// struct rather than an `async fn`, so that the inner future is stored once (an `async
+    /// fn` would keep both its argument and the pinned copy).
     #[doc(hidden)]
     pub struct Traced<'m, F> {
         // Declared before `watch`: fields drop in order, so a node dropped mid-run drops the
@@ -406,7 +407,6 @@ where
     I: Send,
     C: Sync,
     P: Plan<I, C>,
-    X: Send + Sync,
 {
     type Out = P::Out;
 

@@ -83,11 +83,6 @@ fn pair<A, B>() -> Pair<A, B> {
     Pair(PhantomData)
 }
 
-/// The pair of a check that holds.
-pub fn fine() -> Pair<(), ()> {
-    pair()
-}
-
 /// Pairs two shadows: their types if both are known.
 pub trait Same<B> {
     /// The pair to check.
@@ -200,37 +195,14 @@ pub struct Free;
 /// [`Plan::run_with`]`(input, &ctx)`.
 pub struct Needs<C>(PhantomData<fn(&C)>);
 
-impl<C> Clone for Needs<C> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<C> Copy for Needs<C> {}
-
-impl<C> std::fmt::Debug for Needs<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Needs")
-    }
-}
-
-impl<C> Needs<C> {
-    pub(crate) fn new() -> Self {
-        Needs(PhantomData)
-    }
-}
-
 /// The plan a `plan!` built, once every check held: `plan`, marked with what the shadow
 /// found (its input, output and context). If a check failed, the result has no type, and
 /// nothing more is reported.
 pub fn finish<W: Proof, X: CtxShadow, I, O, P>(
     _wiring: (W, (X, (I, O))),
     plan: Root<P>,
-) -> W::Then<Checked<P, I, O, X>>
-where
-    X::Marker: Marker,
-{
-    W::then(plan.marked(Sig(PhantomData, X::Marker::make())))
+) -> W::Then<Checked<P, I, O, X>> {
+    W::then(plan.marked())
 }
 
 /// A `plan!`'s root, marked with what its shadow found.
@@ -238,37 +210,19 @@ pub type Checked<P, I, O, X> = Root<P, Sig<I, O, <X as CtxShadow>::Marker>>;
 
 /// What the shadow of a `plan!` found: the shadows of its input `I` and output `O`, and its
 /// context marker `X` ([`Free`] or [`Needs`]). A plan nested in another is checked with it.
-pub struct Sig<I, O, X>(PhantomData<fn(I) -> O>, X);
+pub struct Sig<I, O, X>(PhantomData<fn(I) -> (O, X)>);
 
-impl<I, O, X: Copy> Clone for Sig<I, O, X> {
+impl<I, O, X> Clone for Sig<I, O, X> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<I, O, X: Copy> Copy for Sig<I, O, X> {}
+impl<I, O, X> Copy for Sig<I, O, X> {}
 
-impl<I, O, X: std::fmt::Debug> std::fmt::Debug for Sig<I, O, X> {
+impl<I, O, X> std::fmt::Debug for Sig<I, O, X> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.1.fmt(f)
-    }
-}
-
-/// A context marker of a [`Root`].
-pub trait Marker: Copy {
-    /// The marker.
-    fn make() -> Self;
-}
-
-impl Marker for Free {
-    fn make() -> Self {
-        Free
-    }
-}
-
-impl<C> Marker for Needs<C> {
-    fn make() -> Self {
-        Needs::new()
+        f.write_str("Sig")
     }
 }
 
