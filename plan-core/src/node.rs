@@ -35,6 +35,8 @@ pub enum NodeKind {
     Focus,
     /// `loop(while|until = p, max = n) { .. }`.
     Loop,
+    /// `let name = sources >> ..;`: one named value of a block of bindings.
+    Let,
 }
 
 impl NodeKind {
@@ -50,6 +52,7 @@ impl NodeKind {
             NodeKind::Choose => "choose",
             NodeKind::Focus => "focus",
             NodeKind::Loop => "loop",
+            NodeKind::Let => "let",
         }
     }
 }

@@ -55,6 +55,9 @@ pub struct Flow {
 
 pub struct Expander {
     infos: Vec<TokenStream>,
+    /// Items a construct declares (a block of bindings' struct and impls).
+    items: Vec<TokenStream>,
+    blocks: usize,
     steps: Vec<(Ident, TokenStream)>,
     /// The type marker of each bound value, for the shadow (which runs after the plan owns
     /// the values).
@@ -84,6 +87,8 @@ impl Expander {
         let start = Ident::new("__plan_ctx_0", Span::mixed_site());
         Expander {
             infos: Vec::new(),
+            items: Vec::new(),
+            blocks: 0,
             steps: Vec::new(),
             markers: Vec::new(),
             contexts: vec![quote!(let #start = ::plan_runtime::wiring::no_ctx();)],
@@ -100,6 +105,17 @@ impl Expander {
             &format!("__plan_{prefix}_{}", self.names),
             Span::mixed_site(),
         )
+    }
+
+    /// Declares items in the plan's block.
+    pub fn item(&mut self, item: TokenStream) {
+        self.items.push(item);
+    }
+
+    /// A number for the next block of bindings, unique in this plan.
+    pub fn block_id(&mut self) -> usize {
+        self.blocks += 1;
+        self.blocks
     }
 
     /// Binds a shadow value in the shadow program.
@@ -298,6 +314,7 @@ impl Expander {
         let context = self.context();
         let Expander {
             infos,
+            items,
             steps,
             markers,
             contexts,
@@ -319,6 +336,7 @@ impl Expander {
             {
                 use ::plan_runtime::{NodeInfo as #info, NodeKind as #kinds};
                 #(#infos)*
+                #(#items)*
                 #(#steps)*
                 #(#markers)*
                 let #plan = ::plan_runtime::nodes::root(&#root, #tree);

@@ -1,13 +1,14 @@
 //! Chains (`a >> b >> c`) and their items: attributes and one term each, parsed and
 //! expanded; each construct's own parsing and expansion is in its module.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{LitStr, Token, braced, token};
+use syn::{Ident, LitStr, Token, braced, token};
 
 use crate::attr::{self, Wrapper};
+use crate::bindings::Bindings;
 use crate::choose::{ChooseIf, Route};
 use crate::each::Each;
 use crate::expander::{Compare, Expander, Flow, Input, check_name, code};
@@ -39,7 +40,7 @@ pub struct Item {
 pub enum Term {
     Step(Step),
     Blocking(Blocking),
-    Seq(Chain),
+    Seq(Body),
     Par(Par),
     Each(Each),
     ChooseIf(ChooseIf),
@@ -48,7 +49,36 @@ pub enum Term {
     Loop(Repeat),
 }
 
-/// Items joined by `>>`, up to the end of `input` or a `,`.
+/// A plan's body, or a `seq`'s: a chain, or a block of bindings.
+pub enum Body {
+    Chain(Chain),
+    Bindings(Bindings),
+}
+
+impl Body {
+    /// Parses a chain, or bindings if the body starts with `let`.
+    pub fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(Token![let]) {
+            return Ok(Body::Bindings(input.parse()?));
+        }
+        let chain = parse_chain(input)?;
+        if input.peek(Token![;]) {
+            return Err(input.error(
+                "`;` ends a `let` binding; a body without bindings is one chain of steps joined by `>>`",
+            ));
+        }
+        Ok(Body::Chain(chain))
+    }
+
+    pub fn expand(&self, x: &mut Expander, prefix: &str, input: Input) -> Flow {
+        match self {
+            Body::Chain(chain) => chain.expand(x, prefix, false, input),
+            Body::Bindings(bindings) => bindings.expand(x, prefix, input),
+        }
+    }
+}
+
+/// Items joined by `>>`, up to the end of `input`, a `,` or a `;`.
 pub fn parse_chain(input: ParseStream) -> syn::Result<Chain> {
     let mut items = vec![input.parse::<Item>()?];
     while input.peek(Token![>>]) {
@@ -61,7 +91,7 @@ pub fn parse_chain(input: ParseStream) -> syn::Result<Chain> {
         }
         items.push(input.parse()?);
     }
-    if !input.is_empty() && !input.peek(Token![,]) {
+    if !input.is_empty() && !input.peek(Token![,]) && !input.peek(Token![;]) {
         return Err(input.error(
             "expected `>>` between steps (or `,` between branches); wrap a complex expression in parentheses: `(expr)`",
         ));
@@ -109,6 +139,28 @@ impl Parse for Item {
             span,
             source,
         })
+    }
+}
+
+impl Term {
+    /// The chains inside a construct (none in a step).
+    pub fn chains(&self) -> Vec<&Chain> {
+        match self {
+            Term::Step(_) | Term::Blocking(_) => Vec::new(),
+            Term::Seq(Body::Chain(chain)) => vec![chain],
+            Term::Seq(Body::Bindings(bindings)) => bindings.chains().collect(),
+            Term::Par(par) => par.branches.iter().collect(),
+            Term::Each(each) => vec![&each.body],
+            Term::ChooseIf(choose) => choose
+                .arms
+                .iter()
+                .map(|arm| &arm.body)
+                .chain([&choose.otherwise])
+                .collect(),
+            Term::Route(route) => route.arms.iter().map(|arm| &arm.body).collect(),
+            Term::Focus(focus) => vec![&focus.body],
+            Term::Loop(repeat) => vec![&repeat.body],
+        }
     }
 }
 
@@ -186,10 +238,11 @@ impl Item {
         }
         match &self.term {
             Term::Step(_) | Term::Blocking(_) => self.source.clone(),
-            Term::Seq(chain) => chain
+            Term::Seq(Body::Chain(chain)) => chain
                 .items
                 .last()
                 .map_or_else(|| "seq".to_owned(), Item::label),
+            Term::Seq(Body::Bindings(_)) => "seq".to_owned(),
             Term::Par(par) => format!("par({})", par.group.written),
             Term::Each(each) => format!("each({})", each.group.written),
             Term::ChooseIf(_) | Term::Route(_) => "choose".to_owned(),
@@ -213,8 +266,8 @@ impl Item {
         } = match &self.term {
             Term::Step(step) => step.expand(x, &self.source, input),
             Term::Blocking(blocking) => blocking.expand(x, &self.source, input),
-            Term::Seq(chain) => Expanded {
-                flow: chain.expand(x, path, false, input),
+            Term::Seq(body) => Expanded {
+                flow: body.expand(x, path, input),
                 kind: "Seq",
                 default_name: "seq".into(),
                 policy: None,
@@ -226,38 +279,7 @@ impl Item {
             Term::Focus(focus) => focus.expand(x, &site, input),
             Term::Loop(repeat) => repeat.expand(x, &site, input),
         };
-        let mut tree = flow.tree;
-        for wrapper in self.wrappers.iter().rev() {
-            tree = match wrapper {
-                Wrapper::Timeout(after) => {
-                    let after = after.to_tokens();
-                    quote!(::plan_runtime::nodes::timeout(#after, #tree))
-                }
-                Wrapper::Retry {
-                    attempts,
-                    backoff,
-                    span,
-                } => {
-                    let state = x.either(&input_shadow, &flow.takes);
-                    let message = format!(
-                        "`#[retry]` runs {} again with a clone of its input, but `{{Self}}` is not `Clone`",
-                        code(&self.label())
-                    );
-                    x.check(
-                        *span,
-                        Compare::Clone(check_name(&self.label(), "is_retried_on_a_clone")),
-                        quote!((&&&CloneProbe(#state)).check()),
-                        &message,
-                        "`{Self}` is not `Clone`",
-                        "each attempt gets its own clone of the input: add `#[derive(Clone)]` to `{Self}` (or share it in an `Arc`)",
-                    );
-                    let backoff = backoff
-                        .as_ref()
-                        .map_or_else(|| quote!(::core::time::Duration::ZERO), |b| b.to_tokens());
-                    quote_spanned!(attempts.span()=> ::plan_runtime::nodes::retry(#attempts, #backoff, #tree))
-                }
-            };
-        }
+        let tree = wrap(x, &self.wrappers, &self.label(), &input_shadow, &flow);
         let name = self.name.as_ref().map_or(default_name, LitStr::value);
         let info = x.info(
             &name,
@@ -273,4 +295,48 @@ impl Item {
         };
         Flow { tree, ..flow }
     }
+}
+
+/// `flow`'s tree wrapped in `wrappers` (outermost first), for the item or binding `label`
+/// whose input is `input`.
+pub fn wrap(
+    x: &mut Expander,
+    wrappers: &[Wrapper],
+    label: &str,
+    input: &Ident,
+    flow: &Flow,
+) -> TokenStream {
+    let mut tree = flow.tree.clone();
+    for wrapper in wrappers.iter().rev() {
+        tree = match wrapper {
+            Wrapper::Timeout(after) => {
+                let after = after.to_tokens();
+                quote!(::plan_runtime::nodes::timeout(#after, #tree))
+            }
+            Wrapper::Retry {
+                attempts,
+                backoff,
+                span,
+            } => {
+                let state = x.either(input, &flow.takes);
+                let message = format!(
+                    "`#[retry]` runs {} again with a clone of its input, but `{{Self}}` is not `Clone`",
+                    code(label)
+                );
+                x.check(
+                    *span,
+                    Compare::Clone(check_name(label, "is_retried_on_a_clone")),
+                    quote!((&&&CloneProbe(#state)).check()),
+                    &message,
+                    "`{Self}` is not `Clone`",
+                    "each attempt gets its own clone of the input: add `#[derive(Clone)]` to `{Self}` (or share it in an `Arc`)",
+                );
+                let backoff = backoff
+                    .as_ref()
+                    .map_or_else(|| quote!(::core::time::Duration::ZERO), |b| b.to_tokens());
+                quote_spanned!(attempts.span()=> ::plan_runtime::nodes::retry(#attempts, #backoff, #tree))
+            }
+        };
+    }
+    tree
 }

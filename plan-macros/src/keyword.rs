@@ -6,7 +6,7 @@ use syn::{Token, token};
 use crate::choose::parse as parse_choose;
 use crate::each::Each;
 use crate::focus::Focus;
-use crate::item::{Term, parse_body};
+use crate::item::{Body, Term, parse_body};
 use crate::par::Par;
 use crate::repeat::Repeat;
 use crate::step::{Blocking, Step};
@@ -45,7 +45,7 @@ pub fn parse_term(input: ParseStream) -> syn::Result<Term> {
     // called `first` or `best`.
     if input.peek(seq) && input.peek2(token::Brace) {
         input.parse::<seq>()?;
-        return Ok(Term::Seq(parse_body(input, "seq")?));
+        return parse_seq(input);
     }
     if input.peek(par) && (input.peek2(token::Brace) || input.peek2(token::Paren)) {
         return Ok(Term::Par(input.parse::<Par>()?));
@@ -95,4 +95,17 @@ fn misspelled_construct(input: ParseStream) -> syn::Result<()> {
         ident.span(),
         format!("unknown construct `{word}`: {hint}"),
     ))
+}
+
+/// `seq { chain }`, or `seq { let .. ; output }`: a block of bindings usable as one item.
+fn parse_seq(input: ParseStream) -> syn::Result<Term> {
+    let fork = input.fork();
+    let content;
+    syn::braced!(content in fork);
+    if !content.peek(Token![let]) {
+        return Ok(Term::Seq(Body::Chain(parse_body(input, "seq")?)));
+    }
+    let content;
+    syn::braced!(content in input);
+    Ok(Term::Seq(Body::Bindings(content.parse()?)))
 }

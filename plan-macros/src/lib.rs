@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod attr;
+mod bindings;
 mod choose;
 mod duration;
 mod each;

@@ -5,14 +5,14 @@ use syn::parse::{Parse, ParseStream};
 use syn::{LitStr, Token};
 
 use crate::expander::{Expander, Input};
-use crate::item::{Chain, parse_chain};
+use crate::item::Body;
 use crate::keyword as kw;
 use crate::parse::expect_end;
 
 pub struct PlanBody {
     /// `#![name = ".."]`, naming the plan's root.
     pub name: Option<LitStr>,
-    pub chain: Chain,
+    pub body: Body,
 }
 
 impl Parse for PlanBody {
@@ -39,13 +39,13 @@ impl Parse for PlanBody {
                 "empty plan: write at least one step, e.g. `plan! { parse >> fetch }`",
             ));
         }
-        let chain = parse_chain(input)?;
+        let body = Body::parse(input)?;
         if !input.is_empty() {
             return Err(input.error(
                 "unexpected tokens: join steps with `>>`, separate `par` branches with `,` inside `par { .. }`",
             ));
         }
-        Ok(PlanBody { name, chain })
+        Ok(PlanBody { name, body })
     }
 }
 
@@ -65,7 +65,7 @@ impl PlanBody {
             gives: "the plan's input is `{Self}`".to_owned(),
             untracked: true,
         };
-        let flow = self.chain.expand(&mut x, "", false, input);
+        let flow = self.body.expand(&mut x, "", input);
         x.finish(&root, flow)
     }
 }

@@ -241,6 +241,7 @@
 mod blocking;
 mod choose;
 mod cut_off;
+mod dataflow;
 mod each;
 mod focus;
 mod gather;
@@ -353,6 +354,9 @@ pub mod prelude {
 /// Not public API: what `plan!` and `#[derive(Lens)]` expand to, besides [`nodes`].
 #[doc(hidden)]
 pub mod __private {
+    pub mod dataflow {
+        pub use crate::dataflow::*;
+    }
     pub mod classify {
         pub use crate::step::classify::*;
     }
