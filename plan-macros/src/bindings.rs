@@ -20,6 +20,10 @@ use crate::item::{Chain, Term, child, parse_chain, wrap};
 use crate::source::source_text;
 use crate::suggest::did_you_mean;
 
+/// The most bindings (with the output) whose futures a block holds inline; a larger block
+/// boxes each binding's future while it runs.
+const INLINE_BINDINGS: usize = 16;
+
 pub struct Bindings {
     pub lets: Vec<Binding>,
     /// The block's last line: what it returns.
@@ -556,6 +560,12 @@ impl Bindings {
                 quote!(#flow::Take(&#slot))
             }
         };
+        // A large block keeps only its running bindings' futures, each on the heap.
+        let storage = if count > INLINE_BINDINGS {
+            quote!(#flow::Boxed)
+        } else {
+            quote!(#flow::Inline)
+        };
         let mut sources = Vec::with_capacity(count);
         let mut bounds = Vec::with_capacity(count);
         let mut binds = Vec::with_capacity(count);
@@ -578,7 +588,7 @@ impl Bindings {
             let (b, o, field) = (&bs[k], &os[k], &fields[k]);
             let clone = (uses[k] > 1).then(|| quote!(#o: ::core::clone::Clone,));
             bounds.push(quote!(#b: ::plan_runtime::Plan<#takes, #c, Out = #o>, #o: ::core::marker::Send, #clone));
-            binds.push(quote!(#flow::bind(<#b as ::plan_runtime::Plan<#takes, #c>>::call, &self.#field, #reader, &#slots.#field, #cx)));
+            binds.push(quote!(#flow::bind::<#storage, _, _, _, _, _>(<#b as ::plan_runtime::Plan<#takes, #c>>::call, &self.#field, #reader, &#slots.#field, #cx)));
             let mut from = indices;
             from.sort_unstable();
             from.dedup();
