@@ -203,9 +203,12 @@ fn parse_sources(input: ParseStream, lets: &[Binding]) -> syn::Result<Option<(Ve
     let ends =
         |after: ParseStream| after.peek(Token![>>]) || after.peek(Token![;]) || after.is_empty();
     let fork = input.fork();
+    // A bound name is a source unless it goes on as a path or a call (a step that happens to
+    // share its name): `fetch(Engine::Web)`, `fetch::<T>`.
     if let Ok(ident) = fork.parse::<Ident>()
         && bound(&ident)
-        && ends(&fork)
+        && (ends(&fork)
+            || !(fork.peek(token::Paren) || fork.peek(Token![::]) || fork.peek(Token![<])))
     {
         input.parse::<Ident>()?;
         return Ok(Some((vec![ident], false)));
@@ -454,7 +457,7 @@ impl Bindings {
             shadows[0].clone()
         };
         let who = if name.is_empty() {
-            "the output".to_owned()
+            "the block's output".to_owned()
         } else {
             format!("`let {name}`")
         };
@@ -514,7 +517,8 @@ impl Bindings {
             Compare::Clone(check_name(name, "is_cloned_for_each_read")),
             quote!((&&&CloneProbe(#out)).check()),
             &format!(
-                "`{name}` is read {uses} times, and each read but the last gets a clone, but `{{Self}}` is not `Clone`"
+                "`{name}` is read {}, and each read but the last gets a clone, but `{{Self}}` is not `Clone`",
+                if uses == 2 { "twice".to_owned() } else { format!("{uses} times") }
             ),
             "`{Self}` is not `Clone`",
             &format!(

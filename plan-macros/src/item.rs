@@ -83,7 +83,7 @@ pub fn parse_chain(input: ParseStream) -> syn::Result<Chain> {
     let mut items = vec![input.parse::<Item>()?];
     while input.peek(Token![>>]) {
         let arrow: Token![>>] = input.parse()?;
-        if input.is_empty() || input.peek(Token![,]) {
+        if input.is_empty() || input.peek(Token![,]) || input.peek(Token![;]) {
             return Err(syn::Error::new(
                 arrow.span(),
                 "`>>` must be followed by a step",

@@ -44,6 +44,10 @@ snapshot!(
     par_n_best_limit,
     "par(n_best(2, by = score), limit = 2, timeout = cfg.deadline) { a, b >> c, (|x: u32| x + 1) }"
 );
+snapshot!(
+    bindings_block,
+    "let src = checkout; let core = src >> compile; let ui = src >> style; (core, ui) >> package"
+);
 snapshot!(each_settled, "each(settled, limit = 4) { fetch_page }");
 snapshot!(
     choose_if,
@@ -131,6 +135,89 @@ fn source_text_stops_after_an_invisible_group() {
         expansion.contains(r#"__PlanNodeInfo :: new ("dbl" , __PlanNodeKind :: Step ,"#),
         "{expansion}"
     );
+}
+
+#[test]
+fn malformed_bindings_are_errors_on_the_name() {
+    let cases = [
+        ("let a = f;", "ends in its output, without `;`"),
+        ("let a = f; a;", "remove this `;`"),
+        (
+            "let a = f; let a = a >> g; a",
+            "`a` is already bound in this block",
+        ),
+        (
+            "let a = f; let b = (a, c) >> g; b",
+            "`c` is not bound in this block",
+        ),
+        (
+            "let alpha = f; let b = (alphq, alpha) >> g; b",
+            "`alphq` is not bound in this block; did you mean `alpha`?",
+        ),
+        (
+            "let a = (a, b) >> f; let b = g; a",
+            "`a` is read in its own binding",
+        ),
+        (
+            "let a = (b, b) >> f; let b = g; a",
+            "`b` is read before it is bound: move `let b` above this line",
+        ),
+        (
+            "let a = b >> f; let b = g; a",
+            "`b` is read before it is bound",
+        ),
+        (
+            "let a = f; let b = g; b",
+            "`a` is never read: read it in a later binding or the output, or name it `_a`",
+        ),
+        (
+            "let a = f; let b = a >> g >> a; b",
+            "`a` is a binding, not a step",
+        ),
+        (
+            "let a = f; let b = a; b",
+            "this binding only renames its sources",
+        ),
+        (
+            "let a = f; let b = a g; b",
+            "expected `>>` between the sources and the steps",
+        ),
+        (
+            "let a = #[name = \"x\"] f; a",
+            "the binding is named `a` by its `let`",
+        ),
+        ("let = f; a", "expected a name after `let`"),
+        ("let a f; a", "expected `=` after `let a`"),
+        ("let a = f >> ; a", "`>>` must be followed by a step"),
+        ("a >> b; c", "`;` ends a `let` binding"),
+        (
+            "let a = f; a b",
+            "unexpected tokens after the block's output",
+        ),
+    ];
+    for (body, expected) in cases {
+        let message = error(body);
+        assert!(
+            message.contains(expected),
+            "{body:?}: expected {expected:?} in {message}"
+        );
+    }
+}
+
+#[test]
+fn bindings_may_shadow_step_names_and_run_for_effects() {
+    // A binding's own step may have the binding's name (it is read after the `let`), and
+    // `_`-names need not be read.
+    for body in [
+        "let fetch = fetch; let parse = fetch >> parse; parse",
+        "let a = f; let _audit = a >> audit; let _ = a >> log; a",
+        "let a = f; let b = (a,) >> g; (a, b)",
+        "x >> seq { let a = f; let b = a >> g; (a, b) } >> y",
+    ] {
+        let tokens: TokenStream = body.parse().unwrap();
+        let expansion = expand_plan(tokens).to_string();
+        assert!(!expansion.contains("compile_error"), "{body}: {expansion}");
+    }
 }
 
 #[test]
@@ -325,6 +412,7 @@ fn truncated_plans_never_panic() {
         "choose(route) { R::A | R::B if ok => a >> b, _ => c } >> focus(S::f) { g }",
         "loop(while = more, max = 10, on_limit = stop) { #[retry(2, backoff = 10ms)] step(1, \"x\") }",
         "#![name = \"p\"] choose { if p => seq { a >> b }, else => blocking(c) }",
+        "let a = f; let b = #[retry(2)] a >> g; let _c = (a, b) >> h; (a, b) >> seq { let x = k; x }",
     ];
     for plan in plans {
         let tokens: Vec<_> = plan.parse::<TokenStream>().unwrap().into_iter().collect();
@@ -343,6 +431,8 @@ const SOUP: &[&str] = &[
     "loop",
     "seq",
     "blocking",
+    "let",
+    ";",
     "all",
     "settled",
     "first",

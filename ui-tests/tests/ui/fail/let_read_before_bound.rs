@@ -1,0 +1,14 @@
+use plan_runtime::prelude::*;
+
+fn f(x: u32) -> u32 {
+    x
+}
+
+fn main() {
+    let _ = plan! {
+        let a = f;
+        let b = (a, c) >> f;
+        let c = a >> f;
+        b
+    };
+}
