@@ -86,7 +86,11 @@ async fn main() -> Result<(), PlanError> {
 
     let (shipped, report) = release.run_reported(()).await;
     let (pkg, docs) = shipped?;
-    println!("package: {}\ndocs:    {}\n", pkg.join(", "), docs.join(", "));
+    println!(
+        "package: {}\ndocs:    {}\n",
+        pkg.join(", "),
+        docs.join(", ")
+    );
     println!("{report}");
 
     let levels = level_by_level(&graph, &report);

@@ -390,7 +390,7 @@ async fn steps_inside_bindings_take_the_plan_context() {
     assert_eq!(dag.run_with(1, &cfg).await.unwrap(), 6 * 100 + 11);
 }
 
-fn edges_between<'g>(graph: &'g PlanGraph, from: &str, to: &str) -> usize {
+fn edges_between(graph: &PlanGraph, from: &str, to: &str) -> usize {
     let id = |name: &str| {
         graph
             .nodes

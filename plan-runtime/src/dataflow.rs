@@ -290,7 +290,8 @@ pub async fn run<const N: usize>(
     let mut first_unfinished = 0;
     poll_fn(|task| {
         let mut done_so_far = true;
-        for index in first_unfinished..N {
+        let from = first_unfinished;
+        for index in from..N {
             if waiting[index] == 0
                 && let Some(binding) = bindings[index].as_mut()
                 && let Poll::Ready(outcome) = binding.as_mut().poll(task)

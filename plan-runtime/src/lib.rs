@@ -46,6 +46,31 @@
 //! assert_eq!((draft.text.as_str(), draft.passes), ("PLANS", 2));
 //! ```
 //!
+//! A dependency graph, with named values: each binding starts as soon as the bindings it
+//! reads are done (`summary` does not wait for `translation`):
+//!
+//! ```
+//! use plan_runtime::prelude::*;
+//!
+//! fn fetch(url: &str) -> String { format!("<p>{url}</p>") }
+//! fn text(html: String) -> String { html.replace("<p>", "").replace("</p>", "") }
+//! fn links(html: String) -> usize { html.matches("://").count() }
+//! async fn translate(text: String) -> String { text.to_uppercase() }
+//! fn summarize((text, links): (String, usize)) -> String { format!("{text} ({links} links)") }
+//!
+//! let page = plan! {
+//!     let html = fetch;
+//!     let body = html >> text;
+//!     let n = html >> links;
+//!     let summary = (body, n) >> summarize;
+//!     let translation = body >> translate;
+//!     (summary, translation)
+//! };
+//! # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! let (summary, translation) = rt.block_on(page.run("https://a.b")).unwrap();
+//! assert_eq!((summary.as_str(), translation.as_str()), ("https://a.b (1 links)", "HTTPS://A.B"));
+//! ```
+//!
 //! # What runs where
 //!
 //! Branches run concurrently *inside the task that runs the plan* — nothing is spawned
@@ -281,10 +306,14 @@ pub use plan_macros::Lens;
 /// | `choose { if p => a, else => b }`, `choose(router) { Pat => a, _ => b }` | `I -> O` |
 /// | `focus(Type::field) { body }` | `S -> S`; `body: T -> T`, `T: Default` (moved out, put back) |
 /// | `loop(while = p \| until = p, max = n[, on_limit = stop]) { body }` | `S -> S` |
+/// | `let a = f; let b = a >> g; let c = a >> h; (b, c) >> j` | a dependency graph: each binding starts when its sources are ready |
 ///
 /// Group options: `par(POLICY, timeout = 2s, limit = 4)`. Attributes on any item, outermost
 /// first: `#[timeout(250ms)]`, `#[retry(3, backoff = 100ms)]`, `#[name = "publish"]`; and
-/// `#![name = "plan"]` first in the plan. Durations are `10us`, `250ms`, `1.5s`, `1m`, `1h`,
+/// `#![name = "plan"]` first in the plan. A plan's body, or a `seq { .. }`, may be a block of
+/// `let` bindings ending in an output, each read by the bindings below it (a tuple of names
+/// reads several); see [`reference`](mod@reference#bindings-named-values-and-dependency-graphs).
+/// Durations are `10us`, `250ms`, `1.5s`, `1m`, `1h`,
 /// or any `Duration` expression. Closures (steps, predicates, scores, routers) go in
 /// parentheses with typed parameters: `(|n: &u32| *n > 3)`.
 ///
