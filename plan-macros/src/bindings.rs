@@ -24,6 +24,9 @@ use crate::suggest::did_you_mean;
 /// boxes each binding's future while it runs.
 const INLINE_BINDINGS: usize = 16;
 
+/// The most sources one binding reads (the runtime reads tuples up to this size).
+const MAX_SOURCES: usize = 12;
+
 pub struct Bindings {
     pub lets: Vec<Binding>,
     /// The block's last line: what it returns.
@@ -239,6 +242,15 @@ impl Bindings {
         let names: Vec<&str> = self.lets.iter().map(|b| b.name.text.as_str()).collect();
         let flowings = self.lets.iter().map(|b| &b.flowing).chain([&self.output]);
         for (index, flowing) in flowings.enumerate() {
+            if flowing.sources.len() > MAX_SOURCES {
+                return Err(syn::Error::new(
+                    flowing.span,
+                    format!(
+                        "a binding reads at most {MAX_SOURCES} sources (this one reads {}): gather some of them in a binding of their own, `let parts = (a, b, c) >> gather;`",
+                        flowing.sources.len()
+                    ),
+                ));
+            }
             for source in &flowing.sources {
                 let text = source.to_string();
                 match names.iter().position(|name| *name == text) {
