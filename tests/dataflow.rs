@@ -38,16 +38,20 @@ fn join((c, d): (u32, u32)) -> u32 {
     c * 1000 + d
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_binding_waits_only_for_its_own_sources() {
-    // a; b = a >> 100 ms; c = a >> 300 ms; d = b >> 100 ms; (c, d) >> join.
-    let dag = plan! {
+/// a; b = a >> 100 ms; c = a >> 300 ms; d = b >> 100 ms; (c, d) >> join.
+fn diamond() -> impl Run<u32, Out = u32> {
+    plan! {
         let a = start;
         let b = a >> b;
         let c = a >> c;
         let d = b >> d;
         (c, d) >> join
-    };
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_binding_waits_only_for_its_own_sources() {
+    let dag = diamond();
     let t0 = Instant::now();
     assert_eq!(dag.run(1).await.unwrap(), 11 * 1000 + 102);
     // The critical path, a >> c: 300 ms.
@@ -67,13 +71,7 @@ async fn a_binding_waits_only_for_its_own_sources() {
 
 #[tokio::test(start_paused = true)]
 async fn the_report_shows_each_binding_starting_when_its_sources_were_ready() {
-    let dag = plan! {
-        let a = start;
-        let b = a >> b;
-        let c = a >> c;
-        let d = b >> d;
-        (c, d) >> join
-    };
+    let dag = diamond();
     let (out, report) = dag.run_reported(1).await;
     out.unwrap();
     let started = |name: &str| {
