@@ -318,6 +318,60 @@ def boxed_rows() -> list[list[str]]:
     return rows
 
 
+DATAFLOW_GRAPHS = (
+    (10, "10 nodes: fan-out from the input, fan-in, a cross-branch edge"),
+    (50, "50 nodes: six layers of 8, each node reading two of the layer above"),
+)
+BINDINGS_VARIANTS = (
+    ("chain", "`inc >> inc >> ..`, a chain"),
+    ("line", "the same 200 `inc`s as bindings, each reading the one above"),
+    ("dag", "200 bindings reading one or two above (half `add2`)"),
+)
+
+
+def dataflow_section() -> str:
+    rows = []
+    for nodes, label in DATAFLOW_GRAPHS:
+        plan, hand = ns("dataflow", "bindings", nodes), ns("dataflow", "hand_join_shared", nodes)
+        floor = ns("dataflow", "hand_sequential", nodes)
+        rows.append([label, human_ns(plan), human_ns(hand), ratio(plan, hand), human_ns(floor)])
+    text = (
+        "## Dataflow: bindings against join/Shared\n\n"
+        "The same graph of trivial async steps (`u64` arithmetic behind `black_box`, never "
+        "pending) as a `plan!` of `let` bindings and written by hand with "
+        "`futures::future::join`, with a `Shared` future for every value read by several "
+        "nodes: both start a node as soon as its inputs are ready (`benches/dataflow.rs`). "
+        "Time per run, median, on one thread. The floor is the same steps as plain "
+        "sequential `.await`s: no equivalent once a step waits, but what the steps alone cost "
+        "here.\n\n"
+        + table(["graph", "bindings", "`join` + `Shared`", "ratio", "floor: sequential `.await`s"], rows)
+    )
+    data = load("compile_bindings.json")
+    if not data:
+        return text + "\n\nBuild time of 200 bindings: not run."
+    by = {r["variant"]: r for r in data["rows"]}
+    chain = by.get("chain")
+    build_rows = [
+        [
+            label,
+            f"{by[v]['build_s']:.2f} s",
+            ratio(by[v]["build_s"], chain["build_s"]) if chain else "—",
+            f"{by[v]['expansion_ms']:.1f} ms",
+        ]
+        for v, label in BINDINGS_VARIANTS
+        if v in by
+    ]
+    repeats = data["repeats"]
+    return (
+        text
+        + "\n\nBuild time of a 200-binding plan (`bench/compile/bindings.py`): one binary of the "
+        f"scratch crate of the compile-time section per plan, `cargo build` of it ({data['profile']} "
+        f"profile, incremental off, {'median of ' + str(repeats) if repeats > 1 else 'one build'}; "
+        "dependencies prebuilt), against a 200-step chain of the same step.\n\n"
+        + table(["plan", "build", "ratio to the chain", "macro expansion"], build_rows)
+    )
+
+
 def compile_section() -> tuple[str, list[list[str]]]:
     data = load("compile.json")
     if not data:
@@ -364,6 +418,7 @@ def main() -> None:
         first_section(asyncio, langgraph),
         deadline_section(asyncio, langgraph),
         constructs_section(),
+        dataflow_section(),
         compile_time,
     ]
     out = ROOT / "bench" / "RESULTS.md"

@@ -190,12 +190,13 @@ def build_seconds(binary: str, repeats: int) -> list[float]:
     return times
 
 
-def expansion_micros() -> dict[str, float]:
-    """The macro's own time per plan, from `plan-macros`' ignored `expansion_time` test."""
+def expansion_micros(plans: Path = OUT / "plans") -> dict[str, float]:
+    """The macro's own time per plan text in `plans`, from `plan-macros`' ignored
+    `expansion_time` test."""
     done = subprocess.run(
         ["cargo", "test", "--quiet", "-p", "plan-macros", "--lib", "expansion_time", "--", "--ignored", "--nocapture"],
         cwd=ROOT,
-        env={**os.environ, "PLAN_EXPANSION_INPUTS": str(OUT / "plans")},
+        env={**os.environ, "PLAN_EXPANSION_INPUTS": str(plans)},
         check=True,
         capture_output=True,
         text=True,
