@@ -4,10 +4,12 @@
 //! `if false`, type-checked but never run. Each value in it is [`Known<T>`] where the type of
 //! the data at that point is fixed (by a function step's signature, a nested plan's output, a
 //! lens's target …), or [`Unknown`]. Every place where two types must agree — a step and the
-//! data fed into it, the arms of a `choose`, a `loop` body and its state — is one *check*: a
+//! data fed into it (a binding's sources included), the arms of a `choose`, a `loop` body and
+//! its state — is one *check*: a
 //! `let` whose type is well-formed only if the check holds, spanned on the user's token, with
 //! a message that names the steps involved and the fix. Predicates, scores, routers, `each`
-//! inputs and inputs that are cloned are checked the same way.
+//! inputs and inputs that are cloned (per branch, per attempt, per read of a binding) are
+//! checked the same way.
 //!
 //! A check that fails leaves its proof without a type, and the plan's value is built from the
 //! proofs ([`finish`]); so a broken plan is one error, on the step, and no follow-on error at
