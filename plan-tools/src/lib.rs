@@ -1,0 +1,17 @@
+//! Tools for plans: calls to models and services as plain plan steps, with the limits an
+//! agent needs around them.
+//!
+//! * [`limit`]: a rate limiter (GCRA), a concurrency limit and a circuit breaker, shared by
+//!   every branch of a run and across runs; a limited step waits, it does not fail.
+//! * [`sse`]: a server-sent events decoder that takes its input split at any byte.
+//! * [`llm`]: the OpenAI-compatible chat-completions protocol (llama.cpp, vLLM, Ollama's
+//!   `/v1`, LiteLLM and the hosted APIs): one call, a stream, a batch; the [`llm::Llm`] trait
+//!   for other providers and test fakes.
+//! * [`http`]: an HTTP step with a per-request timeout, retries of transient failures only,
+//!   `Retry-After`, a retry budget and a response size cap; [`allow`]: a domain allowlist
+//!   checked before any connection.
+//!
+//! Without the `tls` feature, requests go over plain HTTP only (local model servers); enable
+//! it for hosted APIs.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
