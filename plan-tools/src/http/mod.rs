@@ -1,0 +1,367 @@
+//! An HTTP step on reqwest: a per-request timeout, retries of transient failures only (with
+//! backoff, jitter and `Retry-After`), a retry budget shared by every call, a response size
+//! cap, and an optional allowlist checked before any connection — redirects included.
+//!
+//! [`Http`] is a plan step taking a [`Request`] and giving a [`Response`]:
+//!
+//! ```no_run
+//! use plan_runtime::prelude::*;
+//! use plan_tools::http::{Http, Request, Response};
+//!
+//! fn lookup(q: String) -> Request {
+//!     Request::get(format!("http://127.0.0.1:8080/search?q={q}"))
+//! }
+//! fn body(r: Response) -> String {
+//!     r.text()
+//! }
+//!
+//! # async fn run() -> Result<(), PlanError> {
+//! let http = Http::builder().allow(["127.0.0.1"]).build();
+//! let search = plan! { lookup >> (http.clone()) >> body };
+//! let page = search.run("plans".to_owned()).await?;
+//! # Ok(()) }
+//! ```
+
+mod budget;
+mod error;
+mod request;
+mod retry;
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use plan_core::{Cx, Describe, NodeRef, Plan, PlanError};
+use reqwest::header::HeaderMap;
+
+use crate::allow::Allowlist;
+
+pub use budget::RetryBudget;
+pub use error::HttpError;
+pub use request::{Request, Response};
+pub use retry::RetryPolicy;
+
+use request::shown;
+
+/// An HTTP client step. Cheap to clone: clones share the connection pool and the retry
+/// budget. See the [module](self) docs.
+#[derive(Clone, Debug)]
+pub struct Http {
+    client: reqwest::Client,
+    timeout: Duration,
+    retry: RetryPolicy,
+    budget: RetryBudget,
+    max_body: usize,
+    allow: Option<Allowlist>,
+}
+
+/// Builds an [`Http`].
+#[derive(Debug)]
+pub struct HttpBuilder {
+    timeout: Duration,
+    retry: RetryPolicy,
+    budget: RetryBudget,
+    max_body: usize,
+    allow: Option<Allowlist>,
+    redirects: usize,
+}
+
+impl Http {
+    /// An `Http` with the defaults: 30 s per request, [`RetryPolicy::default`], retries within
+    /// 20 % of the calls of the last 10 s (at least 10), bodies up to 10 MiB, up to 10
+    /// redirects, any host.
+    pub fn new() -> Self {
+        Http::builder().build()
+    }
+
+    /// Starts an `Http` with the defaults of [`Http::new`].
+    pub fn builder() -> HttpBuilder {
+        HttpBuilder {
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            budget: RetryBudget::new(0.2, 10, Duration::from_secs(10)),
+            max_body: 10 << 20,
+            allow: None,
+            redirects: 10,
+        }
+    }
+
+    /// Sends `request`, retrying as the policy says, and reads the whole answer. An answer
+    /// with a status of 400 or more is an error ([`HttpError::Status`]).
+    pub async fn send(&self, request: Request) -> Result<Response, HttpError> {
+        let method = request.method.to_string();
+        let url = shown(&request.url);
+        if let Some(reason) = &request.invalid {
+            return Err(HttpError::Invalid {
+                reason: format!("{method} {url}: {reason}"),
+            });
+        }
+        let parsed = reqwest::Url::parse(&request.url).map_err(|err| HttpError::Invalid {
+            reason: format!("`{url}`: {err}"),
+        })?;
+        if let Some(allow) = &self.allow
+            && !allow.admits_url(&parsed)
+        {
+            return Err(HttpError::NotAllowed {
+                host: parsed.host_str().unwrap_or_default().to_owned(),
+            });
+        }
+        self.budget.deposit();
+        let mut attempt = 1;
+        loop {
+            let outcome = self.attempt(&request, &parsed).await;
+            let (error, headers) = match outcome {
+                Ok((status, headers, body)) if status < 400 => {
+                    return Ok(Response {
+                        status,
+                        headers,
+                        body,
+                        attempts: attempt,
+                    });
+                }
+                Ok((status, headers, body)) => {
+                    let retryable = retry::transient(status) && request.idempotent;
+                    let error = HttpError::Status {
+                        method: method.clone(),
+                        url: url.clone(),
+                        status,
+                        body: excerpt(&body),
+                        attempts: attempt,
+                    };
+                    if !retryable {
+                        return Err(error);
+                    }
+                    (error, Some(headers))
+                }
+                Err(Failure::Connect(reason)) => {
+                    // Nothing reached the server: safe to try again whatever the method.
+                    let error = HttpError::Connection {
+                        method: method.clone(),
+                        url: url.clone(),
+                        reason,
+                        attempts: attempt,
+                    };
+                    (error, None)
+                }
+                Err(Failure::Final(error)) => return Err(error),
+            };
+            let wait = match self.retry.wait(attempt, headers.as_ref()) {
+                Some(wait) if attempt < self.retry.attempts() && self.budget.withdraw() => wait,
+                _ => return Err(error),
+            };
+            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, %error, "http retry");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// One attempt: the status, headers and body, or why there is none.
+    async fn attempt(
+        &self,
+        request: &Request,
+        url: &reqwest::Url,
+    ) -> Result<(u16, HeaderMap, Bytes), Failure> {
+        let (method, shown_url) = (request.method.to_string(), shown(url.as_str()));
+        let mut builder = self
+            .client
+            .request(request.method.clone(), url.clone())
+            .headers(request.headers.clone())
+            .timeout(self.timeout);
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let mut answer = builder
+            .send()
+            .await
+            .map_err(|err| self.failure(&method, &shown_url, err))?;
+        let status = answer.status().as_u16();
+        let too_large = || {
+            Failure::Final(HttpError::TooLarge {
+                method: method.clone(),
+                url: shown_url.clone(),
+                limit: self.max_body,
+            })
+        };
+        if answer
+            .content_length()
+            .is_some_and(|length| length > self.max_body as u64)
+        {
+            return Err(too_large());
+        }
+        let headers = answer.headers().clone();
+        let mut body = BytesMut::new();
+        while let Some(chunk) = answer
+            .chunk()
+            .await
+            .map_err(|err| self.failure(&method, &shown_url, err))?
+        {
+            if body.len() + chunk.len() > self.max_body {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, headers, body.freeze()))
+    }
+
+    /// What a reqwest error means for the call.
+    fn failure(&self, method: &str, url: &str, err: reqwest::Error) -> Failure {
+        let (method, url) = (method.to_owned(), url.to_owned());
+        if err.is_timeout() {
+            return Failure::Final(HttpError::Timeout {
+                method,
+                url,
+                after: self.timeout,
+            });
+        }
+        if err.is_redirect()
+            && let Some(blocked) = source_of::<Blocked>(&err)
+        {
+            return Failure::Final(HttpError::RedirectNotAllowed {
+                method,
+                url,
+                host: blocked.0.clone(),
+            });
+        }
+        // reqwest's message, without the URL it appends (it may hold a query).
+        let reason = reason(&err);
+        if err.is_connect() {
+            Failure::Connect(reason)
+        } else {
+            Failure::Final(HttpError::Connection {
+                method,
+                url,
+                reason,
+                attempts: 1,
+            })
+        }
+    }
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http::new()
+    }
+}
+
+enum Failure {
+    /// The connection could not be made: retryable.
+    Connect(String),
+    Final(HttpError),
+}
+
+/// A redirect the allowlist refused.
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to `{0}` is not allowed")]
+struct Blocked(String);
+
+fn source_of<E: std::error::Error + 'static>(err: &reqwest::Error) -> Option<&E> {
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(found) = cause.downcast_ref::<E>() {
+            return Some(found);
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// The innermost cause of a reqwest error, which names what failed (`Connection refused`).
+fn reason(err: &reqwest::Error) -> String {
+    let mut innermost: &dyn std::error::Error = err;
+    while let Some(cause) = innermost.source() {
+        innermost = cause;
+    }
+    innermost.to_string()
+}
+
+/// The start of a body, for an error message.
+fn excerpt(body: &[u8]) -> String {
+    const SHOWN: usize = 200;
+    let text = String::from_utf8_lossy(&body[..body.len().min(SHOWN)]);
+    let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if body.len() > SHOWN {
+        text.push('…');
+    }
+    text
+}
+
+impl HttpBuilder {
+    /// The per-request timeout (each attempt's own).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How calls are retried.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The budget the retries of every call draw on (share one across tools with a clone).
+    pub fn budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The largest body read; a larger answer is [`HttpError::TooLarge`].
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Only these hosts may be called, or redirected to (see [`Allowlist`]).
+    pub fn allow<S: AsRef<str>>(mut self, hosts: impl IntoIterator<Item = S>) -> Self {
+        self.allow = Some(Allowlist::new(hosts));
+        self
+    }
+
+    /// At most `redirects` redirects per call (0: none followed).
+    pub fn redirects(mut self, redirects: usize) -> Self {
+        self.redirects = redirects;
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Http {
+        let allow = self.allow.clone();
+        let limit = self.redirects;
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > limit {
+                return attempt.stop();
+            }
+            match &allow {
+                Some(allow) if !allow.admits_url(attempt.url()) => {
+                    let host = attempt.url().host_str().unwrap_or_default().to_owned();
+                    attempt.error(Blocked(host))
+                }
+                _ => attempt.follow(),
+            }
+        });
+        let client = reqwest::Client::builder()
+            .redirect(policy)
+            .build()
+            // Only a TLS backend failing to load makes this fail (reqwest's own `Client::new`
+            // assumes it does not); without the `tls` feature there is none.
+            .unwrap_or_default();
+        Http {
+            client,
+            timeout: self.timeout,
+            retry: self.retry,
+            budget: self.budget,
+            max_body: self.max_body,
+            allow: self.allow,
+        }
+    }
+}
+
+impl Describe for Http {}
+
+impl<C: Sync> Plan<Request, C> for Http {
+    type Out = Response;
+
+    async fn call(&self, request: Request, cx: Cx<'_, C>) -> Result<Response, PlanError> {
+        self.send(request)
+            .await
+            .map_err(|err| PlanError::step(NodeRef::current(&cx), err))
+    }
+}

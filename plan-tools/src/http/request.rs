@@ -1,0 +1,181 @@
+//! What an HTTP step takes and gives.
+
+use std::fmt;
+
+use bytes::Bytes;
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// A request for [`Http`](super::Http): method, URL, headers, body, and whether it may be
+/// retried after the server saw it.
+///
+/// `GET`, `HEAD`, `PUT`, `DELETE`, `OPTIONS` and `TRACE` are idempotent, so retried on a
+/// transient answer; `POST` and `PATCH` are not, unless marked with
+/// [`Request::idempotent`]. A request that never reached the server (a refused
+/// connection) is retried whatever its method.
+///
+/// `Debug` shows the method and the URL without its query, and header names only: a token in
+/// a header or a key in a query string is not printed.
+///
+/// ```
+/// use plan_tools::http::Request;
+///
+/// let req = Request::post("http://127.0.0.1:8080/v1/jobs?key=secret")
+///     .header("authorization", "Bearer secret")
+///     .json(&serde_json::json!({ "job": 1 }))
+///     .idempotent();
+/// let shown = format!("{req:?}");
+/// assert!(shown.contains("POST http://127.0.0.1:8080/v1/jobs"));
+/// assert!(!shown.contains("secret"));
+/// ```
+#[derive(Clone)]
+pub struct Request {
+    pub(super) method: Method,
+    pub(super) url: String,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Option<Bytes>,
+    pub(super) idempotent: bool,
+    /// A header or body that could not be built: reported when the request is sent.
+    pub(super) invalid: Option<String>,
+}
+
+impl Request {
+    /// A request with `method` for `url`.
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        let idempotent = matches!(
+            method,
+            Method::GET
+                | Method::HEAD
+                | Method::PUT
+                | Method::DELETE
+                | Method::OPTIONS
+                | Method::TRACE
+        );
+        Request {
+            method,
+            url: url.into(),
+            headers: HeaderMap::new(),
+            body: None,
+            idempotent,
+            invalid: None,
+        }
+    }
+
+    /// `GET url`.
+    pub fn get(url: impl Into<String>) -> Self {
+        Request::new(Method::GET, url)
+    }
+
+    /// `POST url`.
+    pub fn post(url: impl Into<String>) -> Self {
+        Request::new(Method::POST, url)
+    }
+
+    /// Adds a header. An invalid name or value makes the call fail with
+    /// [`HttpError::Invalid`](super::HttpError::Invalid) when it is sent.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            (Ok(name), Ok(mut value)) => {
+                // Kept out of any debug output of the header map.
+                value.set_sensitive(true);
+                self.headers.append(name, value);
+            }
+            _ => self.invalid = Some(format!("invalid header `{name}`")),
+        }
+        self
+    }
+
+    /// The body, as bytes.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// The body, as JSON (and a `content-type: application/json` header).
+    pub fn json(mut self, value: &impl serde::Serialize) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => {
+                self.headers.insert(
+                    reqwest::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                self.body = Some(body.into());
+            }
+            Err(err) => self.invalid = Some(format!("the JSON body: {err}")),
+        }
+        self
+    }
+
+    /// Marks the request as safe to send twice (an idempotency key, a `POST` that only
+    /// reads), so that a transient answer is retried.
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.keys().map(HeaderName::as_str).collect();
+        write!(f, "Request({} {}", self.method, shown(&self.url))?;
+        if !names.is_empty() {
+            write!(f, ", headers {names:?}")?;
+        }
+        if let Some(body) = &self.body {
+            write!(f, ", {} body bytes", body.len())?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// `url` as errors and logs show it: without credentials or a query, which may hold keys.
+pub(crate) fn shown(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        // Not a URL: show where it breaks, not what it holds.
+        Err(_) => url.split(['?', '#']).next().unwrap_or_default().to_owned(),
+    }
+}
+
+/// What a server answered: the status, headers and the whole body (up to the tool's cap).
+#[derive(Clone)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The answer's headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+    /// How many attempts it took (1 without a retry).
+    pub attempts: u32,
+}
+
+impl Response {
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Response({}, {} body bytes, {} attempt(s))",
+            self.status,
+            self.body.len(),
+            self.attempts
+        )
+    }
+}

@@ -1,0 +1,182 @@
+//! When an HTTP call is tried again, and after how long.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// How [`Http`](super::Http) retries: up to `attempts` in all, waiting an exponential backoff
+/// with jitter between them, or what the server's `Retry-After` asks for.
+///
+/// Only transient failures are retried: a connection that could not be made, and the
+/// statuses 429, 502, 503 and 504. 400, 401, 403, 404 and every other status are final, and a
+/// request the server may have acted on is retried only if it is idempotent (see
+/// [`Request`](super::Request)).
+///
+/// ```
+/// use std::time::Duration;
+/// use plan_tools::http::RetryPolicy;
+///
+/// let policy = RetryPolicy::new(4).backoff(Duration::from_millis(200));
+/// assert_eq!(policy.attempts(), 4);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    attempts: u32,
+    backoff: Duration,
+    max_backoff: Duration,
+    max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Three attempts, 100 ms backoff doubling up to 10 s, `Retry-After` up to a minute.
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Up to `attempts` attempts in all (1: no retry; 0 is taken as 1).
+    pub fn new(attempts: u32) -> Self {
+        RetryPolicy {
+            attempts: attempts.max(1),
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// No retries.
+    pub fn none() -> Self {
+        RetryPolicy::new(1)
+    }
+
+    /// The first backoff; it doubles per retry, with "equal jitter" (a uniformly random wait
+    /// between half and all of it, so that clients failing together spread out).
+    pub fn backoff(mut self, base: Duration) -> Self {
+        self.backoff = base;
+        self
+    }
+
+    /// The longest backoff.
+    pub fn max_backoff(mut self, max: Duration) -> Self {
+        self.max_backoff = max;
+        self
+    }
+
+    /// The longest `Retry-After` honoured: a server asking for more gets no retry, and its
+    /// answer is the call's error.
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// Attempts in all.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The wait before retry number `retry` (1 for the first): the server's `Retry-After` if
+    /// it sent one, else the backoff. `None`: the server asks for longer than
+    /// [`RetryPolicy::max_retry_after`].
+    pub(super) fn wait(&self, retry: u32, headers: Option<&HeaderMap>) -> Option<Duration> {
+        match headers.and_then(|h| retry_after(h, SystemTime::now())) {
+            Some(asked) if asked > self.max_retry_after => None,
+            Some(asked) => Some(asked),
+            None => Some(self.backoff_for(retry)),
+        }
+    }
+
+    fn backoff_for(&self, retry: u32) -> Duration {
+        let doubled = self
+            .backoff
+            .saturating_mul(1 << retry.saturating_sub(1).min(30));
+        let full = doubled.min(self.max_backoff);
+        // A fresh `RandomState` is a new random key: enough randomness for jitter.
+        let unit = RandomState::new().hash_one(retry) as f64 / u64::MAX as f64;
+        full.mul_f64(0.5 + unit / 2.0)
+    }
+}
+
+/// Whether a status is worth another attempt.
+pub(super) fn transient(status: u16) -> bool {
+    matches!(status, 429 | 502 | 503 | 504)
+}
+
+/// What `Retry-After` asks for, in either of its forms: a number of seconds, or an HTTP date
+/// (a date in the past asks for no wait).
+pub(super) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn with_retry_after(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn retry_after_in_seconds_and_as_a_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            retry_after(&with_retry_after("7"), now),
+            Some(Duration::from_secs(7))
+        );
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
+        assert_eq!(
+            retry_after(&with_retry_after(&later), now),
+            Some(Duration::from_secs(90))
+        );
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(5));
+        assert_eq!(
+            retry_after(&with_retry_after(&earlier), now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&with_retry_after("soon"), now), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn only_transient_statuses_are_retried() {
+        for status in [429, 502, 503, 504] {
+            assert!(transient(status), "{status}");
+        }
+        for status in [200, 400, 401, 403, 404, 409, 500, 501] {
+            assert!(!transient(status), "{status}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_its_cap() {
+        let policy = RetryPolicy::new(10)
+            .backoff(Duration::from_millis(100))
+            .max_backoff(Duration::from_millis(350));
+        for (retry, full) in [(1, 100), (2, 200), (3, 350), (8, 350)] {
+            let full = Duration::from_millis(full);
+            for _ in 0..50 {
+                let wait = policy.wait(retry, None).unwrap();
+                assert!(wait >= full / 2 && wait <= full, "{retry}: {wait:?}");
+            }
+        }
+        let asks_too_much = with_retry_after("3600");
+        assert_eq!(policy.wait(1, Some(&asks_too_much)), None);
+        assert_eq!(
+            policy.wait(1, Some(&with_retry_after("2"))),
+            Some(Duration::from_secs(2))
+        );
+    }
+}

@@ -1,0 +1,422 @@
+//! The HTTP step against an axum server of our own on 127.0.0.1 that fails on demand and
+//! counts the requests it gets: what is retried and what is not, `Retry-After` in both forms,
+//! the retry budget, the size cap, timeouts, and the allowlist (redirects included).
+//!
+//! Real sockets and the real clock: tokio's paused clock would fire the request timeouts
+//! while a socket waits. Waits are a few milliseconds, except the `Retry-After` tests, which
+//! wait the second the header asks for and check it was honoured (a wait never ends early).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use plan_runtime::prelude::*;
+use plan_tools::http::{Http, HttpError, Request, RetryBudget, RetryPolicy};
+
+/// Requests the server got, per path.
+#[derive(Clone, Default)]
+struct Counts(Arc<Mutex<HashMap<String, u32>>>);
+
+impl Counts {
+    /// Counts a request to `path`; returns how many there have been, this one included.
+    fn hit(&self, path: &str) -> u32 {
+        let mut counts = self.0.lock().unwrap();
+        let n = counts.entry(path.to_owned()).or_default();
+        *n += 1;
+        *n
+    }
+
+    fn of(&self, path: &str) -> u32 {
+        self.0.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+/// Starts the server; returns its base URL and its counts.
+async fn serve() -> (String, Counts) {
+    let counts = Counts::default();
+    let app = Router::new()
+        .route(
+            "/ok",
+            get(|State(c): State<Counts>| async move {
+                c.hit("/ok");
+                "hello"
+            }),
+        )
+        .route(
+            "/status/{code}",
+            get(
+                |State(c): State<Counts>, Path(code): Path<u16>| async move {
+                    c.hit(&format!("/status/{code}"));
+                    (
+                        StatusCode::from_u16(code).unwrap(),
+                        format!("status {code} as asked"),
+                    )
+                },
+            )
+            .post(
+                |State(c): State<Counts>, Path(code): Path<u16>| async move {
+                    c.hit(&format!("POST /status/{code}"));
+                    StatusCode::from_u16(code).unwrap()
+                },
+            ),
+        )
+        .route(
+            "/flaky/{key}/{failures}",
+            get(
+                |State(c): State<Counts>, Path((key, failures)): Path<(String, u32)>| async move {
+                    if c.hit(&format!("/flaky/{key}")) <= failures {
+                        StatusCode::SERVICE_UNAVAILABLE.into_response()
+                    } else {
+                        "recovered".into_response()
+                    }
+                },
+            ),
+        )
+        .route("/retry-after/{form}", get(retry_after))
+        .route("/big", get(|| async { "x".repeat(100_000) }))
+        .route(
+            "/redirect",
+            get(
+                |State(c): State<Counts>, Query(q): Query<HashMap<String, String>>| async move {
+                    c.hit("/redirect");
+                    (StatusCode::FOUND, [(header::LOCATION, q["to"].clone())])
+                },
+            ),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        )
+        .route(
+            "/echo-auth",
+            get(|headers: HeaderMap| async move {
+                headers
+                    .get(header::AUTHORIZATION)
+                    .map_or_else(String::new, |v| v.to_str().unwrap().to_owned())
+            }),
+        )
+        .with_state(counts.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), counts)
+}
+
+/// Answers 503 with a `Retry-After` of one second — as a number, or as a date — once, then 200.
+async fn retry_after(State(c): State<Counts>, Path(form): Path<String>) -> Response {
+    if c.hit(&format!("/retry-after/{form}")) > 1 {
+        return "after the wait".into_response();
+    }
+    let value = match form.as_str() {
+        "seconds" => "1".to_owned(),
+        // A date has a resolution of a second: two seconds ahead is at least one away.
+        _ => httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2)),
+    };
+    let mut answer = StatusCode::SERVICE_UNAVAILABLE.into_response();
+    answer
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_str(&value).unwrap());
+    answer
+}
+
+fn quick(attempts: u32) -> RetryPolicy {
+    RetryPolicy::new(attempts).backoff(Duration::from_millis(1))
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_until_they_pass() {
+    let (base, counts) = serve().await;
+    let http = Http::builder().retry(quick(3)).build();
+    let answer = http
+        .send(Request::get(format!("{base}/flaky/a/2")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (answer.status, answer.text().as_str(), answer.attempts),
+        (200, "recovered", 3)
+    );
+    assert_eq!(counts.of("/flaky/a"), 3);
+
+    // One failure too many: the last answer is the error.
+    let err = http
+        .send(Request::get(format!("{base}/flaky/b/3")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HttpError::Status {
+                status: 503,
+                attempts: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(counts.of("/flaky/b"), 3);
+}
+
+#[tokio::test]
+async fn client_errors_are_never_retried() {
+    let (base, counts) = serve().await;
+    // Unlimited: the default budget would stop these 16 retries at 11.
+    let http = Http::builder()
+        .retry(quick(5))
+        .budget(RetryBudget::unlimited())
+        .build();
+    for code in [400, 401, 403, 404, 500] {
+        let err = http
+            .send(Request::get(format!("{base}/status/{code}")))
+            .await
+            .unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains(&format!("answered {code} after 1 attempt(s)")),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(&format!("status {code} as asked")),
+            "{shown}"
+        );
+        assert_eq!(counts.of(&format!("/status/{code}")), 1, "{code}");
+    }
+    for code in [429, 502, 503, 504] {
+        http.send(Request::get(format!("{base}/status/{code}")))
+            .await
+            .unwrap_err();
+        assert_eq!(counts.of(&format!("/status/{code}")), 5, "{code}");
+    }
+}
+
+#[tokio::test]
+async fn a_post_is_retried_only_when_marked_idempotent() {
+    let (base, counts) = serve().await;
+    let http = Http::builder().retry(quick(3)).build();
+    let url = format!("{base}/status/503");
+    http.send(Request::post(&url).body("job"))
+        .await
+        .unwrap_err();
+    assert_eq!(counts.of("POST /status/503"), 1);
+    http.send(Request::post(&url).body("job").idempotent())
+        .await
+        .unwrap_err();
+    assert_eq!(counts.of("POST /status/503"), 1 + 3);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_whatever_the_method() {
+    // A port that was just free: nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let http = Http::builder().retry(quick(3)).build();
+    let err = http
+        .send(Request::post(format!(
+            "http://127.0.0.1:{port}/jobs?token=hunter2"
+        )))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, HttpError::Connection { attempts: 3, .. }),
+        "{err}"
+    );
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with(&format!("POST http://127.0.0.1:{port}/jobs:")),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_in_seconds_and_as_a_date() {
+    let (base, counts) = serve().await;
+    // The backoff alone would retry after a millisecond.
+    let http = Http::builder().retry(quick(2)).build();
+    for form in ["seconds", "date"] {
+        let started = Instant::now();
+        let answer = http
+            .send(Request::get(format!("{base}/retry-after/{form}")))
+            .await
+            .unwrap();
+        assert_eq!(
+            (answer.text().as_str(), answer.attempts),
+            ("after the wait", 2)
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(990),
+            "{form}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(counts.of(&format!("/retry-after/{form}")), 2);
+    }
+    // A server asking for longer than the policy allows gets no retry.
+    let impatient = Http::builder()
+        .retry(quick(2).max_retry_after(Duration::from_millis(500)))
+        .build();
+    let started = Instant::now();
+    let err = impatient
+        .send(Request::get(format!("{base}/retry-after/again")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HttpError::Status {
+                status: 503,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(500));
+}
+
+#[tokio::test]
+async fn the_retry_budget_bounds_the_extra_load() {
+    let (base, counts) = serve().await;
+    let url = format!("{base}/status/503");
+    // Retries within 10 % of the calls, plus 2: 20 failing calls make 20 + 2 + 2 requests.
+    let budget = RetryBudget::new(0.1, 2, Duration::from_secs(60));
+    let http = Http::builder().retry(quick(5)).budget(budget).build();
+    for _ in 0..20 {
+        http.send(Request::get(&url)).await.unwrap_err();
+    }
+    assert_eq!(counts.of("/status/503"), 24);
+
+    // Without a budget every call makes its five attempts.
+    let (base, counts) = serve().await;
+    let unbounded = Http::builder()
+        .retry(quick(5))
+        .budget(RetryBudget::unlimited())
+        .build();
+    for _ in 0..20 {
+        unbounded
+            .send(Request::get(format!("{base}/status/503")))
+            .await
+            .unwrap_err();
+    }
+    assert_eq!(counts.of("/status/503"), 100);
+}
+
+#[tokio::test]
+async fn bodies_over_the_cap_and_slow_answers_are_errors() {
+    let (base, _) = serve().await;
+    let capped = Http::builder().max_body(10_000).build();
+    let err = capped
+        .send(Request::get(format!("{base}/big")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, HttpError::TooLarge { limit: 10_000, .. }),
+        "{err}"
+    );
+    let roomy = Http::builder().max_body(100_000).build();
+    assert_eq!(
+        roomy
+            .send(Request::get(format!("{base}/big")))
+            .await
+            .unwrap()
+            .body
+            .len(),
+        100_000
+    );
+
+    let hurried = Http::builder().timeout(Duration::from_millis(100)).build();
+    let started = Instant::now();
+    let err = hurried
+        .send(Request::get(format!("{base}/slow")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HttpError::Timeout { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn hosts_off_the_allowlist_are_refused_before_any_connection() {
+    let (base, counts) = serve().await;
+    let (other, other_counts) = serve().await;
+    let http = Http::builder().allow(["127.0.0.1"]).build();
+    assert_eq!(
+        http.send(Request::get(format!("{base}/ok")))
+            .await
+            .unwrap()
+            .text(),
+        "hello"
+    );
+
+    let elsewhere = Http::builder().allow(["api.example.com"]).build();
+    let err = elsewhere
+        .send(Request::get(format!("{base}/ok")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "`127.0.0.1` is not on the allowlist");
+    assert_eq!(counts.of("/ok"), 1);
+
+    // A redirect to `localhost` — the other server — is refused before it is followed.
+    let port = other.rsplit(':').next().unwrap();
+    let to = format!("http://localhost:{port}/ok");
+    let err = http
+        .send(Request::get(format!("{base}/redirect?to={to}")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, HttpError::RedirectNotAllowed { host, .. } if host == "localhost"),
+        "{err}"
+    );
+    assert_eq!(counts.of("/redirect"), 1);
+    assert_eq!(other_counts.of("/ok"), 0);
+    // Allowed, the same redirect is followed.
+    let both = Http::builder().allow(["127.0.0.1", "localhost"]).build();
+    let answer = both
+        .send(Request::get(format!("{base}/redirect?to={to}")))
+        .await
+        .unwrap();
+    assert_eq!(answer.text(), "hello");
+    assert_eq!(other_counts.of("/ok"), 1);
+}
+
+#[tokio::test]
+async fn a_credential_is_sent_but_never_shown() {
+    let (base, _) = serve().await;
+    let http = Http::builder().retry(quick(1)).build();
+    let request = Request::get(format!("{base}/echo-auth?key=sk-live-123"))
+        .header("authorization", "Bearer sk-live-123");
+    assert!(!format!("{request:?}").contains("sk-live-123"));
+    let answer = http.send(request).await.unwrap();
+    assert_eq!(answer.text(), "Bearer sk-live-123");
+    let err = http
+        .send(
+            Request::get(format!("{base}/status/401?key=sk-live-123"))
+                .header("authorization", "Bearer sk-live-123"),
+        )
+        .await
+        .unwrap_err();
+    assert!(!err.to_string().contains("sk-live-123"), "{err}");
+    assert!(!format!("{err:?}").contains("sk-live-123"), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_http_tool_is_a_plan_step_whose_errors_name_it() {
+    let (base, _) = serve().await;
+    let http = Http::builder().retry(quick(1)).build();
+    let base_ok = base.clone();
+    let to_request = move |path: &'static str| Request::get(format!("{base_ok}{path}"));
+    let text = |r: plan_tools::http::Response| r.text();
+    let fetch = plan! { to_request >> #[name = "call"] (http.clone()) >> text };
+    assert_eq!(fetch.run("/ok").await.unwrap(), "hello");
+    let err = fetch.run("/status/404").await.unwrap_err();
+    assert_eq!((err.node().name, err.node().path.as_str()), ("call", "1"));
+    assert!(err.step_error::<HttpError>().is_some());
+}
