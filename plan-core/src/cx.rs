@@ -1,14 +1,15 @@
 //! The run context handed to every node: the user's context, and which node is running.
 
+use crate::extensions::Extensions;
 use crate::monitor::Monitor;
 use crate::node::{NodeInfo, NodeKind};
 
 /// What a node receives besides its input: the user's shared context (`&Ctx`: clients,
 /// configuration) and the identity of the node being run, so that errors and traces can name it.
 ///
-/// `Cx` is four words and `Copy`; combinators pass it down unchanged, and the node wrapper the
+/// `Cx` is five words and `Copy`; combinators pass it down unchanged, and the node wrapper the
 /// `plan!` macro puts around every node sets [`Cx::node`]. A run that is being reported on
-/// also carries its [`Monitor`].
+/// also carries its [`Monitor`], and a run may carry [`Extensions`] for the tools inside it.
 ///
 /// ```
 /// use plan_core::Cx;
@@ -22,6 +23,7 @@ pub struct Cx<'a, C> {
     outer: Option<&'a Scope<'a>>,
     // A thin reference (to a fat one): the unmonitored common case stays one word.
     monitor: Option<&'a &'a dyn Monitor>,
+    extensions: Option<&'a Extensions<'a>>,
 }
 
 /// One enclosing nested-plan step, for full error paths. Lives on the stack of the nested
@@ -53,6 +55,7 @@ impl<'a, C> Cx<'a, C> {
             node: &ANONYMOUS,
             outer: None,
             monitor: None,
+            extensions: None,
         }
     }
 
@@ -68,6 +71,19 @@ impl<'a, C> Cx<'a, C> {
     /// word wherever it is kept.)
     pub fn monitor(&self) -> Option<&'a &'a dyn Monitor> {
         self.monitor
+    }
+
+    /// The same context, carrying `extensions` for every node of the run.
+    pub fn extended(self, extensions: &'a Extensions<'a>) -> Self {
+        Cx {
+            extensions: Some(extensions),
+            ..self
+        }
+    }
+
+    /// The value of type `T` the run carries, if any (see [`Extensions`]).
+    pub fn extension<T: std::any::Any>(&self) -> Option<&'a T> {
+        self.extensions.and_then(Extensions::get)
     }
 
     /// The user's context.
@@ -96,6 +112,7 @@ impl<'a, C> Cx<'a, C> {
             node: self.node,
             outer: Some(scope),
             monitor: self.monitor,
+            extensions: self.extensions,
         }
     }
 

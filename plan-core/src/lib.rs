@@ -18,6 +18,7 @@
 mod boxed;
 mod cx;
 mod error;
+mod extensions;
 mod graph;
 mod lens;
 mod monitor;
@@ -28,6 +29,7 @@ mod spec;
 pub use boxed::BoxPlan;
 pub use cx::{Cx, Scope};
 pub use error::{PlanError, StepError};
+pub use extensions::Extensions;
 pub use graph::{Edge, GraphBuilder, GraphNode, PlanGraph, RetryInfo};
 pub use lens::{FnLens, Lens, Then, lens};
 pub use monitor::{Ended, Monitor};

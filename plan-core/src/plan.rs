@@ -5,6 +5,7 @@ use std::future::Future;
 use crate::boxed::BoxPlan;
 use crate::cx::Cx;
 use crate::error::PlanError;
+use crate::extensions::Extensions;
 use crate::graph::{GraphBuilder, PlanGraph};
 use crate::node::{NodeInfo, NodeRef};
 
@@ -62,6 +63,20 @@ pub trait Plan<In, Ctx = ()>: Describe + Send + Sync {
         ctx: &Ctx,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
         self.call(input, Cx::root(ctx))
+    }
+
+    /// Runs the plan with a shared context and [`Extensions`] that the tools inside it find
+    /// by type (a budget every branch of this run spends from).
+    fn run_extended<'e>(
+        &'e self,
+        input: In,
+        ctx: &'e Ctx,
+        extensions: &'e Extensions<'e>,
+    ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send
+    where
+        Ctx: Sync,
+    {
+        self.call(input, Cx::root(ctx).extended(extensions))
     }
 
     /// Runs the plan until it finishes or `cancel` completes, whichever comes first. On

@@ -285,9 +285,9 @@ mod timeout;
 pub mod wiring;
 
 pub use plan_core::{
-    BoxPlan, Cx, Describe, Edge, Ended, FnLens, GraphBuilder, GraphNode, Label, Lens, Location,
-    Monitor, NodeInfo, NodeKind, NodeRef, ParallelSpec, Plan, PlanError, PlanGraph, Policy,
-    RetryInfo, Scope, StepError, Then, lens,
+    BoxPlan, Cx, Describe, Edge, Ended, Extensions, FnLens, GraphBuilder, GraphNode, Label, Lens,
+    Location, Monitor, NodeInfo, NodeKind, NodeRef, ParallelSpec, Plan, PlanError, PlanGraph,
+    Policy, RetryInfo, Scope, StepError, Then, lens,
 };
 /// Derives a lens per named field: `Type::field` focuses on that field (see [`Lens`](trait@Lens)).
 pub use plan_macros::Lens;

@@ -10,6 +10,8 @@
 //! * [`http`]: an HTTP step with a per-request timeout, retries of transient failures only,
 //!   `Retry-After`, a retry budget and a response size cap; [`allow`]: a domain allowlist
 //!   checked before any connection.
+//! * [`budget`]: the tokens, money, requests and wall time a run may spend, shared by all its
+//!   branches; a call that would exceed it fails before it is sent.
 //!
 //! Without the `tls` feature, requests go over plain HTTP only (local model servers); enable
 //! it for hosted APIs.
@@ -17,4 +19,5 @@
 #![warn(missing_docs)]
 
 pub mod allow;
+pub mod budget;
 pub mod http;

@@ -15,6 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use plan_runtime::Extensions;
 use plan_runtime::prelude::*;
 use plan_tools::http::{Http, HttpError, Request, RetryBudget, RetryPolicy};
 
@@ -419,4 +420,45 @@ async fn the_http_tool_is_a_plan_step_whose_errors_name_it() {
     let err = fetch.run("/status/404").await.unwrap_err();
     assert_eq!((err.node().name, err.node().path.as_str()), ("call", "1"));
     assert!(err.step_error::<HttpError>().is_some());
+}
+
+#[tokio::test]
+async fn a_run_s_budget_is_shared_by_its_branches_and_stops_calls_before_they_are_sent() {
+    use plan_tools::budget::{Budget, BudgetExceeded};
+
+    let (base, counts) = serve().await;
+    let http = Http::builder().retry(quick(1)).build();
+    let to_request = move |_: ()| Request::get(format!("{base}/ok"));
+    let text = |r: plan_tools::http::Response| r.text();
+    let three = plan! {
+        to_request >> par(settled) {
+            #[name = "a"] (http.clone()) >> text,
+            #[name = "b"] (http.clone()) >> text,
+            #[name = "c"] (http.clone()) >> text,
+        }
+    };
+    let budget = Budget::new().requests(2);
+    let extensions = Extensions::new().with(&budget);
+    let (a, b, c) = three.run_extended((), &(), &extensions).await.unwrap();
+    let outcomes = [a, b, c];
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 2);
+    let refused = outcomes.into_iter().find_map(Result::err).unwrap();
+    assert!(matches!(
+        refused.step_error::<HttpError>(),
+        Some(HttpError::OverBudget(BudgetExceeded::Requests { limit: 2 }))
+    ));
+    assert!(["a", "b", "c"].contains(&refused.node().name), "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("the run's budget of 2 requests is spent"),
+        "{refused}"
+    );
+    // The refused call was never sent.
+    assert_eq!(counts.of("/ok"), 2);
+    assert_eq!(budget.spent().requests, 2);
+
+    // The same plan without a budget makes all three calls.
+    assert!(three.run(()).await.unwrap().2.is_ok());
+    assert_eq!(counts.of("/ok"), 5);
 }

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use plan_core::{Cx, Monitor, Plan, PlanError};
+use plan_core::{Cx, Extensions, Monitor, Plan, PlanError};
 
 use super::record::RunReport;
 use super::recorder::Recorder;
@@ -38,6 +38,26 @@ pub trait Observe<In, Ctx>: Plan<In, Ctx> {
         async move {
             let recorder = Recorder::new();
             let out = self.run_recorded(input, ctx, &recorder).await;
+            (out, recorder.into_report())
+        }
+    }
+
+    /// [`Observe::run_reported_with`], with [`Extensions`] for the tools inside the plan.
+    fn run_reported_extended<'e>(
+        &'e self,
+        input: In,
+        ctx: &'e Ctx,
+        extensions: &'e Extensions<'e>,
+    ) -> impl Future<Output = (Result<Self::Out, PlanError>, RunReport)> + Send
+    where
+        In: Send,
+        Ctx: Sync,
+    {
+        async move {
+            let recorder = Recorder::new();
+            let monitor: &dyn Monitor = &recorder;
+            let cx = Cx::root(ctx).monitored(&monitor).extended(extensions);
+            let out = self.call(input, cx).await;
             (out, recorder.into_report())
         }
     }

@@ -66,6 +66,9 @@ pub enum HttpError {
         /// The cap.
         limit: usize,
     },
+    /// The run's budget would be exceeded by this request; it was not sent.
+    #[error(transparent)]
+    OverBudget(#[from] crate::budget::BudgetExceeded),
     /// A redirect led to a host that is not on the allowlist.
     #[error("{method} {url}: redirected to `{host}`, which is not on the allowlist")]
     RedirectNotAllowed {

@@ -34,6 +34,7 @@ use plan_core::{Cx, Describe, NodeRef, Plan, PlanError};
 use reqwest::header::HeaderMap;
 
 use crate::allow::Allowlist;
+use crate::budget::{Budget, Charge};
 
 pub use budget::RetryBudget;
 pub use error::HttpError;
@@ -88,6 +89,17 @@ impl Http {
     /// Sends `request`, retrying as the policy says, and reads the whole answer. An answer
     /// with a status of 400 or more is an error ([`HttpError::Status`]).
     pub async fn send(&self, request: Request) -> Result<Response, HttpError> {
+        self.send_within(request, None).await
+    }
+
+    /// [`Http::send`], with every attempt spending a request from `budget`: an attempt the
+    /// budget would not admit is not sent ([`HttpError::OverBudget`]). As a plan step, `Http`
+    /// spends from the [`Budget`] its run carries, if any.
+    pub async fn send_within(
+        &self,
+        request: Request,
+        budget: Option<&Budget>,
+    ) -> Result<Response, HttpError> {
         let method = request.method.to_string();
         let url = shown(&request.url);
         if let Some(reason) = &request.invalid {
@@ -108,7 +120,11 @@ impl Http {
         self.budget.deposit();
         let mut attempt = 1;
         loop {
+            let reservation = budget.map(|b| b.admit(&Charge::request())).transpose()?;
             let outcome = self.attempt(&request, &parsed).await;
+            if let Some(reservation) = reservation {
+                reservation.settle(&Charge::request());
+            }
             let (error, headers) = match outcome {
                 Ok((status, headers, body)) if status < 400 => {
                     return Ok(Response {
@@ -360,7 +376,7 @@ impl<C: Sync> Plan<Request, C> for Http {
     type Out = Response;
 
     async fn call(&self, request: Request, cx: Cx<'_, C>) -> Result<Response, PlanError> {
-        self.send(request)
+        self.send_within(request, cx.extension::<Budget>())
             .await
             .map_err(|err| PlanError::step(NodeRef::current(&cx), err))
     }
