@@ -15,3 +15,5 @@
 //! it for hosted APIs.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod limit;
