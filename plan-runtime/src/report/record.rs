@@ -70,8 +70,9 @@ pub struct NodeRecord {
     /// How many times it ran (more than 1 under `#[retry]`).
     pub attempts: u32,
     /// How long it waited, while it ran, for limits shared with other work (a rate limit, a
-    /// concurrency slot: see [`Monitor::waited`](plan_core::Monitor::waited)); part of its
-    /// duration. Left out of the serialized record when zero.
+    /// concurrency slot: see [`Monitor::waited`](plan_core::Monitor::waited)). It is part of
+    /// its duration, and so of the run's busy time. Left out of the serialized record when
+    /// zero.
     #[serde(
         rename = "waited_us",
         serialize_with = "serialize_micros",

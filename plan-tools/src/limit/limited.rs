@@ -47,9 +47,11 @@ pub struct Limits {
 ///    any error is a failure except [`PlanError::Cancelled`], which counts for nothing.
 ///
 /// A refusal is `PlanError::step(node, BreakerOpen { .. })` naming the step being run (the
-/// node of the `plan!` around this plan). Waiting never fails; a run that is reported on
-/// (`run_reported`, a `Recorder`) gets the time waited in the step's
-/// `NodeRecord::waited`, through [`Monitor::waited`](plan_core::Monitor::waited).
+/// node of the `plan!` around this plan). Waiting never fails; in a run that is reported on
+/// (`run_reported`, a [`Recorder`](plan_runtime::report::Recorder)) the step's
+/// [`NodeRecord::waited`](plan_runtime::report::NodeRecord::waited) holds the time it waited,
+/// reported through [`Monitor::waited`](plan_core::Monitor::waited) (only when it did wait;
+/// without a monitor, nothing is reported).
 #[derive(Clone, Debug)]
 pub struct Limited<P> {
     limits: Limits,

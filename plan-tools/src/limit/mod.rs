@@ -11,7 +11,7 @@
 //! succeeds. Only an open circuit breaker refuses calls, at once, with [`BreakerOpen`].
 //! Time is tokio's clock throughout, so on a paused test clock every wait is exact; and a
 //! reported run (`run_reported`) shows each step's waiting time in its record
-//! (`NodeRecord::waited`) and on its timeline line.
+//! ([`NodeRecord::waited`](plan_runtime::report::NodeRecord::waited)) and on its timeline line.
 //!
 //! ```
 //! use std::time::Duration;
