@@ -1768,3 +1768,61 @@ async fn the_chrome_trace_nests_on_the_real_clock() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Waiting for limits
+
+/// A step that waits `self.0` ms twice for a limit, as a rate limiter does (sleeping, then telling
+/// the run's monitor), then yields its input.
+struct HeldBack(u64);
+
+impl plan_runtime::Describe for HeldBack {}
+
+impl Plan<u32> for HeldBack {
+    type Out = u32;
+
+    async fn call(&self, input: u32, cx: plan_runtime::Cx<'_, ()>) -> Result<u32, PlanError> {
+        for on in ["rate limit", "concurrency limit"] {
+            pause(self.0).await;
+            if let Some(monitor) = cx.monitor() {
+                monitor.waited(on, ms(self.0));
+            }
+        }
+        Ok(input)
+    }
+}
+
+/// `Monitor::waited` adds up on the instance being polled: in its record, in its JSON
+/// (`waited_us`, left out when zero) and at the end of its timeline line.
+#[tokio::test(start_paused = true)]
+async fn waits_for_limits_add_up_on_the_waiting_step() {
+    let p = plan! { #![name = "demo"] a >> #[name = "held"] (HeldBack(20)) >> inc };
+    let (out, report) = p.run_reported(1).await;
+    assert_eq!(out.unwrap(), 3);
+    assert_node(&report, "held", 10, 50, Outcome::Ok);
+    assert_eq!(node(&report, "held").waited, ms(40));
+    for other in ["demo", "a", "inc"] {
+        assert_eq!(node(&report, other).waited, Duration::ZERO);
+    }
+
+    let json = serde_json::to_value(&report).unwrap();
+    let nodes = json["nodes"].as_array().unwrap();
+    for n in nodes {
+        let expected = if n["name"] == "held" {
+            json!(40_000)
+        } else {
+            Value::Null
+        };
+        assert_eq!(n.get("waited_us").cloned().unwrap_or(Value::Null), expected);
+    }
+
+    assert_eq!(
+        report.timeline().width(10).to_string(),
+        "\
+demo    0 ms ┃██████████┃ 50 ms  ok
+  a     0 ms ┃██        ┃ 10 ms  ok
+  held 10 ms ┃  ████████┃ 40 ms  ok, waited 40 ms
+  inc  50 ms ┃         █┃  0 ms  ok
+"
+    );
+}

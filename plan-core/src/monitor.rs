@@ -17,8 +17,9 @@ use crate::node::NodeInfo;
 /// it started: [`Monitor::enter`] and [`Monitor::leave`] bracket every poll of an instance, and
 /// polls nest as nodes do, so a per-thread stack of entered ids gives the parent. (A task is
 /// polled on one thread at a time, and every `enter` is matched by a `leave` within the same
-/// poll, even when it unwinds.) [`Monitor::retry`], [`Monitor::deadline`] and
-/// [`Monitor::branch_done`] concern the instance being polled; they do nothing by default.
+/// poll, even when it unwinds.) [`Monitor::retry`], [`Monitor::deadline`],
+/// [`Monitor::branch_done`] and [`Monitor::waited`] concern the instance being polled; they do
+/// nothing by default.
 ///
 /// A custom monitor is passed to a run through its context:
 /// `plan.call(input, Cx::root(&ctx).monitored(&monitor))`, where `monitor: &dyn Monitor`.
@@ -76,6 +77,14 @@ pub trait Monitor: Sync {
 
     /// One branch of the `par`/`each` group being polled finished (success or error).
     fn branch_done(&self) {}
+
+    /// The instance being polled waited `duration` for `on` (`"rate limit"`,
+    /// `"concurrency limit"`): time it spent admitted to the run but held back by a limit
+    /// shared with other work. Called by such limits (`plan-tools`), once per wait, only when
+    /// they did wait.
+    fn waited(&self, on: &'static str, duration: Duration) {
+        let _ = (on, duration);
+    }
 }
 
 /// How a node instance ended.

@@ -21,3 +21,4 @@
 pub mod allow;
 pub mod budget;
 pub mod http;
+pub mod limit;

@@ -27,7 +27,8 @@
 //! ```
 //!
 //! * [`RunReport`] holds, for every node instance, its start and end (monotonic, from tokio's
-//!   clock: exact virtual times under a paused test clock), attempts, outcome, parent and path,
+//!   clock: exact virtual times under a paused test clock), attempts, outcome, parent, path
+//!   and the time it waited for shared limits ([`Monitor::waited`](plan_core::Monitor::waited)),
 //!   plus the derived figures: wall time, busy time of the leaves, concurrency
 //!   (busy / wall) and every `par`/`each` group's barrier wait. It serializes with serde.
 //! * [`RunReport::timeline`] renders it as a text Gantt chart, and

@@ -69,6 +69,16 @@ pub struct NodeRecord {
     pub end: Option<Duration>,
     /// How many times it ran (more than 1 under `#[retry]`).
     pub attempts: u32,
+    /// How long it waited, while it ran, for limits shared with other work (a rate limit, a
+    /// concurrency slot: see [`Monitor::waited`](plan_core::Monitor::waited)). It is part of
+    /// its duration, and so of the run's busy time. Left out of the serialized record when
+    /// zero.
+    #[serde(
+        rename = "waited_us",
+        serialize_with = "serialize_micros",
+        skip_serializing_if = "Duration::is_zero"
+    )]
+    pub waited: Duration,
     /// How it ended.
     pub outcome: Outcome,
     /// For `par` and `each`: when its branches finished.
@@ -163,6 +173,7 @@ impl NodeRecord {
             start: at,
             end: None,
             attempts: 1,
+            waited: Duration::ZERO,
             outcome: Outcome::Running,
             barrier: None,
         }

@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use super::event::{Event, EventKind, Events};
 use super::record::{Barrier, NodeRecord, Outcome, RunReport};
 
-/// Records one run: every node instance's start, end, attempts and outcome, and the barrier of
-/// every parallel group. Make one, run a plan with it
+/// Records one run: every node instance's start, end, attempts, outcome and time waited for
+/// limits, and the barrier of every parallel group. Make one, run a plan with it
 /// ([`Observe::run_recorded`](super::Observe::run_recorded)), then take its [`RunReport`].
 /// [`Recorder::with_events`] also streams what happens, live, for progress displays.
 ///
@@ -262,6 +262,11 @@ impl Monitor for Recorder {
         barrier.branches_finished += 1;
         barrier.last_finished = at;
         barrier.wait = at - barrier.first_finished;
+    }
+
+    fn waited(&self, _on: &'static str, duration: Duration) {
+        let Some(id) = self.current() else { return };
+        self.lock().nodes[id].record.waited += duration;
     }
 }
 

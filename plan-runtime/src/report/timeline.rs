@@ -9,7 +9,8 @@ use super::record::{NodeRecord, Outcome, RunReport};
 
 /// A run as a Gantt chart: one row per node instance, indented under its parent and labelled
 /// as [`NodeRecord::label`] says, with a bar from its start to its end on a shared time axis,
-/// its duration and its outcome.
+/// its duration and its outcome (with its attempts, if it was retried, and the time it waited
+/// for limits, if it did: `ok, waited 120 ms`).
 ///
 /// Made by [`RunReport::timeline`]; `Display` renders it. Bars are drawn with `█` for nodes
 /// that succeeded, `▓` failed, `▒` timed out, `░` cancelled and `·` still running.
@@ -96,6 +97,9 @@ impl fmt::Display for Timeline<'_> {
             )?;
             if row.node.attempts > 1 {
                 write!(f, ", {} attempts", row.node.attempts)?;
+            }
+            if !row.node.waited.is_zero() {
+                write!(f, ", waited {}", human(row.node.waited))?;
             }
             writeln!(f)?;
         }
