@@ -18,7 +18,7 @@ use crate::node::NodeInfo;
 /// polls nest as nodes do, so a per-thread stack of entered ids gives the parent. (A task is
 /// polled on one thread at a time, and every `enter` is matched by a `leave` within the same
 /// poll, even when it unwinds.) [`Monitor::retry`], [`Monitor::deadline`],
-/// [`Monitor::branch_done`] and [`Monitor::waited`] concern the instance being polled; they do
+/// [`Monitor::branch_done`], [`Monitor::waited`] and [`Monitor::count`] concern the instance being polled; they do
 /// nothing by default.
 ///
 /// A custom monitor is passed to a run through its context:
@@ -84,6 +84,14 @@ pub trait Monitor: Sync {
     /// they did wait.
     fn waited(&self, on: &'static str, duration: Duration) {
         let _ = (on, duration);
+    }
+
+    /// Adds `amount` to the instance being polled's counter `counter`: what a tool spent or
+    /// did (`"tokens_in"`, `"tokens_out"`, `"dollars"`, `"requests"`, `"requests_ok"`,
+    /// `"retries"`). Called by tools (`plan-tools`); a run report sums the counters per
+    /// instance.
+    fn count(&self, counter: &'static str, amount: f64) {
+        let _ = (counter, amount);
     }
 }
 

@@ -462,3 +462,40 @@ async fn a_run_s_budget_is_shared_by_its_branches_and_stops_calls_before_they_ar
     assert!(three.run(()).await.unwrap().2.is_ok());
     assert_eq!(counts.of("/ok"), 5);
 }
+
+#[tokio::test]
+async fn the_run_report_counts_requests_retries_and_the_success_rate() {
+    let (base, _) = serve().await;
+    let http = Http::builder()
+        .retry(quick(3))
+        .budget(RetryBudget::unlimited())
+        .build();
+    let to_request = move |path: String| Request::get(format!("{base}{path}"));
+    let call = plan! { to_request >> #[name = "call"] (http.clone()) };
+    let (out, report) = call.run_reported("/flaky/r/2".to_owned()).await;
+    assert_eq!(out.unwrap().attempts, 3);
+    let record = report.find("call").unwrap();
+    assert_eq!(
+        record.counters,
+        [("requests", 3.0), ("retries", 2.0), ("requests_ok", 1.0)]
+    );
+    let shown = report.to_string();
+    assert!(
+        shown.contains("ok, requests 3, retries 2, requests_ok 1"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("counted: requests 3 · retries 2 · requests_ok 1 · success rate 33 %"),
+        "{shown}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    let call_json = json["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "call")
+        .unwrap();
+    assert_eq!(call_json["counters"]["retries"], 2.0);
+    let trace = serde_json::to_value(report.chrome_trace()).unwrap();
+    assert!(trace.to_string().contains("\"requests_ok\":1.0"), "{trace}");
+}

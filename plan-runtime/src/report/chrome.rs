@@ -1,6 +1,7 @@
 //! The Chrome trace-event export, for Perfetto (<https://ui.perfetto.dev>) and
 //! `chrome://tracing`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -81,6 +82,9 @@ pub enum TraceArgs {
         /// The policy of a `par`/`each`.
         #[serde(skip_serializing_if = "Option::is_none")]
         policy: Option<&'static str>,
+        /// What its tools counted (tokens, money, requests, retries), by name.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        counters: BTreeMap<&'static str, f64>,
     },
     /// For a lane's name.
     Lane {
@@ -125,6 +129,7 @@ impl RunReport {
                     parent: node.parent,
                     location: node.location.to_string(),
                     policy: node.policy,
+                    counters: node.counters.iter().copied().collect(),
                 },
             }
         });

@@ -79,6 +79,14 @@ pub struct NodeRecord {
         skip_serializing_if = "Duration::is_zero"
     )]
     pub waited: Duration,
+    /// What the tools it ran counted (tokens, money, requests, retries: see
+    /// [`Monitor::count`](plan_core::Monitor::count)), in the order first counted. Left out
+    /// of the serialized record when empty.
+    #[serde(
+        serialize_with = "serialize_counters",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub counters: Vec<(&'static str, f64)>,
     /// How it ended.
     pub outcome: Outcome,
     /// For `par` and `each`: when its branches finished.
@@ -174,6 +182,7 @@ impl NodeRecord {
             end: None,
             attempts: 1,
             waited: Duration::ZERO,
+            counters: Vec::new(),
             outcome: Outcome::Running,
             barrier: None,
         }
@@ -251,6 +260,19 @@ impl RunReport {
         self.nodes.iter().filter(move |n| n.parent == Some(id))
     }
 
+    /// Every counter of the run, summed over the instances that counted it (tools count on
+    /// the step that calls them, so nothing is counted twice), in the order first counted.
+    pub fn totals(&self) -> Vec<(&'static str, f64)> {
+        let mut totals: Vec<(&'static str, f64)> = Vec::new();
+        for &(counter, amount) in self.nodes.iter().flat_map(|n| &n.counters) {
+            match totals.iter_mut().find(|(name, _)| *name == counter) {
+                Some((_, total)) => *total += amount,
+                None => totals.push((counter, amount)),
+            }
+        }
+        totals
+    }
+
     /// Every `par`/`each` instance whose branches finished, with its barrier.
     pub fn groups(&self) -> impl Iterator<Item = (&NodeRecord, &Barrier)> + '_ {
         self.nodes
@@ -269,4 +291,12 @@ fn option_micros<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::
         Some(d) => serialize_micros(d, s),
         None => s.serialize_none(),
     }
+}
+
+/// Counters as a JSON object: `{"tokens_in": 120, "requests": 1}`.
+fn serialize_counters<S: Serializer>(
+    counters: &[(&'static str, f64)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(counters.iter().map(|(name, value)| (*name, *value)))
 }

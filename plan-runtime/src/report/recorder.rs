@@ -268,6 +268,15 @@ impl Monitor for Recorder {
         let Some(id) = self.current() else { return };
         self.lock().nodes[id].record.waited += duration;
     }
+
+    fn count(&self, counter: &'static str, amount: f64) {
+        let Some(id) = self.current() else { return };
+        let counters = &mut self.lock().nodes[id].record.counters;
+        match counters.iter_mut().find(|(name, _)| *name == counter) {
+            Some((_, total)) => *total += amount,
+            None => counters.push((counter, amount)),
+        }
+    }
 }
 
 /// `scope/path`, either side possibly empty.

@@ -101,6 +101,9 @@ impl fmt::Display for Timeline<'_> {
             if !row.node.waited.is_zero() {
                 write!(f, ", waited {}", human(row.node.waited))?;
             }
+            for (counter, amount) in &row.node.counters {
+                write!(f, ", {counter} {amount}")?;
+            }
             writeln!(f)?;
         }
         Ok(())
@@ -225,6 +228,21 @@ impl fmt::Display for RunReport {
             human(self.busy),
             self.concurrency
         )?;
+        let totals = self.totals();
+        if !totals.is_empty() {
+            let shown: Vec<String> = totals
+                .iter()
+                .map(|(counter, amount)| format!("{counter} {amount}"))
+                .collect();
+            write!(f, "counted: {}", shown.join(" · "))?;
+            let total = |name| totals.iter().find(|(c, _)| *c == name).map(|(_, a)| *a);
+            if let (Some(requests), Some(ok)) = (total("requests"), total("requests_ok"))
+                && requests > 0.0
+            {
+                write!(f, " · success rate {:.0} %", 100.0 * ok / requests)?;
+            }
+            writeln!(f)?;
+        }
         for (group, barrier) in self.groups() {
             let path = if group.path.is_empty() {
                 "root"

@@ -30,7 +30,7 @@ mod retry;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use plan_core::{Cx, Describe, NodeRef, Plan, PlanError};
+use plan_core::{Cx, Describe, Monitor, NodeRef, Plan, PlanError};
 use reqwest::header::HeaderMap;
 
 use crate::allow::Allowlist;
@@ -100,6 +100,22 @@ impl Http {
         request: Request,
         budget: Option<&Budget>,
     ) -> Result<Response, HttpError> {
+        self.send_counted(request, budget, None).await
+    }
+
+    /// [`Http::send_within`], counting every attempt (`requests`), every successful one
+    /// (`requests_ok`) and every retry (`retries`) on `monitor`.
+    async fn send_counted(
+        &self,
+        request: Request,
+        budget: Option<&Budget>,
+        monitor: Option<&dyn Monitor>,
+    ) -> Result<Response, HttpError> {
+        let count = |counter, amount| {
+            if let Some(monitor) = monitor {
+                monitor.count(counter, amount);
+            }
+        };
         let method = request.method.to_string();
         let url = shown(&request.url);
         if let Some(reason) = &request.invalid {
@@ -125,8 +141,10 @@ impl Http {
             if let Some(reservation) = reservation {
                 reservation.settle(&Charge::request());
             }
+            count("requests", 1.0);
             let (error, headers) = match outcome {
                 Ok((status, headers, body)) if status < 400 => {
+                    count("requests_ok", 1.0);
                     return Ok(Response {
                         status,
                         headers,
@@ -165,6 +183,7 @@ impl Http {
                 _ => return Err(error),
             };
             tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, %error, "http retry");
+            count("retries", 1.0);
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
@@ -376,7 +395,8 @@ impl<C: Sync> Plan<Request, C> for Http {
     type Out = Response;
 
     async fn call(&self, request: Request, cx: Cx<'_, C>) -> Result<Response, PlanError> {
-        self.send_within(request, cx.extension::<Budget>())
+        let monitor = cx.monitor().map(|m| *m);
+        self.send_counted(request, cx.extension::<Budget>(), monitor)
             .await
             .map_err(|err| PlanError::step(NodeRef::current(&cx), err))
     }
