@@ -395,7 +395,7 @@ impl<C: Sync> Plan<Request, C> for Http {
     type Out = Response;
 
     async fn call(&self, request: Request, cx: Cx<'_, C>) -> Result<Response, PlanError> {
-        let monitor = cx.monitor().map(|m| *m);
+        let monitor = cx.monitor().copied();
         self.send_counted(request, cx.extension::<Budget>(), monitor)
             .await
             .map_err(|err| PlanError::step(NodeRef::current(&cx), err))
