@@ -10,6 +10,8 @@
 //! * [`http`]: an HTTP step with a per-request timeout, retries of transient failures only,
 //!   `Retry-After`, a retry budget and a response size cap; [`allow`]: a domain allowlist
 //!   checked before any connection.
+//! * `mcp` (feature `mcp`): the tools of any Model Context Protocol server, over stdio or
+//!   streamable HTTP, as plan steps, their arguments checked against the tool's schema first.
 //!
 //! Without the `tls` feature, requests go over plain HTTP only (local model servers); enable
 //! it for hosted APIs.
@@ -18,3 +20,5 @@
 
 pub mod allow;
 pub mod http;
+#[cfg(feature = "mcp")]
+pub mod mcp;
