@@ -173,8 +173,9 @@ async fn spawn_server() -> Mcp {
     Mcp::spawn_command(command).await.expect("the stdio server")
 }
 
-/// The test server over streamable HTTP on 127.0.0.1 (a port of its own); its URL and calls.
-async fn serve_http() -> (String, Arc<AtomicU32>) {
+/// The test server over streamable HTTP on 127.0.0.1 (a port of its own): its URL, its calls,
+/// and its task (abort it to stop listening).
+async fn serve_http() -> (String, Arc<AtomicU32>, tokio::task::JoinHandle<()>) {
     use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
     use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 
@@ -190,8 +191,10 @@ async fn serve_http() -> (String, Arc<AtomicU32>) {
     let app = axum::Router::new().nest_service("/mcp", service);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/mcp"), calls)
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/mcp"), calls, task)
 }
 
 async fn calls(mcp: &Mcp) -> u32 {
@@ -387,7 +390,7 @@ async fn stdio_a_missing_command_is_a_connect_error() {
 }
 
 async fn http_lists_and_calls() {
-    let (url, server_calls) = serve_http().await;
+    let (url, server_calls, _) = serve_http().await;
     let mcp = Mcp::connect(&url).await.unwrap();
     let names: Vec<String> = mcp
         .tools()
@@ -425,11 +428,26 @@ async fn http_an_unreachable_server_is_a_connect_error() {
     let url = format!("http://{addr}/mcp");
     let err = Mcp::connect(&url).await.unwrap_err();
     assert!(matches!(err, McpError::Connect { .. }), "{err:?}");
-    assert!(
-        err.to_string()
-            .starts_with(&format!("cannot connect to MCP server `{url}`")),
-        "{err}"
+    assert_eq!(
+        err.to_string(),
+        format!("cannot connect to MCP server `{url}`: Connection refused (os error 111)")
     );
+}
+
+async fn http_a_server_gone_away_fails_the_step() {
+    let (url, _, server) = serve_http().await;
+    let mcp = Mcp::connect(&url).await.unwrap();
+    server.abort();
+    let _ = server.await;
+    let nothing = |(): ()| json!({});
+    let calls = plan! { nothing >> #[name = "calls"] (mcp.tool("calls")) >> out_text };
+    let err = tokio::time::timeout(Duration::from_secs(10), calls.run(()))
+        .await
+        .expect("a server gone away must fail the call, not hang it")
+        .unwrap_err();
+    assert_eq!(err.node().name, "calls");
+    let mcp_err = err.step_error::<McpError>().expect("an McpError");
+    assert!(mcp_err.is_server_gone(), "{mcp_err:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -438,35 +456,29 @@ async fn http_an_unreachable_server_is_a_connect_error() {
 
 type Case = fn() -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// The cases by name: `(name, fn starting it)`.
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {
+        [$((stringify!($case), (|| Box::pin($case())) as Case)),*]
+    };
+}
+
 fn main() {
     if std::env::var_os(SERVE).is_some() {
         serve_stdio();
         return;
     }
-    let cases: [(&str, Case); 9] = [
-        ("stdio_lists_tools", || Box::pin(stdio_lists_tools())),
-        ("stdio_calls_a_tool_in_a_plan", || {
-            Box::pin(stdio_calls_a_tool_in_a_plan())
-        }),
-        ("stdio_checks_the_schema_before_the_call", || {
-            Box::pin(stdio_checks_the_schema_before_the_call())
-        }),
-        ("stdio_errors_name_the_node", || {
-            Box::pin(stdio_errors_name_the_node())
-        }),
-        ("stdio_a_dying_server_fails_the_step", || {
-            Box::pin(stdio_a_dying_server_fails_the_step())
-        }),
-        ("stdio_a_timeout_cancels_the_call", || {
-            Box::pin(stdio_a_timeout_cancels_the_call())
-        }),
-        ("stdio_a_missing_command_is_a_connect_error", || {
-            Box::pin(stdio_a_missing_command_is_a_connect_error())
-        }),
-        ("http_lists_and_calls", || Box::pin(http_lists_and_calls())),
-        ("http_an_unreachable_server_is_a_connect_error", || {
-            Box::pin(http_an_unreachable_server_is_a_connect_error())
-        }),
+    let cases = cases![
+        stdio_lists_tools,
+        stdio_calls_a_tool_in_a_plan,
+        stdio_checks_the_schema_before_the_call,
+        stdio_errors_name_the_node,
+        stdio_a_dying_server_fails_the_step,
+        stdio_a_timeout_cancels_the_call,
+        stdio_a_missing_command_is_a_connect_error,
+        http_lists_and_calls,
+        http_an_unreachable_server_is_a_connect_error,
+        http_a_server_gone_away_fails_the_step,
     ];
     // Cargo passes its own flags (`--nocapture`, …); a bare word filters the cases by name.
     let filter: Option<String> = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));

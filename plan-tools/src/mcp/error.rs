@@ -145,9 +145,18 @@ impl McpError {
 
 /// The innermost cause of an error, which names what failed (`Connection refused`).
 pub(crate) fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    use rmcp::transport::streamable_http_client::StreamableHttpError;
     let mut innermost = err;
-    while let Some(cause) = innermost.source() {
-        innermost = cause;
+    loop {
+        // rmcp's HTTP transport holds reqwest's error as a field, not as its source: step
+        // into it, or the reason would stop at "error sending request".
+        let next = match innermost.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
+            Some(StreamableHttpError::Client(client)) => Some(client as &dyn std::error::Error),
+            _ => innermost.source(),
+        };
+        match next {
+            Some(cause) => innermost = cause,
+            None => return innermost.to_string(),
+        }
     }
-    innermost.to_string()
 }
