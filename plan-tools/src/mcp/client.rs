@@ -31,7 +31,7 @@ struct Inner {
     /// Owns the SDK's service loop (and with it the child process): dropping it ends both.
     service: tokio::sync::Mutex<Option<RunningService<RoleClient, ClientConfig>>>,
     /// The last tool list, by name: a call looks its schema up here.
-    tools: RwLock<Arc<BTreeMap<String, ToolInfo>>>,
+    tools: RwLock<Arc<BTreeMap<String, Arc<ToolInfo>>>>,
 }
 
 /// One tool of a server, as it lists itself.
@@ -192,7 +192,10 @@ impl Mcp {
             Vec::new()
         };
         let tools: Vec<ToolInfo> = listed.into_iter().map(ToolInfo::from_raw).collect();
-        let by_name = tools.iter().map(|t| (t.name.clone(), t.clone())).collect();
+        let by_name = tools
+            .iter()
+            .map(|t| (t.name.clone(), Arc::new(t.clone())))
+            .collect();
         *self
             .inner
             .tools
@@ -231,7 +234,7 @@ impl Mcp {
 
     /// The last tool list, looked up by name; listed afresh when `name` is not in it (the
     /// server may have added it since).
-    pub(crate) async fn find(&self, name: &str) -> Result<ToolInfo, McpError> {
+    pub(crate) async fn find(&self, name: &str) -> Result<Arc<ToolInfo>, McpError> {
         if let Some(tool) = self.known().get(name) {
             return Ok(tool.clone());
         }
@@ -239,7 +242,7 @@ impl Mcp {
         tools
             .iter()
             .find(|t| t.name == name)
-            .cloned()
+            .map(|t| Arc::new(t.clone()))
             .ok_or_else(|| McpError::UnknownTool {
                 server: self.inner.server.clone(),
                 tool: name.to_owned(),
@@ -247,7 +250,7 @@ impl Mcp {
             })
     }
 
-    fn known(&self) -> Arc<BTreeMap<String, ToolInfo>> {
+    fn known(&self) -> Arc<BTreeMap<String, Arc<ToolInfo>>> {
         self.inner
             .tools
             .read()

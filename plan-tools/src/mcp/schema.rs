@@ -256,32 +256,16 @@ fn check_string(schema: &Map<String, Value>, text: &str, path: &mut Path) -> Res
 }
 
 fn check_number(schema: &Map<String, Value>, x: f64, path: &mut Path) -> Result<(), String> {
-    let bound = |key: &str| schema.get(key).and_then(Value::as_f64);
-    let fails = [
-        (
-            bound("minimum"),
-            x < bound("minimum").unwrap_or(f64::NAN),
-            "at least",
-        ),
-        (
-            bound("maximum"),
-            x > bound("maximum").unwrap_or(f64::NAN),
-            "at most",
-        ),
-        (
-            bound("exclusiveMinimum"),
-            x <= bound("exclusiveMinimum").unwrap_or(f64::NAN),
-            "more than",
-        ),
-        (
-            bound("exclusiveMaximum"),
-            x >= bound("exclusiveMaximum").unwrap_or(f64::NAN),
-            "less than",
-        ),
+    type Holds = fn(f64, f64) -> bool;
+    let bounds: [(&str, Holds, &str); 4] = [
+        ("minimum", |x, limit| x >= limit, "at least"),
+        ("maximum", |x, limit| x <= limit, "at most"),
+        ("exclusiveMinimum", |x, limit| x > limit, "more than"),
+        ("exclusiveMaximum", |x, limit| x < limit, "less than"),
     ];
-    for (limit, failed, words) in fails {
-        if let Some(limit) = limit
-            && failed
+    for (key, holds, words) in bounds {
+        if let Some(limit) = schema.get(key).and_then(Value::as_f64)
+            && !holds(x, limit)
         {
             return Err(format!("{} must be {words} {limit}, not {x}", path.shown()));
         }
