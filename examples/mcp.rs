@@ -150,8 +150,16 @@ async fn main() -> ExitCode {
     };
     match run(options).await {
         Ok(out) => {
-            println!("{out}");
-            ExitCode::SUCCESS
+            // Not `println!`, which panics when the reader has gone (`mcp --list | head -1`);
+            // a reader that stopped early has what it wanted.
+            use std::io::Write as _;
+            match writeln!(std::io::stdout().lock(), "{out}") {
+                Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("mcp: cannot write the output: {err}");
+                    ExitCode::FAILURE
+                }
+                _ => ExitCode::SUCCESS,
+            }
         }
         Err(problem) => {
             eprintln!("mcp: {problem}");
