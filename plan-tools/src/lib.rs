@@ -12,6 +12,8 @@
 //!   checked before any connection.
 //! * [`budget`]: the tokens, money, requests and wall time a run may spend, shared by all its
 //!   branches; a call that would exceed it fails before it is sent.
+//! * `mcp` (feature `mcp`): the tools of any Model Context Protocol server, over stdio or
+//!   streamable HTTP, as plan steps, their arguments checked against the tool's schema first.
 //!
 //! Without the `tls` feature, requests go over plain HTTP only (local model servers); enable
 //! it for hosted APIs.
@@ -22,3 +24,5 @@ pub mod allow;
 pub mod budget;
 pub mod http;
 pub mod limit;
+#[cfg(feature = "mcp")]
+pub mod mcp;
