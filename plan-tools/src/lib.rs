@@ -15,3 +15,6 @@
 //! it for hosted APIs.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod llm;
+pub mod sse;
