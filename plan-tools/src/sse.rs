@@ -179,7 +179,8 @@ pin_project_lite::pin_project! {
     ///
     /// let chunks = ["da", "ta: {\"a\"", ":1}\n", "\ndata: [DONE]\n\n"]
     ///     .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::from(c)));
-    /// let events: Vec<_> = futures::executor::block_on(SseStream::new(stream::iter(chunks)).collect());
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let events: Vec<_> = rt.block_on(SseStream::new(stream::iter(chunks)).collect());
     /// let data: Vec<_> = events.into_iter().map(|e| e.unwrap().data).collect();
     /// assert_eq!(data, ["{\"a\":1}", "[DONE]"]);
     /// ```

@@ -26,7 +26,8 @@ use crate::llm::{ChatRequest, Completion, Llm, LlmError};
 /// }
 ///
 /// let requests = ["a", "bad", "c"].map(ChatRequest::from);
-/// let results = futures::executor::block_on(batch(&Picky, requests, 2));
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let results = rt.block_on(batch(&Picky, requests, 2));
 /// assert_eq!(results[0].as_ref().unwrap().text(), Some("a"));
 /// assert!(results[1].is_err());
 /// assert_eq!(results[2].as_ref().unwrap().text(), Some("c"));

@@ -101,3 +101,20 @@ pub(crate) fn excerpt(body: &[u8], key: Option<&ApiKey>) -> String {
         None => text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_redacted_then_cut() {
+        let key = ApiKey::new("sk-abc");
+        // The key straddles the cut: redacting first leaves none of it.
+        let body = format!("{}sk-abc and more", "x".repeat(EXCERPT_CHARS - 3));
+        let cut = excerpt(body.as_bytes(), Some(&key));
+        assert!(!cut.contains("sk-") && cut.ends_with('…'), "{cut}");
+        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
+        assert_eq!(excerpt(b"bad key sk-abc", Some(&key)), "bad key [redacted]");
+        assert_eq!(excerpt("é\u{ff}".as_bytes(), None), "é\u{ff}");
+    }
+}

@@ -77,7 +77,7 @@ use futures::stream::BoxStream;
 ///     }
 /// }
 ///
-/// # futures::executor::block_on(async {
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let events: Vec<_> = Echo.stream(ChatRequest::user("hi")).collect().await;
 /// assert_eq!(events[0].as_ref().unwrap().text(), Some("hi"));
 /// assert!(matches!(events.last(), Some(Ok(StreamEvent::Usage(_)))));
