@@ -55,6 +55,7 @@ pub use types::{
     Role, StreamEvent, ToolCall, ToolCallDelta, Usage,
 };
 
+use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
@@ -100,8 +101,6 @@ pub trait Llm: Send + Sync {
         )
     }
 }
-
-use futures::StreamExt as _;
 
 /// A whole completion as the events a stream of it would have yielded.
 fn completion_events(completion: Completion) -> Vec<Result<StreamEvent, LlmError>> {
