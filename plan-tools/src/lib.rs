@@ -24,5 +24,7 @@ pub mod allow;
 pub mod budget;
 pub mod http;
 pub mod limit;
+pub mod llm;
 #[cfg(feature = "mcp")]
 pub mod mcp;
+pub mod sse;
