@@ -28,6 +28,12 @@ use tokio::time::Instant;
 
 /// What a run may spend, and what it has spent. Share it by reference: every branch of the
 /// run spends from the same budget. Limits not set are unlimited.
+///
+/// A call is admitted on an estimate, which stays reserved while it runs (so parallel calls
+/// cannot all take the same last tokens), and settled with what it really spent. A call may
+/// spend more than its estimate, so the tokens and money spent can pass a limit by that
+/// much; a model call's estimate counts its `max_tokens`, so give it one for a hard bound.
+/// Requests and wall time never pass their limits.
 pub struct Budget {
     tokens: Option<u64>,
     dollars: Option<f64>,
@@ -233,6 +239,11 @@ impl Budget {
     pub fn prices(mut self, prices: PriceTable) -> Self {
         self.prices = prices;
         self
+    }
+
+    /// What `charge` costs at the budget's prices.
+    pub fn cost(&self, charge: &Charge) -> f64 {
+        self.prices.cost(charge)
     }
 
     /// What has been spent.

@@ -261,9 +261,13 @@ impl<C: Sync> plan_core::Plan<ChatRequest, C> for OpenAi {
         request: ChatRequest,
         cx: plan_core::Cx<'_, C>,
     ) -> Result<Completion, plan_core::PlanError> {
-        OpenAi::call(self, request)
-            .await
-            .map_err(|err| plan_core::PlanError::step(plan_core::NodeRef::current(&cx), err))
+        let model = Some(
+            request
+                .model
+                .clone()
+                .unwrap_or_else(|| self.model().to_owned()),
+        );
+        super::step::metered(&cx, model, request, |request| OpenAi::call(self, request)).await
     }
 }
 

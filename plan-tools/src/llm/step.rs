@@ -2,7 +2,10 @@
 
 use plan_core::{Cx, Describe, NodeRef, Plan, PlanError};
 
-use crate::llm::{ChatRequest, Completion, Llm};
+use std::future::Future;
+
+use crate::budget::{Budget, Charge};
+use crate::llm::{ChatRequest, Completion, Llm, LlmError, Usage};
 
 /// A step of `plan!` that sends its input, a [`ChatRequest`], to an [`Llm`] and gives the
 /// [`Completion`]. A failed call is a [`PlanError::Step`] naming this step's node, with the
@@ -34,9 +37,60 @@ impl<L: Llm, C: Sync> Plan<ChatRequest, C> for Chat<L> {
     type Out = Completion;
 
     async fn call(&self, request: ChatRequest, cx: Cx<'_, C>) -> Result<Completion, PlanError> {
-        self.llm
-            .complete(request)
-            .await
-            .map_err(|err| PlanError::step(NodeRef::current(&cx), err))
+        let model = request.model.clone();
+        metered(&cx, model, request, |request| self.llm.complete(request)).await
     }
+}
+
+/// One model call as a step: admitted by the run's [`Budget`] (if it carries one) on an
+/// estimate — the prompt at about four characters a token, and `max_tokens` — before it is
+/// sent; then settled with the server's usage, and counted on the node (`requests`,
+/// `requests_ok`, `tokens_in`, `tokens_out`, and `dollars` at the budget's prices).
+pub(crate) async fn metered<C, F, Fut>(
+    cx: &Cx<'_, C>,
+    model: Option<String>,
+    request: ChatRequest,
+    call: F,
+) -> Result<Completion, PlanError>
+where
+    F: FnOnce(ChatRequest) -> Fut,
+    Fut: Future<Output = Result<Completion, LlmError>>,
+{
+    let node = || NodeRef::current(cx);
+    let count = |counter, amount| {
+        if let Some(monitor) = cx.monitor() {
+            monitor.count(counter, amount);
+        }
+    };
+    let prompt_chars = serde_json::to_string(&request.messages).map_or(0, |text| text.len());
+    let estimate = Charge {
+        model,
+        input_tokens: Usage::estimate(prompt_chars, 0).prompt_tokens,
+        output_tokens: request.options.max_tokens.map_or(0, u64::from),
+        requests: 1,
+    };
+    let budget = cx.extension::<Budget>();
+    let reservation = budget
+        .map(|budget| budget.admit(&estimate))
+        .transpose()
+        .map_err(|exceeded| PlanError::step(node(), exceeded))?;
+    count("requests", 1.0);
+    let completion = call(request)
+        .await
+        .map_err(|err| PlanError::step(node(), err))?;
+    let actual = Charge {
+        input_tokens: completion.usage.prompt_tokens,
+        output_tokens: completion.usage.completion_tokens,
+        ..estimate
+    };
+    count("requests_ok", 1.0);
+    count("tokens_in", actual.input_tokens as f64);
+    count("tokens_out", actual.output_tokens as f64);
+    if let Some(budget) = budget {
+        count("dollars", budget.cost(&actual));
+    }
+    if let Some(reservation) = reservation {
+        reservation.settle(&actual);
+    }
+    Ok(completion)
 }

@@ -1,0 +1,135 @@
+//! A run's budget and counters with model calls: a fake model that counts the calls it gets
+//! and answers with a fixed usage, in parallel branches sharing one budget.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+use futures::future::BoxFuture;
+use plan_runtime::Extensions;
+use plan_runtime::prelude::*;
+use plan_tools::budget::{Budget, BudgetExceeded, Price, PriceTable, Spent};
+use plan_tools::llm::{Chat, ChatRequest, Completion, Llm, LlmError, Usage};
+
+/// Answers every prompt with 5 prompt tokens and 50 completion tokens, counting calls.
+#[derive(Clone, Default)]
+struct Fake {
+    calls: Arc<AtomicUsize>,
+}
+
+impl Llm for Fake {
+    fn complete(&self, request: ChatRequest) -> BoxFuture<'_, Result<Completion, LlmError>> {
+        self.calls.fetch_add(1, SeqCst);
+        let usage = Usage {
+            prompt_tokens: 5,
+            completion_tokens: 50,
+            total_tokens: 55,
+            ..Usage::estimate(0, 0)
+        };
+        let text = format!("{} messages", request.messages.len());
+        Box::pin(async move {
+            Ok(Completion::from_text(
+                text,
+                Usage {
+                    estimated: false,
+                    ..usage
+                },
+            ))
+        })
+    }
+}
+
+fn prompt(topic: &'static str) -> ChatRequest {
+    ChatRequest::from(topic).model("small").max_tokens(50)
+}
+
+#[tokio::test]
+async fn a_call_over_the_run_s_token_budget_fails_before_it_is_sent() {
+    let model = Fake::default();
+    let chat = Chat::new(model.clone());
+    let drafts = plan! {
+        prompt >> par(settled) {
+            #[name = "first"] (chat.clone()),
+            #[name = "second"] (chat.clone()),
+            #[name = "third"] (chat.clone()),
+        }
+    };
+    // A call is estimated at its prompt (about 9 tokens) and `max_tokens` (50), and spends
+    // 55: after two, 110 are spent and a third call's 59 would pass the 120.
+    let budget = Budget::new()
+        .tokens(120)
+        .prices(PriceTable::new().model("small", Price::per_million(1.0, 2.0)));
+    let extensions = Extensions::new().with(&budget);
+    let (out, report) = drafts
+        .run_reported_extended("plans", &(), &extensions)
+        .await;
+    let (a, b, c) = out.unwrap();
+    let results = [a, b, c];
+    let refused: Vec<&PlanError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(refused.len(), 1, "{results:?}");
+    assert!(matches!(
+        refused[0].step_error::<BudgetExceeded>(),
+        Some(BudgetExceeded::Tokens {
+            limit: 120,
+            spent: 110,
+            ..
+        })
+    ));
+    assert!(
+        refused[0]
+            .to_string()
+            .contains("the run's budget of 120 tokens would be exceeded: 110 spent")
+    );
+    assert_eq!(model.calls.load(SeqCst), 2);
+    assert_eq!(
+        budget.spent(),
+        Spent {
+            tokens: 110,
+            dollars: 2.0 * (5.0 * 1.0 + 50.0 * 2.0) / 1e6,
+            requests: 2
+        }
+    );
+    // Spend per node, and for the run.
+    for name in ["first", "second", "third"] {
+        let record = report.find(name).unwrap();
+        let ok = results
+            .iter()
+            .zip(["first", "second", "third"])
+            .any(|(r, n)| n == name && r.is_ok());
+        if ok {
+            assert_eq!(
+                record.counters[..4],
+                [
+                    ("requests", 1.0),
+                    ("requests_ok", 1.0),
+                    ("tokens_in", 5.0),
+                    ("tokens_out", 50.0)
+                ]
+            );
+            assert_eq!(record.counters[4].0, "dollars");
+        } else {
+            assert!(record.counters.is_empty());
+        }
+    }
+    let totals = report.totals();
+    assert_eq!(
+        totals[..4],
+        [
+            ("requests", 2.0),
+            ("requests_ok", 2.0),
+            ("tokens_in", 10.0),
+            ("tokens_out", 100.0)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn without_a_budget_every_call_is_made_and_counted() {
+    let model = Fake::default();
+    let chat = Chat::new(model.clone());
+    let two = plan! { prompt >> par(all) { (chat.clone()), (chat.clone()) } };
+    let (out, report) = two.run_reported("x").await;
+    let (a, _) = out.unwrap();
+    assert_eq!(a.text(), Some("1 messages"));
+    assert_eq!(model.calls.load(SeqCst), 2);
+    assert!(report.to_string().contains("counted: requests 2 · requests_ok 2 · tokens_in 10 · tokens_out 100 · success rate 100 %"), "{report}");
+}
