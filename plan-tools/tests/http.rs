@@ -128,6 +128,14 @@ async fn retry_after(State(c): State<Counts>, Path(form): Path<String>) -> Respo
     answer
 }
 
+/// An `Http` retrying `attempts` times without a retry budget.
+fn unbudgeted(attempts: u32) -> Http {
+    Http::builder()
+        .retry(quick(attempts))
+        .budget(RetryBudget::unlimited())
+        .build()
+}
+
 fn quick(attempts: u32) -> RetryPolicy {
     RetryPolicy::new(attempts).backoff(Duration::from_millis(1))
 }
@@ -169,10 +177,7 @@ async fn transient_failures_are_retried_until_they_pass() {
 async fn client_errors_are_never_retried() {
     let (base, counts) = serve().await;
     // Unlimited: the default budget would stop these 16 retries at 11.
-    let http = Http::builder()
-        .retry(quick(5))
-        .budget(RetryBudget::unlimited())
-        .build();
+    let http = unbudgeted(5);
     for code in [400, 401, 403, 404, 500] {
         let err = http
             .send(Request::get(format!("{base}/status/{code}")))
@@ -298,10 +303,7 @@ async fn the_retry_budget_bounds_the_extra_load() {
 
     // Without a budget every call makes its five attempts.
     let (base, counts) = serve().await;
-    let unbounded = Http::builder()
-        .retry(quick(5))
-        .budget(RetryBudget::unlimited())
-        .build();
+    let unbounded = unbudgeted(5);
     for _ in 0..20 {
         unbounded
             .send(Request::get(format!("{base}/status/503")))
@@ -466,10 +468,7 @@ async fn a_run_s_budget_is_shared_by_its_branches_and_stops_calls_before_they_ar
 #[tokio::test]
 async fn the_run_report_counts_requests_retries_and_the_success_rate() {
     let (base, _) = serve().await;
-    let http = Http::builder()
-        .retry(quick(3))
-        .budget(RetryBudget::unlimited())
-        .build();
+    let http = unbudgeted(3);
     let to_request = move |path: String| Request::get(format!("{base}{path}"));
     let call = plan! { to_request >> #[name = "call"] (http.clone()) };
     let (out, report) = call.run_reported("/flaky/r/2".to_owned()).await;

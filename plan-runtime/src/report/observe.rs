@@ -36,9 +36,8 @@ pub trait Observe<In, Ctx>: Plan<In, Ctx> {
         Ctx: Sync,
     {
         async move {
-            let recorder = Recorder::new();
-            let out = self.run_recorded(input, ctx, &recorder).await;
-            (out, recorder.into_report())
+            let none = Extensions::new();
+            self.run_reported_extended(input, ctx, &none).await
         }
     }
 
