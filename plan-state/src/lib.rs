@@ -6,10 +6,13 @@
 //!   evidence — with updates that are plain plan steps.
 //! * [`memory`]: a key–value memory and an append-only episodic log with a size cap and
 //!   compaction.
+//! * [`store`]: versioned JSON values behind one async trait, with compare-and-set: a
+//!   directory of JSON files written atomically, and SQLite (the embedded default).
 //!
-//! Both are `serde` values, so a store can keep them between runs.
+//! Memory and beliefs are `serde` values, so a store keeps them between runs.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod beliefs;
 pub mod memory;
+pub mod store;

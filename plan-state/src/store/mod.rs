@@ -1,0 +1,77 @@
+//! Stores: where agent state is kept between runs, behind one async trait.
+//!
+//! Values are JSON, each with a version that every write raises; a compare-and-set write
+//! ([`Store::compare_and_set`]) lets two agents update the same state without losing either
+//! update: read, change, write back only if nobody wrote in between, else read again.
+//!
+//! * [`JsonFiles`]: one JSON file per key, written atomically (a temporary file, fsynced,
+//!   renamed over the old one, the directory fsynced): the old file survives any failed write.
+//! * [`Sqlite`] (feature `sqlite`, the default): the embedded store, SQLite in WAL mode on a
+//!   thread of its own, so that it never blocks the runtime.
+//!
+//! ```
+//! use plan_state::store::{Key, Store, Sqlite};
+//! use serde_json::json;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = Sqlite::open_in_memory().await.unwrap();
+//! let key = Key::new("agents/ada/state").unwrap();
+//! let v1 = store.put(&key, &json!({ "turns": 1 })).await.unwrap();
+//! let current = store.get(&key).await.unwrap().unwrap();
+//! assert_eq!((current.value, current.version), (json!({ "turns": 1 }), v1));
+//! // A write that assumes an older version is refused, and changes nothing.
+//! assert!(store.compare_and_set(&key, Some(v1 - 1), &json!({ "turns": 9 })).await.unwrap().is_err());
+//! # });
+//! ```
+
+mod error;
+mod json;
+mod key;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use std::future::Future;
+
+pub use error::{Conflict, StoreError};
+pub use json::JsonFiles;
+pub use key::Key;
+#[cfg(feature = "sqlite")]
+pub use sqlite::Sqlite;
+
+/// A value as stored, with its version (1 for the first write, raised by every write).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Versioned {
+    /// The value.
+    pub value: serde_json::Value,
+    /// Its version.
+    pub version: u64,
+}
+
+/// A key–value store of versioned JSON values. Every backend passes one conformance suite
+/// (`plan-state/tests/store.rs`).
+pub trait Store: Send + Sync {
+    /// The value under `key`, if any.
+    fn get(&self, key: &Key) -> impl Future<Output = Result<Option<Versioned>, StoreError>> + Send;
+
+    /// Writes `value` under `key`, whatever is there; returns the new version.
+    fn put(
+        &self,
+        key: &Key,
+        value: &serde_json::Value,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Writes `value` under `key` only if the current version is `expected` (`None`: only if
+    /// there is no value). Returns the new version, or the [`Conflict`] with what is there.
+    fn compare_and_set(
+        &self,
+        key: &Key,
+        expected: Option<u64>,
+        value: &serde_json::Value,
+    ) -> impl Future<Output = Result<Result<u64, Conflict>, StoreError>> + Send;
+
+    /// Removes the value under `key`; returns whether there was one.
+    fn delete(&self, key: &Key) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The keys starting with `prefix`, in order.
+    fn keys(&self, prefix: &str) -> impl Future<Output = Result<Vec<Key>, StoreError>> + Send;
+}
