@@ -8,6 +8,8 @@
 //!   renamed over the old one, the directory fsynced): the old file survives any failed write.
 //! * [`Sqlite`] (feature `sqlite`, the default): the embedded store, SQLite in WAL mode on a
 //!   thread of its own, so that it never blocks the runtime.
+//! * `Redis` (feature `redis`): for state shared by processes, over a connection that
+//!   reconnects by itself.
 //!
 //! ```
 //! use plan_state::store::{Key, Store, Sqlite};
@@ -27,6 +29,8 @@
 mod error;
 mod json;
 mod key;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -35,6 +39,8 @@ use std::future::Future;
 pub use error::{Conflict, StoreError};
 pub use json::JsonFiles;
 pub use key::Key;
+#[cfg(feature = "redis")]
+pub use redis::Redis;
 #[cfg(feature = "sqlite")]
 pub use sqlite::Sqlite;
 
