@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Conflict, Key, Store, StoreError, Versioned};
+use super::{Conflict, Expect, Key, Store, StoreError, Versioned};
 
 /// One JSON file per key under a directory (`agents/ada` is `DIR/agents/ada.json`), holding
 /// `{"version": N, "value": ..}`.
@@ -57,7 +57,7 @@ impl JsonFiles {
     async fn write_if(
         &self,
         key: &Key,
-        expected: Option<Option<u64>>,
+        expect: Expect,
         value: &serde_json::Value,
     ) -> Result<Result<u64, Conflict>, StoreError> {
         let _one_writer = self.writes.lock().await;
@@ -65,7 +65,7 @@ impl JsonFiles {
         Self::blocking(move || {
             let current = read(&path, &key)?;
             let version = current.as_ref().map(|c| c.version);
-            if let Some(expected) = expected
+            if let Expect::Version(expected) = expect
                 && expected != version
             {
                 return Ok(Err(Conflict { expected, current }));
@@ -83,25 +83,18 @@ impl JsonFiles {
 }
 
 impl Store for JsonFiles {
+    async fn write(
+        &self,
+        key: &Key,
+        expect: Expect,
+        value: &serde_json::Value,
+    ) -> Result<Result<u64, Conflict>, StoreError> {
+        self.write_if(key, expect, value).await
+    }
+
     async fn get(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
         let (path, key) = (self.path(key), key.clone());
         Self::blocking(move || read(&path, &key)).await
-    }
-
-    async fn put(&self, key: &Key, value: &serde_json::Value) -> Result<u64, StoreError> {
-        Ok(self
-            .write_if(key, None, value)
-            .await?
-            .expect("an unconditional write has no conflict"))
-    }
-
-    async fn compare_and_set(
-        &self,
-        key: &Key,
-        expected: Option<u64>,
-        value: &serde_json::Value,
-    ) -> Result<Result<u64, Conflict>, StoreError> {
-        self.write_if(key, Some(expected), value).await
     }
 
     async fn delete(&self, key: &Key) -> Result<bool, StoreError> {

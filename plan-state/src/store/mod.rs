@@ -53,18 +53,46 @@ pub struct Versioned {
     pub version: u64,
 }
 
+/// When a [`Store::write`] happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Whatever is there.
+    Anything,
+    /// Only if the value is at this version (`None`: only if there is no value).
+    Version(Option<u64>),
+}
+
 /// A key–value store of versioned JSON values. Every backend passes one conformance suite
 /// (`plan-state/tests/store.rs`).
 pub trait Store: Send + Sync {
     /// The value under `key`, if any.
     fn get(&self, key: &Key) -> impl Future<Output = Result<Option<Versioned>, StoreError>> + Send;
 
+    /// Writes `value` under `key` if `expect` holds; returns the new version, or the
+    /// [`Conflict`] with what is there. The one write each backend implements.
+    fn write(
+        &self,
+        key: &Key,
+        expect: Expect,
+        value: &serde_json::Value,
+    ) -> impl Future<Output = Result<Result<u64, Conflict>, StoreError>> + Send;
+
     /// Writes `value` under `key`, whatever is there; returns the new version.
     fn put(
         &self,
         key: &Key,
         value: &serde_json::Value,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        async move {
+            // `Expect::Anything` always holds: a conflict would be a backend's bug.
+            self.write(key, Expect::Anything, value)
+                .await?
+                .map_err(|_| StoreError::Corrupt {
+                    key: key.to_string(),
+                    reason: "the store refused an unconditional write".to_owned(),
+                })
+        }
+    }
 
     /// Writes `value` under `key` only if the current version is `expected` (`None`: only if
     /// there is no value). Returns the new version, or the [`Conflict`] with what is there.
@@ -73,7 +101,9 @@ pub trait Store: Send + Sync {
         key: &Key,
         expected: Option<u64>,
         value: &serde_json::Value,
-    ) -> impl Future<Output = Result<Result<u64, Conflict>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Result<u64, Conflict>, StoreError>> + Send {
+        self.write(key, Expect::Version(expected), value)
+    }
 
     /// Removes the value under `key`; returns whether there was one.
     fn delete(&self, key: &Key) -> impl Future<Output = Result<bool, StoreError>> + Send;

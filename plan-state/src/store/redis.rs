@@ -2,7 +2,7 @@
 
 use redis::aio::ConnectionManager;
 
-use super::{Conflict, Key, Store, StoreError, Versioned};
+use super::{Conflict, Expect, Key, Store, StoreError, Versioned};
 
 /// Redis, through redis-rs's `ConnectionManager`: one multiplexed connection that reconnects
 /// when the server goes away and comes back. A key `K` is the hash `plan-state:K` with the
@@ -45,12 +45,12 @@ impl Redis {
     async fn write_if(
         &self,
         key: &Key,
-        expected: Option<Option<u64>>,
+        expect: Expect,
         value: &serde_json::Value,
     ) -> Result<Result<u64, Conflict>, StoreError> {
-        let expected_arg = match expected {
-            None => String::new(),
-            Some(version) => version.unwrap_or(0).to_string(),
+        let expected_arg = match expect {
+            Expect::Anything => String::new(),
+            Expect::Version(version) => version.unwrap_or(0).to_string(),
         };
         let mut connection = self.connection.clone();
         let reply: Vec<redis::Value> = self
@@ -83,10 +83,11 @@ impl Redis {
                         version,
                     })
                 };
-                Ok(Err(Conflict {
-                    expected: expected.flatten(),
-                    current,
-                }))
+                let expected = match expect {
+                    Expect::Version(version) => version,
+                    Expect::Anything => None,
+                };
+                Ok(Err(Conflict { expected, current }))
             }
             _ => Err(StoreError::Corrupt {
                 key: key.to_string(),
@@ -118,6 +119,15 @@ fn parse(key: &Key, text: &str) -> Result<serde_json::Value, StoreError> {
 }
 
 impl Store for Redis {
+    async fn write(
+        &self,
+        key: &Key,
+        expect: Expect,
+        value: &serde_json::Value,
+    ) -> Result<Result<u64, Conflict>, StoreError> {
+        self.write_if(key, expect, value).await
+    }
+
     async fn get(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
         let mut connection = self.connection.clone();
         let (version, value): (Option<u64>, Option<String>) = redis::cmd("HMGET")
@@ -134,22 +144,6 @@ impl Store for Redis {
             })),
             _ => Ok(None),
         }
-    }
-
-    async fn put(&self, key: &Key, value: &serde_json::Value) -> Result<u64, StoreError> {
-        Ok(self
-            .write_if(key, None, value)
-            .await?
-            .expect("an unconditional write has no conflict"))
-    }
-
-    async fn compare_and_set(
-        &self,
-        key: &Key,
-        expected: Option<u64>,
-        value: &serde_json::Value,
-    ) -> Result<Result<u64, Conflict>, StoreError> {
-        self.write_if(key, Some(expected), value).await
     }
 
     async fn delete(&self, key: &Key) -> Result<bool, StoreError> {

@@ -5,7 +5,7 @@ use std::sync::mpsc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Conflict, Key, Store, StoreError, Versioned};
+use super::{Conflict, Expect, Key, Store, StoreError, Versioned};
 
 /// A job for the store's thread.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -124,12 +124,11 @@ fn current(connection: &Connection, key: &str) -> Result<Option<Versioned>, Stor
     .transpose()
 }
 
-/// Writes `value` if the version is `expected` (or whatever it is, for `None`), in one
-/// transaction.
-fn write(
+/// Writes `value` if `expect` holds, in one transaction.
+fn write_if(
     connection: &mut Connection,
     key: &str,
-    expected: Option<Option<u64>>,
+    expect: Expect,
     value: &str,
 ) -> Result<Result<u64, Conflict>, StoreError> {
     let tx = connection
@@ -137,7 +136,7 @@ fn write(
         .map_err(|e| backend("write", key, e))?;
     let found = current(&tx, key)?;
     let version = found.as_ref().map(|c| c.version);
-    if let Some(expected) = expected
+    if let Expect::Version(expected) = expect
         && expected != version
     {
         return Ok(Err(Conflict {
@@ -157,26 +156,19 @@ fn write(
 }
 
 impl Store for Sqlite {
-    async fn get(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
-        let key = key.to_string();
-        self.run(move |c| current(c, &key)).await
-    }
-
-    async fn put(&self, key: &Key, value: &serde_json::Value) -> Result<u64, StoreError> {
-        let (key, value) = (key.to_string(), value.to_string());
-        let written = self.run(move |c| write(c, &key, None, &value)).await?;
-        Ok(written.expect("an unconditional write has no conflict"))
-    }
-
-    async fn compare_and_set(
+    async fn write(
         &self,
         key: &Key,
-        expected: Option<u64>,
+        expect: Expect,
         value: &serde_json::Value,
     ) -> Result<Result<u64, Conflict>, StoreError> {
         let (key, value) = (key.to_string(), value.to_string());
-        self.run(move |c| write(c, &key, Some(expected), &value))
-            .await
+        self.run(move |c| write_if(c, &key, expect, &value)).await
+    }
+
+    async fn get(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
+        let key = key.to_string();
+        self.run(move |c| current(c, &key)).await
     }
 
     async fn delete(&self, key: &Key) -> Result<bool, StoreError> {
