@@ -263,12 +263,9 @@ impl RunReport {
     /// Every counter of the run, summed over the instances that counted it (tools count on
     /// the step that calls them, so nothing is counted twice), in the order first counted.
     pub fn totals(&self) -> Vec<(&'static str, f64)> {
-        let mut totals: Vec<(&'static str, f64)> = Vec::new();
+        let mut totals = Vec::new();
         for &(counter, amount) in self.nodes.iter().flat_map(|n| &n.counters) {
-            match totals.iter_mut().find(|(name, _)| *name == counter) {
-                Some((_, total)) => *total += amount,
-                None => totals.push((counter, amount)),
-            }
+            add_to(&mut totals, counter, amount);
         }
         totals
     }
@@ -299,4 +296,12 @@ fn serialize_counters<S: Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     s.collect_map(counters.iter().map(|(name, value)| (*name, *value)))
+}
+
+/// Adds `amount` to `counter` in `counters`, appending it if it is new.
+pub(super) fn add_to(counters: &mut Vec<(&'static str, f64)>, counter: &'static str, amount: f64) {
+    match counters.iter_mut().find(|(name, _)| *name == counter) {
+        Some((_, total)) => *total += amount,
+        None => counters.push((counter, amount)),
+    }
 }

@@ -10,7 +10,7 @@ use plan_core::{Ended, Monitor, NodeInfo, NodeKind, PlanError};
 use tokio::time::Instant;
 
 use super::event::{Event, EventKind, Events};
-use super::record::{Barrier, NodeRecord, Outcome, RunReport};
+use super::record::{Barrier, NodeRecord, Outcome, RunReport, add_to};
 
 /// Records one run: every node instance's start, end, attempts, outcome and time waited for
 /// limits, and the barrier of every parallel group. Make one, run a plan with it
@@ -271,11 +271,7 @@ impl Monitor for Recorder {
 
     fn count(&self, counter: &'static str, amount: f64) {
         let Some(id) = self.current() else { return };
-        let counters = &mut self.lock().nodes[id].record.counters;
-        match counters.iter_mut().find(|(name, _)| *name == counter) {
-            Some((_, total)) => *total += amount,
-            None => counters.push((counter, amount)),
-        }
+        add_to(&mut self.lock().nodes[id].record.counters, counter, amount);
     }
 }
 

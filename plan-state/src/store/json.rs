@@ -53,8 +53,10 @@ impl JsonFiles {
             .await
             .map_err(|_| StoreError::Closed)?
     }
+}
 
-    async fn write_if(
+impl Store for JsonFiles {
+    async fn write(
         &self,
         key: &Key,
         expect: Expect,
@@ -79,17 +81,6 @@ impl JsonFiles {
             Ok(Ok(next))
         })
         .await
-    }
-}
-
-impl Store for JsonFiles {
-    async fn write(
-        &self,
-        key: &Key,
-        expect: Expect,
-        value: &serde_json::Value,
-    ) -> Result<Result<u64, Conflict>, StoreError> {
-        self.write_if(key, expect, value).await
     }
 
     async fn get(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {

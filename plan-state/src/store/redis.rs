@@ -41,8 +41,31 @@ impl Redis {
             write: redis::Script::new(WRITE),
         })
     }
+}
 
-    async fn write_if(
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Redis")
+    }
+}
+
+fn backend(operation: &'static str, key: &str, source: redis::RedisError) -> StoreError {
+    StoreError::Backend {
+        operation,
+        key: key.to_owned(),
+        source: Box::new(source),
+    }
+}
+
+fn parse(key: &Key, text: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+impl Store for Redis {
+    async fn write(
         &self,
         key: &Key,
         expect: Expect,
@@ -94,38 +117,6 @@ impl Redis {
                 reason: "unexpected reply to a write".to_owned(),
             }),
         }
-    }
-}
-
-impl std::fmt::Debug for Redis {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Redis")
-    }
-}
-
-fn backend(operation: &'static str, key: &str, source: redis::RedisError) -> StoreError {
-    StoreError::Backend {
-        operation,
-        key: key.to_owned(),
-        source: Box::new(source),
-    }
-}
-
-fn parse(key: &Key, text: &str) -> Result<serde_json::Value, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-        key: key.to_string(),
-        reason: e.to_string(),
-    })
-}
-
-impl Store for Redis {
-    async fn write(
-        &self,
-        key: &Key,
-        expect: Expect,
-        value: &serde_json::Value,
-    ) -> Result<Result<u64, Conflict>, StoreError> {
-        self.write_if(key, expect, value).await
     }
 
     async fn get(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {

@@ -137,7 +137,7 @@ impl Http {
         let mut attempt = 1;
         loop {
             let reservation = budget.map(|b| b.admit(&Charge::request())).transpose()?;
-            let outcome = self.attempt(&request, &parsed).await;
+            let outcome = self.attempt(&request, &parsed, &method, &url).await;
             if let Some(reservation) = reservation {
                 reservation.settle(&Charge::request());
             }
@@ -194,8 +194,9 @@ impl Http {
         &self,
         request: &Request,
         url: &reqwest::Url,
+        method: &str,
+        shown_url: &str,
     ) -> Result<(u16, HeaderMap, Bytes), Failure> {
-        let (method, shown_url) = (request.method.to_string(), shown(url.as_str()));
         let mut builder = self
             .client
             .request(request.method.clone(), url.clone())
@@ -207,12 +208,12 @@ impl Http {
         let mut answer = builder
             .send()
             .await
-            .map_err(|err| self.failure(&method, &shown_url, err))?;
+            .map_err(|err| self.failure(method, shown_url, err))?;
         let status = answer.status().as_u16();
         let too_large = || {
             Failure::Final(HttpError::TooLarge {
-                method: method.clone(),
-                url: shown_url.clone(),
+                method: method.to_owned(),
+                url: shown_url.to_owned(),
                 limit: self.max_body,
             })
         };
@@ -227,7 +228,7 @@ impl Http {
         while let Some(chunk) = answer
             .chunk()
             .await
-            .map_err(|err| self.failure(&method, &shown_url, err))?
+            .map_err(|err| self.failure(method, shown_url, err))?
         {
             if body.len() + chunk.len() > self.max_body {
                 return Err(too_large());

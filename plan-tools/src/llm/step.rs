@@ -62,7 +62,9 @@ where
             monitor.count(counter, amount);
         }
     };
-    let prompt_chars = serde_json::to_string(&request.messages).map_or(0, |text| text.len());
+    let mut prompt = Length(0);
+    let _ = serde_json::to_writer(&mut prompt, &request.messages);
+    let prompt_chars = prompt.0;
     let estimate = Charge {
         model,
         input_tokens: Usage::estimate(prompt_chars, 0).prompt_tokens,
@@ -93,4 +95,18 @@ where
         reservation.settle(&actual);
     }
     Ok(completion)
+}
+
+/// Counts the bytes written to it: the prompt's size as JSON, without building the JSON.
+struct Length(usize);
+
+impl std::io::Write for Length {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
