@@ -1,8 +1,11 @@
 //! The run context handed to every node: the user's context, and which node is running.
 
+use std::sync::Arc;
+
 use crate::extensions::Extensions;
+use crate::journal::{Entry, Journal};
 use crate::monitor::Monitor;
-use crate::node::{NodeInfo, NodeKind};
+use crate::node::{NodeInfo, NodeKind, NodeRef};
 
 /// What a node receives besides its input: the user's shared context (`&Ctx`: clients,
 /// configuration) and the identity of the node being run, so that errors and traces can name it.
@@ -26,11 +29,14 @@ pub struct Cx<'a, C> {
     extensions: Option<&'a Extensions<'a>>,
 }
 
-/// One enclosing nested-plan step, for full error paths. Lives on the stack of the nested
-/// step's future; see [`Cx::nested`].
+/// One enclosing nested-plan step, for full error paths, or one pass of a `loop` or item of
+/// an `each`, for the journal keys of durable runs. Lives on the stack of the future it
+/// encloses; see [`Cx::nested`].
 #[derive(Debug)]
 pub struct Scope<'a> {
     node: &'static NodeInfo,
+    // `Some(n)` for the `n`-th pass or item (from 0), which is not part of error paths.
+    pass: Option<usize>,
     outer: Option<&'a Scope<'a>>,
 }
 
@@ -101,8 +107,10 @@ impl<'a, C> Cx<'a, C> {
         Cx { node, ..self }
     }
 
-    /// Opens a scope for a plan nested as a step inside another: the current node becomes part
-    /// of the path of every node inside. `scope` must be made with [`Cx::scope`].
+    /// Opens `scope` for the nodes run inside it: made with [`Cx::scope`], for a plan nested as
+    /// a step inside another (the current node becomes part of the path of every node
+    /// inside), or with [`Cx::pass`], for one pass of a construct that runs its body many
+    /// times (which tells the passes apart in a durable run's journal).
     pub fn nested<'b>(&self, scope: &'b Scope<'b>) -> Cx<'b, C>
     where
         'a: 'b,
@@ -120,14 +128,77 @@ impl<'a, C> Cx<'a, C> {
     pub fn scope(&self) -> Scope<'a> {
         Scope {
             node: self.node,
+            pass: None,
             outer: self.outer,
+        }
+    }
+
+    /// The scope of pass `index` (from 0) of the current node — a `loop`'s pass, an `each`'s
+    /// item — to pass to [`Cx::nested`]. Nodes inside keep their paths; a durable run tells
+    /// their outputs apart by pass (see [`Cx::entry`]).
+    pub fn pass(&self, index: usize) -> Scope<'a> {
+        Scope {
+            node: self.node,
+            pass: Some(index),
+            outer: self.outer,
+        }
+    }
+
+    /// The journal of the durable run this is part of, if any: the run carries it as an
+    /// `Arc<dyn Journal>` among its [`Extensions`].
+    pub fn journal(&self) -> Option<&'a dyn Journal> {
+        self.extension::<Arc<dyn Journal>>()
+            .map(|journal| &**journal)
+    }
+
+    /// The current node's entry in a durable run's journal: the node, and a key that tells it
+    /// apart from every other node and from its own other passes in the run — its path, and
+    /// every enclosing nested plan and `loop` pass or `each` item.
+    ///
+    /// ```
+    /// use plan_core::{Cx, NodeInfo, NodeKind};
+    /// static LOOP: NodeInfo = NodeInfo::new("loop", NodeKind::Loop, "1");
+    /// static STEP: NodeInfo = NodeInfo::new("fetch", NodeKind::Step, "1/0");
+    /// let root = Cx::root(&()).at(&LOOP);
+    /// let third = root.pass(2);
+    /// let cx = root.nested(&third).at(&STEP);
+    /// assert_eq!(cx.entry().key, "1:2-1.0");
+    /// assert_eq!(cx.entry().node.path, "1/0");
+    /// ```
+    pub fn entry(&self) -> Entry {
+        let mut frames: Vec<&Scope<'_>> = std::iter::successors(self.outer, |s| s.outer).collect();
+        frames.reverse();
+        let mut key = String::new();
+        for frame in frames {
+            push_path(&mut key, frame.node.path);
+            if let Some(pass) = frame.pass {
+                key.push(':');
+                key.push_str(&pass.to_string());
+            }
+            key.push('-');
+        }
+        push_path(&mut key, self.node.path);
+        if key.is_empty() || key.ends_with('-') {
+            key.push_str("root");
+        }
+        Entry {
+            node: NodeRef::current(self),
+            key,
         }
     }
 
     /// Paths of the enclosing nested-plan steps, innermost first.
     pub(crate) fn outer_paths(&self) -> impl Iterator<Item = &'static str> + '_ {
-        std::iter::successors(self.outer, |s| s.outer).map(|s| s.node.path)
+        std::iter::successors(self.outer, |s| s.outer)
+            .filter(|s| s.pass.is_none())
+            .map(|s| s.node.path)
     }
+}
+
+/// A node's path in a journal key: segments joined by `.`, so that a key is one segment of a
+/// store key.
+fn push_path(key: &mut String, path: &str) {
+    key.extend(path.chars().map(|c| if c == '/' { '.' } else { c }));
 }
 
 impl<C> Clone for Cx<'_, C> {

@@ -41,6 +41,10 @@ pub struct GraphNode {
     pub timeout: Option<Duration>,
     /// `#[retry(..)]`, if any.
     pub retry: Option<RetryInfo>,
+    /// `#[durable]`: a durable run journals the node's output, and replays it when the run
+    /// is run again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub durable: bool,
     /// The enclosing construct's node, if any.
     pub parent: Option<usize>,
 }
@@ -97,6 +101,7 @@ impl GraphBuilder {
             parallel: None,
             timeout: None,
             retry: None,
+            durable: false,
             parent: self.open.last().copied(),
         });
         let label = self.pending_label.take();
@@ -165,6 +170,13 @@ impl GraphBuilder {
     pub fn set_retry(&mut self, retry: RetryInfo) {
         if let Some(node) = self.current() {
             node.retry = Some(retry);
+        }
+    }
+
+    /// Marks the innermost open node as journaled (`#[durable]`).
+    pub fn set_durable(&mut self) {
+        if let Some(node) = self.current() {
+            node.durable = true;
         }
     }
 
@@ -273,6 +285,9 @@ impl GraphNode {
         }
         if let Some(retry) = self.retry {
             let _ = write!(label, " ↻{}", retry.attempts);
+        }
+        if self.durable {
+            label.push_str(" · durable");
         }
         label
     }

@@ -1,4 +1,4 @@
-//! Attributes on an item: `#[timeout(..)]`, `#[retry(..)]`, `#[name = ".."]`.
+//! Attributes on an item: `#[timeout(..)]`, `#[retry(..)]`, `#[durable]`, `#[name = ".."]`.
 
 use proc_macro2::Span;
 use syn::parse::ParseStream;
@@ -18,9 +18,12 @@ pub enum Wrapper {
         /// The `retry` keyword, where a non-`Clone` input is reported.
         span: Span,
     },
+    /// `#[durable]`, at the keyword (where an output that cannot be journaled is reported).
+    /// Outermost whatever the order it is written in: a replayed node runs no retry or timer.
+    Durable(Span),
 }
 
-const ATTRIBUTES: &[&str] = &["timeout", "retry", "name"];
+const ATTRIBUTES: &[&str] = &["timeout", "retry", "durable", "name"];
 const RETRY_HINT: &str =
     "`#[retry]` needs the number of attempts: `#[retry(3)]` or `#[retry(3, backoff = 100ms)]`";
 
@@ -84,6 +87,18 @@ pub fn parse(
             backoff,
             span: key.span,
         });
+    } else if content.peek(kw::durable) {
+        let key: kw::durable = content.parse()?;
+        if content.peek(token::Paren) {
+            return Err(content.error("`#[durable]` takes no arguments"));
+        }
+        if wrappers.iter().any(|w| matches!(w, Wrapper::Durable(_))) {
+            return Err(syn::Error::new(
+                key.span,
+                "a node has one `#[durable]`: remove one of them",
+            ));
+        }
+        wrappers.push(Wrapper::Durable(key.span));
     } else if content.peek(kw::name) {
         content.parse::<kw::name>()?;
         content.parse::<Token![=]>()?;
@@ -100,7 +115,7 @@ pub fn parse(
             &content,
             "plan attribute",
             ATTRIBUTES,
-            "plan attributes are `#[timeout(DURATION)]`, `#[retry(N)]` / `#[retry(N, backoff = DURATION)]` and `#[name = \"..\"]`",
+            "plan attributes are `#[timeout(DURATION)]`, `#[retry(N)]` / `#[retry(N, backoff = DURATION)]`, `#[durable]` and `#[name = \"..\"]`",
         ));
     }
     expect_end(&content, "in this attribute")

@@ -386,6 +386,7 @@ impl Bindings {
                 &binding.name.text,
                 &feed.shadow,
                 &flow,
+                None,
             );
             let info = x.info(
                 &binding.name.text,
@@ -425,7 +426,7 @@ impl Bindings {
                 .map_or(self.output.span, |b| b.name.span);
             x.check(
                 span,
-                Compare::Clone("input_is_cloned_for_each_binding".to_owned()),
+                Compare::Holds("input_is_cloned_for_each_binding".to_owned()),
                 quote!((&&&CloneProbe(#state)).check()),
                 &format!(
                     "{} feeds {} bindings, each but the last with a clone, but `{{Self}}` is not `Clone`",
@@ -526,7 +527,7 @@ impl Bindings {
         let name = &binding.name.text;
         x.check(
             binding.name.span,
-            Compare::Clone(check_name(name, "is_cloned_for_each_read")),
+            Compare::Holds(check_name(name, "is_cloned_for_each_read")),
             quote!((&&&CloneProbe(#out)).check()),
             &format!(
                 "`{name}` is read {}, and each read but the last gets a clone, but `{{Self}}` is not `Clone`",

@@ -69,6 +69,8 @@ pub struct Expander {
     checks: Vec<TokenStream>,
     proofs: Vec<Ident>,
     names: usize,
+    /// `#![durable]`: every step is durable (at the attribute, where errors are reported).
+    pub durable_steps: Option<Span>,
 }
 
 /// The local trait a named check is written with, and its name. The name is what rustc's
@@ -77,9 +79,9 @@ pub struct Expander {
 pub enum Compare {
     /// Two types must be the same: `Found: name<Expected>`.
     SameType(String),
-    /// A type must be `Clone`: the pair is `(T, ())`, and `T: name` fails for any `T` the
-    /// probe found not to be `Clone`.
-    Clone(String),
+    /// A type must have a property (`Clone`, journaled as JSON): the pair is `(T, ())`, and
+    /// `T: name` fails for any `T` the probe found not to have it.
+    Holds(String),
 }
 
 impl Expander {
@@ -96,6 +98,7 @@ impl Expander {
             checks: Vec::new(),
             proofs: Vec::new(),
             names: 0,
+            durable_steps: None,
         }
     }
 
@@ -228,7 +231,7 @@ impl Expander {
                     type #alias<A, B> = (#wire::Pair<A, B>, <A as #name<B>>::Ok);
                 }
             }
-            Compare::Clone(name) => {
+            Compare::Holds(name) => {
                 let name = Ident::new(&name, Span::mixed_site());
                 quote! {
                     #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]

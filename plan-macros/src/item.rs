@@ -279,7 +279,17 @@ impl Item {
             Term::Focus(focus) => focus.expand(x, &site, input),
             Term::Loop(repeat) => repeat.expand(x, &site, input),
         };
-        let tree = wrap(x, &self.wrappers, &self.label(), &input_shadow, &flow);
+        let all_durable = x
+            .durable_steps
+            .filter(|_| matches!(kind, "Step" | "Blocking"));
+        let tree = wrap(
+            x,
+            &self.wrappers,
+            &self.label(),
+            &input_shadow,
+            &flow,
+            all_durable,
+        );
         let name = self.name.as_ref().map_or(default_name, LitStr::value);
         let info = x.info(
             &name,
@@ -297,18 +307,25 @@ impl Item {
     }
 }
 
-/// `flow`'s tree wrapped in `wrappers` (outermost first), for the item or binding `label`
-/// whose input is `input`.
+/// `flow`'s tree wrapped in `wrappers` (outermost first, `#[durable]` outside them all), for
+/// the item or binding `label` whose input is `input`; durable also when `all_durable` (a
+/// step of a `#![durable]` plan).
 pub fn wrap(
     x: &mut Expander,
     wrappers: &[Wrapper],
     label: &str,
     input: &Ident,
     flow: &Flow,
+    all_durable: Option<Span>,
 ) -> TokenStream {
     let mut tree = flow.tree.clone();
+    let mut durable = all_durable;
     for wrapper in wrappers.iter().rev() {
         tree = match wrapper {
+            Wrapper::Durable(span) => {
+                durable = Some(*span);
+                continue;
+            }
             Wrapper::Timeout(after) => {
                 let after = after.to_tokens();
                 quote!(::plan_runtime::nodes::timeout(#after, #tree))
@@ -325,7 +342,7 @@ pub fn wrap(
                 );
                 x.check(
                     *span,
-                    Compare::Clone(check_name(label, "is_retried_on_a_clone")),
+                    Compare::Holds(check_name(label, "is_retried_on_a_clone")),
                     quote!((&&&CloneProbe(#state)).check()),
                     &message,
                     "`{Self}` is not `Clone`",
@@ -337,6 +354,22 @@ pub fn wrap(
                 quote_spanned!(attempts.span()=> ::plan_runtime::nodes::retry(#attempts, #backoff, #tree))
             }
         };
+    }
+    if let Some(span) = durable {
+        let out = &flow.out;
+        let message = format!(
+            "`#[durable]` journals the output of {}, but `{{Self}}` cannot be journaled",
+            code(label)
+        );
+        x.check(
+            span,
+            Compare::Holds(check_name(label, "output_is_journaled")),
+            quote!((&&&JournalProbe(#out)).check()),
+            &message,
+            "`{Self}` is not `Serialize` + `Deserialize`",
+            "a durable run writes the output as JSON and reads it back after a crash: derive `serde::Serialize` and `serde::Deserialize` for `{Self}`, or make a node whose output is serde durable instead",
+        );
+        tree = quote!(::plan_runtime::nodes::durable(#tree));
     }
     tree
 }

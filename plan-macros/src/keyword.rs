@@ -35,6 +35,7 @@ syn::custom_keyword!(error);
 syn::custom_keyword!(retry);
 syn::custom_keyword!(backoff);
 syn::custom_keyword!(name);
+syn::custom_keyword!(durable);
 
 /// The keywords that open a construct followed by `{ .. }` or `(..) { .. }`.
 const CONSTRUCTS: &[&str] = &["seq", "par", "each", "choose", "focus", "loop"];

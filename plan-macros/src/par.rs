@@ -73,7 +73,7 @@ impl Par {
         let state = x.either(&input.shadow, &flows[0].takes);
         x.check(
             site.span,
-            Compare::Clone("par_clones_its_input_for_each_branch".to_owned()),
+            Compare::Holds("par_clones_its_input_for_each_branch".to_owned()),
             quote!((&&&CloneProbe(#state)).check()),
             &format!("{label} gives each branch a clone of its input, but `{{Self}}` is not `Clone`"),
             "`{Self}` is not `Clone`",

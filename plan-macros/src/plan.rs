@@ -1,4 +1,4 @@
-//! A whole `plan! { .. }`: an optional `#![name = ".."]`, then a chain.
+//! A whole `plan! { .. }`: optional `#![name = ".."]` and `#![durable]`, then a chain.
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream};
@@ -12,25 +12,38 @@ use crate::parse::expect_end;
 pub struct PlanBody {
     /// `#![name = ".."]`, naming the plan's root.
     pub name: Option<LitStr>,
+    /// `#![durable]`: every step of the plan is durable.
+    pub durable: Option<Span>,
     pub body: Body,
 }
 
 impl Parse for PlanBody {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut name = None;
-        if input.peek(Token![#]) && input.peek2(Token![!]) {
+        let mut durable = None;
+        while input.peek(Token![#]) && input.peek2(Token![!]) {
             input.parse::<Token![#]>()?;
             input.parse::<Token![!]>()?;
             let content;
             syn::bracketed!(content in input);
-            content.parse::<kw::name>().map_err(|e| {
+            if content.peek(kw::durable) {
+                let key: kw::durable = content.parse()?;
+                if durable.replace(key.span).is_some() {
+                    return Err(syn::Error::new(key.span, "a plan has one `#![durable]`"));
+                }
+                expect_end(&content, "after `#![durable]`: it takes no arguments")?;
+                continue;
+            }
+            let key = content.parse::<kw::name>().map_err(|e| {
                 syn::Error::new(
                     e.span(),
-                    "the only inner attribute of a plan is `#![name = \"..\"]`",
+                    "the inner attributes of a plan are `#![name = \"..\"]` and `#![durable]`",
                 )
             })?;
             content.parse::<Token![=]>()?;
-            name = Some(content.parse::<LitStr>()?);
+            if name.replace(content.parse::<LitStr>()?).is_some() {
+                return Err(syn::Error::new(key.span, "a plan has one `#![name]`"));
+            }
             expect_end(&content, "after the plan's name")?;
         }
         if input.is_empty() {
@@ -45,7 +58,11 @@ impl Parse for PlanBody {
                 "unexpected tokens: join steps with `>>`, separate `par` branches with `,` inside `par { .. }`",
             ));
         }
-        Ok(PlanBody { name, body })
+        Ok(PlanBody {
+            name,
+            durable,
+            body,
+        })
     }
 }
 
@@ -53,6 +70,7 @@ impl PlanBody {
     /// The whole expansion.
     pub fn expand(&self) -> TokenStream {
         let mut x = Expander::new();
+        x.durable_steps = self.durable;
         let name = self
             .name
             .as_ref()

@@ -60,6 +60,18 @@ impl<S: Describe, P: ParallelPolicy> Describe for Each<S, P> {
     }
 }
 
+/// Runs `step` on item `index`, in a scope of its own: a durable run tells the items' outputs
+/// apart by it, whatever order they finish in.
+async fn item_run<I, C, S: Plan<I, C>>(
+    step: &S,
+    item: I,
+    cx: Cx<'_, C>,
+    index: usize,
+) -> Result<S::Out, PlanError> {
+    let scope = cx.pass(index);
+    step.call(item, cx.nested(&scope)).await
+}
+
 impl<It, C, S, P> Plan<It, C> for Each<S, P>
 where
     It: IntoIterator + Send,
@@ -72,7 +84,10 @@ where
     type Out = P::Out;
 
     async fn call(&self, input: It, cx: Cx<'_, C>) -> Result<P::Out, PlanError> {
-        let branches = input.into_iter().map(|item| self.step.call(item, cx));
+        let branches = input
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| item_run(&self.step, item, cx, index));
         // Every item runs the body, the group's only child.
         let names = |_item| branch_ref(&cx, 0, &self.step);
         gather(branches, &self.spec(), &self.policy, &cx, &names).await

@@ -267,6 +267,7 @@ mod blocking;
 mod choose;
 mod cut_off;
 mod dataflow;
+mod durable;
 mod each;
 mod focus;
 mod gather;
@@ -285,9 +286,9 @@ mod timeout;
 pub mod wiring;
 
 pub use plan_core::{
-    BoxPlan, Cx, Describe, Edge, Ended, Extensions, FnLens, GraphBuilder, GraphNode, Label, Lens,
-    Location, Monitor, NodeInfo, NodeKind, NodeRef, ParallelSpec, Plan, PlanError, PlanGraph,
-    Policy, RetryInfo, Scope, StepError, Then, lens,
+    BoxPlan, Cx, Describe, Edge, Ended, Entry, Extensions, FnLens, GraphBuilder, GraphNode,
+    Journal, Label, Lens, Location, Monitor, NodeInfo, NodeKind, NodeRef, ParallelSpec, Plan,
+    PlanError, PlanGraph, Policy, RetryInfo, Scope, StepError, Then, lens,
 };
 /// Derives a lens per named field: `Type::field` focuses on that field (see [`Lens`](trait@Lens)).
 pub use plan_macros::Lens;
@@ -359,6 +360,7 @@ pub mod nodes {
     pub use crate::blocking::{Blocking, blocking};
     pub use crate::choose::{Arm, Arms, IfElse, Route, RouteArms, arm, arms, if_else, route};
     pub use crate::cut_off::CutOff;
+    pub use crate::durable::{Durable, durable};
     pub use crate::each::{Each, each};
     pub use crate::focus::{Focus, focus};
     pub use crate::gather::{Gather, ParallelPolicy, Uniform};

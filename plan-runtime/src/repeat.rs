@@ -70,11 +70,13 @@ where
 
     async fn call(&self, input: S, cx: Cx<'_, C>) -> Result<S, PlanError> {
         let mut state = input;
-        for _ in 0..self.max {
+        for pass in 0..self.max {
             if self.check == Check::While && !(self.pred)(&state) {
                 return Ok(state);
             }
-            state = self.body.call(state, cx).await?;
+            // A scope per pass: a durable run tells the passes' outputs apart by it.
+            let scope = cx.pass(pass as usize);
+            state = self.body.call(state, cx.nested(&scope)).await?;
             if self.check == Check::Until && (self.pred)(&state) {
                 return Ok(state);
             }

@@ -14,5 +14,8 @@
 #![warn(missing_docs)]
 
 pub mod beliefs;
+mod journal;
 pub mod memory;
+pub mod runs;
 pub mod store;
+pub mod wait;

@@ -36,6 +36,9 @@ pub struct RouterProbe<F, S>(pub Ty<F>, pub S);
 /// Data that is cloned (per attempt, per branch).
 pub struct CloneProbe<S>(pub S);
 
+/// The output of a `#[durable]` node, which is journaled as JSON.
+pub struct JournalProbe<S>(pub S);
+
 /// Which of two shadows is known: the input of a construct, or what its body takes.
 pub struct EitherProbe<A, B>(pub A, pub B);
 
@@ -443,6 +446,36 @@ pub trait CloneOther {
     }
 }
 impl<S> CloneOther for CloneProbe<S> {}
+
+// --- A durable node's output: serde, or the check fails on it. --------------------------
+
+#[doc(hidden)]
+pub trait Journals {
+    fn check(&self) -> Pair<Fine, ()>;
+}
+impl<T: serde::Serialize + serde::de::DeserializeOwned> Journals for &&JournalProbe<Known<T>> {
+    fn check(&self) -> Pair<Fine, ()> {
+        pair()
+    }
+}
+#[doc(hidden)]
+pub trait DoesNotJournal {
+    type Pair;
+    fn check(&self) -> Self::Pair;
+}
+impl<T> DoesNotJournal for &JournalProbe<Known<T>> {
+    type Pair = Pair<T, ()>;
+    fn check(&self) -> Self::Pair {
+        pair()
+    }
+}
+#[doc(hidden)]
+pub trait JournalOther {
+    fn check(&self) -> Pair<Fine, ()> {
+        pair()
+    }
+}
+impl<S> JournalOther for JournalProbe<S> {}
 
 // --- A construct's input: what flows in, else what its body takes. ----------------------
 
