@@ -69,8 +69,8 @@ pub struct Expander {
     checks: Vec<TokenStream>,
     proofs: Vec<Ident>,
     names: usize,
-    /// `#![durable]`: every step is durable (at the attribute, where errors are reported).
-    pub durable_steps: Option<Span>,
+    /// `#![durable]`: every step is durable.
+    pub durable_steps: bool,
 }
 
 /// The local trait a named check is written with, and its name. The name is what rustc's
@@ -98,7 +98,7 @@ impl Expander {
             checks: Vec::new(),
             proofs: Vec::new(),
             names: 0,
-            durable_steps: None,
+            durable_steps: false,
         }
     }
 

@@ -279,9 +279,8 @@ impl Item {
             Term::Focus(focus) => focus.expand(x, &site, input),
             Term::Loop(repeat) => repeat.expand(x, &site, input),
         };
-        let all_durable = x
-            .durable_steps
-            .filter(|_| matches!(kind, "Step" | "Blocking"));
+        let all_durable =
+            (x.durable_steps && matches!(kind, "Step" | "Blocking")).then_some(self.span);
         let tree = wrap(
             x,
             &self.wrappers,
@@ -309,7 +308,7 @@ impl Item {
 
 /// `flow`'s tree wrapped in `wrappers` (outermost first, `#[durable]` outside them all), for
 /// the item or binding `label` whose input is `input`; durable also when `all_durable` (a
-/// step of a `#![durable]` plan).
+/// step of a `#![durable]` plan, at the step).
 pub fn wrap(
     x: &mut Expander,
     wrappers: &[Wrapper],
@@ -319,11 +318,12 @@ pub fn wrap(
     all_durable: Option<Span>,
 ) -> TokenStream {
     let mut tree = flow.tree.clone();
-    let mut durable = all_durable;
+    // Where the node is made durable, and whether by the plan's `#![durable]`.
+    let mut durable = all_durable.map(|span| (span, true));
     for wrapper in wrappers.iter().rev() {
         tree = match wrapper {
             Wrapper::Durable(span) => {
-                durable = Some(*span);
+                durable = Some((*span, false));
                 continue;
             }
             Wrapper::Timeout(after) => {
@@ -355,12 +355,19 @@ pub fn wrap(
             }
         };
     }
-    if let Some(span) = durable {
+    if let Some((span, by_plan)) = durable {
         let out = &flow.out;
-        let message = format!(
-            "`#[durable]` journals the output of {}, but `{{Self}}` cannot be journaled",
-            code(label)
-        );
+        let message = if by_plan {
+            format!(
+                "`#![durable]` journals the output of every step, but {} gives `{{Self}}`, which cannot be journaled",
+                code(label)
+            )
+        } else {
+            format!(
+                "`#[durable]` journals the output of {}, but `{{Self}}` cannot be journaled",
+                code(label)
+            )
+        };
         x.check(
             span,
             Compare::Holds(check_name(label, "output_is_journaled")),

@@ -70,7 +70,7 @@ impl PlanBody {
     /// The whole expansion.
     pub fn expand(&self) -> TokenStream {
         let mut x = Expander::new();
-        x.durable_steps = self.durable;
+        x.durable_steps = self.durable.is_some();
         let name = self
             .name
             .as_ref()
