@@ -345,7 +345,18 @@ fn malformed_plans_are_errors_with_hints() {
         ("42", "found a literal"),
         ("if x => y", "go inside `choose"),
         ("()", "expected a step inside"),
-        ("#![cache] a", "only inner attribute"),
+        ("#![cache] a", "inner attributes of a plan are"),
+        ("#[durable(always)] a", "`#[durable]` takes no arguments"),
+        (
+            "#[durable] #[retry(2)] #[durable] a",
+            "a node has one `#[durable]`",
+        ),
+        ("#![durable] #![durable] a", "a plan has one `#![durable]`"),
+        ("#![durable(x)] a", "it takes no arguments"),
+        (
+            "#![name = \"a\"] #![name = \"b\"] a",
+            "a plan has one `#![name]`",
+        ),
         ("a >> #![name = \"x\"] b", "inner attributes"),
         (
             "par { a, b, c, d, e, f, g, h, i, j, k, l, m }",

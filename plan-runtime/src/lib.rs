@@ -310,8 +310,9 @@ pub use plan_macros::Lens;
 /// | `let a = f; let b = a >> g; let c = a >> h; (b, c) >> j` | a dependency graph: each binding starts when its sources are ready |
 ///
 /// Group options: `par(POLICY, timeout = 2s, limit = 4)`. Attributes on any item, outermost
-/// first: `#[timeout(250ms)]`, `#[retry(3, backoff = 100ms)]`, `#[name = "publish"]`; and
-/// `#![name = "plan"]` first in the plan. A plan's body, or a `seq { .. }`, may be a block of
+/// first: `#[timeout(250ms)]`, `#[retry(3, backoff = 100ms)]`, `#[name = "publish"]`, and
+/// `#[durable]` (journaled in a durable run, always outermost); and `#![name = "plan"]` and
+/// `#![durable]` (every step durable) first in the plan. A plan's body, or a `seq { .. }`, may be a block of
 /// `let` bindings ending in an output, each read by the bindings below it (a tuple of names
 /// reads several); see [`reference`](mod@reference#bindings-named-values-and-dependency-graphs).
 /// Durations are `10us`, `250ms`, `1.5s`, `1m`, `1h`,

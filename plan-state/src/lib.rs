@@ -1,5 +1,5 @@
 //! Agent state for plans: typed building blocks for a user's own state struct, which
-//! `#[derive(Lens)]` so that plans `focus` on its parts.
+//! `#[derive(Lens)]` so that plans `focus` on its parts, and plan runs that survive a crash.
 //!
 //! * [`beliefs`]: weighted beliefs as log-odds per proposition — updated by a delta, read as
 //!   a probability, decaying toward the prior with a half-life, combining independent
@@ -7,9 +7,23 @@
 //! * [`memory`]: a key–value memory and an append-only episodic log with a size cap and
 //!   compaction.
 //! * [`store`]: versioned JSON values behind one async trait, with compare-and-set: a
-//!   directory of JSON files written atomically, and SQLite (the embedded default).
+//!   directory of JSON files written atomically, SQLite (the embedded default) and Redis.
+//! * [`runs`]: durable plan runs — each `#[durable]` node's output journaled in a store as it
+//!   finishes, replayed when the run is run again after a crash.
+//! * [`wait`]: a step that pauses a durable run until a person answers its question.
 //!
 //! Memory and beliefs are `serde` values, so a store keeps them between runs.
+//!
+//! # What each store guarantees
+//!
+//! | store | a write is | after a process crash (`kill -9`) | after a power loss | shared by |
+//! |---|---|---|---|---|
+//! | [`JsonFiles`](store::JsonFiles) | atomic: a temporary file, fsynced, renamed over the old one | every returned write is there | every returned write is there (file and directory fsynced) | the tasks of one process: compare-and-set is exact within the store value, not across processes |
+//! | [`Sqlite`](store::Sqlite) | one transaction (`BEGIN IMMEDIATE`) | every returned write is there | WAL with `synchronous = NORMAL`: the last writes before the loss may be rolled back, the file is never corrupt | the processes of one machine (SQLite's file locks): compare-and-set is exact across them |
+//! | `Redis` (feature `redis`) | one Lua script, atomic on the server | every returned write is there (the server is another process) | as the server's persistence says (`appendonly yes` + `appendfsync always` keeps every write; the default snapshots lose the last ones) | every process that reaches the server: compare-and-set is exact across them |
+//!
+//! A durable run writes each node output with one such write, so its journal keeps what its
+//! store keeps: on SQLite, a killed process loses no journaled output.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

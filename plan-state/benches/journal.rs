@@ -1,0 +1,94 @@
+//! What journaling costs: a 1,000-step chain run as a durable run on SQLite (a file, WAL),
+//! against the same chain with no journal, and against 1,000 raw `rusqlite` inserts of the
+//! same bytes with the same pragmas — the floor for writing each output as its step ends.
+//!
+//! `cargo bench -p plan-state --bench journal`
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use plan_runtime::prelude::*;
+use plan_state::runs::Runs;
+use plan_state::store::Sqlite;
+
+async fn inc(x: u64) -> u64 {
+    std::hint::black_box(x + 1)
+}
+
+/// 100 durable steps; ten of them make the 1,000-step chain (a flat 1,000-step `plan!` of
+/// durable steps takes long to compile, and nesting costs one node per inner plan).
+fn hundred() -> impl Plan<u64, Out = u64> {
+    plan! {
+        #![durable]
+        inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc >> inc
+    }
+}
+
+fn thousand() -> impl Plan<u64, Out = u64> {
+    plan! {
+        (hundred()) >> (hundred()) >> (hundred()) >> (hundred()) >> (hundred())
+            >> (hundred()) >> (hundred()) >> (hundred()) >> (hundred()) >> (hundred())
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn journal(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("plan-state-bench-journal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rt = runtime();
+    let plan = thousand();
+    assert_eq!(rt.block_on(plan.run(0)).unwrap(), 1_000);
+
+    let runs = Runs::new(rt.block_on(Sqlite::open(dir.join("runs.db"))).unwrap());
+    let next = AtomicU64::new(0);
+    let mut group = c.benchmark_group("journal_chain_1000");
+    group.sample_size(20);
+    group.bench_function("no_journal", |b| {
+        b.to_async(&rt)
+            .iter(|| async { plan.run(std::hint::black_box(0)).await.unwrap() })
+    });
+    group.bench_function("durable_sqlite", |b| {
+        b.to_async(&rt).iter(|| async {
+            // A new run every time: 1,000 outputs journaled, and the run's record twice.
+            let id = format!("r{}", next.fetch_add(1, Ordering::Relaxed));
+            runs.run(&plan, &id, 0u64).await.unwrap()
+        })
+    });
+
+    // The floor: the same bytes (each step's output as JSON, under keys as long as the
+    // journal's), one autocommitted upsert each, on a file with the store's pragmas.
+    let raw = rusqlite::Connection::open(dir.join("raw.db")).unwrap();
+    raw.pragma_update(None, "journal_mode", "WAL").unwrap();
+    raw.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    raw.execute_batch(
+        "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL)",
+    )
+    .unwrap();
+    let mut round = 0u64;
+    group.bench_function("raw_rusqlite_inserts", |b| {
+        b.iter(|| {
+            round += 1;
+            let mut insert = raw
+                .prepare_cached(
+                    "INSERT INTO kv (key, value, version) VALUES (?1, ?2, 1) \
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = version + 1",
+                )
+                .unwrap();
+            for step in 1..=1_000u64 {
+                let key = format!("runs/r{round}/nodes/{}-{}", step / 100, step % 100);
+                insert.execute((key, step.to_string())).unwrap();
+            }
+        })
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, journal);
+criterion_main!(benches);
