@@ -372,6 +372,31 @@ def dataflow_section() -> str:
     )
 
 
+# The layers' hot paths against what they wrap: (what, criterion group, ours, theirs, theirs
+# as the table names it, how many operations one iteration makes).
+LAYER_ROWS = (
+    ("tools: a rate limit admits", "rate_limit_admitted", "plan_tools", "governor_check", "`governor` check", 1),
+    ("tools: HTTP GET to 127.0.0.1", "http_get", "plan_tools", "reqwest", "bare `reqwest`", 1),
+    ("state: journal a step's output (per step of a 1,000-step durable chain on SQLite)", "journal_chain_1000", "durable_sqlite", "raw_rusqlite_inserts", "raw `rusqlite` upsert, same bytes", 1000),
+    ("state: a 1,000-step chain, durable on SQLite against no journal", "journal_chain_1000", "durable_sqlite", "no_journal", "the same chain, no journal", 1),
+)
+
+
+def layers_section() -> str:
+    rows = []
+    for what, group, ours, theirs, label, per in LAYER_ROWS:
+        a, b = ns(group, ours), ns(group, theirs)
+        each = lambda t: None if t is None else t / per
+        rows.append([what, human_ns(each(a)), f"{label}: {human_ns(each(b))}", ratio(a, b)])
+    return (
+        "## Layers: tools and state against what they wrap\n\n"
+        "`cargo bench -p plan-tools --bench tools` and `cargo bench -p plan-state --bench "
+        "journal`: each hot path and the library call it wraps, in one run. Medians; a "
+        "per-step figure is the iteration's time over its steps.\n\n"
+        + table(["operation", "ours", "baseline", "ratio"], rows)
+    )
+
+
 def compile_section() -> tuple[str, list[list[str]]]:
     data = load("compile.json")
     if not data:
@@ -419,6 +444,7 @@ def main() -> None:
         deadline_section(asyncio, langgraph),
         constructs_section(),
         dataflow_section(),
+        layers_section(),
         compile_time,
     ]
     out = ROOT / "bench" / "RESULTS.md"
