@@ -364,17 +364,19 @@ impl<'r, S: Store + 'static> Run<'r, S> {
         let waits = Waits::default();
         let extensions = Extensions::new().with(&journal).with(&waits);
         let ended = plan.run_extended(input, ctx, &extensions).await;
+        // A question asked in a branch that the plan did without (a `par(first)` it lost)
+        // does not hold up a plan that finished.
         let (stage, outcome) = match (ended, waits.take()) {
-            (_, Some(question)) => (
+            (Ok(output), _) => {
+                let result = serde_json::to_value(&output).map_err(|e| self.json("result", e))?;
+                (Stage::Done { result }, Outcome::Done(output))
+            }
+            (Err(_), Some(question)) => (
                 Stage::Waiting {
                     question: question.clone(),
                 },
                 Outcome::Waiting(question),
             ),
-            (Ok(output), None) => {
-                let result = serde_json::to_value(&output).map_err(|e| self.json("result", e))?;
-                (Stage::Done { result }, Outcome::Done(output))
-            }
             (Err(source), None) => {
                 return Err(RunError::Failed {
                     id: self.id.to_owned(),

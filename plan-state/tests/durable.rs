@@ -388,3 +388,16 @@ async fn a_durable_node_outside_a_durable_run_is_a_plain_node() {
     assert_eq!(plan.run(1).await.unwrap(), 3);
     assert!(plan.graph().to_mermaid().contains("durable"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_question_the_plan_did_without_does_not_hold_it_up() {
+    async fn quick(n: u32) -> u32 {
+        sleep(Duration::from_millis(10)).await;
+        n + 1
+    }
+    // `par(first)`: the asking branch fails at once, waiting; the other succeeds.
+    let plan = plan! { par(first) { (ask::<u32>()), quick } };
+    let (_dir, store) = files("did-without");
+    let runs = Runs::new(store);
+    assert_eq!(runs.run(&plan, "r", 1).await.unwrap().done(), Some(2));
+}
