@@ -7,7 +7,11 @@
 //! * [`memory`]: a key–value memory and an append-only episodic log with a size cap and
 //!   compaction.
 //! * [`store`]: versioned JSON values behind one async trait, with compare-and-set: a
-//!   directory of JSON files written atomically, and SQLite (the embedded default).
+//!   directory of JSON files written atomically, SQLite (the embedded default) and Redis.
+//! * [`persist`]: a state of your own type loaded from a store at the start of a plan and
+//!   saved at its end, by two plan steps; a save never overwrites a newer state.
+//! * [`sanitize`]: what runs over a state before it is persisted — secrets redacted, strings
+//!   and arrays capped.
 //!
 //! Memory and beliefs are `serde` values, so a store keeps them between runs.
 #![forbid(unsafe_code)]
@@ -15,4 +19,6 @@
 
 pub mod beliefs;
 pub mod memory;
+pub mod persist;
+pub mod sanitize;
 pub mod store;
