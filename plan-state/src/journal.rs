@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 use plan_runtime::{Describe, Entry, Journal, StepError};
 use serde::{Deserialize, Serialize};
 
+use crate::sanitize::Sanitize;
 use crate::store::{Key, Store, StoreError};
 use crate::wait::Question;
 
@@ -62,12 +63,18 @@ impl RunKeys {
 pub(crate) struct StoreJournal<S> {
     store: Arc<S>,
     keys: RunKeys,
+    sanitize: Option<Arc<dyn Sanitize>>,
     recorded: Mutex<HashMap<String, serde_json::Value>>,
 }
 
 impl<S: Store> StoreJournal<S> {
-    /// The journal of the run with `keys`, with what earlier attempts recorded.
-    pub async fn load(store: Arc<S>, keys: RunKeys) -> Result<Self, StoreError> {
+    /// The journal of the run with `keys`, with what earlier attempts recorded; `sanitize`
+    /// runs over every output before it is written.
+    pub async fn load(
+        store: Arc<S>,
+        keys: RunKeys,
+        sanitize: Option<Arc<dyn Sanitize>>,
+    ) -> Result<Self, StoreError> {
         let mut recorded = HashMap::new();
         for key in store.keys(&keys.nodes).await? {
             let entry = key.as_str()[keys.nodes.len()..].to_owned();
@@ -79,6 +86,7 @@ impl<S: Store> StoreJournal<S> {
         Ok(StoreJournal {
             store,
             keys,
+            sanitize,
             recorded: Mutex::new(recorded),
         })
     }
@@ -109,8 +117,11 @@ impl<S: Store + 'static> Journal for StoreJournal<S> {
     fn record<'a>(
         &'a self,
         entry: &'a Entry,
-        output: serde_json::Value,
+        mut output: serde_json::Value,
     ) -> BoxFuture<'a, Result<(), StepError>> {
+        if let Some(sanitize) = &self.sanitize {
+            sanitize.sanitize(&mut output);
+        }
         Box::pin(async move {
             let shared = |e: StoreError| Arc::new(e) as StepError;
             let key = self.keys.node(&entry.key).map_err(shared)?;

@@ -8,6 +8,10 @@
 //!   compaction.
 //! * [`store`]: versioned JSON values behind one async trait, with compare-and-set: a
 //!   directory of JSON files written atomically, SQLite (the embedded default) and Redis.
+//! * [`persist`]: a state of your own type loaded from a store at the start of a plan and
+//!   saved at its end, by two plan steps; a save never overwrites a newer state.
+//! * [`sanitize`]: what runs over a state before it is persisted — secrets redacted, strings
+//!   and arrays capped.
 //! * [`runs`]: durable plan runs — each `#[durable]` node's output journaled in a store as it
 //!   finishes, replayed when the run is run again after a crash.
 //! * [`wait`]: a step that pauses a durable run until a person answers its question.
@@ -30,6 +34,8 @@
 pub mod beliefs;
 mod journal;
 pub mod memory;
+pub mod persist;
 pub mod runs;
+pub mod sanitize;
 pub mod store;
 pub mod wait;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::journal::{RunKeys, RunRecord, Stage, StoreJournal, fingerprint};
+use crate::sanitize::Sanitize;
 use crate::store::{Store, StoreError, Versioned};
 use crate::wait::{Question, Waits};
 
@@ -56,6 +57,7 @@ use crate::wait::{Question, Waits};
 /// ```
 pub struct Runs<S> {
     store: Arc<S>,
+    sanitize: Option<Arc<dyn Sanitize>>,
 }
 
 /// How a run ended.
@@ -162,7 +164,50 @@ impl<S: Store + 'static> Runs<S> {
 
     /// Durable runs kept in a store shared with other users of it.
     pub fn shared(store: Arc<S>) -> Self {
-        Runs { store }
+        Runs {
+            store,
+            sanitize: None,
+        }
+    }
+
+    /// These runs, with `sanitize` run over everything they persist — inputs, node outputs,
+    /// questions, answers, results — before it is written (secrets redacted, sizes capped).
+    /// What a later attempt replays is what was written: a redacted field comes back redacted,
+    /// so redact only what the plan does not need again (or keep it out of durable outputs).
+    ///
+    /// ```
+    /// use plan_runtime::prelude::*;
+    /// use plan_state::runs::Runs;
+    /// use plan_state::sanitize::Redact;
+    /// use plan_state::store::{Key, Sqlite, Store};
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Login { user: String, token: String }
+    /// fn login(user: String) -> Login { Login { user, token: "s3cret".into() } }
+    /// fn greet(login: Login) -> String { format!("hello {}", login.user) }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let plan = plan! { #[durable] login >> greet };
+    /// let runs = Runs::new(Sqlite::open_in_memory().await.unwrap()).sanitize(Redact::fields(["token"]));
+    /// assert_eq!(runs.run(&plan, "r", "ada".to_owned()).await.unwrap().done().unwrap(), "hello ada");
+    /// let entry = &runs.store().keys("runs/r/nodes/").await.unwrap()[0];
+    /// let journaled = runs.store().get(entry).await.unwrap().unwrap().value;
+    /// assert_eq!(journaled["token"], "[redacted]");
+    /// # });
+    /// ```
+    pub fn sanitize(self, sanitize: impl Sanitize + 'static) -> Self {
+        Runs {
+            sanitize: Some(Arc::new(sanitize)),
+            ..self
+        }
+    }
+
+    /// `value` as it is persisted.
+    fn clean(&self, mut value: serde_json::Value) -> serde_json::Value {
+        if let Some(sanitize) = &self.sanitize {
+            sanitize.sanitize(&mut value);
+        }
+        value
     }
 
     /// The store.
@@ -196,6 +241,7 @@ impl<S: Store + 'static> Runs<S> {
     {
         let run = Run::new(self, id)?;
         let json = serde_json::to_value(&input).map_err(|e| run.json("input", e))?;
+        let json = self.clean(json);
         let (record, version) = match run.read().await? {
             Some(found) => found,
             None => run.start(plan, json.clone()).await?,
@@ -242,6 +288,7 @@ impl<S: Store + 'static> Runs<S> {
     {
         let run = Run::new(self, id)?;
         let answer = serde_json::to_value(answer).map_err(|e| run.json("answer", e))?;
+        let answer = self.clean(answer);
         let Some((mut record, version)) = run.read().await? else {
             return Err(run.not_waiting("not started"));
         };
@@ -356,9 +403,13 @@ impl<'r, S: Store + 'static> Run<'r, S> {
                 serde_json::from_value(record.input.clone()).map_err(|e| self.json("input", e))?
             }
         };
-        let journal = StoreJournal::load(self.runs.store.clone(), self.keys.clone())
-            .await
-            .map_err(|e| self.store(e))?;
+        let journal = StoreJournal::load(
+            self.runs.store.clone(),
+            self.keys.clone(),
+            self.runs.sanitize.clone(),
+        )
+        .await
+        .map_err(|e| self.store(e))?;
         tracing::debug!(run = self.id, replayable = journal.len(), "durable run");
         let journal: Arc<dyn Journal> = Arc::new(journal);
         let waits = Waits::default();
@@ -369,14 +420,21 @@ impl<'r, S: Store + 'static> Run<'r, S> {
         let (stage, outcome) = match (ended, waits.take()) {
             (Ok(output), _) => {
                 let result = serde_json::to_value(&output).map_err(|e| self.json("result", e))?;
+                let result = self.runs.clean(result);
                 (Stage::Done { result }, Outcome::Done(output))
             }
-            (Err(_), Some(question)) => (
-                Stage::Waiting {
-                    question: question.clone(),
-                },
-                Outcome::Waiting(question),
-            ),
+            (Err(_), Some(question)) => {
+                let persisted = Question {
+                    question: self.runs.clean(question.question.clone()),
+                    ..question.clone()
+                };
+                (
+                    Stage::Waiting {
+                        question: persisted,
+                    },
+                    Outcome::Waiting(question),
+                )
+            }
             (Err(source), None) => {
                 return Err(RunError::Failed {
                     id: self.id.to_owned(),

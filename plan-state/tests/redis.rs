@@ -1,14 +1,19 @@
 //! The Redis store against a real `redis-server` on 127.0.0.1 — the one `.ci/run` starts
-//! (`PLAN_STATE_REDIS_URL`), or one the test starts on a free port: the conformance suite,
-//! and a server killed and restarted under a live store, which reconnects.
+//! (`PLAN_STATE_REDIS_URL`), or one the test starts on a free port: the conformance suite; a
+//! server killed under a live store, which fails within seconds and reconnects when the
+//! server is back; a server that is not there; passwords, never shown; and values that
+//! another client wrote, which are corrupt.
 
 mod common;
 
+use std::future::Future;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{conformance, key};
-use plan_state::store::{Redis, Store};
+use plan_runtime::prelude::*;
+use plan_state::persist::{Persist, PersistError};
+use plan_state::store::{Redis, Store, StoreError};
 use serde_json::json;
 
 /// A `redis-server` of the test's own, killed when dropped.
@@ -19,8 +24,13 @@ struct Server {
 
 impl Server {
     fn start(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    fn start_with(port: u16, options: &[&str]) -> Self {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(options)
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
@@ -87,11 +97,8 @@ async fn the_store_reconnects_when_the_server_comes_back() {
 
     drop(server); // SIGKILL: the server and its (unsaved) data are gone
     let err = store.get(&k).await.unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("store read of `agents/ada/state` failed"),
-        "{err}"
-    );
+    let expected = format!("read of `agents/ada/state` in redis 127.0.0.1:{port} failed");
+    assert!(err.to_string().starts_with(&expected), "{err}");
 
     let _again = Server::start(port);
     // The same store value, without reconnecting by hand (allow it a few tries to notice).
@@ -105,4 +112,165 @@ async fn the_store_reconnects_when_the_server_comes_back() {
     }
     assert_eq!(read.unwrap(), None);
     assert_eq!(store.put(&k, &json!(2)).await.unwrap(), 1);
+}
+
+/// How long any operation on a server that is gone may take: the store's bound (a few
+/// seconds), with room for a loaded machine.
+const BOUND: Duration = Duration::from_secs(15);
+
+/// `operation`'s result, which must come within [`BOUND`].
+async fn within_bound<T>(operation: impl Future<Output = T>) -> T {
+    tokio::time::timeout(BOUND, operation)
+        .await
+        .unwrap_or_else(|_| panic!("no answer within {BOUND:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_is_gone_fails_every_operation_within_seconds_naming_key_and_store() {
+    let port = free_port();
+    let server = Server::start(port);
+    let store = Redis::connect(&server.url()).await.unwrap();
+    assert_eq!(store.name(), format!("redis 127.0.0.1:{port}"));
+    let k = key("agents/ada/state");
+    store.put(&k, &json!({ "turns": 1 })).await.unwrap();
+    drop(server);
+
+    let at = format!("`agents/ada/state` in redis 127.0.0.1:{port} failed");
+    // Again and again: the first operation finds the connection gone, the next ones wait
+    // for reconnections that fail.
+    for round in 0..3 {
+        let err = within_bound(store.get(&k)).await.unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!("read of {at}")),
+            "{round}: {err}"
+        );
+        let err = within_bound(store.put(&k, &json!(2))).await.unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!("write of {at}")),
+            "{round}: {err}"
+        );
+    }
+    // Through the load step, the same error, inside the plan's error naming the step.
+    let agents: Persist<serde_json::Value, _> = Persist::new(store).or_default();
+    let load = plan! { #[name = "load"] (agents.load()) };
+    let err = within_bound(load.run(k)).await.unwrap_err();
+    assert_eq!(err.node().name, "load");
+    assert!(
+        matches!(
+            err.step_error::<PersistError>(),
+            Some(PersistError::Store(StoreError::Backend {
+                operation: "read",
+                ..
+            }))
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_to_no_server_fails_within_seconds_naming_the_store() {
+    let port = free_port(); // free: nothing listens there
+    let err = within_bound(Redis::connect(&format!("redis://127.0.0.1:{port}/3")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    let expected = format!("cannot open redis 127.0.0.1:{port}/3: ");
+    assert!(err.to_string().starts_with(&expected), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_is_never_shown() {
+    let port = free_port();
+    let server = Server::start_with(port, &["--requirepass", "right-secret"]);
+    let err = Redis::connect(&format!("redis://:wrong-secret@127.0.0.1:{port}/"))
+        .await
+        .unwrap_err();
+    for shown in [err.to_string(), format!("{err:?}")] {
+        assert!(!shown.contains("wrong-secret"), "{shown}");
+        assert!(
+            shown.contains(&format!("redis 127.0.0.1:{port}")),
+            "{shown}"
+        );
+    }
+
+    let store = Redis::connect(&format!("redis://:right-secret@127.0.0.1:{port}/"))
+        .await
+        .unwrap();
+    assert_eq!(store.name(), format!("redis 127.0.0.1:{port}"));
+    assert!(!format!("{store:?}").contains("right-secret"));
+    drop(server);
+    let err = within_bound(store.get(&key("k"))).await.unwrap_err();
+    assert!(
+        !format!("{err} {err:?}").contains("right-secret"),
+        "{err:?}"
+    );
+
+    // A URL that does not parse is not shown at all: the password may be what broke it.
+    let err = Redis::connect("redis://:pass-word@127.0.0.1:not-a-port/")
+        .await
+        .unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("pass-word"), "{shown}");
+    assert!(
+        shown.starts_with("cannot open redis at a URL that does not parse"),
+        "{shown}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_another_client_wrote_are_corrupt_and_not_overwritten() {
+    let server = Server::start(free_port());
+    let store = Redis::connect(&server.url()).await.unwrap();
+    let name = store.name().to_owned();
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let hset = |k: &str, fields: &[(&str, &str)]| {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(format!("plan-state:{k}"));
+        for (field, value) in fields {
+            cmd.arg(*field).arg(*value);
+        }
+        cmd
+    };
+    for (k, fields, reason) in [
+        (
+            "not-json",
+            &[("version", "1"), ("value", "[1, 2")][..],
+            "EOF while parsing a list",
+        ),
+        (
+            "text-version",
+            &[("version", "two"), ("value", "1")],
+            "its version is not a number",
+        ),
+        ("no-version", &[("value", "1")], "it has no version"),
+        (
+            "no-value",
+            &[("version", "4")],
+            "it has a version but no value",
+        ),
+    ] {
+        hset(k, fields).query_async::<()>(&mut raw).await.unwrap();
+        let err = store.get(&key(k)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{k}: {err:?}");
+        let expected = format!("the value under `{k}` in {name} is not valid: ");
+        assert!(err.to_string().starts_with(&expected), "{k}: {err}");
+        assert!(err.to_string().contains(reason), "{k}: {err}");
+    }
+    // A write over a version that is not a number refuses, and writes nothing.
+    let err = store
+        .put(&key("text-version"), &json!(2))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    let value: String = redis::cmd("HGET")
+        .arg("plan-state:text-version")
+        .arg("value")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(value, "1");
 }

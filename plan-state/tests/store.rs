@@ -58,11 +58,11 @@ async fn a_hand_edited_file_is_a_clear_error_and_nothing_is_overwritten() {
     std::fs::write(&file, b"{ not json").unwrap();
     let err = store.get(&k).await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
-    assert!(
-        err.to_string()
-            .starts_with("the value stored under `notes` is not valid"),
-        "{err}"
+    let expected = format!(
+        "the value under `notes` in json files at {} is not valid",
+        dir.0.display()
     );
+    assert!(err.to_string().starts_with(&expected), "{err}");
     // A write does not replace what it cannot read.
     assert!(store.put(&k, &json!("new")).await.is_err());
     assert_eq!(std::fs::read(&file).unwrap(), b"{ not json");

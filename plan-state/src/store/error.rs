@@ -2,7 +2,26 @@
 
 use super::Versioned;
 
-/// Why a store operation failed. Nothing already saved is lost by a failed operation.
+/// Why a store operation failed. Every error but [`StoreError::BadKey`] names the store (as
+/// [`Store::name`](super::Store::name) does: `json files at /var/agents`, `sqlite
+/// /var/agents.db`, `redis 127.0.0.1:6379`, never a password), and every error about a
+/// value names its key. Nothing already saved is lost by a failed operation.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use plan_state::store::{JsonFiles, Key, Store, StoreError};
+///
+/// let dir = std::env::temp_dir().join(format!("plan-state-doc-error-{}", std::process::id()));
+/// let store = JsonFiles::open(&dir).unwrap();
+/// std::fs::write(dir.join("notes.json"), "{ \"version\": 1, \"val").unwrap(); // cut short
+/// let err = store.get(&Key::new("notes").unwrap()).await.unwrap_err();
+/// assert!(matches!(err, StoreError::Corrupt { .. }));
+/// let shown = err.to_string();
+/// assert!(shown.starts_with(&format!("the value under `notes` in json files at {} is not valid: ", dir.display())));
+/// assert!(shown.ends_with("EOF while parsing a string at line 1 column 20"), "{shown}");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # });
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -14,27 +33,80 @@ pub enum StoreError {
         /// Why it is refused.
         reason: String,
     },
-    /// The backend failed (I/O, SQLite).
-    #[error("store {operation} of `{key}` failed: {source}")]
+    /// The store could not be opened: a directory that cannot be made, a file that is not an
+    /// SQLite database, a server that does not answer.
+    #[error("cannot open {store}: {source}")]
+    Open {
+        /// The store.
+        store: String,
+        /// The backend's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The backend failed (I/O, SQLite, the network).
+    #[error("{operation} of `{key}` in {store} failed: {source}")]
     Backend {
-        /// What was being done.
+        /// The store.
+        store: String,
+        /// What was being done: `read`, `write`, `delete` or `list` (whose key is the prefix).
         operation: &'static str,
         /// The key.
         key: String,
         /// The backend's error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A stored value could not be read back (a file edited by hand, say).
-    #[error("the value stored under `{key}` is not valid: {reason}")]
+    /// A stored value could not be read back (a file truncated or edited by hand, say).
+    #[error("the value under `{key}` in {store} is not valid: {reason}")]
     Corrupt {
+        /// The store.
+        store: String,
         /// The key.
         key: String,
         /// What is wrong with it.
         reason: String,
     },
     /// The store's worker is gone (its thread panicked or the store was closed).
-    #[error("the store is closed")]
-    Closed,
+    #[error("{store} is closed")]
+    Closed {
+        /// The store.
+        store: String,
+    },
+}
+
+impl StoreError {
+    /// A backend failure of `operation` on `key` in `store`.
+    pub(crate) fn backend(
+        store: &str,
+        operation: &'static str,
+        key: &str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        StoreError::Backend {
+            store: store.to_owned(),
+            operation,
+            key: key.to_owned(),
+            source: source.into(),
+        }
+    }
+
+    /// The value under `key` in `store` is not what the store wrote.
+    pub(crate) fn corrupt(store: &str, key: &str, reason: impl ToString) -> Self {
+        StoreError::Corrupt {
+            store: store.to_owned(),
+            key: key.to_owned(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// `store` could not be opened.
+    pub(crate) fn open(
+        store: &str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        StoreError::Open {
+            store: store.to_owned(),
+            source: source.into(),
+        }
+    }
 }
 
 /// A compare-and-set write refused: the value was not at the expected version.

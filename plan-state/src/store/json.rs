@@ -3,6 +3,7 @@
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,8 @@ use super::{Conflict, Expect, Key, Store, StoreError, Versioned};
 #[derive(Debug)]
 pub struct JsonFiles {
     dir: PathBuf,
+    /// `json files at DIR`.
+    name: Arc<str>,
     writes: tokio::sync::Mutex<()>,
 }
 
@@ -30,12 +33,23 @@ struct File {
 }
 
 impl JsonFiles {
-    /// The store in `dir`, made if missing.
+    /// The store in `dir`, made if missing; named `json files at DIR`.
+    ///
+    /// ```
+    /// use plan_state::store::{JsonFiles, Store};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("plan-state-doc-open-{}", std::process::id()));
+    /// let store = JsonFiles::open(&dir).unwrap();
+    /// assert_eq!(store.name(), format!("json files at {}", dir.display()));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).map_err(|e| backend("open", &dir.display().to_string(), e))?;
+        let name: Arc<str> = format!("json files at {}", dir.display()).into();
+        fs::create_dir_all(&dir).map_err(|e| StoreError::open(&name, e))?;
         Ok(JsonFiles {
             dir,
+            name,
             writes: tokio::sync::Mutex::new(()),
         })
     }
@@ -45,17 +59,25 @@ impl JsonFiles {
         self.dir.join(format!("{key}.json"))
     }
 
-    /// Runs `work` on the blocking pool.
+    /// Runs `work` on the blocking pool, with the store's name.
     async fn blocking<T: Send + 'static>(
-        work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+        &self,
+        work: impl FnOnce(&str) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        tokio::task::spawn_blocking(work)
+        let name = Arc::clone(&self.name);
+        tokio::task::spawn_blocking(move || work(&name))
             .await
-            .map_err(|_| StoreError::Closed)?
+            .map_err(|_| StoreError::Closed {
+                store: self.name.to_string(),
+            })?
     }
 }
 
 impl Store for JsonFiles {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     async fn write(
         &self,
         key: &Key,
@@ -64,8 +86,8 @@ impl Store for JsonFiles {
     ) -> Result<Result<u64, Conflict>, StoreError> {
         let _one_writer = self.writes.lock().await;
         let (path, key, value) = (self.path(key), key.clone(), value.clone());
-        Self::blocking(move || {
-            let current = read(&path, &key)?;
+        self.blocking(move |store| {
+            let current = read(store, &path, &key)?;
             let version = current.as_ref().map(|c| c.version);
             if let Expect::Version(expected) = expect
                 && expected != version
@@ -77,7 +99,8 @@ impl Store for JsonFiles {
                 version: next,
                 value,
             };
-            write_atomically(&path, &file).map_err(|e| backend("write", key.as_str(), e))?;
+            write_atomically(&path, &file)
+                .map_err(|e| StoreError::backend(store, "write", key.as_str(), e))?;
             Ok(Ok(next))
         })
         .await
@@ -85,25 +108,26 @@ impl Store for JsonFiles {
 
     async fn get(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
         let (path, key) = (self.path(key), key.clone());
-        Self::blocking(move || read(&path, &key)).await
+        self.blocking(move |store| read(store, &path, &key)).await
     }
 
     async fn delete(&self, key: &Key) -> Result<bool, StoreError> {
         let _one_writer = self.writes.lock().await;
         let (path, key) = (self.path(key), key.clone());
-        Self::blocking(move || match fs::remove_file(&path) {
+        self.blocking(move |store| match fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(backend("delete", key.as_str(), e)),
+            Err(e) => Err(StoreError::backend(store, "delete", key.as_str(), e)),
         })
         .await
     }
 
     async fn keys(&self, prefix: &str) -> Result<Vec<Key>, StoreError> {
         let (dir, prefix) = (self.dir.clone(), prefix.to_owned());
-        Self::blocking(move || {
+        self.blocking(move |store| {
             let mut keys = Vec::new();
-            collect(&dir, "", &mut keys).map_err(|e| backend("list", &prefix, e))?;
+            collect(&dir, "", &mut keys)
+                .map_err(|e| StoreError::backend(store, "list", &prefix, e))?;
             keys.retain(|k: &Key| k.as_str().starts_with(&prefix));
             keys.sort();
             Ok(keys)
@@ -112,23 +136,14 @@ impl Store for JsonFiles {
     }
 }
 
-fn backend(operation: &'static str, key: &str, source: io::Error) -> StoreError {
-    StoreError::Backend {
-        operation,
-        key: key.to_owned(),
-        source: Box::new(source),
-    }
-}
-
-fn read(path: &Path, key: &Key) -> Result<Option<Versioned>, StoreError> {
+fn read(store: &str, path: &Path, key: &Key) -> Result<Option<Versioned>, StoreError> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(backend("read", key.as_str(), e)),
+        Err(e) => return Err(StoreError::backend(store, "read", key.as_str(), e)),
     };
-    let file: File = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-        key: key.to_string(),
-        reason: e.to_string(),
+    let file: File = serde_json::from_slice(&bytes).map_err(|e| {
+        StoreError::corrupt(store, key.as_str(), format!("{}: {e}", path.display()))
     })?;
     Ok(Some(Versioned {
         value: file.value,

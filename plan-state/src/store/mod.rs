@@ -35,6 +35,7 @@ mod redis;
 mod sqlite;
 
 use std::future::Future;
+use std::sync::Arc;
 
 pub use error::{Conflict, StoreError};
 pub use json::JsonFiles;
@@ -64,7 +65,26 @@ pub enum Expect {
 
 /// A key–value store of versioned JSON values. Every backend passes one conformance suite
 /// (`plan-state/tests/store.rs`).
+///
+/// A store behind an [`Arc`] is a store, so that one store can serve several
+/// [`Persist`](crate::persist::Persist)s, and other code, at once.
 pub trait Store: Send + Sync {
+    /// Which store this is, for errors and logs: `json files at /var/agents`, `sqlite
+    /// /var/agents.db`, `sqlite in memory`, `redis 127.0.0.1:6379`. Never a password. The
+    /// default, for stores that do not say, is the type's name.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use plan_state::store::{Sqlite, Store};
+    ///
+    /// let store = std::sync::Arc::new(Sqlite::open_in_memory().await.unwrap());
+    /// assert_eq!(store.name(), "sqlite in memory"); // an `Arc` of a store is that store
+    /// # });
+    /// ```
+    fn name(&self) -> &str {
+        std::any::type_name::<Self>()
+    }
+
     /// The value under `key`, if any.
     fn get(&self, key: &Key) -> impl Future<Output = Result<Option<Versioned>, StoreError>> + Send;
 
@@ -87,9 +107,12 @@ pub trait Store: Send + Sync {
             // `Expect::Anything` always holds: a conflict would be a backend's bug.
             self.write(key, Expect::Anything, value)
                 .await?
-                .map_err(|_| StoreError::Corrupt {
-                    key: key.to_string(),
-                    reason: "the store refused an unconditional write".to_owned(),
+                .map_err(|_| {
+                    StoreError::corrupt(
+                        self.name(),
+                        key.as_str(),
+                        "the store refused an unconditional write",
+                    )
                 })
         }
     }
@@ -110,4 +133,31 @@ pub trait Store: Send + Sync {
 
     /// The keys starting with `prefix`, in order.
     fn keys(&self, prefix: &str) -> impl Future<Output = Result<Vec<Key>, StoreError>> + Send;
+}
+
+impl<S: Store> Store for Arc<S> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn get(&self, key: &Key) -> impl Future<Output = Result<Option<Versioned>, StoreError>> + Send {
+        (**self).get(key)
+    }
+
+    fn write(
+        &self,
+        key: &Key,
+        expect: Expect,
+        value: &serde_json::Value,
+    ) -> impl Future<Output = Result<Result<u64, Conflict>, StoreError>> + Send {
+        (**self).write(key, expect, value)
+    }
+
+    fn delete(&self, key: &Key) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).delete(key)
+    }
+
+    fn keys(&self, prefix: &str) -> impl Future<Output = Result<Vec<Key>, StoreError>> + Send {
+        (**self).keys(prefix)
+    }
 }

@@ -1,7 +1,7 @@
 //! [`Sqlite`]: the embedded store, SQLite in WAL mode on a thread of its own.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -14,28 +14,51 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 /// never blocks the runtime, and the thread runs them one at a time, so compare-and-set is
 /// atomic; several processes may share the file (SQLite locks it).
 ///
-/// One table, `plan_state(key TEXT PRIMARY KEY, version INTEGER, value TEXT)`.
-#[derive(Debug)]
+/// One table, `plan_state(key TEXT PRIMARY KEY, version INTEGER, value TEXT)`. A value is
+/// checked when it is read (a row written by hand that is not JSON is
+/// [`StoreError::Corrupt`]); a write checks only the version it replaces, since reading a
+/// large value back costs more than writing the new one.
 pub struct Sqlite {
     jobs: mpsc::Sender<Job>,
+    /// `sqlite PATH` or `sqlite in memory`.
+    name: Arc<str>,
+}
+
+impl std::fmt::Debug for Sqlite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Sqlite").field(&self.name).finish()
+    }
 }
 
 impl Sqlite {
-    /// The store in the database file at `path`, made if missing.
+    /// The store in the database file at `path`, made if missing; named `sqlite PATH`. A
+    /// file that is not an SQLite database is refused ([`StoreError::Open`]), and left as it is.
+    ///
+    /// ```
+    /// use plan_state::store::{Sqlite, Store};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("plan-state-doc-{}.db", std::process::id()));
+    /// let store = Sqlite::open(&path).await.unwrap();
+    /// assert_eq!(store.name(), format!("sqlite {}", path.display()));
+    /// # drop(store);
+    /// # for end in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{end}", path.display())); }
+    /// # });
+    /// ```
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_owned();
-        let shown = path.display().to_string();
-        Self::start(move || Connection::open(&path), shown).await
+        let name = format!("sqlite {}", path.display());
+        Self::start(move || Connection::open(&path), name.into()).await
     }
 
-    /// A store in memory, gone when dropped (for tests).
+    /// A store in memory, gone when dropped (for tests); named `sqlite in memory`.
     pub async fn open_in_memory() -> Result<Self, StoreError> {
-        Self::start(Connection::open_in_memory, ":memory:".to_owned()).await
+        Self::start(Connection::open_in_memory, "sqlite in memory".into()).await
     }
 
     async fn start(
         connect: impl FnOnce() -> rusqlite::Result<Connection> + Send + 'static,
-        shown: String,
+        name: Arc<str>,
     ) -> Result<Self, StoreError> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let (ready, opened) = tokio::sync::oneshot::channel();
@@ -67,81 +90,104 @@ impl Sqlite {
                     job(&mut connection);
                 }
             })
-            .map_err(|e| backend("open", &shown, e))?;
+            .map_err(|e| StoreError::open(&name, e))?;
+        let closed = || StoreError::Closed {
+            store: name.to_string(),
+        };
         opened
             .await
-            .map_err(|_| StoreError::Closed)?
-            .map_err(|e| backend("open", &shown, e))?;
-        Ok(Sqlite { jobs })
+            .map_err(|_| closed())?
+            .map_err(|e| StoreError::open(&name, e))?;
+        Ok(Sqlite { jobs, name })
     }
 
-    /// Runs `work` on the store's thread.
+    /// Runs `work` on the store's thread, with the store's name.
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        work: impl FnOnce(&mut Connection, &str) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
+        let name = Arc::clone(&self.name);
+        let closed = || StoreError::Closed {
+            store: self.name.to_string(),
+        };
         self.jobs
             .send(Box::new(move |connection| {
-                let _ = reply.send(work(connection));
+                let _ = reply.send(work(connection, &name));
             }))
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 }
 
-fn backend(
-    operation: &'static str,
+fn current(
+    connection: &Connection,
+    store: &str,
     key: &str,
-    source: impl std::error::Error + Send + Sync + 'static,
-) -> StoreError {
-    StoreError::Backend {
-        operation,
-        key: key.to_owned(),
-        source: Box::new(source),
-    }
-}
-
-fn current(connection: &Connection, key: &str) -> Result<Option<Versioned>, StoreError> {
-    let row: Option<(i64, String)> = connection
+) -> Result<Option<Versioned>, StoreError> {
+    // The row's cells are read inside the query but judged after it: a query that fails is
+    // the backend's error, a cell of the wrong type (a row written by hand) a corrupt value.
+    let row = connection
         .query_row(
             "SELECT version, value FROM plan_state WHERE key = ?1",
             params![key],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| Ok((row.get::<_, i64>(0), row.get::<_, String>(1))),
         )
         .optional()
-        .map_err(|e| backend("read", key, e))?;
-    row.map(|(version, text)| {
-        let value = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
-            key: key.to_owned(),
-            reason: e.to_string(),
-        })?;
-        Ok(Versioned {
-            value,
-            version: version as u64,
-        })
-    })
-    .transpose()
+        .map_err(|e| StoreError::backend(store, "read", key, e))?;
+    let Some((version, text)) = row else {
+        return Ok(None);
+    };
+    let corrupt = |reason: String| StoreError::corrupt(store, key, reason);
+    let version = version.map_err(|e| corrupt(format!("its version: {e}")))?;
+    let version = u64::try_from(version)
+        .ok()
+        .filter(|&v| v > 0)
+        .ok_or_else(|| corrupt(format!("its version is {version}")))?;
+    let text = text.map_err(|e| corrupt(format!("its value: {e}")))?;
+    let value = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Some(Versioned { value, version }))
+}
+
+/// The version under `key`, checked as [`current`] checks it, without reading the value:
+/// for a large value, reading it costs more than writing the new one. (The value is checked
+/// when it is read, as in Redis; a write is guarded by the version.) A version that fails the
+/// check is left to `current`, which says what is wrong with it.
+fn version(connection: &Connection, store: &str, key: &str) -> Result<Option<u64>, StoreError> {
+    let row = connection
+        .query_row(
+            "SELECT version FROM plan_state WHERE key = ?1",
+            params![key],
+            |row| Ok(row.get_ref(0)?.as_i64().ok()),
+        )
+        .optional()
+        .map_err(|e| StoreError::backend(store, "read", key, e))?;
+    match row {
+        None => Ok(None),
+        Some(Some(version)) if version > 0 => Ok(Some(version as u64)),
+        Some(_) => Ok(current(connection, store, key)?.map(|found| found.version)),
+    }
 }
 
 /// Writes `value` if `expect` holds, in one transaction.
 fn write_if(
     connection: &mut Connection,
+    store: &str,
     key: &str,
     expect: Expect,
     value: &str,
 ) -> Result<Result<u64, Conflict>, StoreError> {
+    let failed = |e| StoreError::backend(store, "write", key, e);
     let tx = connection
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(|e| backend("write", key, e))?;
-    let found = current(&tx, key)?;
-    let version = found.as_ref().map(|c| c.version);
+        .map_err(failed)?;
+    let version = version(&tx, store, key)?;
     if let Expect::Version(expected) = expect
         && expected != version
     {
         return Ok(Err(Conflict {
             expected,
-            current: found,
+            current: current(&tx, store, key)?,
         }));
     }
     let next = version.unwrap_or(0) + 1;
@@ -150,12 +196,16 @@ fn write_if(
          ON CONFLICT(key) DO UPDATE SET version = excluded.version, value = excluded.value",
         params![key, next as i64, value],
     )
-    .map_err(|e| backend("write", key, e))?;
-    tx.commit().map_err(|e| backend("write", key, e))?;
+    .map_err(failed)?;
+    tx.commit().map_err(failed)?;
     Ok(Ok(next))
 }
 
 impl Store for Sqlite {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     async fn write(
         &self,
         key: &Key,
@@ -163,39 +213,44 @@ impl Store for Sqlite {
         value: &serde_json::Value,
     ) -> Result<Result<u64, Conflict>, StoreError> {
         let (key, value) = (key.to_string(), value.to_string());
-        self.run(move |c| write_if(c, &key, expect, &value)).await
+        self.run(move |c, store| write_if(c, store, &key, expect, &value))
+            .await
     }
 
     async fn get(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
         let key = key.to_string();
-        self.run(move |c| current(c, &key)).await
+        self.run(move |c, store| current(c, store, &key)).await
     }
 
     async fn delete(&self, key: &Key) -> Result<bool, StoreError> {
         let key = key.to_string();
-        self.run(move |c| {
+        self.run(move |c, store| {
             c.execute("DELETE FROM plan_state WHERE key = ?1", params![key])
                 .map(|n| n > 0)
-                .map_err(|e| backend("delete", &key, e))
+                .map_err(|e| StoreError::backend(store, "delete", &key, e))
         })
         .await
     }
 
     async fn keys(&self, prefix: &str) -> Result<Vec<Key>, StoreError> {
         let prefix = prefix.to_owned();
-        self.run(move |c| {
+        self.run(move |c, store| {
+            let failed = |e| StoreError::backend(store, "list", &prefix, e);
             let mut query = c
                 .prepare(
                     "SELECT key FROM plan_state WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
                 )
-                .map_err(|e| backend("list", &prefix, e))?;
+                .map_err(failed)?;
             let rows = query
                 .query_map(params![prefix], |row| row.get::<_, String>(0))
-                .map_err(|e| backend("list", &prefix, e))?;
+                .map_err(failed)?;
             let mut keys = Vec::new();
             for row in rows {
-                let key = row.map_err(|e| backend("list", &prefix, e))?;
-                keys.push(Key::new(key)?);
+                let key = row.map_err(failed)?;
+                // A row written by hand may hold a key this crate would refuse.
+                let valid =
+                    Key::new(key.as_str()).map_err(|e| StoreError::corrupt(store, &key, e))?;
+                keys.push(valid);
             }
             Ok(keys)
         })
