@@ -127,12 +127,15 @@ fn current(
 ) -> Result<Option<Versioned>, StoreError> {
     // The row's cells are read inside the query but judged after it: a query that fails is
     // the backend's error, a cell of the wrong type (a row written by hand) a corrupt value.
+    // Cached statements: a journal writes once per node, and parsing each statement anew
+    // costs as much as running it.
     let row = connection
-        .query_row(
-            "SELECT version, value FROM plan_state WHERE key = ?1",
-            params![key],
-            |row| Ok((row.get::<_, i64>(0), row.get::<_, String>(1))),
-        )
+        .prepare_cached("SELECT version, value FROM plan_state WHERE key = ?1")
+        .and_then(|mut query| {
+            query.query_row(params![key], |row| {
+                Ok((row.get::<_, i64>(0), row.get::<_, String>(1)))
+            })
+        })
         .optional()
         .map_err(|e| StoreError::backend(store, "read", key, e))?;
     let Some((version, text)) = row else {
@@ -155,11 +158,10 @@ fn current(
 /// check is left to `current`, which says what is wrong with it.
 fn version(connection: &Connection, store: &str, key: &str) -> Result<Option<u64>, StoreError> {
     let row = connection
-        .query_row(
-            "SELECT version FROM plan_state WHERE key = ?1",
-            params![key],
-            |row| Ok(row.get_ref(0)?.as_i64().ok()),
-        )
+        .prepare_cached("SELECT version FROM plan_state WHERE key = ?1")
+        .and_then(|mut query| {
+            query.query_row(params![key], |row| Ok(row.get_ref(0)?.as_i64().ok()))
+        })
         .optional()
         .map_err(|e| StoreError::backend(store, "read", key, e))?;
     match row {
@@ -191,11 +193,11 @@ fn write_if(
         }));
     }
     let next = version.unwrap_or(0) + 1;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO plan_state (key, version, value) VALUES (?1, ?2, ?3)
          ON CONFLICT(key) DO UPDATE SET version = excluded.version, value = excluded.value",
-        params![key, next as i64, value],
     )
+    .and_then(|mut insert| insert.execute(params![key, next as i64, value]))
     .map_err(failed)?;
     tx.commit().map_err(failed)?;
     Ok(Ok(next))
