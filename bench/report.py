@@ -5,6 +5,7 @@
 """
 
 import json
+import os
 import platform
 import re
 import subprocess
@@ -13,7 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CRITERION = ROOT / "target" / "criterion"
+# Criterion writes under cargo's target directory, which `CARGO_TARGET_DIR` may move.
+CRITERION = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "criterion"
 DATA = ROOT / "target" / "bench"
 FAN_OUT_SIZES = (10, 100, 1000, 10_000, 100_000)
 CHAIN_SIZES = (10, 100, 1000, 10_000)
@@ -379,6 +381,10 @@ LAYER_ROWS = (
     ("tools: HTTP GET to 127.0.0.1", "http_get", "plan_tools", "reqwest", "bare `reqwest`", 1),
     ("state: journal a step's output (per step of a 1,000-step durable chain on SQLite)", "journal_chain_1000", "durable_sqlite", "raw_rusqlite_inserts", "raw `rusqlite` upsert, same bytes", 1000),
     ("state: a 1,000-step chain, durable on SQLite against no journal", "journal_chain_1000", "durable_sqlite", "no_journal", "the same chain, no journal", 1),
+    ("state: save a 1 MiB state, SQLite", "save 1 MiB", "sqlite", "rusqlite insert (baseline)", "raw `rusqlite` insert", 1),
+    ("state: save a 1 MiB state, JSON files", "save 1 MiB", "json files", "rusqlite insert (baseline)", "raw `rusqlite` insert", 1),
+    ("state: load a 1 MiB state, SQLite", "load 1 MiB", "sqlite", "rusqlite select (baseline)", "raw `rusqlite` select", 1),
+    ("state: load a 1 MiB state, JSON files", "load 1 MiB", "json files", "rusqlite select (baseline)", "raw `rusqlite` select", 1),
 )
 
 
@@ -391,8 +397,10 @@ def layers_section() -> str:
     return (
         "## Layers: tools and state against what they wrap\n\n"
         "`cargo bench -p plan-tools --bench tools` and `cargo bench -p plan-state --bench "
-        "journal`: each hot path and the library call it wraps, in one run. Medians; a "
-        "per-step figure is the iteration's time over its steps.\n\n"
+        "journal` and `--bench state`: each hot path and the library call it wraps, in one "
+        "run. Medians; a per-step figure is the iteration's time over its steps. A 1 MiB "
+        "state's save and load include turning it into JSON and back (serde alone takes "
+        "about half of an SQLite save).\n\n"
         + table(["operation", "ours", "baseline", "ratio"], rows)
     )
 

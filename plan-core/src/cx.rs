@@ -153,7 +153,9 @@ impl<'a, C> Cx<'a, C> {
 
     /// The current node's entry in a durable run's journal: the node, and a key that tells it
     /// apart from every other node and from its own other passes in the run — its path, and
-    /// every enclosing nested plan and `loop` pass or `each` item.
+    /// every enclosing nested plan and `loop` pass or `each` item. (A `Plan` of your own that
+    /// runs an inner plan twice under one `Cx` gives both runs the same keys: open a
+    /// [`Cx::pass`] scope for each, as `loop` and `each` do.)
     ///
     /// ```
     /// use plan_core::{Cx, NodeInfo, NodeKind};

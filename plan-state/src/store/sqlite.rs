@@ -238,9 +238,11 @@ impl Store for Sqlite {
         let prefix = prefix.to_owned();
         self.run(move |c, store| {
             let failed = |e| StoreError::backend(store, "list", &prefix, e);
+            // A range of the primary key, not a scan of every row: the keys from `prefix` up
+            // to `prefix` followed by the greatest character are exactly those it starts.
             let mut query = c
-                .prepare(
-                    "SELECT key FROM plan_state WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+                .prepare_cached(
+                    "SELECT key FROM plan_state WHERE key >= ?1 AND key < ?1 || char(1114111) ORDER BY key",
                 )
                 .map_err(failed)?;
             let rows = query
