@@ -6,13 +6,11 @@
 //!   the bus waits); a mailbox's send, receive and ack against one `mpsc` channel.
 //! * NATS (feature `nats`; a `nats-server` of the bench's own): a mailbox's send (each
 //!   awaiting its PubAck), then receive and ack, against `async-nats` doing the same on a
-//!   stream of the same configuration, one pull per message as the bus does it, and in one
-//!   batch as a single consumer could.
+//!   work-queue stream, one pull per message as the bus does it, and in one batch as a
+//!   single consumer could.
 //!
 //! Each iteration moves `N` messages, all fitting in the queues, so that what is measured is
 //! the queue, not a wait. Run: `cargo bench -p plan-agents --features nats --bench bus`.
-
-use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use plan_agents::bus::{Bus, Consumer, Delivery, Limits, Memory, Message, Name, Subscription};
@@ -171,6 +169,8 @@ fn mailboxes(c: &mut Criterion) {
 mod nats {
     //! The NATS backend against `async-nats` alone, on a server of the bench's own.
 
+    use std::time::Duration;
+
     use super::*;
     use async_nats::jetstream::{self, consumer::pull, stream};
     use futures::StreamExt;
@@ -214,6 +214,8 @@ mod nats {
 
     pub fn mailboxes(c: &mut Criterion) {
         let rt = runtime();
+        // async-nats's subscriptions, dropped at the end, unsubscribe from a task.
+        let _context = rt.enter();
         let (_server, url) = start();
         let mut group = c.benchmark_group("nats mailbox");
         group.throughput(Throughput::Elements(N as u64));
@@ -259,8 +261,8 @@ mod nats {
                     name: "RAW".to_owned(),
                     subjects: vec!["raw".to_owned()],
                     retention: stream::RetentionPolicy::WorkQueue,
-                    discard: stream::DiscardPolicy::New,
-                    max_messages: N as i64,
+                    // Unlimited: a publish here never waits for acks to free room, where the
+                    // bus's would (acks are not confirmed, so room can lag one).
                     ..stream::Config::default()
                 })
                 .await
@@ -314,7 +316,13 @@ mod nats {
                     let start = std::time::Instant::now();
                     for _ in 0..iters {
                         publish_all(&js, &payload).await;
-                        let mut batch = raw.fetch().max_messages(N).messages().await.unwrap();
+                        let mut batch = raw
+                            .batch()
+                            .max_messages(N)
+                            .expires(Duration::from_secs(5))
+                            .messages()
+                            .await
+                            .unwrap();
                         let mut got = 0;
                         while let Some(message) = batch.next().await {
                             message.unwrap().ack().await.unwrap();

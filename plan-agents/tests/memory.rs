@@ -104,7 +104,7 @@ async fn once_the_bus_is_gone_receivers_are_told_after_what_is_left() {
     drop(bus);
     assert_eq!(subscription.recv().await.unwrap().payload(), "last");
     let err = subscription.recv().await.unwrap_err();
-    assert_eq!(err.to_string(), "the bus is closed (receiving from `t`)");
+    assert_eq!(err.to_string(), "the bus of `t` is closed");
     // A delivery in flight may yet come back, so the consumer waits for it first.
     let delivery = consumer.recv().await.unwrap();
     let waiting = tokio::spawn(async move { consumer.recv().await });

@@ -101,26 +101,35 @@ conformance!(bus(), flavor = "multi_thread", worker_threads = 2);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_whose_process_dies_has_its_message_redelivered_to_another_process() {
     let server = Server::start(true);
-    let config = config();
-    let doomed = Nats::connect_with(&server.url(), config.clone())
-        .await
-        .unwrap();
-    let survivor = Nats::connect_with(&server.url(), config).await.unwrap();
-    let mailbox = name("jobs");
-    let mut doomed_consumer = doomed.consume(&mailbox).await.unwrap();
+    let (url, config, mailbox) = (server.url(), config(), name("jobs"));
+    let survivor = Nats::connect_with(&url, config.clone()).await.unwrap();
     let mut survivor_consumer = survivor.consume(&mailbox).await.unwrap();
     survivor.send(&mailbox, Message::new("job")).await.unwrap();
-    let held = within("the message", doomed_consumer.recv()).await.unwrap();
-    // The process dies: its connection closes with the delivery unacked, and nothing runs
-    // to nack it.
-    std::mem::forget(held);
-    drop(doomed_consumer);
-    drop(doomed);
+    // The doomed "process": a runtime of its own, whose connection dies with it while it
+    // holds the delivery, with nothing left to nack it.
+    let doomed = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let held = runtime.block_on(async {
+            let bus = Nats::connect_with(&url, config).await.unwrap();
+            let mut consumer = bus.consume(&mailbox).await.unwrap();
+            consumer.recv().await.unwrap()
+        });
+        runtime.shutdown_background();
+        let attempt = held.attempt();
+        drop(held); // no runtime here: its drop cannot reach the server
+        attempt
+    });
+    assert_eq!(doomed.join().unwrap(), 1);
     let started = Instant::now();
     let again = within("the redelivery", survivor_consumer.recv())
         .await
         .unwrap();
-    assert!(started.elapsed() + Duration::from_millis(100) >= LIMITS.ack_deadline);
+    // It waited for the ack deadline: nobody told the server of the failure.
+    assert!(
+        started.elapsed() * 2 >= LIMITS.ack_deadline,
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(
         (again.attempt(), again.message().payload().as_ref()),
         (2, &b"job"[..])
@@ -208,6 +217,21 @@ async fn a_server_that_dies_under_a_live_bus_fails_each_operation_in_bounded_tim
             .starts_with("nats bus: request on `adder` failed"),
         "{err}"
     );
+}
+
+#[test]
+fn handles_dropped_outside_a_runtime_do_not_panic() {
+    let server = Server::start(true);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handles = runtime.block_on(async {
+        let bus = Nats::connect_with(&server.url(), config()).await.unwrap();
+        let subscription = bus.subscribe(&name("t")).await.unwrap();
+        let consumer = bus.consume(&name("m")).await.unwrap();
+        let responder = bus.serve(&name("s")).await.unwrap();
+        (bus, subscription, consumer, responder)
+    });
+    drop(handles);
+    drop(runtime);
 }
 
 #[tokio::test]

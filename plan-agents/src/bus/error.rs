@@ -68,9 +68,9 @@ pub enum BusError {
         subject: String,
     },
     /// The bus this handle belongs to is gone.
-    #[error("the bus is closed (receiving from `{subject}`)")]
+    #[error("the bus of `{subject}` is closed")]
     Closed {
-        /// What was being received from.
+        /// The topic, mailbox or request subject.
         subject: String,
     },
     /// The backend failed: a server that is down, refused the operation, or did not answer

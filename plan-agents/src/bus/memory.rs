@@ -123,8 +123,7 @@ impl Bus for Memory {
     }
 
     async fn send(&self, mailbox: &Name, message: Message) -> Result<(), BusError> {
-        self.mailbox(mailbox).send(message.sent_to(mailbox)).await;
-        Ok(())
+        self.mailbox(mailbox).send(message.sent_to(mailbox)).await
     }
 
     async fn consume(&self, mailbox: &Name) -> Result<MemoryConsumer, BusError> {

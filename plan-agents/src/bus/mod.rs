@@ -60,7 +60,7 @@ pub use memory::Memory;
 pub use message::Message;
 pub use name::Name;
 #[cfg(feature = "nats")]
-pub use nats::Nats;
+pub use nats::{Nats, NatsConfig};
 
 /// A message bus. Every backend passes one conformance suite
 /// (`plan-agents/tests/common/mod.rs`); their guarantees are in the crate's docs.

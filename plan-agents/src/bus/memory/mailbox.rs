@@ -61,20 +61,22 @@ impl Mailbox {
         }
     }
 
-    pub(super) async fn send(&self, message: Message) {
-        // The semaphore is never closed, so the permit always comes.
-        if let Ok(permit) = self.room.acquire().await {
-            permit.forget();
-            let mut state = lock(&self.state);
-            let id = state.next_id;
-            state.next_id += 1;
-            state.waiting.push_back(Mail {
-                id,
-                message,
-                deliveries: 0,
-            });
-            self.waiting.notify_one();
-        }
+    pub(super) async fn send(&self, message: Message) -> Result<(), BusError> {
+        // Nothing closes the semaphore; were it closed, the sender would hear of it.
+        let permit = self.room.acquire().await.map_err(|_| BusError::Closed {
+            subject: self.name.to_string(),
+        })?;
+        permit.forget();
+        let mut state = lock(&self.state);
+        let id = state.next_id;
+        state.next_id += 1;
+        state.waiting.push_back(Mail {
+            id,
+            message,
+            deliveries: 0,
+        });
+        self.waiting.notify_one();
+        Ok(())
     }
 
     pub(super) fn close(&self) {

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{AckKind, Message as JetStreamMessage};
+use async_nats::{HeaderMap, StatusCode, Subject};
 use futures::StreamExt;
 use tokio::time::Instant;
 
@@ -20,20 +20,29 @@ const DURABLE: &str = "consumers";
 
 /// How long one pull waits on the server for a message before it asks again. Between two
 /// pulls the consumer checks that it is still connected, so that `recv` on a bus whose
-/// server is gone fails within this (and the batch's own grace of 5 s).
+/// server is gone fails within this and [`GRACE`].
 const PULL: Duration = Duration::from_secs(1);
+
+/// How long past its expiry a pull's answer may take before the consumer counts it lost.
+const GRACE: Duration = Duration::from_secs(5);
 
 /// A consumer of a mailbox of a [`Nats`](super::Nats) bus.
 ///
 /// Each `recv` pulls one message, so that a message waits on the server, for whichever
-/// consumer asks first, rather than in one consumer's buffer while its deadline runs. A
-/// `recv` dropped while its pull is out may leave that pull's message undelivered until its
-/// ack deadline passes; it is then delivered again.
+/// consumer asks first, rather than in one consumer's buffer while its deadline runs. The
+/// answers come to one inbox for the consumer's life: a message that comes after its pull
+/// expired, or after the `recv` that pulled it was cancelled, waits there for the next
+/// `recv`, instead of being lost until its ack deadline passes.
 #[derive(Debug)]
 pub struct NatsConsumer {
     inner: Arc<Inner>,
     mailbox: Name,
     consumer: PullConsumer,
+    inbox: Subject,
+    /// `None` only while dropped.
+    answers: Option<async_nats::Subscriber>,
+    /// When the pull still out was sent.
+    pulled: Option<Instant>,
 }
 
 impl NatsConsumer {
@@ -52,32 +61,70 @@ impl NatsConsumer {
             max_ack_pending: limits.capacity as i64,
             ..pull::Config::default()
         };
-        let consumer = stream
-            .create_consumer(config)
+        let fail = |e: &dyn std::fmt::Display| backend("consume from", mailbox, e.to_string());
+        let consumer = stream.create_consumer(config).await.map_err(|e| fail(&e))?;
+        let inbox = Subject::from(inner.client.new_inbox());
+        let answers = inner
+            .client
+            .subscribe(inbox.clone())
             .await
-            .map_err(|e| backend("consume from", mailbox, e))?;
+            .map_err(|e| fail(&e))?;
         Ok(NatsConsumer {
             inner,
             mailbox: mailbox.clone(),
             consumer,
+            inbox,
+            answers: Some(answers),
+            pulled: None,
         })
     }
 
-    /// One pull: a message, or `None` if none came in time.
-    async fn pull(&self) -> Result<Option<JetStreamMessage>, BusError> {
-        let mut batch = self
-            .consumer
-            .batch()
-            .max_messages(1)
-            .expires(PULL)
-            .messages()
-            .await
-            .map_err(|e| backend("receive from", &self.mailbox, e))?;
-        batch
-            .next()
-            .await
-            .transpose()
-            .map_err(|e| backend("receive from", &self.mailbox, e))
+    /// A message, or `None` if none came for the pull out (which is then over).
+    async fn pull(&mut self) -> Result<Option<JetStreamMessage>, BusError> {
+        let fail =
+            |e: &dyn std::fmt::Display| backend("receive from", &self.mailbox, e.to_string());
+        let pulled = match self.pulled {
+            Some(pulled) => pulled,
+            None => {
+                let request = pull::BatchConfig {
+                    batch: 1,
+                    expires: Some(PULL),
+                    ..pull::BatchConfig::default()
+                };
+                self.consumer
+                    .request_batch(request, self.inbox.clone())
+                    .await
+                    .map_err(|e| fail(&e))?;
+                *self.pulled.insert(Instant::now())
+            }
+        };
+        let answers = self
+            .answers
+            .as_mut()
+            .ok_or_else(|| fail(&"the consumer is dropped"))?;
+        let answer = tokio::time::timeout_at(pulled + PULL + GRACE, answers.next()).await;
+        let Ok(answer) = answer else {
+            // No answer at all: the pull (or the connection) was lost.
+            self.pulled = None;
+            return Ok(None);
+        };
+        let answer = answer.ok_or_else(|| fail(&"the client closed the subscription"))?;
+        match answer.status {
+            None | Some(StatusCode::OK) => {
+                self.pulled = None;
+                Ok(Some(JetStreamMessage {
+                    message: answer,
+                    context: self.inner.jetstream.clone(),
+                }))
+            }
+            // The pull is still out: the server says it is alive.
+            Some(StatusCode::IDLE_HEARTBEAT) => Ok(None),
+            // Expired, nothing there, or ended by the server (too many pulls waiting, say).
+            Some(_) => {
+                self.pulled = None;
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -88,7 +135,9 @@ impl Consumer for NatsConsumer {
         let max = self.inner.config.limits.max_deliveries;
         loop {
             let Some(message) = self.pull().await? else {
-                if self.inner.client.connection_state() != async_nats::connection::State::Connected
+                if self.pulled.is_none()
+                    && self.inner.client.connection_state()
+                        != async_nats::connection::State::Connected
                 {
                     return Err(backend(
                         "receive from",
@@ -130,6 +179,20 @@ impl Consumer for NatsConsumer {
                 acker: Some(acker),
             });
         }
+    }
+}
+
+impl Drop for NatsConsumer {
+    fn drop(&mut self) {
+        forget_outside_a_runtime(&mut self.answers);
+    }
+}
+
+/// async-nats unsubscribes a dropped subscription from a task, and panics where there is no
+/// runtime to spawn it on. There, the subscription is left to end with its connection.
+pub(super) fn forget_outside_a_runtime(subscription: &mut Option<async_nats::Subscriber>) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        std::mem::forget(subscription.take());
     }
 }
 

@@ -66,7 +66,8 @@ pub(super) async fn request(
 pub struct NatsResponder {
     inner: Arc<Inner>,
     subject: Name,
-    subscriber: async_nats::Subscriber,
+    /// `None` only while dropped.
+    subscriber: Option<async_nats::Subscriber>,
 }
 
 impl NatsResponder {
@@ -86,7 +87,7 @@ impl NatsResponder {
         Ok(NatsResponder {
             inner,
             subject: subject.clone(),
-            subscriber,
+            subscriber: Some(subscriber),
         })
     }
 }
@@ -96,13 +97,11 @@ impl Responder for NatsResponder {
 
     async fn recv(&mut self) -> Result<NatsRequest, BusError> {
         loop {
-            let message = self
-                .subscriber
-                .next()
-                .await
-                .ok_or_else(|| BusError::Closed {
-                    subject: self.subject.to_string(),
-                })?;
+            let closed = || BusError::Closed {
+                subject: self.subject.to_string(),
+            };
+            let subscriber = self.subscriber.as_mut().ok_or_else(closed)?;
+            let message = subscriber.next().await.ok_or_else(closed)?;
             // A plain publish on the subject has nobody to answer: it is no request.
             let Some(reply) = message.reply else {
                 continue;
@@ -113,6 +112,12 @@ impl Responder for NatsResponder {
                 reply: Some(reply),
             });
         }
+    }
+}
+
+impl Drop for NatsResponder {
+    fn drop(&mut self) {
+        super::mailbox::forget_outside_a_runtime(&mut self.subscriber);
     }
 }
 

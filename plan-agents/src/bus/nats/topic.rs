@@ -24,7 +24,8 @@ pub struct NatsSubscription {
     topic: Name,
     stream: stream::Stream<()>,
     consumer: String,
-    messages: pull::Stream,
+    /// `None` only while dropped.
+    messages: Option<pull::Stream>,
     /// The stream sequence of the last message returned.
     last: u64,
 }
@@ -62,7 +63,7 @@ impl NatsSubscription {
             topic: topic.clone(),
             stream,
             consumer: name,
-            messages,
+            messages: Some(messages),
             last: 0,
         })
     }
@@ -71,13 +72,14 @@ impl NatsSubscription {
 impl Subscription for NatsSubscription {
     async fn recv(&mut self) -> Result<Message, BusError> {
         loop {
-            let message = self
-                .messages
+            let closed = || BusError::Closed {
+                subject: self.topic.to_string(),
+            };
+            let messages = self.messages.as_mut().ok_or_else(closed)?;
+            let message = messages
                 .next()
                 .await
-                .ok_or_else(|| BusError::Closed {
-                    subject: self.topic.to_string(),
-                })?
+                .ok_or_else(closed)?
                 .map_err(|e| backend("receive from", &self.topic, e))?;
             let sequence = message
                 .info()
@@ -106,13 +108,17 @@ impl Drop for NatsSubscription {
     fn drop(&mut self) {
         // Unsubscribe now rather than after `INACTIVE`: until then the consumer holds the
         // topic's messages, and a full topic its publishers.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (stream, consumer) = (self.stream.clone(), std::mem::take(&mut self.consumer));
-            runtime.spawn(async move {
-                if let Err(err) = stream.delete_consumer(&consumer).await {
-                    tracing::warn!("unsubscribing (deleting consumer {consumer}) failed: {err}");
-                }
-            });
-        }
+        // Without a runtime, async-nats could not unsubscribe either (it would panic): the
+        // server deletes the consumer once it is inactive.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            std::mem::forget(self.messages.take());
+            return;
+        };
+        let (stream, consumer) = (self.stream.clone(), std::mem::take(&mut self.consumer));
+        runtime.spawn(async move {
+            if let Err(err) = stream.delete_consumer(&consumer).await {
+                tracing::warn!("unsubscribing (deleting consumer {consumer}) failed: {err}");
+            }
+        });
     }
 }
