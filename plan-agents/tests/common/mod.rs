@@ -344,7 +344,8 @@ where
         waited + Duration::from_millis(100) >= LIMITS.ack_deadline,
         "redelivered after {waited:?}, before the deadline"
     );
-    assert_eq!(again.attempt(), 2);
+    // 2, or more if a server counted a delivery that never arrived (see below).
+    assert!(again.attempt() >= 2, "attempt {}", again.attempt());
     again.ack().await.unwrap();
     // The hung consumer's late word changes nothing: the message is handled.
     held.nack().await.unwrap();
@@ -409,33 +410,52 @@ where
     bus.send(&mailbox, Message::new("hangs every consumer"))
         .await
         .unwrap();
-    // Held, never acked: each delivery's deadline passes.
-    let mut held = Vec::new();
-    for attempt in 1..=LIMITS.max_deliveries {
-        let delivery = within("a delivery", consumer.recv()).await.unwrap();
-        assert_eq!(delivery.attempt(), attempt);
-        held.push(delivery);
-    }
-    // A consumer keeps asking (a backend may move the letter when it is next asked for);
-    // the last deadline passes, and it gets nothing.
-    let asking = tokio::spawn(async move { consumer.recv().await.map(|d| d.attempt()) });
+    // A hung consumer: it takes each delivery and holds it, never acked, so that each
+    // deadline passes. (A server counts the deliveries: under load it may count one that
+    // never arrived, so the attempts seen rise, not always by one.)
+    let (seen, mut attempts) = tokio::sync::mpsc::unbounded_channel();
+    let hung = tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let delivery = consumer.recv().await?;
+            seen.send(delivery.attempt()).unwrap();
+            held.push(delivery);
+        }
+        #[allow(unreachable_code)]
+        Ok::<_, BusError>(held)
+    });
     within("the dead letter", async {
         while bus.dead_letters(&mailbox).await.unwrap().is_empty() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
     .await;
+    tokio::time::sleep(QUIET).await;
+    if hung.is_finished() {
+        let ended = hung.await.map(|r| r.map(|held| held.len()));
+        panic!("the hung consumer stopped: {ended:?}");
+    }
+    hung.abort();
+    let mut previous = 0;
+    while let Ok(attempt) = attempts.try_recv() {
+        assert!(
+            attempt > previous && attempt <= LIMITS.max_deliveries,
+            "attempt {attempt}"
+        );
+        previous = attempt;
+    }
+    assert!(
+        previous >= 2,
+        "the message was delivered again before it went dead"
+    );
     let dead = bus.dead_letters(&mailbox).await.unwrap();
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(
         (dead[0].deliveries, dead[0].failure),
         (LIMITS.max_deliveries, Failure::Expired)
     );
-    // The hung consumers letting go late dead-letters nothing twice, nor brings it back.
-    drop(held);
+    // The hung consumer letting go late (its task ended) dead-letters nothing twice.
     tokio::time::sleep(QUIET).await;
-    assert!(!asking.is_finished(), "a delivery past the last allowed");
-    asking.abort();
     assert_eq!(bus.dead_letters(&mailbox).await.unwrap().len(), 1);
 }
 
