@@ -40,7 +40,7 @@
 //! | topic: who gets a message | each subscriber subscribed when it was published | the same |
 //! | topic: how often, in what order | once, in each publisher's order | once, in the stream's one order (a message the server sends again is skipped) |
 //! | topic: a full subscriber queue | the publisher waits for the slowest subscriber | the publisher waits, trying again from 1 ms to every 64 ms; a subscriber whose process died holds it for up to 10 s |
-//! | mailbox: delivery | at least once, to one consumer at a time, first in first out (a failed message goes first) | at least once, to one consumer at a time; pulled one at a time, so none waits in another consumer's buffer; the count of attempts is the server's, which may count one that never arrived when a pull expires as it sends |
+//! | mailbox: delivery | at least once, to one consumer at a time, first in first out (a failed message goes first) | at least once, to one consumer at a time; pulled one at a time, so none waits in another consumer's buffer; the count of attempts is the server's (under load, nats-server 2.9 was seen to skip or repeat one after an ack deadline) |
 //! | mailbox: a full mailbox | the sender waits until an ack or a dead letter makes room | the same, trying again as for topics |
 //! | nack, or a delivery dropped unacked | delivered again at once | the same (a dropped delivery is nacked from a task of its own) |
 //! | ack deadline passed, consumer's process died | delivered again exactly at the deadline | delivered again when the server's ack wait passes |

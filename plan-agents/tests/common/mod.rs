@@ -411,8 +411,8 @@ where
         .await
         .unwrap();
     // A hung consumer: it takes each delivery and holds it, never acked, so that each
-    // deadline passes. (A server counts the deliveries: under load it may count one that
-    // never arrived, so the attempts seen rise, not always by one.)
+    // deadline passes. (The in-process bus's exact sequence of attempts is tested on its
+    // own; a NATS server under load was seen to skip or repeat an attempt's number.)
     let (seen, mut attempts) = tokio::sync::mpsc::unbounded_channel();
     let hung = tokio::spawn(async move {
         let mut held = Vec::new();
@@ -436,18 +436,15 @@ where
         panic!("the hung consumer stopped: {ended:?}");
     }
     hung.abort();
-    let mut previous = 0;
+    let mut got = Vec::new();
     while let Ok(attempt) = attempts.try_recv() {
-        assert!(
-            attempt > previous && attempt <= LIMITS.max_deliveries,
-            "attempt {attempt}"
-        );
-        previous = attempt;
+        got.push(attempt);
     }
     assert!(
-        previous >= 2,
-        "the message was delivered again before it went dead"
+        got.len() >= 2,
+        "delivered again before it went dead: {got:?}"
     );
+    assert!(got.iter().all(|&a| a <= LIMITS.max_deliveries), "{got:?}");
     let dead = bus.dead_letters(&mailbox).await.unwrap();
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(
