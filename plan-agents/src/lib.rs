@@ -40,14 +40,14 @@
 //! | topic: who gets a message | each subscriber subscribed when it was published | the same |
 //! | topic: how often, in what order | once, in each publisher's order | once, in the stream's one order (a message the server sends again is skipped) |
 //! | topic: a full subscriber queue | the publisher waits for the slowest subscriber | the publisher waits, trying again from 1 ms to every 64 ms; a subscriber whose process died holds it for up to 10 s |
-//! | mailbox: delivery | at least once, to one consumer at a time, first in first out (a failed message goes first) | at least once, to one consumer at a time; pulled one at a time, so none waits in another consumer's buffer; the count of attempts is the server's (under load, nats-server 2.9 was seen to skip or repeat one after an ack deadline) |
+//! | mailbox: delivery | at least once, to one consumer at a time, first in first out (a failed message goes first) | at least once, to one consumer at a time; pulled one at a time, so none waits in another consumer's buffer; the count of attempts is the server's, which may take one back when a pull expires (every 30 s) just as it hands out a message |
 //! | mailbox: a full mailbox | the sender waits until an ack or a dead letter makes room | the same, trying again as for topics |
 //! | nack, or a delivery dropped unacked | delivered again at once | the same (a dropped delivery is nacked from a task of its own) |
 //! | ack deadline passed, consumer's process died | delivered again exactly at the deadline | delivered again when the server's ack wait passes |
 //! | an ack after the deadline | changes nothing once the message is queued again | the server may take it, if the message is not yet acked |
 //! | dead letters | on the failure of the last delivery | a nack or drop of the last delivery: at once; its deadline: when a consumer next pulls the message |
 //! | requests | at most once; a responder that drops one fails the requester at once | at most once (core NATS); the same, by a reply that says so |
-//! | a server that is down | — | connecting, sending, publishing and requesting fail within the configured timeout for each round trip; a consumer's `recv` within about 6 s |
+//! | a server that is down | — | connecting, sending, publishing and requesting fail within the configured timeout for each round trip; a consumer's `recv` within about 3 s |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -18,13 +18,18 @@ use crate::bus::{BusError, Consumer, DeadLetter, Delivery, Failure, Message, Nam
 /// The durable consumer that a mailbox's consumers share.
 const DURABLE: &str = "consumers";
 
-/// How long one pull waits on the server for a message before it asks again. Between two
-/// pulls the consumer checks that it is still connected, so that `recv` on a bus whose
-/// server is gone fails within this and [`GRACE`].
-const PULL: Duration = Duration::from_secs(1);
+/// How long one pull waits on the server for a message before it asks again. Long: as a
+/// pull expires just when the server hands it a message, the server may take back its count
+/// of that delivery, so each expiry is a chance for a delivery's number to repeat.
+const PULL: Duration = Duration::from_secs(30);
 
-/// How long past its expiry a pull's answer may take before the consumer counts it lost.
-const GRACE: Duration = Duration::from_secs(5);
+/// How often the server says, while a pull waits, that it is still there.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// How long without a word from the server before a pull counts as lost: then the consumer
+/// checks that it is still connected, so that `recv` on a bus whose server is gone fails
+/// within this.
+const LOST: Duration = Duration::from_secs(3);
 
 /// A consumer of a mailbox of a [`Nats`](super::Nats) bus.
 ///
@@ -41,7 +46,7 @@ pub struct NatsConsumer {
     inbox: Subject,
     /// `None` only while dropped.
     answers: Option<async_nats::Subscriber>,
-    /// When the pull still out was sent.
+    /// When the server last spoke for the pull still out (sent it, or beat for it).
     pulled: Option<Instant>,
 }
 
@@ -89,6 +94,7 @@ impl NatsConsumer {
                 let request = pull::BatchConfig {
                     batch: 1,
                     expires: Some(PULL),
+                    idle_heartbeat: HEARTBEAT,
                     ..pull::BatchConfig::default()
                 };
                 self.consumer
@@ -102,7 +108,7 @@ impl NatsConsumer {
             .answers
             .as_mut()
             .ok_or_else(|| fail(&"the consumer is dropped"))?;
-        let answer = tokio::time::timeout_at(pulled + PULL + GRACE, answers.next()).await;
+        let answer = tokio::time::timeout_at(pulled + LOST, answers.next()).await;
         let Ok(answer) = answer else {
             // No answer at all: the pull (or the connection) was lost.
             self.pulled = None;
@@ -117,8 +123,11 @@ impl NatsConsumer {
                     context: self.inner.jetstream.clone(),
                 }))
             }
-            // The pull is still out: the server says it is alive.
-            Some(StatusCode::IDLE_HEARTBEAT) => Ok(None),
+            // The pull is still out, and the server alive.
+            Some(StatusCode::IDLE_HEARTBEAT) => {
+                self.pulled = Some(Instant::now());
+                Ok(None)
+            }
             // Expired, nothing there, or ended by the server (too many pulls waiting, say).
             Some(_) => {
                 self.pulled = None;
