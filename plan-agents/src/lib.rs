@@ -1,0 +1,54 @@
+//! The agent layer for plans: agents that talk over a message bus.
+//!
+//! * [`bus`]: topics, mailboxes with at-least-once delivery and dead letters, and
+//!   request/reply with a deadline, behind one async trait ([`bus::Bus`]), in process
+//!   ([`bus::Memory`]) or over NATS JetStream (`bus::Nats`, feature `nats`).
+//!
+//! A bus is a plan's context: its steps send, publish and ask through it, and the plan does
+//! not care which backend it is.
+//!
+//! ```
+//! use plan_agents::bus::{Bus, BusError, Consumer, Delivery, Memory, Message, Name};
+//! use plan_runtime::prelude::*;
+//!
+//! async fn draft(topic: String) -> String {
+//!     format!("a draft on {topic}")
+//! }
+//! async fn hand_in(text: String, bus: &Memory) -> Result<(), BusError> {
+//!     bus.send(&Name::new("editor")?, Message::json(&text)?).await
+//! }
+//!
+//! let writer = plan! { draft >> hand_in };
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let bus = Memory::new();
+//! let mut editor = bus.consume(&Name::new("editor").unwrap()).await.unwrap();
+//! writer.run_with("rust".to_owned(), &bus).await.unwrap();
+//! let mail = editor.recv().await.unwrap();
+//! assert_eq!(mail.message().decode::<String>().unwrap(), "a draft on rust");
+//! mail.ack().await.unwrap();
+//! # });
+//! ```
+//!
+//! # Delivery guarantees
+//!
+//! Both backends pass one conformance suite; where they differ, it is here.
+//!
+//! | | [`Memory`](bus::Memory) | `Nats` |
+//! | --- | --- | --- |
+//! | reach | one process | every process on the server |
+//! | kept across restarts | nothing | topics, mailboxes and dead letters (file storage); not requests |
+//! | topic: who gets a message | each subscriber subscribed when it was published | the same |
+//! | topic: how often, in what order | once, in each publisher's order | once, in the stream's one order (a message the server sends again is skipped) |
+//! | topic: a full subscriber queue | the publisher waits for the slowest subscriber | the publisher waits, trying again from 1 ms to every 64 ms; a subscriber whose process died holds it for up to 10 s |
+//! | mailbox: delivery | at least once, to one consumer at a time, first in first out (a failed message goes first) | at least once, to one consumer at a time; pulled one at a time, so none waits in another consumer's buffer; the count of attempts is the server's, which may take one back when a pull expires (every 30 s) just as it hands out a message |
+//! | mailbox: a full mailbox | the sender waits until an ack or a dead letter makes room | the same, trying again as for topics |
+//! | nack, or a delivery dropped unacked | delivered again at once | the same (a dropped delivery is nacked from a task of its own) |
+//! | ack deadline passed, consumer's process died | delivered again exactly at the deadline | delivered again when the server's ack wait passes |
+//! | an ack after the deadline | changes nothing once the message is queued again | the server may take it, if the message is not yet acked |
+//! | dead letters | on the failure of the last delivery | a nack or drop of the last delivery: at once; its deadline: when a consumer next pulls the message |
+//! | requests | at most once; a responder that drops one fails the requester at once | at most once (core NATS); the same, by a reply that says so |
+//! | a server that is down | — | connecting, sending, publishing and requesting fail within the configured timeout for each round trip; a consumer's `recv` within about 3 s |
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod bus;

@@ -1,0 +1,250 @@
+//! The NATS bus against a real `nats-server` with JetStream on 127.0.0.1 — the one
+//! `PLAN_AGENTS_NATS_URL` names, or one each test starts on a free port: the conformance
+//! suite, a consumer whose whole process dies, and servers that are down, die, or lack
+//! JetStream.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{LIMITS, PATIENCE, name, within};
+use plan_agents::bus::nats::NatsConfig;
+use plan_agents::bus::{Bus, BusError, Consumer, Delivery, Message, Nats};
+
+/// A `nats-server` of the test's own, with its store in a fresh directory; killed, and the
+/// directory removed, when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+    store: PathBuf,
+}
+
+impl Server {
+    fn start(jetstream: bool) -> Self {
+        let port = free_port();
+        let store =
+            std::env::temp_dir().join(format!("plan-agents-nats-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&store);
+        let mut command = Command::new("nats-server");
+        command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+        if jetstream {
+            command.arg("-js").arg("-sd").arg(&store);
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start `nats-server` ({e}): install it, e.g. `apt-get install nats-server`")
+            });
+        let server = Server { child, port, store };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nats-server did not start on port {port}");
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A namespace of this test's own, so that tests sharing a server share no stream.
+fn config() -> NatsConfig {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NatsConfig {
+        namespace: format!(
+            "t{}x{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ),
+        limits: LIMITS,
+        ..NatsConfig::default()
+    }
+}
+
+/// A bus on `PLAN_AGENTS_NATS_URL`'s server, or on a server of its own (returned with it).
+async fn bus() -> (Nats, Option<Server>) {
+    let config = config();
+    if let Ok(url) = std::env::var("PLAN_AGENTS_NATS_URL") {
+        return (Nats::connect_with(&url, config).await.unwrap(), None);
+    }
+    let server = Server::start(true);
+    let bus = Nats::connect_with(&server.url(), config).await.unwrap();
+    (bus, Some(server))
+}
+
+conformance!(bus(), flavor = "multi_thread", worker_threads = 2);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_whose_process_dies_has_its_message_redelivered_to_another_process() {
+    let server = Server::start(true);
+    let (url, config, mailbox) = (server.url(), config(), name("jobs"));
+    let survivor = Nats::connect_with(&url, config.clone()).await.unwrap();
+    let mut survivor_consumer = survivor.consume(&mailbox).await.unwrap();
+    survivor.send(&mailbox, Message::new("job")).await.unwrap();
+    // The doomed "process": a runtime of its own, whose connection dies with it while it
+    // holds the delivery, with nothing left to nack it.
+    let doomed = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let held = runtime.block_on(async {
+            let bus = Nats::connect_with(&url, config).await.unwrap();
+            let mut consumer = bus.consume(&mailbox).await.unwrap();
+            consumer.recv().await.unwrap()
+        });
+        runtime.shutdown_background();
+        let attempt = held.attempt();
+        drop(held); // no runtime here: its drop cannot reach the server
+        attempt
+    });
+    assert_eq!(doomed.join().unwrap(), 1);
+    let started = Instant::now();
+    let again = within("the redelivery", survivor_consumer.recv())
+        .await
+        .unwrap();
+    // It waited for the ack deadline: nobody told the server of the failure.
+    assert!(
+        started.elapsed() * 2 >= LIMITS.ack_deadline,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (again.attempt(), again.message().payload().as_ref()),
+        (2, &b"job"[..])
+    );
+    again.ack().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_server_that_is_down_is_a_clear_error_in_bounded_time() {
+    let url = format!("nats://127.0.0.1:{}", free_port());
+    let config = NatsConfig {
+        timeout: Duration::from_secs(2),
+        ..config()
+    };
+    let started = Instant::now();
+    let err = Nats::connect_with(&url, config).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("nats bus: connect to `{url}` failed")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_without_jetstream_is_refused_at_connect() {
+    let server = Server::start(false);
+    let err = Nats::connect_with(&server.url(), config())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("nats bus: connect to"), "{text}");
+    assert!(text.contains("no JetStream"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_dies_under_a_live_bus_fails_each_operation_in_bounded_time() {
+    let server = Server::start(true);
+    let config = NatsConfig {
+        timeout: Duration::from_secs(2),
+        ..config()
+    };
+    let bus = Nats::connect_with(&server.url(), config).await.unwrap();
+    let mailbox = name("orders");
+    let mut consumer = bus.consume(&mailbox).await.unwrap();
+    bus.send(&mailbox, Message::new("before")).await.unwrap();
+    consumer.recv().await.unwrap().ack().await.unwrap();
+    drop(server);
+
+    let bounded = Duration::from_secs(10);
+    let started = Instant::now();
+    let err = bus.send(&mailbox, Message::new("after")).await.unwrap_err();
+    assert!(started.elapsed() < bounded, "{:?}", started.elapsed());
+    assert!(
+        matches!(
+            err,
+            BusError::Backend {
+                backend: "nats",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("`orders`"), "{err}");
+
+    let started = Instant::now();
+    let err = consumer.recv().await.unwrap_err();
+    assert!(started.elapsed() < bounded, "{:?}", started.elapsed());
+    assert!(
+        err.to_string()
+            .starts_with("nats bus: receive from `orders` failed"),
+        "{err}"
+    );
+
+    let err = bus
+        .request(&name("adder"), Message::new("1"), PATIENCE)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("nats bus: request on `adder` failed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn handles_dropped_outside_a_runtime_do_not_panic() {
+    let server = Server::start(true);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handles = runtime.block_on(async {
+        let bus = Nats::connect_with(&server.url(), config()).await.unwrap();
+        let subscription = bus.subscribe(&name("t")).await.unwrap();
+        let consumer = bus.consume(&name("m")).await.unwrap();
+        let responder = bus.serve(&name("s")).await.unwrap();
+        (bus, subscription, consumer, responder)
+    });
+    drop(handles);
+    drop(runtime);
+}
+
+#[tokio::test]
+async fn a_bad_namespace_is_refused_before_connecting() {
+    let config = NatsConfig {
+        namespace: "has.dots".to_owned(),
+        ..NatsConfig::default()
+    };
+    let err = Nats::connect_with("nats://127.0.0.1:1", config)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("bad bus name `has.dots`"),
+        "{err}"
+    );
+}
