@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use futures::future::Either;
 use plan_core::{Cx, Describe, GraphBuilder, ParallelSpec, Plan, PlanError};
 
 use crate::cut_off::branch_ref;
@@ -60,8 +61,9 @@ impl<S: Describe, P: ParallelPolicy> Describe for Each<S, P> {
     }
 }
 
-/// Runs `step` on item `index`, in a scope of its own: a durable run tells the items' outputs
-/// apart by it, whatever order they finish in.
+/// Runs `step` on item `index` in a scope of its own, by which a durable run tells the items'
+/// outputs apart whatever order they finish in. Boxed, and only in a run with a journal: the
+/// scope would otherwise add to the memory of every item of every fan-out.
 async fn item_run<I, C, S: Plan<I, C>>(
     step: &S,
     item: I,
@@ -84,10 +86,14 @@ where
     type Out = P::Out;
 
     async fn call(&self, input: It, cx: Cx<'_, C>) -> Result<P::Out, PlanError> {
-        let branches = input
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| item_run(&self.step, item, cx, index));
+        let journaled = cx.journal().is_some();
+        let branches = input.into_iter().enumerate().map(|(index, item)| {
+            if journaled {
+                Either::Right(Box::pin(item_run(&self.step, item, cx, index)))
+            } else {
+                Either::Left(self.step.call(item, cx))
+            }
+        });
         // Every item runs the body, the group's only child.
         let names = |_item| branch_ref(&cx, 0, &self.step);
         gather(branches, &self.spec(), &self.policy, &cx, &names).await
