@@ -239,12 +239,12 @@ impl<S: Store + 'static> Runs<S> {
         P: Plan<I, C>,
         P::Out: Serialize + DeserializeOwned,
     {
-        let run = Run::new(self, id)?;
+        let run = Run::new(self, id, plan)?;
         let json = serde_json::to_value(&input).map_err(|e| run.json("input", e))?;
         let json = self.clean(json);
         let (record, version) = match run.read().await? {
             Some(found) => found,
-            None => run.start(plan, json.clone()).await?,
+            None => run.start(json.clone()).await?,
         };
         if record.input != json {
             return Err(RunError::InputChanged {
@@ -286,7 +286,7 @@ impl<S: Store + 'static> Runs<S> {
         P: Plan<I, C>,
         P::Out: Serialize + DeserializeOwned,
     {
-        let run = Run::new(self, id)?;
+        let run = Run::new(self, id, plan)?;
         let answer = serde_json::to_value(answer).map_err(|e| run.json("answer", e))?;
         let answer = self.clean(answer);
         let Some((mut record, version)) = run.read().await? else {
@@ -313,16 +313,27 @@ struct Run<'r, S> {
     runs: &'r Runs<S>,
     id: &'r str,
     keys: RunKeys,
+    /// The fingerprint of the plan running it, made once per attempt (it walks the graph).
+    plan: String,
 }
 
 impl<'r, S: Store + 'static> Run<'r, S> {
-    fn new(runs: &'r Runs<S>, id: &'r str) -> Result<Self, RunError> {
+    fn new(
+        runs: &'r Runs<S>,
+        id: &'r str,
+        plan: &impl plan_runtime::Describe,
+    ) -> Result<Self, RunError> {
         let bad = || RunError::BadRunId { id: id.to_owned() };
         if id.contains('/') {
             return Err(bad());
         }
         let keys = RunKeys::new(id).map_err(|_| bad())?;
-        Ok(Run { runs, id, keys })
+        Ok(Run {
+            runs,
+            id,
+            keys,
+            plan: fingerprint(plan),
+        })
     }
 
     /// The run's record and its version, if the run exists.
@@ -340,14 +351,10 @@ impl<'r, S: Store + 'static> Run<'r, S> {
         Ok(Some((record, version)))
     }
 
-    /// Records a new run of `plan` on `input`, before anything runs.
-    async fn start(
-        &self,
-        plan: &impl plan_runtime::Describe,
-        input: serde_json::Value,
-    ) -> Result<(RunRecord, u64), RunError> {
+    /// Records a new run on `input`, before anything runs.
+    async fn start(&self, input: serde_json::Value) -> Result<(RunRecord, u64), RunError> {
         let record = RunRecord {
-            plan: fingerprint(plan),
+            plan: self.plan.clone(),
             input,
             stage: Stage::Running,
         };
@@ -384,7 +391,7 @@ impl<'r, S: Store + 'static> Run<'r, S> {
         P: Plan<I, C>,
         P::Out: Serialize + DeserializeOwned,
     {
-        if record.plan != fingerprint(plan) {
+        if record.plan != self.plan {
             return Err(RunError::PlanChanged {
                 id: self.id.to_owned(),
             });
