@@ -52,3 +52,5 @@
 #![warn(missing_docs)]
 
 pub mod bus;
+pub mod schedule;
+pub mod session;

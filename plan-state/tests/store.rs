@@ -4,7 +4,7 @@
 mod common;
 
 use common::{TempDir, conformance, key, walk};
-use plan_state::store::{JsonFiles, Key, Sqlite, Store, StoreError};
+use plan_state::store::{InMemory, JsonFiles, Key, Sqlite, Store, StoreError};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,6 +27,11 @@ async fn json_files_conform() {
             .value,
         json!(100)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_conforms() {
+    conformance(InMemory::new()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

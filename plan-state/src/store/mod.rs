@@ -4,6 +4,7 @@
 //! ([`Store::compare_and_set`]) lets two agents update the same state without losing either
 //! update: read, change, write back only if nobody wrote in between, else read again.
 //!
+//! * [`InMemory`]: in the process's memory, for tests and state that may be lost.
 //! * [`JsonFiles`]: one JSON file per key, written atomically (a temporary file, fsynced,
 //!   renamed over the old one, the directory fsynced): the old file survives any failed write.
 //! * [`Sqlite`] (feature `sqlite`, the default): the embedded store, SQLite in WAL mode on a
@@ -27,6 +28,7 @@
 //! ```
 
 mod error;
+mod in_memory;
 mod json;
 mod key;
 #[cfg(feature = "redis")]
@@ -38,6 +40,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub use error::{Conflict, StoreError};
+pub use in_memory::InMemory;
 pub use json::JsonFiles;
 pub use key::Key;
 #[cfg(feature = "redis")]

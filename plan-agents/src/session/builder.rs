@@ -1,0 +1,124 @@
+//! [`Builder`]: the kinds of agent, the limits and the store of an [`Agents`], which it
+//! starts, restoring every agent the store keeps.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use plan_runtime::Plan;
+use plan_state::store::Store;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::clock::Clock;
+use super::engine::Inner;
+use super::kind::{Handler, Typed};
+use super::record::{self, Record};
+use super::{Agents, Limits, SessionError, Turn};
+use crate::bus::Name;
+
+/// Builds an [`Agents`]: see [`Agents::builder`].
+pub struct Builder<S> {
+    store: Arc<S>,
+    kinds: BTreeMap<String, Arc<dyn Handler>>,
+    limits: Limits,
+    now: Option<SystemTime>,
+}
+
+impl<S: Store + 'static> Builder<S> {
+    pub(super) fn new(store: Arc<S>) -> Self {
+        Builder {
+            store,
+            kinds: BTreeMap::new(),
+            limits: Limits::default(),
+            now: None,
+        }
+    }
+
+    /// A kind of agent named `kind`, whose tasks `plan` runs, each as a [`Turn`] of the
+    /// agent's state `St` (a new agent starts from `St::default()`). Registering a kind
+    /// again replaces it.
+    pub fn kind<St, P>(self, kind: &str, plan: P) -> Self
+    where
+        St: Serialize + DeserializeOwned + Default + Send + 'static,
+        P: Plan<Turn<St>, (), Out = Turn<St>> + 'static,
+    {
+        self.kind_with(kind, plan, ())
+    }
+
+    /// A kind of agent as [`Builder::kind`], whose plan runs with `context`, as
+    /// [`Plan::run_with`] runs it: a bus, a store, a client.
+    pub fn kind_with<St, P, C>(mut self, kind: &str, plan: P, context: C) -> Self
+    where
+        St: Serialize + DeserializeOwned + Default + Send + 'static,
+        P: Plan<Turn<St>, C, Out = Turn<St>> + 'static,
+        C: Send + Sync + 'static,
+    {
+        let handler: Arc<dyn Handler> = Arc::new(Typed::<St, P, C>::new(plan, context));
+        self.kinds.insert(kind.to_owned(), handler);
+        self
+    }
+
+    /// The limits on queues, running tasks and attempts ([`Limits::default`] unless set).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The wall-clock time now, for a test on tokio's paused clock that restarts its agents
+    /// at a later time than the real one (wake times and schedules are wall-clock times).
+    pub fn now(mut self, now: SystemTime) -> Self {
+        self.now = Some(now);
+        self
+    }
+
+    /// Starts the agents: every agent the store keeps is restored, as it was, with its state,
+    /// its queued tasks, its sleep and its schedules. An attempt that was running when the
+    /// process stopped counts as failed: the task is tried again, or dead-lettered after its
+    /// last attempt. A wake time or schedule that passed while the process was down fires at
+    /// once (a schedule once, however many times it came due).
+    ///
+    /// Fails, restoring nothing, if a record cannot be read or names a kind not registered.
+    pub async fn start(self) -> Result<Agents<S>, SessionError> {
+        let limits = self.limits;
+        for (value, name) in [
+            (limits.queue, "queue"),
+            (limits.tasks_per_agent, "tasks_per_agent"),
+            (limits.active_agents, "active_agents"),
+            (
+                usize::try_from(limits.max_attempts).unwrap_or(usize::MAX),
+                "max_attempts",
+            ),
+        ] {
+            if value == 0 {
+                return Err(SessionError::BadLimits(name));
+            }
+        }
+        let clock = Clock::starting_at(self.now.unwrap_or_else(SystemTime::now));
+        let inner = Arc::new(Inner::new(self.store, self.kinds, limits, clock));
+        let mut restored = Vec::new();
+        for key in inner.store.keys(record::PREFIX).await? {
+            let Some(name) = record::agent_of(&key) else {
+                continue;
+            };
+            let corrupt = |reason: String| SessionError::Corrupt {
+                agent: name.to_owned(),
+                reason,
+            };
+            Name::new(name).map_err(|e| corrupt(e.to_string()))?;
+            let Some(stored) = inner.store.get(&key).await? else {
+                continue; // deleted since it was listed
+            };
+            let record: Record =
+                serde_json::from_value(stored.value).map_err(|e| corrupt(e.to_string()))?;
+            inner
+                .handler(&record.kind)
+                .map_err(|e| corrupt(format!("it is a `{}`: {e}", record.kind)))?;
+            restored.extend(inner.insert(name, record, Some(stored.version)));
+        }
+        for slot in &restored {
+            inner.recover(slot).await?;
+        }
+        Ok(Agents { inner })
+    }
+}

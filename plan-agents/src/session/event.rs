@@ -1,0 +1,144 @@
+//! [`Event`]: what happens to agents, for monitoring, as tracing events and on a channel
+//! ([`Agents::events`](super::Agents::events)).
+
+use serde::Serialize;
+
+use super::{State, Wake};
+
+/// Something that happened to an agent. Each is also a tracing event (target
+/// `plan_agents::session`): state changes and finished tasks at `INFO`, failures at `WARN`,
+/// store failures at `ERROR`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// An agent was created.
+    Created {
+        /// The agent.
+        agent: String,
+        /// Its kind.
+        kind: String,
+    },
+    /// An agent's state changed.
+    State {
+        /// The agent.
+        agent: String,
+        /// Its state before.
+        from: State,
+        /// Its state now.
+        to: State,
+        /// What woke it, when it was sleeping.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        woken_by: Option<Wake>,
+    },
+    /// A task was queued.
+    TaskQueued {
+        /// The agent.
+        agent: String,
+        /// The task's id.
+        task: u64,
+        /// The task's name.
+        name: String,
+        /// How many tasks the agent has queued now, this one included.
+        queued: usize,
+    },
+    /// A task's attempt started.
+    TaskStarted {
+        /// The agent.
+        agent: String,
+        /// The task's id.
+        task: u64,
+        /// The task's name.
+        name: String,
+        /// Which attempt.
+        attempt: u32,
+    },
+    /// A task finished.
+    TaskDone {
+        /// The agent.
+        agent: String,
+        /// The task's id.
+        task: u64,
+        /// The task's name.
+        name: String,
+        /// How long its last attempt took, in milliseconds.
+        ms: u64,
+        /// What it gave out ([`Turn::output`](super::Turn::output)).
+        output: serde_json::Value,
+    },
+    /// A task's attempt failed: its plan failed or panicked, or the process stopped during
+    /// it. It is tried again, or, after its last attempt, dead-lettered
+    /// ([`Agents::dead_tasks`](super::Agents::dead_tasks)).
+    TaskFailed {
+        /// The agent.
+        agent: String,
+        /// The task's id.
+        task: u64,
+        /// The task's name.
+        name: String,
+        /// Which attempt failed.
+        attempt: u32,
+        /// Why.
+        error: String,
+        /// Whether it was dead-lettered (else it is tried again).
+        dead: bool,
+    },
+    /// Something that is not a task's failed: the store could not be written, a schedule
+    /// found the queue full.
+    Error {
+        /// The agent.
+        agent: String,
+        /// What failed.
+        error: String,
+    },
+}
+
+impl Event {
+    /// Writes the event as a tracing event.
+    pub(crate) fn trace(&self) {
+        match self {
+            Event::Created { agent, kind } => tracing::info!(agent, kind, "agent created"),
+            Event::State {
+                agent,
+                from,
+                to,
+                woken_by,
+            } => match woken_by {
+                Some(by) => {
+                    tracing::info!(agent, from = from.as_str(), to = to.as_str(), woken_by = %by, "agent woke")
+                }
+                None => {
+                    tracing::info!(agent, from = from.as_str(), to = to.as_str(), "agent state")
+                }
+            },
+            Event::TaskQueued {
+                agent,
+                task,
+                name,
+                queued,
+            } => tracing::debug!(agent, task, name, queued, "task queued"),
+            Event::TaskStarted {
+                agent,
+                task,
+                name,
+                attempt,
+            } => tracing::debug!(agent, task, name, attempt, "task started"),
+            Event::TaskDone {
+                agent,
+                task,
+                name,
+                ms,
+                ..
+            } => tracing::info!(agent, task, name, ms, "task done"),
+            Event::TaskFailed {
+                agent,
+                task,
+                name,
+                attempt,
+                error,
+                dead,
+            } => tracing::warn!(agent, task, name, attempt, error, dead, "task failed"),
+            Event::Error { agent, error } => tracing::error!(agent, error, "agent error"),
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! Agent sessions: agents, each with its own state, task queue and inbox, that run a plan per
+//! task, sleep until a time, an event or urgent mail, run on schedules, and carry on after a
+//! restart where they were.
+//!
+//! An agent is an instance of a *kind*: a plan over [`Turn`]s of the kind's state, registered
+//! on the [`Builder`]. Each task the agent runs is one turn: the plan gets the agent's state
+//! and the task, and gives back the new state, an output, and maybe a [`Sleep`].
+//!
+//! * **States** ([`State`]): idle, active, sleeping, waiting (for a slot under
+//!   [`Limits::active_agents`]) and stopped; every change is an [`Event`].
+//! * **Queues**: tasks queue by priority, then in order ([`Agents::schedule`],
+//!   [`Agents::mail`]); an agent runs [`Limits::tasks_per_agent`] at once, and refuses more
+//!   than [`Limits::queue`] queued.
+//! * **Sleep and wake**: [`Agents::sleep`] (or a turn's [`Turn::sleep`]) until a time, a
+//!   named event ([`Agents::signal`]), mail at or above a priority, or [`Agents::wake`];
+//!   [`Agents::every`] queues a task on a [`Schedule`](crate::schedule::Schedule), which
+//!   wakes the agent.
+//! * **Kept in a store** (any [`plan_state::store::Store`]): each agent's record, written
+//!   before anything it says happens, so that a restart ([`Builder::start`]) restores every
+//!   agent with its state, queue, sleep and schedules. An attempt a crash cut off is tried
+//!   again; a task that fails [`Limits::max_attempts`] times is dead-lettered
+//!   ([`Agents::dead_tasks`], [`Agents::replay_dead_tasks`]).
+//! * **Monitoring**: [`Agents::events`] and tracing events for state changes, queue depths,
+//!   task durations and errors; [`Agents::snapshot`] for all agents at one moment.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use plan_agents::session::{Agents, Sleep, State, TaskSpec, Turn};
+//! use plan_runtime::prelude::*;
+//! use plan_state::store::InMemory;
+//!
+//! #[derive(Default, serde::Serialize, serde::Deserialize)]
+//! struct Watch { checks: u32 }
+//!
+//! // Each task is a health check; after it, the agent sleeps for a minute or until an alert.
+//! async fn check(mut turn: Turn<Watch>) -> Turn<Watch> {
+//!     turn.state.checks += 1;
+//!     turn.output = serde_json::json!({ "healthy": true });
+//!     turn.sleep = Some(Sleep::for_(Duration::from_secs(60)).or_event("alert"));
+//!     turn
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+//! let agents = Agents::builder(Arc::new(InMemory::new()))
+//!     .kind("watchdog", plan! { check })
+//!     .start()
+//!     .await?;
+//! agents.create("dog", "watchdog", None).await?;
+//! agents.schedule("dog", TaskSpec::new("check")).await?;
+//! tokio::time::sleep(Duration::from_millis(1)).await;
+//! assert_eq!(agents.status("dog").await?.state, State::Sleeping);
+//! assert_eq!(agents.signal("alert").await?, 1); // wakes the dog
+//! assert_eq!(agents.status("dog").await?.state, State::Idle);
+//! assert_eq!(agents.state("dog").await?, serde_json::json!({ "checks": 1 }));
+//! # Ok::<_, plan_agents::session::SessionError>(())
+//! # }).unwrap();
+//! ```
+
+mod active;
+mod builder;
+mod clock;
+mod engine;
+mod error;
+mod event;
+mod inbox;
+mod kind;
+mod limits;
+mod record;
+mod snapshot;
+mod state;
+mod task;
+mod turn;
+
+use std::sync::Arc;
+
+use plan_state::store::Store;
+use tokio::sync::broadcast;
+
+pub use builder::Builder;
+pub use error::SessionError;
+pub use event::Event;
+pub use limits::Limits;
+pub use record::DeadTask;
+pub use snapshot::{AgentStatus, Snapshot};
+pub use state::{Sleep, State, Wake};
+pub use task::{Task, TaskSpec};
+pub use turn::Turn;
+
+use crate::bus::{Message, Name};
+use crate::schedule::Schedule;
+use engine::Inner;
+use record::{Recurring, Status};
+
+/// A set of agents over one store: a cheap handle, cloned to share.
+pub struct Agents<S> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S> Clone for Agents<S> {
+    fn clone(&self) -> Self {
+        Agents {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S: Store + 'static> Agents<S> {
+    /// Agents kept in `store`: register their kinds, then [`Builder::start`].
+    pub fn builder(store: Arc<S>) -> Builder<S> {
+        Builder::new(store)
+    }
+
+    /// Creates agent `name` (1 to 64 ASCII letters, digits, `-` and `_`, as a bus
+    /// [`Name`]) of kind `kind`, with `state`, or the kind's default state.
+    pub async fn create(
+        &self,
+        name: &str,
+        kind: &str,
+        state: Option<serde_json::Value>,
+    ) -> Result<AgentStatus, SessionError> {
+        Name::new(name)?;
+        let handler = self.inner.handler(kind)?;
+        let bad = |reason| SessionError::BadState {
+            agent: name.to_owned(),
+            kind: kind.to_owned(),
+            reason,
+        };
+        let state = match state {
+            Some(state) => handler.check(&state).map(|()| state).map_err(bad)?,
+            None => handler.initial().map_err(bad)?,
+        };
+        self.inner.open()?;
+        let slot = self
+            .inner
+            .insert(name, record::Record::new(kind.to_owned(), state), None)
+            .ok_or_else(|| SessionError::Exists(name.to_owned()))?;
+        let mut agent = slot.agent.lock().await;
+        if let Err(e) = self.inner.settle(&slot, &mut agent, None).await {
+            drop(agent);
+            self.inner.forget(name);
+            return Err(match e {
+                SessionError::Concurrent(name) => SessionError::Exists(name),
+                e => e,
+            });
+        }
+        self.inner.emit(Event::Created {
+            agent: name.to_owned(),
+            kind: kind.to_owned(),
+        });
+        Ok(agent.status(name))
+    }
+
+    /// Queues `task` for `agent`; returns its id. Fails at once if the agent's queue is full
+    /// or it is stopped.
+    pub async fn schedule(&self, agent: &str, task: TaskSpec) -> Result<u64, SessionError> {
+        let slot = self.inner.slot(agent)?;
+        let mut guard = slot.agent.lock().await;
+        let task = self.inner.enqueue(&mut guard, agent, task)?;
+        let queued = self.inner.queued(&guard, agent, &task);
+        self.inner.settle(&slot, &mut guard, None).await?;
+        drop(guard);
+        self.inner.emit(queued);
+        Ok(task.id)
+    }
+
+    /// Sends `agent` mail: a task named `mail` whose input is the message's payload (JSON)
+    /// and whose priority is the message's. Mail at or above the priority the agent sleeps
+    /// for wakes it. Returns the task's id.
+    pub async fn mail(&self, agent: &str, message: Message) -> Result<u64, SessionError> {
+        let input: serde_json::Value = message.decode().map_err(|e| SessionError::BadMail {
+            agent: agent.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let priority = message.priority();
+        let slot = self.inner.slot(agent)?;
+        let mut guard = slot.agent.lock().await;
+        let spec = TaskSpec::new("mail").input(input).priority(priority);
+        let task = self.inner.enqueue(&mut guard, agent, spec)?;
+        let queued = self.inner.queued(&guard, agent, &task);
+        let urgent = matches!(&guard.record.status,
+            Status::Sleeping { sleep, .. } if sleep.mail.is_some_and(|at_least| priority >= at_least));
+        let woken_by =
+            (urgent && self.inner.wake_up(agent, &mut guard)).then_some(Wake::Mail { priority });
+        self.inner.settle(&slot, &mut guard, woken_by).await?;
+        drop(guard);
+        self.inner.emit(queued);
+        Ok(task.id)
+    }
+
+    /// Puts `agent` to sleep: it starts no task until `sleep` says it wakes (its running
+    /// tasks finish). A sleeping agent's new sleep replaces its old one.
+    pub async fn sleep(&self, agent: &str, sleep: Sleep) -> Result<(), SessionError> {
+        let slot = self.inner.slot(agent)?;
+        let mut guard = slot.agent.lock().await;
+        if guard.record.status == Status::Stopped {
+            return Err(SessionError::Stopped(agent.to_owned()));
+        }
+        self.inner.fall_asleep(agent, &mut guard, sleep);
+        self.inner.settle(&slot, &mut guard, None).await
+    }
+
+    /// Wakes `agent`; returns whether it was sleeping.
+    pub async fn wake(&self, agent: &str) -> Result<bool, SessionError> {
+        let slot = self.inner.slot(agent)?;
+        let mut guard = slot.agent.lock().await;
+        if guard.record.status == Status::Stopped {
+            return Err(SessionError::Stopped(agent.to_owned()));
+        }
+        let woke = self.inner.wake_up(agent, &mut guard);
+        self.inner
+            .settle(&slot, &mut guard, woke.then_some(Wake::Request))
+            .await?;
+        Ok(woke)
+    }
+
+    /// Signals the event `event`: wakes every agent sleeping on it; returns how many.
+    pub async fn signal(&self, event: &str) -> Result<usize, SessionError> {
+        let mut woken = 0;
+        for name in self.inner.sleepers(event) {
+            let slot = self.inner.slot(&name)?;
+            let mut guard = slot.agent.lock().await;
+            let sleeps_on_it = matches!(&guard.record.status,
+                Status::Sleeping { sleep, .. } if sleep.events.iter().any(|e| e == event));
+            if sleeps_on_it && self.inner.wake_up(&name, &mut guard) {
+                let woken_by = Wake::Event {
+                    event: event.to_owned(),
+                };
+                self.inner.settle(&slot, &mut guard, Some(woken_by)).await?;
+                woken += 1;
+            }
+        }
+        Ok(woken)
+    }
+
+    /// Queues `task` for `agent` each time `schedule` comes due, from now on (waking it if it
+    /// sleeps); returns when it first comes due (ms since the Unix epoch), if ever.
+    pub async fn every(
+        &self,
+        agent: &str,
+        schedule: Schedule,
+        task: TaskSpec,
+    ) -> Result<Option<u64>, SessionError> {
+        let slot = self.inner.slot(agent)?;
+        let mut guard = slot.agent.lock().await;
+        if guard.record.status == Status::Stopped {
+            return Err(SessionError::Stopped(agent.to_owned()));
+        }
+        let next_at = schedule.next_after(self.inner.clock.now_ms());
+        guard.record.schedules.push(Recurring {
+            schedule,
+            task,
+            next_at,
+        });
+        self.inner.settle(&slot, &mut guard, None).await?;
+        Ok(next_at)
+    }
+
+    /// Stops `agent` for good: its running attempts are cancelled, and those and its queued
+    /// tasks dead-lettered, to be read with [`Agents::dead_tasks`].
+    pub async fn stop(&self, agent: &str) -> Result<(), SessionError> {
+        let slot = self.inner.slot(agent)?;
+        let mut guard = slot.agent.lock().await;
+        if guard.record.status == Status::Stopped {
+            return Ok(());
+        }
+        self.inner.stop(&slot, &mut guard).await
+    }
+
+    /// Where `agent` is.
+    pub async fn status(&self, agent: &str) -> Result<AgentStatus, SessionError> {
+        let slot = self.inner.slot(agent)?;
+        let guard = slot.agent.lock().await;
+        Ok(guard.status(agent))
+    }
+
+    /// `agent`'s state, as its last turn left it.
+    pub async fn state(&self, agent: &str) -> Result<serde_json::Value, SessionError> {
+        let slot = self.inner.slot(agent)?;
+        let guard = slot.agent.lock().await;
+        Ok(guard.record.state.clone())
+    }
+
+    /// Every agent, by name, at one moment.
+    pub async fn snapshot(&self) -> Result<Snapshot, SessionError> {
+        self.inner.open()?;
+        let mut agents = Vec::new();
+        for slot in self.inner.slots() {
+            agents.push(slot.agent.lock().await.status(&slot.name));
+        }
+        Ok(Snapshot {
+            at_ms: self.inner.clock.now_ms(),
+            agents,
+        })
+    }
+
+    /// `agent`'s dead tasks, oldest first.
+    pub async fn dead_tasks(&self, agent: &str) -> Result<Vec<DeadTask>, SessionError> {
+        self.inner.slot(agent)?;
+        let store = &self.inner.store;
+        let mut dead = Vec::new();
+        for key in store.keys(&record::dead_prefix(agent)).await? {
+            if let Some(stored) = store.get(&key).await? {
+                dead.push(serde_json::from_value(stored.value).map_err(|e| {
+                    SessionError::Corrupt {
+                        agent: agent.to_owned(),
+                        reason: format!("dead task `{key}`: {e}"),
+                    }
+                })?);
+            }
+        }
+        Ok(dead)
+    }
+
+    /// Queues `agent`'s dead tasks again, oldest first, each with a new id and its attempts
+    /// counted afresh, as many as its queue has room for; returns how many.
+    pub async fn replay_dead_tasks(&self, agent: &str) -> Result<usize, SessionError> {
+        let dead = self.dead_tasks(agent).await?;
+        let slot = self.inner.slot(agent)?;
+        let mut guard = slot.agent.lock().await;
+        let mut replayed = Vec::new();
+        for dead in dead {
+            let spec = TaskSpec::new(dead.task.name.clone())
+                .input(dead.task.input.clone())
+                .priority(dead.task.priority);
+            match self.inner.enqueue(&mut guard, agent, spec) {
+                Ok(_) => replayed.push(dead.task.id),
+                Err(SessionError::QueueFull { .. }) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        self.inner.settle(&slot, &mut guard, None).await?;
+        drop(guard);
+        // Queued first, then forgotten: a crash in between leaves a task twice, never none.
+        for id in &replayed {
+            self.inner
+                .store
+                .delete(&record::dead_key(agent, *id)?)
+                .await?;
+        }
+        Ok(replayed.len())
+    }
+
+    /// Every [`Event`] from now on. A receiver that falls more than 1,024 events behind is
+    /// told how many it missed (`RecvError::Lagged`); the tracing events have them all.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.inner.subscribe()
+    }
+
+    /// Stops everything at once, as a crash would: running attempts are cancelled where they
+    /// are and nothing more is written, so that the store holds what a crash would have left.
+    /// For tests of restarts, and for a process about to exit. Every later call fails with
+    /// [`SessionError::ShutDown`].
+    pub async fn shutdown(&self) {
+        self.inner.shutdown().await;
+    }
+}
