@@ -388,20 +388,56 @@ LAYER_ROWS = (
 )
 
 
+AGENT_ROWS = (
+    ("agents: topic 1 → 1, 1,000 messages", "topic", "bus/1", "mpsc/1", "`tokio::sync::mpsc`", 1),
+    ("agents: topic 1 → 10, 1,000 messages", "topic", "bus/10", "mpsc/10", "10 `mpsc` channels", 1),
+    ("agents: mailbox send, receive and ack, 1,000 messages", "mailbox", "bus send, recv, ack", "mpsc send, recv", "`mpsc` send and receive", 1),
+    ("agents: NATS mailbox, 100 messages each sent (awaiting its PubAck), received, acked", "nats mailbox", "bus send, recv, ack", "async-nats publish, pull 1, ack", "raw `async-nats`, the same steps", 1),
+)
+
+SLEEPER_LABELS = {
+    "agents": "agents over the in-memory store (records in memory)",
+    "agents_sqlite": "agents over SQLite (records on disk; SQLite's page cache counted)",
+    "tasks": "baseline: a tokio task asleep in `tokio::time::sleep`, holding one queued JSON value",
+}
+
+
+def sleepers_section() -> str:
+    path = DATA / "sleepers.jsonl"
+    if not path.exists():
+        return "### Memory per sleeping agent\n\nnot run"
+    runs = {r["variant"]: r for r in map(json.loads, path.read_text().splitlines())}
+    base = runs.get("tasks", {}).get("bytes_per_agent")
+    rows = []
+    for variant, label in SLEEPER_LABELS.items():
+        r = runs.get(variant)
+        if r:
+            rows.append([label, f"{r['n']:,}", f"{r['bytes_per_agent']:,.0f} B", ratio(r["bytes_per_agent"], base)])
+    return (
+        "### Memory per sleeping agent\n\n"
+        "`cargo bench -p plan-agents --bench sleepers -- VARIANT 10000`, one process each: the "
+        "growth of its resident set size (`VmRSS`) once 10,000 agents sleep, each with a timer an "
+        "hour away and one task queued, over the number of agents.\n\n"
+        + table(["sleepers", "agents", "per agent", "ratio"], rows)
+    )
+
+
 def layers_section() -> str:
     rows = []
-    for what, group, ours, theirs, label, per in LAYER_ROWS:
+    for what, group, ours, theirs, label, per in LAYER_ROWS + AGENT_ROWS:
         a, b = ns(group, ours), ns(group, theirs)
         each = lambda t: None if t is None else t / per
         rows.append([what, human_ns(each(a)), f"{label}: {human_ns(each(b))}", ratio(a, b)])
     return (
-        "## Layers: tools and state against what they wrap\n\n"
-        "`cargo bench -p plan-tools --bench tools` and `cargo bench -p plan-state --bench "
-        "journal` and `--bench state`: each hot path and the library call it wraps, in one "
-        "run. Medians; a per-step figure is the iteration's time over its steps. A 1 MiB "
+        "## Layers: tools, state and agents against what they wrap\n\n"
+        "`cargo bench -p plan-tools --bench tools`, `cargo bench -p plan-state --bench "
+        "journal` and `--bench state`, and `cargo bench -p plan-agents --features nats --bench "
+        "bus`: each hot path and the library call it wraps, in one run. Medians; a per-step figure is the iteration's time over its steps. A 1 MiB "
         "state's save and load include turning it into JSON and back (serde alone takes "
         "about half of an SQLite save).\n\n"
         + table(["operation", "ours", "baseline", "ratio"], rows)
+        + "\n\n"
+        + sleepers_section()
     )
 
 
