@@ -3,6 +3,9 @@
 //! * [`bus`]: topics, mailboxes with at-least-once delivery and dead letters, and
 //!   request/reply with a deadline, behind one async trait ([`bus::Bus`]), in process
 //!   ([`bus::Memory`]) or over NATS JetStream (`bus::Nats`, feature `nats`).
+//! * [`reactive`]: a plan run per event of a topic, a mailbox or any stream, a few at once,
+//!   each outcome persisted and published before its delivery is acked; redeliveries of an
+//!   event already handled are not run again.
 //!
 //! A bus is a plan's context: its steps send, publish and ask through it, and the plan does
 //! not care which backend it is.
@@ -52,3 +55,4 @@
 #![warn(missing_docs)]
 
 pub mod bus;
+pub mod reactive;
