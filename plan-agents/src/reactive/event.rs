@@ -110,9 +110,9 @@ pub(super) fn own_id(message: &Message) -> Result<Option<&str>, String> {
     ))
 }
 
-/// The id of the `n`th event (from 1) of loop `run` that has none of its own.
-pub(super) fn auto_id(run: u64, n: u64) -> String {
-    format!("{AUTO}{run}-{n}")
+/// The id of the `n`th event (from 1) of loop `loop_number`, for an event without one.
+pub(super) fn auto_id(loop_number: u64, n: u64) -> String {
+    format!("{AUTO}{loop_number}-{n}")
 }
 
 #[cfg(test)]

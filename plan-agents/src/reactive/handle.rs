@@ -15,6 +15,7 @@ use tracing::Instrument as _;
 use super::Reactive;
 use super::event::{Arrival, ID_HEADER, auto_id, own_id};
 use super::outcome::{Outcome, Tally};
+use super::sinks::Records;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -70,11 +71,12 @@ where
     E: DeserializeOwned + Send,
     C: Sync,
 {
-    /// Handles the `n`th event of loop `run`, in a span naming the reactor and the event.
+    /// Handles the `n`th event of loop `loop_number`, in a span naming the reactor and the
+    /// event.
     pub(super) async fn handle<A: Arrival>(
         &self,
         arrival: A,
-        run: u64,
+        loop_number: u64,
         n: u64,
         turns: &Turns,
     ) -> Tally {
@@ -84,17 +86,16 @@ where
             Err(reason) => (None, Some(reason)),
         };
         // Only an event's own id can come again; the reactor's are new every time.
-        let dedupe = id.is_some() && self.store.is_some();
-        let id = id.unwrap_or_else(|| auto_id(run, n));
+        let dedupe = id.as_ref().and(self.store.as_deref());
+        let id = id.unwrap_or_else(|| auto_id(loop_number, n));
         let span = tracing::info_span!("reactive.event", reactor = %self.name, event = %id);
         async {
-            let _turn = if dedupe {
-                Some(turns.take(&id).await)
-            } else {
-                None
+            let _turn = match dedupe {
+                Some(_) => Some(turns.take(&id).await),
+                None => None,
             };
-            if dedupe {
-                match self.recorded(&id).await {
+            if let Some(store) = dedupe {
+                match self.recorded(store, &id).await {
                     Ok(None) => {}
                     Ok(Some(outcome)) => return self.replay(arrival, &id, outcome).await,
                     Err(error) => return unrecorded(arrival, error).await,
@@ -104,13 +105,15 @@ where
                 Some(reason) => Err(format!("bad event: {reason}")),
                 None => self.run(arrival.message()).await,
             };
-            match &result {
-                Ok(_) => tracing::info!("event handled"),
-                Err(error) => tracing::warn!(error = %error, "event failed"),
-            }
-            let tally = match result {
-                Ok(_) => Tally::Succeeded,
-                Err(_) => Tally::Failed,
+            let tally = match &result {
+                Ok(_) => {
+                    tracing::info!("event handled");
+                    Tally::Succeeded
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "event failed");
+                    Tally::Failed
+                }
             };
             let outcome = Outcome { event: id, result };
             let priority = arrival.message().priority();
@@ -143,10 +146,11 @@ where
     }
 
     /// The outcome persisted for `id`, if any.
-    async fn recorded(&self, id: &str) -> Result<Option<serde_json::Value>, BoxError> {
-        let Some(store) = &self.store else {
-            return Ok(None);
-        };
+    async fn recorded(
+        &self,
+        store: &dyn Records,
+        id: &str,
+    ) -> Result<Option<serde_json::Value>, BoxError> {
         Ok(store.get(&self.key(id)?).await?.map(|stored| stored.value))
     }
 

@@ -31,7 +31,7 @@
 //!     let first: Outcome<String> = outcomes.recv().await.unwrap().decode().unwrap();
 //!     assert_eq!(first, Outcome { event: "t-1".into(), result: Ok("urgent".into()) });
 //!     let second: Outcome<String> = outcomes.recv().await.unwrap().decode().unwrap();
-//!     assert_eq!(second.event, "auto-1-2"); // no `id` header: the loop's 1st run, 2nd event
+//!     assert_eq!(second.event, "auto-1-2"); // no `id` header: loop 1's 2nd event
 //!     assert!(second.result.unwrap_err().starts_with("bad event: cannot decode"));
 //!     stop.cancel();
 //! };
@@ -43,10 +43,10 @@
 //!
 //! # Events
 //!
-//! An event is a [`Message`](crate::bus::Message) whose payload is the plan's input as JSON.
-//! Its id is its `id` header: 1 to 100 ASCII letters, digits and `_ - . :`, not starting
-//! with `.` or `auto-`. An event without one is given `auto-RUN-N`: the `N`th event of the
-//! reactor's `RUN`th loop, counted in the store (so that loops in every process sharing it
+//! An event is a [`Message`] whose payload is the plan's input as JSON. Its id is its `id`
+//! header: 1 to 100 ASCII letters, digits and `_ - . :`, not starting
+//! with `.` or `auto-`. An event without one is given `auto-LOOP-N`: the `N`th event of the
+//! reactor's `LOOP`th loop, counted in the store (so that loops in every process sharing it
 //! count apart), or by the [`Reactive`] value without a store.
 //!
 //! An event that is not the JSON of the plan's input, or whose `id` is refused, is not run:
@@ -70,23 +70,27 @@
 //! outcomes are published at least once, and a plan runs once per id unless a loop dies
 //! while running it. Without a store, or without an `id`, a redelivered event runs again.
 //!
-//! An event that arrives while another with its id is in flight in the same loop (sent
-//! twice, or delivered again because the first delivery outlived its ack deadline) waits
-//! for it, then counts as a duplicate. An outcome that cannot be recorded (the store or the
-//! bus failed) is counted as [`unrecorded`](Summary::unrecorded) and its delivery nacked:
-//! it comes again, and after its mailbox's `max_deliveries` goes to the dead letters, to be
-//! replayed once the store is back. A topic's event whose outcome cannot be recorded is lost.
+//! With a store, an event that arrives while another with its id is in flight in the same
+//! loop (sent twice, or delivered again because the first delivery outlived its ack
+//! deadline) waits for it, then counts as a duplicate.
+//!
+//! An outcome that cannot be recorded (the store or the bus failed) is counted as
+//! [`unrecorded`](Summary::unrecorded) and its delivery nacked: it comes again, and after its
+//! mailbox's `max_deliveries` goes to the dead letters, to be replayed once the store is
+//! back. A topic's event whose outcome cannot be recorded is lost.
 //!
 //! # Concurrency, stopping, tracing
 //!
 //! At most [`Reactive::concurrency`] events are in flight (1 by default); the loop takes the
 //! next one only when one finishes, so it never holds more of a mailbox's messages than
 //! that. The runs share the task that awaits the loop, as a plan's branches do; spawn the
-//! loop to give it a task of its own.
+//! loop to give it a task of its own: `tokio::spawn(async move {
+//! reactor.watch_topic(events).await })`.
 //!
 //! A loop ends when its source does (a stream that ends, a bus that closes); when
 //! [`Watch::with_graceful_shutdown`]'s signal completes, after the events in flight; and at
-//! once when its future is dropped, cancelling the runs in flight. A source that fails ends
+//! once when its future is dropped, cancelling the runs in flight (so
+//! `token.run_until_cancelled(loop)` stops it at once on a token). A source that fails ends
 //! it after the events in flight, with [`ReactiveError::Source`].
 //!
 //! Each event is handled in an INFO span `reactive.event` with fields `reactor` and `event`

@@ -23,7 +23,7 @@ use crate::bus::{BusError, Name};
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outcome<T = serde_json::Value> {
-    /// The event's id: its `id` header, or the id the reactor gave it (`auto-LOOP-N`).
+    /// The event's id: its `id` header, or the one the reactor gave it (`auto-LOOP-N`).
     pub event: String,
     /// The plan's output, or the error text.
     pub result: Result<T, String>,
@@ -32,10 +32,20 @@ pub struct Outcome<T = serde_json::Value> {
 /// What one loop did, each event counted once.
 ///
 /// ```
-/// use plan_agents::reactive::Summary;
+/// use plan_agents::bus::{Message, Name};
+/// use plan_agents::reactive::Reactive;
+/// use plan_runtime::prelude::*;
 ///
-/// let summary = Summary::default();
-/// assert_eq!(summary.total(), 0);
+/// fn half(n: u32) -> Result<u32, std::fmt::Error> {
+///     if n % 2 == 0 { Ok(n / 2) } else { Err(std::fmt::Error) }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let reactor = Reactive::new(Name::new("halver").unwrap(), plan! { half });
+/// let events = [Message::json(&4).unwrap(), Message::json(&5).unwrap(), Message::new("?")];
+/// let summary = reactor.watch(futures::stream::iter(events)).await.unwrap();
+/// assert_eq!((summary.succeeded, summary.failed, summary.total()), (1, 2, 3));
+/// # });
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]

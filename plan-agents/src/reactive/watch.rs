@@ -126,8 +126,13 @@ where
         events: impl Stream<Item = Result<A, BusError>> + Send,
         stop: CancellationToken,
     ) -> Result<Summary, ReactiveError> {
-        let run = self.count_loop().await?;
-        tracing::info!(reactor = %self.name, run, concurrency = self.concurrency, "reactive loop started");
+        let loop_number = self.count_loop().await?;
+        tracing::info!(
+            reactor = %self.name,
+            loop_number,
+            concurrency = self.concurrency,
+            "reactive loop started"
+        );
         let turns = Turns::default();
         let mut events = pin!(events);
         // Declared after what its futures borrow, so that it is dropped first.
@@ -148,7 +153,7 @@ where
                 next = events.next(), if room => match next {
                     Some(Ok(arrival)) => {
                         taken += 1;
-                        in_flight.push(self.handle(arrival, run, taken, &turns));
+                        in_flight.push(self.handle(arrival, loop_number, taken, &turns));
                     }
                     Some(Err(error)) => {
                         taking = false;
@@ -164,7 +169,15 @@ where
             duplicates,
             unrecorded,
         } = summary;
-        tracing::info!(reactor = %self.name, run, succeeded, failed, duplicates, unrecorded, "reactive loop ended");
+        tracing::info!(
+            reactor = %self.name,
+            loop_number,
+            succeeded,
+            failed,
+            duplicates,
+            unrecorded,
+            "reactive loop ended"
+        );
         match failure {
             None => Ok(summary),
             Some(source) => Err(ReactiveError::Source {
