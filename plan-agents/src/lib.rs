@@ -1,8 +1,16 @@
-//! The agent layer for plans: agents that talk over a message bus.
+//! The agent layer for plans: agents with their own state and task queue that sleep and wake,
+//! run on schedules, survive restarts, and talk over a message bus.
 //!
 //! * [`bus`]: topics, mailboxes with at-least-once delivery and dead letters, and
 //!   request/reply with a deadline, behind one async trait ([`bus::Bus`]), in process
 //!   ([`bus::Memory`]) or over NATS JetStream (`bus::Nats`, feature `nats`).
+//! * [`session`]: agents ([`session::Agents`]) of kinds registered with a plan each: idle,
+//!   active, sleeping, waiting or stopped, with priority task queues and limits, sleep until a
+//!   time, an event or urgent mail, [schedules](schedule), and records in a `plan-state` store
+//!   that a restart restores; failed tasks are retried, then dead-lettered.
+//! * [`reactive`]: a plan run per event of a topic, a mailbox or any stream, a few at once,
+//!   each outcome persisted and published before its delivery is acked; redeliveries of an
+//!   event already handled are not run again.
 //!
 //! A bus is a plan's context: its steps send, publish and ask through it, and the plan does
 //! not care which backend it is.
@@ -52,5 +60,6 @@
 #![warn(missing_docs)]
 
 pub mod bus;
+pub mod reactive;
 pub mod schedule;
 pub mod session;

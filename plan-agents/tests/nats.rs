@@ -1,7 +1,7 @@
 //! The NATS bus against a real `nats-server` with JetStream on 127.0.0.1 — the one
 //! `PLAN_AGENTS_NATS_URL` names, or one each test starts on a free port: the conformance
-//! suite, a consumer whose whole process dies, and servers that are down, die, or lack
-//! JetStream.
+//! suite, a consumer whose whole process dies, servers that are down, die, or lack
+//! JetStream, and a reactive loop over a mailbox.
 
 mod common;
 
@@ -10,9 +10,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{LIMITS, PATIENCE, name, within};
+use common::{LIMITS, PATIENCE, name, stays_pending, within};
 use plan_agents::bus::nats::NatsConfig;
-use plan_agents::bus::{Bus, BusError, Consumer, Delivery, Message, Nats};
+use plan_agents::bus::{Bus, BusError, Consumer, Delivery, Message, Nats, Subscription};
+use plan_agents::reactive::{Outcome, Reactive};
+use plan_runtime::prelude::*;
+use plan_state::store::JsonFiles;
 
 /// A `nats-server` of the test's own, with its store in a fresh directory; killed, and the
 /// directory removed, when dropped.
@@ -247,4 +250,61 @@ async fn a_bad_namespace_is_refused_before_connecting() {
         err.to_string().starts_with("bad bus name `has.dots`"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reactive_loop_over_a_mailbox_runs_each_id_once_and_publishes_every_outcome() {
+    fn double(n: u64) -> u64 {
+        n * 2
+    }
+    let (bus, _server) = bus().await;
+    let (inbox, done) = (name("numbers"), name("doubled"));
+    let dir = std::env::temp_dir().join(format!("plan-agents-nats-{}", config().namespace));
+    let reactor = Reactive::new(name("doubler"), plan! { double })
+        .concurrency(2)
+        .persist(JsonFiles::open(&dir).unwrap())
+        .publish(bus.clone(), done.clone());
+    let mut outcomes = bus.subscribe(&done).await.unwrap();
+    for (id, body) in [("a", "21"), ("a", "21"), ("b", "{")] {
+        let event = Message::new(body).with_header("id", id).unwrap();
+        bus.send(&inbox, event).await.unwrap();
+    }
+    let stop = CancellationToken::new();
+    let watching = reactor
+        .watch_mailbox(bus.consume(&inbox).await.unwrap())
+        .with_graceful_shutdown(stop.clone().cancelled_owned());
+    let (summary, mut published) = tokio::join!(watching, async {
+        let mut published = Vec::new();
+        for _ in 0..3 {
+            let message = within("an outcome", outcomes.recv()).await.unwrap();
+            published.push(message.decode::<Outcome<u64>>().unwrap());
+        }
+        stop.cancel();
+        published
+    });
+    let summary = summary.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        (summary.succeeded, summary.failed, summary.duplicates),
+        (1, 1, 1)
+    );
+    // The second `a` waited for the first, then published its recorded outcome again.
+    published.sort_by(|x, y| x.event.cmp(&y.event));
+    assert_eq!(
+        published[0],
+        Outcome {
+            event: "a".into(),
+            result: Ok(42)
+        }
+    );
+    assert_eq!(published[0], published[1]);
+    let bad = published[2].result.as_ref().unwrap_err();
+    assert!(
+        bad.starts_with("bad event: cannot decode the message on `numbers`"),
+        "{bad}"
+    );
+    // Every event was acked.
+    let mut after = bus.consume(&inbox).await.unwrap();
+    stays_pending("an event left in the mailbox", after.recv()).await;
+    assert!(bus.dead_letters(&inbox).await.unwrap().is_empty());
 }
