@@ -392,7 +392,8 @@ AGENT_ROWS = (
     ("agents: topic 1 → 1, 1,000 messages", "topic", "bus/1", "mpsc/1", "`tokio::sync::mpsc`", 1),
     ("agents: topic 1 → 10, 1,000 messages", "topic", "bus/10", "mpsc/10", "10 `mpsc` channels", 1),
     ("agents: mailbox send, receive and ack, 1,000 messages", "mailbox", "bus send, recv, ack", "mpsc send, recv", "`mpsc` send and receive", 1),
-    ("agents: NATS mailbox, 100 messages each sent (awaiting its PubAck), received, acked", "nats mailbox", "bus send, recv, ack", "async-nats publish, pull 1, ack", "raw `async-nats`, the same steps", 1),
+    ("agents: NATS mailbox, 100 messages each sent (awaiting its PubAck), received, acked", "nats mailbox", "bus send, recv, ack", "async-nats publish, pull 1, ack", "raw `async-nats`, the same steps (one pull per message)", 1),
+    ("agents: the same, against one pull of all 100", "nats mailbox", "bus send, recv, ack", "async-nats publish, pull all, ack", "raw `async-nats`, one batch (what the bus does not do, so no consumer's buffer holds another's messages)", 1),
 )
 
 SLEEPER_LABELS = {

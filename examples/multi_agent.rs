@@ -25,11 +25,16 @@ use serde_json::json;
 
 /// Publishing, whichever bus it is: the agents' plans need nothing else of it.
 trait Publish: Send + Sync {
-    fn publish(&self, topic: &str, value: serde_json::Value) -> BoxFuture<'_, Result<(), BusError>>;
+    fn publish(&self, topic: &str, value: serde_json::Value)
+    -> BoxFuture<'_, Result<(), BusError>>;
 }
 
 impl<B: Bus> Publish for B {
-    fn publish(&self, topic: &str, value: serde_json::Value) -> BoxFuture<'_, Result<(), BusError>> {
+    fn publish(
+        &self,
+        topic: &str,
+        value: serde_json::Value,
+    ) -> BoxFuture<'_, Result<(), BusError>> {
         let topic = Name::new(topic);
         Box::pin(async move { Bus::publish(self, &topic?, Message::json(&value)?).await })
     }
@@ -72,15 +77,20 @@ async fn plan_it(mut turn: Turn<()>, team: &Team) -> Result<Turn<()>, Failed> {
     let question: String = serde_json::from_value(turn.task.input.clone())?;
     let aspects = ["what it is", "how it works", "what it costs"];
     let subtasks: Vec<String> = aspects.iter().map(|a| format!("{question}: {a}")).collect();
-    team.write("blackboard/plan", &json!({ "question": question, "subtasks": subtasks }))
-        .await?;
+    team.write(
+        "blackboard/plan",
+        &json!({ "question": question, "subtasks": subtasks }),
+    )
+    .await?;
     for (index, question) in subtasks.iter().enumerate() {
         let subtask = Subtask {
             index,
             of: subtasks.len(),
             question: question.clone(),
         };
-        team.bus.publish("subtasks", serde_json::to_value(subtask)?).await?;
+        team.bus
+            .publish("subtasks", serde_json::to_value(subtask)?)
+            .await?;
     }
     turn.output = json!({ "subtasks": subtasks.len() });
     Ok(turn)
@@ -94,11 +104,15 @@ async fn retrieve(mut turn: Turn<u32>, team: &Team) -> Result<Turn<u32>, Failed>
         "a restarted run replays the outputs and runs the rest",
         "a journaled step costs one store write",
     ];
-    let finding = json!({ "question": subtask.question, "note": notes[subtask.index % notes.len()] });
+    let finding =
+        json!({ "question": subtask.question, "note": notes[subtask.index % notes.len()] });
     team.write(&format!("blackboard/findings/{}", subtask.index), &finding)
         .await?;
     team.bus
-        .publish("findings", json!({ "index": subtask.index, "of": subtask.of }))
+        .publish(
+            "findings",
+            json!({ "index": subtask.index, "of": subtask.of }),
+        )
         .await?;
     turn.state += 1;
     Ok(turn)
@@ -124,7 +138,12 @@ async fn synthesize(mut turn: Turn<Heard>, team: &Team) -> Result<Turn<Heard>, F
     for i in 0..of {
         let key = Key::new(format!("blackboard/findings/{i}"))?;
         if let Some(finding) = team.board.get(&key).await? {
-            notes.push(finding.value["note"].as_str().unwrap_or_default().to_owned());
+            notes.push(
+                finding.value["note"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
         }
     }
     let answer = format!("{}.", notes.join("; "));
@@ -214,7 +233,10 @@ async fn run<B: Bus + Clone + 'static>(bus: B) -> Result<(), Box<dyn std::error:
     }
     let snapshot = agents.snapshot().await?;
     for agent in &snapshot.agents {
-        println!("agent {}: {} tasks done, {}", agent.name, agent.done, agent.state);
+        println!(
+            "agent {}: {} tasks done, {}",
+            agent.name, agent.done, agent.state
+        );
     }
     println!("answer: {answer}");
     for task in forwarding {

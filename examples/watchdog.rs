@@ -49,15 +49,25 @@ async fn check(mut turn: Turn<Dog>, watch: &Watch) -> Result<Turn<Dog>, BusError
     let dog = &mut turn.state;
     dog.checks += 1;
     let healthy = !watch.service.down.load(Ordering::SeqCst);
-    dog.failures_in_a_row = if healthy { 0 } else { dog.failures_in_a_row + 1 };
+    dog.failures_in_a_row = if healthy {
+        0
+    } else {
+        dog.failures_in_a_row + 1
+    };
     let on_call = Name::new("on-call")?;
     if dog.failures_in_a_row >= 2 && !dog.escalated {
         dog.escalated = true;
-        let page = format!("the service failed {} checks in a row", dog.failures_in_a_row);
+        let page = format!(
+            "the service failed {} checks in a row",
+            dog.failures_in_a_row
+        );
         watch.bus.publish(&on_call, Message::json(&page)?).await?;
     } else if healthy && dog.escalated {
         dog.escalated = false;
-        watch.bus.publish(&on_call, Message::json(&"recovered")?).await?;
+        watch
+            .bus
+            .publish(&on_call, Message::json(&"recovered")?)
+            .await?;
     }
     turn.output = serde_json::json!({ "healthy": healthy, "task": turn.task.name });
     turn.sleep = Some(Sleep::indefinitely().or_event("health-alert").or_mail(8));
@@ -94,8 +104,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let alerts = Name::new("health-alerts")?;
 
     agents.create("dog", "watchdog", None).await?;
-    agents.every("dog", Schedule::every(Duration::from_secs(2))?, TaskSpec::new("scheduled check")).await?;
-    agents.sleep("dog", Sleep::indefinitely().or_event("health-alert").or_mail(8)).await?;
+    agents
+        .every(
+            "dog",
+            Schedule::every(Duration::from_secs(2))?,
+            TaskSpec::new("scheduled check"),
+        )
+        .await?;
+    agents
+        .sleep(
+            "dog",
+            Sleep::indefinitely().or_event("health-alert").or_mail(8),
+        )
+        .await?;
     // Alerts on the bus reach the watchdog as mail.
     let forwarding = tokio::spawn({
         let (agents, alerts) = (agents.clone(), bus.subscribe(&alerts).await?);

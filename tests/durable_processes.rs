@@ -6,12 +6,15 @@
 //!   step);
 //! * `approval` waits for an answer and exits; a second process resumes it with the answer.
 
+mod processes;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use plan_state::store::{JsonFiles, Sqlite, Store};
+use processes::example;
 
 const STEPS: [&str; 10] = [
     "brief",
@@ -25,22 +28,6 @@ const STEPS: [&str; 10] = [
     "polish",
     "publish",
 ];
-
-/// An example's binary, which `cargo test` builds into `target/<profile>/examples`.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test` builds it",
-        path.display()
-    );
-    path
-}
 
 /// One scenario's files: a store, an effects file.
 struct Scenario {

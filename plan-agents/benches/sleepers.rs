@@ -45,10 +45,7 @@ async fn agents<S: Store + 'static>(store: S, n: usize) -> Agents<S> {
             .sleep(&name, Sleep::for_(Duration::from_secs(3_600)))
             .await
             .unwrap();
-        agents
-            .schedule(&name, TaskSpec::new("wake"))
-            .await
-            .unwrap();
+        agents.schedule(&name, TaskSpec::new("wake")).await.unwrap();
     }
     agents
 }
@@ -60,7 +57,10 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let (variant, n) = match args.as_slice() {
-        [variant, n] => (variant.clone(), n.parse::<usize>().expect("a number of agents")),
+        [variant, n] => (
+            variant.clone(),
+            n.parse::<usize>().expect("a number of agents"),
+        ),
         _ => {
             eprintln!("usage: sleepers agents|agents_sqlite|tasks N");
             std::process::exit(2);

@@ -110,9 +110,12 @@ async fn once_the_bus_is_gone_receivers_are_told_after_what_is_left() {
     let waiting = tokio::spawn(async move { consumer.recv().await });
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert!(!waiting.is_finished());
+    let acked = Instant::now();
     delivery.ack().await.unwrap();
     let err = waiting.await.unwrap().unwrap_err();
     assert!(matches!(err, BusError::Closed { .. }), "{err}");
+    // Told by the ack itself, not at the delivery's deadline.
+    assert_eq!(acked.elapsed(), Duration::ZERO);
     assert!(matches!(
         responder.recv().await,
         Err(BusError::Closed { .. })

@@ -657,7 +657,7 @@ async fn ten_thousand_sleeping_agents_each_wake_at_their_time() {
     let due_by_500 = (0..n).filter(|i| 1 + (i * 7919) % 997 < 500).count();
     assert_eq!(woke.lock().unwrap().len(), due_by_500);
     tokio::time::sleep(Duration::from_secs(500)).await;
-    let woke = woke.lock().unwrap();
+    let woke = woke.lock().unwrap().clone();
     assert_eq!(woke.len(), 10_000);
     for i in 0..n {
         let secs = 1 + (i * 7919) % 997;

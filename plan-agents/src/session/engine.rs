@@ -151,6 +151,20 @@ impl Agent {
     }
 }
 
+impl<S> Drop for Inner<S> {
+    fn drop(&mut self) {
+        // Timers hold the agents weakly, so they would sleep on to their time for nothing.
+        let agents = self.agents.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for slot in agents.values() {
+            if let Ok(agent) = slot.agent.try_lock()
+                && let Some((_, timer)) = &agent.alarm
+            {
+                timer.abort();
+            }
+        }
+    }
+}
+
 impl<S: Store + 'static> Inner<S> {
     pub fn new(
         store: Arc<S>,

@@ -13,7 +13,7 @@
 //!   than [`Limits::queue`] queued.
 //! * **Sleep and wake**: [`Agents::sleep`] (or a turn's [`Turn::sleep`]) until a time, a
 //!   named event ([`Agents::signal`]), mail at or above a priority, or [`Agents::wake`];
-//!   [`Agents::every`] queues a task on a [`Schedule`](crate::schedule::Schedule), which
+//!   [`Agents::every`] queues a task on a [`Schedule`], which
 //!   wakes the agent.
 //! * **Kept in a store** (any [`plan_state::store::Store`]): each agent's record, written
 //!   before anything it says happens, so that a restart ([`Builder::start`]) restores every

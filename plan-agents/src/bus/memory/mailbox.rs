@@ -170,6 +170,10 @@ impl Mailbox {
                 None => self.room.add_permits(1),
                 Some(failure) => self.fail(&mut state, in_flight.mail, failure),
             }
+            // The last delivery of a closed bus is settled: its waiting consumers are done.
+            if state.closed && state.in_flight.is_empty() && state.waiting.is_empty() {
+                self.waiting.notify_waiters();
+            }
         }
     }
 
