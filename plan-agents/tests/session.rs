@@ -803,3 +803,19 @@ async fn two_processes_on_one_store_cannot_both_write_an_agent() {
     let err = one.schedule("ada", task(1)).await.unwrap_err();
     assert!(matches!(err, SessionError::Concurrent(_)), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropped_agents_leave_no_timer_behind() {
+    let probe = Probe::new();
+    let agents = start(Arc::new(InMemory::new()), &probe, Limits::default()).await;
+    agents.create("ada", "worker", None).await.unwrap();
+    agents
+        .sleep("ada", Sleep::for_(Duration::from_secs(3_600)))
+        .await
+        .unwrap();
+    let tasks = || tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    assert_eq!(tasks(), 1, "the sleeper's timer");
+    drop(agents);
+    tokio::task::yield_now().await;
+    assert_eq!(tasks(), 0);
+}
