@@ -3,6 +3,8 @@
 //! * [`bus`]: topics, mailboxes with at-least-once delivery and dead letters, and
 //!   request/reply with a deadline, behind one async trait ([`bus::Bus`]), in process
 //!   ([`bus::Memory`]) or over NATS JetStream (`bus::Nats`, feature `nats`).
+//! * `control` (feature `control`): a WebSocket endpoint speaking JSON-RPC 2.0 that creates,
+//!   schedules, sleeps, wakes, mails, stops and lists agents, and streams their events.
 //!
 //! A bus is a plan's context: its steps send, publish and ask through it, and the plan does
 //! not care which backend it is.
@@ -52,5 +54,7 @@
 #![warn(missing_docs)]
 
 pub mod bus;
+#[cfg(feature = "control")]
+pub mod control;
 pub mod schedule;
 pub mod session;
