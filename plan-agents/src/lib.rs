@@ -11,6 +11,8 @@
 //! * [`reactive`]: a plan run per event of a topic, a mailbox or any stream, a few at once,
 //!   each outcome persisted and published before its delivery is acked; redeliveries of an
 //!   event already handled are not run again.
+//! * `control` (feature `control`): a WebSocket endpoint speaking JSON-RPC 2.0 that creates,
+//!   schedules, sleeps, wakes, mails, stops and lists agents, and streams their events.
 //!
 //! A bus is a plan's context: its steps send, publish and ask through it, and the plan does
 //! not care which backend it is.
@@ -60,6 +62,8 @@
 #![warn(missing_docs)]
 
 pub mod bus;
+#[cfg(feature = "control")]
+pub mod control;
 pub mod reactive;
 pub mod schedule;
 pub mod session;
