@@ -813,9 +813,99 @@ async fn dropped_agents_leave_no_timer_behind() {
         .sleep("ada", Sleep::for_(Duration::from_secs(3_600)))
         .await
         .unwrap();
-    let tasks = || tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    let tasks = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
     assert_eq!(tasks(), 1, "the sleeper's timer");
     drop(agents);
     tokio::task::yield_now().await;
     assert_eq!(tasks(), 0);
+}
+
+/// The in-memory store, whose writes fail while `broken` is set.
+#[derive(Default)]
+struct Flaky {
+    inner: InMemory,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl Store for Flaky {
+    async fn get(
+        &self,
+        key: &Key,
+    ) -> Result<Option<plan_state::store::Versioned>, plan_state::store::StoreError> {
+        self.inner.get(key).await
+    }
+
+    async fn write(
+        &self,
+        key: &Key,
+        expect: plan_state::store::Expect,
+        value: &serde_json::Value,
+    ) -> Result<Result<u64, plan_state::store::Conflict>, plan_state::store::StoreError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(plan_state::store::StoreError::Backend {
+                store: "flaky".into(),
+                operation: "write",
+                key: key.to_string(),
+                source: "disk full".into(),
+            });
+        }
+        self.inner.write(key, expect, value).await
+    }
+
+    async fn delete(&self, key: &Key) -> Result<bool, plan_state::store::StoreError> {
+        self.inner.delete(key).await
+    }
+
+    async fn keys(&self, prefix: &str) -> Result<Vec<Key>, plan_state::store::StoreError> {
+        self.inner.keys(prefix).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_the_store_could_not_keep_is_not_queued_and_events_come_in_order() {
+    let probe = Probe::new();
+    let store = Arc::new(Flaky::default());
+    let agents = Agents::builder(store.clone())
+        .kind_with("worker", plan! { work }, probe.clone())
+        .start()
+        .await
+        .unwrap();
+    agents.create("ada", "worker", None).await.unwrap();
+    store.broken.store(true, Ordering::SeqCst);
+    let failed = agents.schedule("ada", task(10)).await.unwrap_err();
+    assert_eq!(
+        failed.to_string(),
+        "write of `agents/ada/record` in flaky failed: disk full"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(agents.status("ada").await.unwrap().queued, 0);
+    assert!(probe.started().is_empty(), "the refused task never runs");
+
+    store.broken.store(false, Ordering::SeqCst);
+    let mut events = agents.events();
+    let id = agents.schedule("ada", task(10)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let seen: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
+        .map(|e| match e {
+            Event::TaskQueued { task, .. } => format!("queued {task}"),
+            Event::TaskStarted { task, .. } => format!("started {task}"),
+            Event::TaskDone { task, .. } => format!("done {task}"),
+            Event::State { to, .. } => format!("{to}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            format!("queued {id}"),
+            format!("started {id}"),
+            "active".into(),
+            format!("done {id}"),
+            "idle".into()
+        ]
+    );
 }

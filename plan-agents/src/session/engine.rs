@@ -154,7 +154,10 @@ impl Agent {
 impl<S> Drop for Inner<S> {
     fn drop(&mut self) {
         // Timers hold the agents weakly, so they would sleep on to their time for nothing.
-        let agents = self.agents.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let agents = self
+            .agents
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
         for slot in agents.values() {
             if let Ok(agent) = slot.agent.try_lock()
                 && let Some((_, timer)) = &agent.alarm
@@ -270,6 +273,19 @@ impl<S: Store + 'static> Inner<S> {
         agent: &mut Agent,
         woken_by: Option<Wake>,
     ) -> Result<(), SessionError> {
+        self.settle_announcing(slot, agent, woken_by, &mut Vec::new())
+            .await
+    }
+
+    /// [`Inner::settle`], sending the events of `announce` (what the change was) once it is
+    /// saved, before those of the tasks it starts; left in `announce` if it is not saved.
+    pub async fn settle_announcing(
+        self: &Arc<Self>,
+        slot: &Arc<Slot>,
+        agent: &mut Agent,
+        woken_by: Option<Wake>,
+        announce: &mut Vec<Event>,
+    ) -> Result<(), SessionError> {
         let starting = if self.closed.load(Ordering::Acquire) {
             Vec::new()
         } else {
@@ -277,6 +293,9 @@ impl<S: Store + 'static> Inner<S> {
         };
         let saved = self.save(&slot.name, agent).await;
         if saved.is_ok() {
+            for event in announce.drain(..) {
+                self.emit(event);
+            }
             for id in starting {
                 self.start(slot, agent, id);
             }
@@ -472,8 +491,9 @@ impl<S: Store + 'static> Inner<S> {
         if agent.running.is_empty() && agent.holds_active {
             self.release(agent);
         }
-        let settled = self.settle(slot, agent, None).await;
+        let settled = self.settle_announcing(slot, agent, None, &mut events).await;
         drop(guard);
+        // Not saved: told all the same, as the record in memory has it.
         for event in events {
             self.emit(event);
         }
@@ -680,7 +700,9 @@ impl<S: Store + 'static> Inner<S> {
         if woken_by.is_some() {
             self.wake_up(name, agent);
         }
-        let settled = self.settle(&slot, agent, woken_by).await;
+        let settled = self
+            .settle_announcing(&slot, agent, woken_by, &mut events)
+            .await;
         drop(guard);
         for event in events {
             self.emit(event);
@@ -736,7 +758,7 @@ impl<S: Store + 'static> Inner<S> {
             }
         }
         agent.shown = agent.state();
-        let settled = self.settle(slot, agent, None).await;
+        let settled = self.settle_announcing(slot, agent, None, &mut events).await;
         drop(guard);
         for event in events {
             self.emit(event);

@@ -157,10 +157,8 @@ impl<S: Store + 'static> Agents<S> {
         let slot = self.inner.slot(agent)?;
         let mut guard = slot.agent.lock().await;
         let task = self.inner.enqueue(&mut guard, agent, task)?;
-        let queued = self.inner.queued(&guard, agent, &task);
-        self.inner.settle(&slot, &mut guard, None).await?;
-        drop(guard);
-        self.inner.emit(queued);
+        self.settle_queued(&slot, &mut guard, agent, task.id, None)
+            .await?;
         Ok(task.id)
     }
 
@@ -177,15 +175,40 @@ impl<S: Store + 'static> Agents<S> {
         let mut guard = slot.agent.lock().await;
         let spec = TaskSpec::new("mail").input(input).priority(priority);
         let task = self.inner.enqueue(&mut guard, agent, spec)?;
-        let queued = self.inner.queued(&guard, agent, &task);
         let urgent = matches!(&guard.record.status,
             Status::Sleeping { sleep, .. } if sleep.mail.is_some_and(|at_least| priority >= at_least));
         let woken_by =
             (urgent && self.inner.wake_up(agent, &mut guard)).then_some(Wake::Mail { priority });
-        self.inner.settle(&slot, &mut guard, woken_by).await?;
-        drop(guard);
-        self.inner.emit(queued);
+        self.settle_queued(&slot, &mut guard, agent, task.id, woken_by)
+            .await?;
         Ok(task.id)
+    }
+
+    /// Saves an agent that has just queued task `id`, announcing it; a task that could not be
+    /// saved is taken back out, so that a failed call queued nothing.
+    async fn settle_queued(
+        &self,
+        slot: &Arc<engine::Slot>,
+        agent: &mut engine::Agent,
+        name: &str,
+        id: u64,
+        woken_by: Option<Wake>,
+    ) -> Result<(), SessionError> {
+        let mut queued: Vec<Event> = agent
+            .record
+            .task_mut(id)
+            .map(|q| q.task.clone())
+            .map(|task| self.inner.queued(agent, name, &task))
+            .into_iter()
+            .collect();
+        let settled = self
+            .inner
+            .settle_announcing(slot, agent, woken_by, &mut queued)
+            .await;
+        if settled.is_err() {
+            agent.record.remove(id);
+        }
+        settled
     }
 
     /// Puts `agent` to sleep: it starts no task until `sleep` says it wakes (its running
