@@ -82,11 +82,28 @@ impl Schedule {
         match (&self.spec, &self.cron) {
             (Spec::EveryMs(period), _) => after.checked_add(*period),
             (Spec::Cron(_), Some(cron)) => {
-                let after = DateTime::<Utc>::from_timestamp_millis(i64::try_from(after).ok()?)?;
+                // Cron names whole seconds: the search starts from the second `after` is in
+                // (croner would keep its milliseconds).
+                let second = after - after % 1_000;
+                let after = DateTime::<Utc>::from_timestamp_millis(i64::try_from(second).ok()?)?;
                 let next = cron.find_next_occurrence(&after, false).ok()?;
                 u64::try_from(next.timestamp_millis()).ok()
             }
             (Spec::Cron(_), None) => None,
+        }
+    }
+}
+
+impl Schedule {
+    /// The next time after `now` of a schedule that was due at `due` (at or before `now`):
+    /// counted from `due` for a period, so that a late timer does not shift the times after.
+    pub(crate) fn following(&self, due: u64, now: u64) -> Option<u64> {
+        match self.spec {
+            Spec::EveryMs(period) => {
+                let periods = now.saturating_sub(due) / period + 1;
+                due.checked_add(periods.checked_mul(period)?)
+            }
+            Spec::Cron(_) => self.next_after(now),
         }
     }
 }

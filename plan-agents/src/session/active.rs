@@ -1,6 +1,6 @@
 //! [`Active`]: the limit on agents running tasks at once, handed out first come first served.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Slots for active agents. An agent takes one while it runs tasks; an agent that finds none
 /// free queues, and a slot given back goes straight to the first in the queue, so that no
@@ -9,8 +9,11 @@ use std::collections::{HashSet, VecDeque};
 pub(crate) struct Active {
     used: usize,
     limit: usize,
-    queue: VecDeque<String>,
-    queued: HashSet<String>,
+    /// Agents waiting, with the ticket each took when it queued.
+    queue: VecDeque<(String, u64)>,
+    /// Each waiting agent's current ticket: an entry of `queue` with another is stale.
+    queued: HashMap<String, u64>,
+    tickets: u64,
     /// Agents handed a slot that they have not taken yet.
     granted: HashSet<String>,
 }
@@ -21,7 +24,8 @@ impl Active {
             used: 0,
             limit,
             queue: VecDeque::new(),
-            queued: HashSet::new(),
+            queued: HashMap::new(),
+            tickets: 0,
             granted: HashSet::new(),
         }
     }
@@ -35,8 +39,10 @@ impl Active {
             self.used += 1;
             return true;
         }
-        if self.queued.insert(agent.to_owned()) {
-            self.queue.push_back(agent.to_owned());
+        if !self.queued.contains_key(agent) {
+            self.tickets += 1;
+            self.queued.insert(agent.to_owned(), self.tickets);
+            self.queue.push_back((agent.to_owned(), self.tickets));
         }
         false
     }
@@ -44,8 +50,9 @@ impl Active {
     /// Gives a slot back; returns the agent it was handed to, to be told.
     #[must_use]
     pub fn release(&mut self) -> Option<String> {
-        while let Some(next) = self.queue.pop_front() {
-            if self.queued.remove(&next) {
+        while let Some((next, ticket)) = self.queue.pop_front() {
+            if self.queued.get(&next) == Some(&ticket) {
+                self.queued.remove(&next);
                 self.granted.insert(next.clone());
                 return Some(next);
             }
@@ -58,7 +65,8 @@ impl Active {
     /// queue, and a slot handed to it goes on; returns whom to, to be told.
     #[must_use]
     pub fn withdraw(&mut self, agent: &str) -> Option<String> {
-        // Its place in `queue` is skipped when reached: cheaper than a search of the queue.
+        // Its entry in `queue` is skipped when reached (its ticket is void): cheaper than a
+        // search of the queue, and an agent that queues again goes to the end.
         self.queued.remove(agent);
         if self.granted.remove(agent) {
             return self.release();
@@ -91,5 +99,18 @@ mod tests {
         assert_eq!(active.release().as_deref(), Some("d"));
         assert_eq!(active.withdraw("d"), None, "nobody is left to hand it to");
         assert_eq!(active.used(), 0);
+    }
+
+    #[test]
+    fn an_agent_that_queues_again_goes_to_the_end() {
+        let mut active = Active::new(1);
+        assert!(active.acquire("x"));
+        assert!(!active.acquire("a"));
+        assert_eq!(active.withdraw("a"), None);
+        assert!(!active.acquire("b"));
+        assert!(!active.acquire("a"));
+        assert_eq!(active.release().as_deref(), Some("b"));
+        assert!(active.acquire("b"));
+        assert_eq!(active.release().as_deref(), Some("a"));
     }
 }

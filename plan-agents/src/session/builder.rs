@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::clock::Clock;
-use super::engine::Inner;
+use super::engine::{Inner, Slot};
 use super::kind::{Handler, Typed};
 use super::record::{self, Record};
 use super::{Agents, Limits, SessionError, Turn};
@@ -96,7 +96,8 @@ impl<S: Store + 'static> Builder<S> {
         }
         let clock = Clock::starting_at(self.now.unwrap_or_else(SystemTime::now));
         let inner = Arc::new(Inner::new(self.store, self.kinds, limits, clock));
-        let mut restored = Vec::new();
+        // First every record is read: one that cannot be is an error before anything changed.
+        let mut records = Vec::new();
         for key in inner.store.keys(record::PREFIX).await? {
             let Some(name) = record::agent_of(&key) else {
                 continue;
@@ -114,10 +115,40 @@ impl<S: Store + 'static> Builder<S> {
             inner
                 .handler(&record.kind)
                 .map_err(|e| corrupt(format!("it is a `{}`: {e}", record.kind)))?;
-            restored.extend(inner.insert(name, record, Some(stored.version)));
+            records.push((name.to_owned(), record, stored.version));
         }
-        for slot in &restored {
-            inner.recover(slot).await?;
+        // Then each is written back as recovered (the attempts a crash cut off, failed), so
+        // that a store that cannot take the writes fails the start before anything runs.
+        let mut restored = Vec::new();
+        for (name, record, version) in records {
+            let slot = Slot::new(&name, record, Some(version));
+            inner.insert(&slot);
+            let mut agent = slot.agent.lock().await;
+            let mut events = inner.recover(&name, &mut agent);
+            if let Err(e) = inner.write_recovered(&name, &mut agent, &mut events).await {
+                drop(agent);
+                inner.shutdown().await;
+                return Err(e);
+            }
+            drop(agent);
+            restored.push((slot, events));
+        }
+        // Only then do they run.
+        for (slot, mut events) in restored {
+            let mut agent = slot.agent.lock().await;
+            let started = inner
+                .commit(&slot, &mut agent, None, &mut events, None)
+                .await;
+            drop(agent);
+            for event in events {
+                inner.emit(event);
+            }
+            if let Err(e) = started {
+                inner.emit(super::Event::Error {
+                    agent: slot.name.clone(),
+                    error: e.to_string(),
+                });
+            }
         }
         Ok(Agents { inner })
     }

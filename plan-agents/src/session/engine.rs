@@ -1,12 +1,14 @@
 //! The machinery behind [`Agents`](super::Agents): each agent's record under a lock of its
-//! own, written to the store on every change, and the tasks and timers it spawns.
+//! own, written to the store on every change, and the tasks it spawns.
 //!
 //! Every change to an agent goes the same way ([`Inner::settle`]): change the record, pick
 //! the tasks that may start (counting their attempts), write the record, and only then spawn
 //! them, re-arm the agent's timer and announce a change of state. A task is therefore never
 //! running unless the store says so, and a restart finds every attempt that a crash cut off.
+//! A change that cannot be written is undone where a caller asked for it (and told it
+//! failed), and written again later where it is the outcome of a turn.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -18,6 +20,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::active::Active;
+use super::alarm::Alarm;
 use super::clock::Clock;
 use super::kind::Handler;
 use super::record::{self, DeadTask, Record, Status};
@@ -34,8 +37,8 @@ pub(crate) struct Inner<S> {
     /// Which agents sleep on each event.
     sleepers: Mutex<HashMap<String, BTreeSet<String>>>,
     events: broadcast::Sender<Event>,
-    /// Set by [`Inner::shutdown`]: nothing more starts.
-    closed: AtomicBool,
+    /// Set by [`Inner::shutdown`]: nothing more starts or is written.
+    pub(super) closed: AtomicBool,
 }
 
 /// One agent.
@@ -46,29 +49,47 @@ pub(crate) struct Slot {
     pub room: Notify,
 }
 
+impl Slot {
+    /// An agent, not yet among the others.
+    pub fn new(name: &str, record: Record, version: Option<u64>) -> Arc<Slot> {
+        Arc::new(Slot {
+            name: name.to_owned(),
+            agent: tokio::sync::Mutex::new(Agent::new(record, version)),
+            room: Notify::new(),
+        })
+    }
+}
+
 /// An agent's record and what runs for it.
 pub(crate) struct Agent {
     pub record: Record,
     /// The record's version in the store (`None`: not written yet).
     version: Option<u64>,
-    running: HashMap<u64, AbortHandle>,
-    holds_active: bool,
-    /// The agent's timer: when it fires, and the task that waits for it.
-    alarm: Option<(u64, AbortHandle)>,
+    pub(super) running: HashMap<u64, AbortHandle>,
+    pub(super) holds_active: bool,
+    /// The agent's timer.
+    pub(super) alarm: Option<Alarm>,
+    /// How many timers it has had: a timer that fires knows whether it is the current one.
+    pub(super) alarms: u64,
+    /// Writes of the record that failed in a row since the last that did not; while there
+    /// are any, the timer tries again.
+    pub(super) unsaved: u32,
+    /// Tasks that run alone, because another turn changed the state under them.
+    solo: HashSet<u64>,
     /// The state last announced.
-    shown: State,
+    pub(super) shown: State,
     /// How many turns changed the state: a turn that started before another changed it
     /// does not overwrite that change.
     changes: u64,
-    stats: Stats,
+    pub(super) stats: Stats,
 }
 
 /// What an agent did since the process started.
 #[derive(Default)]
-struct Stats {
+pub(super) struct Stats {
     done: u64,
-    failed: u64,
-    dead: u64,
+    pub failed: u64,
+    pub dead: u64,
     last_ms: Option<u64>,
     max_ms: Option<u64>,
     last_error: Option<String>,
@@ -77,7 +98,7 @@ struct Stats {
 /// What a turn came back with.
 type Outcome = Result<Turn<serde_json::Value>, String>;
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Each critical section is a few map operations that cannot leave the map half-changed.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -87,13 +108,16 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl Agent {
-    fn new(record: Record, version: Option<u64>) -> Self {
+    pub fn new(record: Record, version: Option<u64>) -> Self {
         let mut agent = Agent {
             record,
             version,
             running: HashMap::new(),
             holds_active: false,
             alarm: None,
+            alarms: 0,
+            unsaved: 0,
+            solo: HashSet::new(),
             shown: State::Idle,
             changes: 0,
             stats: Stats::default(),
@@ -117,12 +141,15 @@ impl Agent {
             Status::Sleeping { sleep, wake_at } => (*wake_at, sleep.events.clone(), sleep.mail),
             _ => (None, Vec::new(), None),
         };
-        let mut schedules: Vec<u64> = self
-            .record
-            .schedules
-            .iter()
-            .filter_map(|r| r.next_at)
-            .collect();
+        let mut schedules: Vec<u64> = match self.record.status {
+            Status::Stopped => Vec::new(), // they fire no more
+            _ => self
+                .record
+                .schedules
+                .iter()
+                .filter_map(|r| r.next_at)
+                .collect(),
+        };
         schedules.sort_unstable();
         AgentStatus {
             name: name.to_owned(),
@@ -146,9 +173,15 @@ impl Agent {
     /// Whether the agent would run a task if it had an active slot.
     fn wants_slot(&self, limits: &Limits) -> bool {
         self.record.status == Status::Awake
-            && self.record.queued() > 0
             && self.running.len() < limits.tasks_per_agent
+            && self.record.tasks.iter().any(|q| runnable(q, limits))
     }
+}
+
+/// Whether a queued task may start: not running, and with attempts left (one without is
+/// waiting to be dead-lettered).
+fn runnable(queued: &record::Queued, limits: &Limits) -> bool {
+    !queued.running && queued.task.attempt < limits.max_attempts
 }
 
 impl<S> Drop for Inner<S> {
@@ -160,9 +193,9 @@ impl<S> Drop for Inner<S> {
             .unwrap_or_else(PoisonError::into_inner);
         for slot in agents.values() {
             if let Ok(agent) = slot.agent.try_lock()
-                && let Some((_, timer)) = &agent.alarm
+                && let Some(alarm) = &agent.alarm
             {
-                timer.abort();
+                alarm.timer.abort();
             }
         }
     }
@@ -225,28 +258,20 @@ impl<S: Store + 'static> Inner<S> {
         })
     }
 
-    /// Adds an agent that is not in the store yet (`version` `None`) or was read from it.
-    /// Returns `None` if the name is taken.
-    pub fn insert(&self, name: &str, record: Record, version: Option<u64>) -> Option<Arc<Slot>> {
+    /// Adds `slot` to the agents; `false` if its name is taken.
+    pub fn insert(&self, slot: &Arc<Slot>) -> bool {
         let mut agents = lock(&self.agents);
-        if agents.contains_key(name) {
-            return None;
+        if agents.contains_key(&slot.name) {
+            return false;
         }
-        let slot = Arc::new(Slot {
-            name: name.to_owned(),
-            agent: tokio::sync::Mutex::new(Agent::new(record, version)),
-            room: Notify::new(),
-        });
-        agents.insert(name.to_owned(), slot.clone());
-        Some(slot)
-    }
-
-    pub fn forget(&self, name: &str) {
-        lock(&self.agents).remove(name);
+        agents.insert(slot.name.clone(), slot.clone());
+        true
     }
 
     /// Writes `agent`'s record, if nobody else wrote it since it was read.
-    async fn save(&self, name: &str, agent: &mut Agent) -> Result<(), SessionError> {
+    pub async fn save(&self, name: &str, agent: &mut Agent) -> Result<(), SessionError> {
+        // After a shutdown the store keeps what a crash would have left.
+        self.open()?;
         let key = record::record_key(name)?;
         let value = serde_json::to_value(&agent.record).map_err(|e| SessionError::Corrupt {
             agent: name.to_owned(),
@@ -265,51 +290,65 @@ impl<S: Store + 'static> Inner<S> {
         }
     }
 
-    /// After a change to `agent`: starts what may start, writes the record, re-arms the
-    /// timer, announces a change of state (`woken_by` what woke it, if it woke).
+    /// After a change to `agent` made by a turn or a timer: starts what may start, writes the
+    /// record, re-arms the timer, announces a change of state (`woken_by` what woke it, if it
+    /// woke). A record that cannot be written is written again later, by the timer.
     pub async fn settle(
         self: &Arc<Self>,
         slot: &Arc<Slot>,
         agent: &mut Agent,
         woken_by: Option<Wake>,
     ) -> Result<(), SessionError> {
-        self.settle_announcing(slot, agent, woken_by, &mut Vec::new())
+        self.commit(slot, agent, woken_by, &mut Vec::new(), None)
             .await
     }
 
     /// [`Inner::settle`], sending the events of `announce` (what the change was) once it is
-    /// saved, before those of the tasks it starts; left in `announce` if it is not saved.
-    pub async fn settle_announcing(
+    /// saved, before those of the tasks it starts; they stay in `announce` if it is not
+    /// saved. With `undo` (the record before the change), a change that cannot be saved is
+    /// undone, as if never made.
+    pub async fn commit(
         self: &Arc<Self>,
         slot: &Arc<Slot>,
         agent: &mut Agent,
         woken_by: Option<Wake>,
         announce: &mut Vec<Event>,
+        undo: Option<Record>,
     ) -> Result<(), SessionError> {
+        let buried = self.bury_exhausted(&slot.name, agent, announce).await;
         let starting = if self.closed.load(Ordering::Acquire) {
             Vec::new()
         } else {
             self.choose(&slot.name, agent)
         };
-        let saved = self.save(&slot.name, agent).await;
-        if saved.is_ok() {
-            for event in announce.drain(..) {
-                self.emit(event);
-            }
-            for id in starting {
-                self.start(slot, agent, id);
-            }
-        } else {
-            // Not written, so not started: as if never picked.
-            for id in starting {
-                if let Some(queued) = agent.record.task_mut(id) {
-                    queued.running = false;
-                    queued.task.attempt -= 1;
+        let saved = match buried {
+            Ok(()) => self.save(&slot.name, agent).await,
+            Err(e) => Err(e),
+        };
+        match (&saved, undo) {
+            (Ok(()), _) => {
+                agent.unsaved = 0;
+                for event in announce.drain(..) {
+                    self.emit(event);
+                }
+                for id in starting {
+                    self.start(slot, agent, id);
                 }
             }
-            if agent.running.is_empty() && agent.holds_active {
-                self.release(agent);
+            (Err(_), Some(before)) => self.restore(&slot.name, agent, before),
+            (Err(_), None) => {
+                // Not written, so not started: as if never picked. Written later.
+                for id in starting {
+                    if let Some(queued) = agent.record.task_mut(id) {
+                        queued.running = false;
+                        queued.task.attempt -= 1;
+                    }
+                }
+                agent.unsaved = agent.unsaved.saturating_add(1);
             }
+        }
+        if saved.is_err() && agent.running.is_empty() && agent.holds_active {
+            self.release(agent);
         }
         if !agent.holds_active && !agent.wants_slot(&self.limits) {
             let next = lock(&self.active).withdraw(&slot.name);
@@ -329,17 +368,38 @@ impl<S: Store + 'static> Inner<S> {
         saved
     }
 
+    /// Puts back the record as it was before a change that could not be saved.
+    fn restore(&self, name: &str, agent: &mut Agent, before: Record) {
+        self.wake_up(name, agent);
+        agent.record = before;
+        if let Status::Sleeping { sleep, .. } = &agent.record.status {
+            self.listen(name, &sleep.events);
+        }
+    }
+
     /// Marks the tasks that start now as running, with their attempts counted: as many as
-    /// the agent may run, if it has or gets an active slot.
+    /// the agent may run, if it has or gets an active slot. A task that must run alone
+    /// starts only when nothing else runs, and then alone.
     fn choose(&self, name: &str, agent: &mut Agent) -> Vec<u64> {
         let mut starting = Vec::new();
-        if agent.record.status != Status::Awake {
+        if agent.record.status != Status::Awake
+            || agent.running.keys().any(|id| agent.solo.contains(id))
+        {
             return starting;
         }
         while agent.running.len() + starting.len() < self.limits.tasks_per_agent {
-            let Some(queued) = agent.record.tasks.iter_mut().find(|q| !q.running) else {
+            let Some(queued) = agent
+                .record
+                .tasks
+                .iter_mut()
+                .find(|q| runnable(q, &self.limits))
+            else {
                 break;
             };
+            let alone = agent.solo.contains(&queued.task.id);
+            if alone && !(agent.running.is_empty() && starting.is_empty()) {
+                break;
+            }
             if !agent.holds_active {
                 if !lock(&self.active).acquire(name) {
                     break;
@@ -349,6 +409,9 @@ impl<S: Store + 'static> Inner<S> {
             queued.running = true;
             queued.task.attempt += 1;
             starting.push(queued.task.id);
+            if alone {
+                break;
+            }
         }
         starting
     }
@@ -408,92 +471,29 @@ impl<S: Store + 'static> Inner<S> {
     ) {
         let mut guard = slot.agent.lock().await;
         let agent = &mut *guard;
-        if agent.running.remove(&id).is_none() {
-            return; // stopped meanwhile
+        if self.closed.load(Ordering::Acquire) || agent.running.remove(&id).is_none() {
+            return; // shut down, or stopped meanwhile
         }
         let name = slot.name.clone();
-        let Some(queued) = agent.record.task_mut(id) else {
-            return;
-        };
-        let task = queued.task.clone();
         let mut events = Vec::new();
-        let mut failed = |agent: &mut Agent, error: String, dead: bool| {
-            agent.stats.failed += 1;
-            agent.stats.last_error = Some(error.clone());
-            events.push(Event::TaskFailed {
-                agent: name.clone(),
-                task: id,
-                name: task.name.clone(),
-                attempt: task.attempt,
-                error,
-                dead,
-            });
-        };
-        match outcome {
-            Ok(turn) if turn.state != before && agent.changes != changes => {
-                // Another turn changed the state after this one read it: this one's change
-                // would undo that one's, so it runs again, on the new state.
-                queued.running = false;
-                queued.task.attempt -= 1;
-                failed(
-                    agent,
-                    "another turn changed the agent's state meanwhile: it runs again on the new state"
-                        .to_owned(),
-                    false,
-                );
-            }
-            Ok(turn) => {
-                agent.record.remove(id);
-                if turn.state != before {
-                    agent.record.state = turn.state;
-                    agent.changes += 1;
-                }
-                if let Some(sleep) = turn.sleep {
-                    self.fall_asleep(&name, agent, sleep);
-                }
-                let ms = millis(took);
-                agent.stats.done += 1;
-                agent.stats.last_ms = Some(ms);
-                agent.stats.max_ms = agent.stats.max_ms.max(Some(ms));
-                events.push(Event::TaskDone {
-                    agent: name.clone(),
-                    task: id,
-                    name: task.name.clone(),
-                    ms,
-                    output: turn.output,
-                });
-            }
-            Err(error) if task.attempt >= self.limits.max_attempts => {
-                match self.bury(&name, task.clone(), error.clone()).await {
-                    Ok(()) => {
-                        agent.record.remove(id);
-                        agent.stats.dead += 1;
-                        failed(agent, error, true);
-                    }
-                    Err(e) => {
-                        // Kept, to be buried after its next attempt.
-                        if let Some(queued) = agent.record.task_mut(id) {
-                            queued.running = false;
-                        }
-                        failed(agent, error, false);
-                        events.push(Event::Error {
-                            agent: name.clone(),
-                            error: format!("task {id} could not be dead-lettered: {e}"),
-                        });
-                    }
-                }
-            }
-            Err(error) => {
-                queued.running = false;
-                failed(agent, error, false);
-            }
+        if let Some(task) = agent.record.task_mut(id).map(|q| q.task.clone()) {
+            self.take_outcome(
+                &name,
+                agent,
+                task,
+                before,
+                changes,
+                outcome,
+                took,
+                &mut events,
+            );
         }
         if agent.running.is_empty() && agent.holds_active {
             self.release(agent);
         }
-        let settled = self.settle_announcing(slot, agent, None, &mut events).await;
+        let settled = self.commit(slot, agent, None, &mut events, None).await;
         drop(guard);
-        // Not saved: told all the same, as the record in memory has it.
+        // Not saved: told all the same, as the record in memory has it (and is written later).
         for event in events {
             self.emit(event);
         }
@@ -505,8 +505,138 @@ impl<S: Store + 'static> Inner<S> {
         }
     }
 
-    /// Writes a dead task.
-    async fn bury(&self, name: &str, task: Task, error: String) -> Result<(), SessionError> {
+    /// Changes the record as `task`'s attempt came out; the events to send for it.
+    #[allow(clippy::too_many_arguments)] // one call, from `finish`
+    fn take_outcome(
+        &self,
+        name: &str,
+        agent: &mut Agent,
+        task: Task,
+        before: serde_json::Value,
+        changes: u64,
+        outcome: Outcome,
+        took: Duration,
+        events: &mut Vec<Event>,
+    ) {
+        let id = task.id;
+        let mut failed = |agent: &mut Agent, error: String, dead: bool| {
+            agent.stats.failed += 1;
+            agent.stats.dead += u64::from(dead);
+            agent.stats.last_error = Some(error.clone());
+            events.push(Event::TaskFailed {
+                agent: name.to_owned(),
+                task: id,
+                name: task.name.clone(),
+                attempt: task.attempt,
+                error,
+                dead,
+            });
+        };
+        match outcome {
+            Ok(turn) if turn.state != before && agent.changes != changes => {
+                // Another turn changed the state after this one read it: this one's change
+                // would undo that one's, so it runs again, on the new state, and alone, so
+                // that no other turn can change the state under it again.
+                if let Some(queued) = agent.record.task_mut(id) {
+                    queued.running = false;
+                    queued.task.attempt -= 1;
+                }
+                agent.solo.insert(id);
+                failed(
+                    agent,
+                    "another turn changed the agent's state meanwhile: it runs again, alone, on the new state"
+                        .to_owned(),
+                    false,
+                );
+            }
+            Ok(turn) => {
+                agent.record.remove(id);
+                agent.solo.remove(&id);
+                if turn.state != before {
+                    agent.record.state = turn.state;
+                    agent.changes += 1;
+                }
+                if let Some(sleep) = turn.sleep {
+                    self.fall_asleep(name, agent, sleep);
+                }
+                let ms = millis(took);
+                agent.stats.done += 1;
+                agent.stats.last_ms = Some(ms);
+                agent.stats.max_ms = agent.stats.max_ms.max(Some(ms));
+                events.push(Event::TaskDone {
+                    agent: name.to_owned(),
+                    task: id,
+                    name: task.name.clone(),
+                    ms,
+                    output: turn.output,
+                });
+            }
+            Err(error) => {
+                // Out of attempts, it stays queued but runnable no more until it is buried.
+                if let Some(queued) = agent.record.task_mut(id) {
+                    queued.running = false;
+                    queued.error = Some(error.clone());
+                }
+                agent.solo.remove(&id);
+                let dead = task.attempt >= self.limits.max_attempts;
+                failed(agent, error, dead);
+            }
+        }
+    }
+
+    /// Writes a record just restored: dead-letters what is out of attempts, saves the rest.
+    pub async fn write_recovered(
+        &self,
+        name: &str,
+        agent: &mut Agent,
+        events: &mut Vec<Event>,
+    ) -> Result<(), SessionError> {
+        self.bury_exhausted(name, agent, events).await?;
+        self.save(name, agent).await
+    }
+
+    /// Dead-letters the tasks out of attempts, and takes them out of the queue.
+    async fn bury_exhausted(
+        &self,
+        name: &str,
+        agent: &mut Agent,
+        events: &mut Vec<Event>,
+    ) -> Result<(), SessionError> {
+        let limits = self.limits;
+        let exhausted: Vec<(Task, String)> = agent
+            .record
+            .tasks
+            .iter()
+            .filter(|q| !q.running && q.task.attempt >= limits.max_attempts)
+            .map(|q| {
+                let error = q.error.clone();
+                let error =
+                    error.unwrap_or_else(|| format!("its {} attempts failed", q.task.attempt));
+                (q.task.clone(), error)
+            })
+            .collect();
+        for (task, error) in exhausted {
+            if let Err(e) = self.bury(name, task.clone(), error).await {
+                events.push(Event::Error {
+                    agent: name.to_owned(),
+                    error: format!("task {} could not be dead-lettered: {e}", task.id),
+                });
+                return Err(e);
+            }
+            agent.record.remove(task.id);
+        }
+        Ok(())
+    }
+
+    /// Writes a dead task, unless it is written already (by an attempt that a crash cut off
+    /// before its record said so).
+    pub(super) async fn bury(
+        &self,
+        name: &str,
+        task: Task,
+        error: String,
+    ) -> Result<(), SessionError> {
+        self.open()?;
         let key = record::dead_key(name, task.id)?;
         let dead = DeadTask {
             task,
@@ -517,12 +647,16 @@ impl<S: Store + 'static> Inner<S> {
             agent: name.to_owned(),
             reason: e.to_string(),
         })?;
-        self.store.put(&key, &value).await?;
+        // A conflict is the same task, buried before: the first error is the one kept.
+        let _ = self
+            .store
+            .write(&key, Expect::Version(None), &value)
+            .await?;
         Ok(())
     }
 
     /// Gives the agent's active slot back.
-    fn release(self: &Arc<Self>, agent: &mut Agent) {
+    pub(super) fn release(self: &Arc<Self>, agent: &mut Agent) {
         agent.holds_active = false;
         let next = lock(&self.active).release();
         self.hand_over(next);
@@ -586,15 +720,20 @@ impl<S: Store + 'static> Inner<S> {
     /// Puts the agent to sleep (again, if it sleeps: the new sleep replaces the old).
     pub fn fall_asleep(&self, name: &str, agent: &mut Agent, sleep: Sleep) {
         self.wake_up(name, agent);
+        self.listen(name, &sleep.events);
+        let wake_at = sleep.wake_at(self.clock.now_ms());
+        agent.record.status = Status::Sleeping { sleep, wake_at };
+    }
+
+    /// Notes that agent `name` sleeps on `events`.
+    pub(super) fn listen(&self, name: &str, events: &[String]) {
         let mut sleepers = lock(&self.sleepers);
-        for event in &sleep.events {
+        for event in events {
             sleepers
                 .entry(event.clone())
                 .or_default()
                 .insert(name.to_owned());
         }
-        let wake_at = sleep.wake_at(self.clock.now_ms());
-        agent.record.status = Status::Sleeping { sleep, wake_at };
     }
 
     /// Wakes the agent, if it sleeps; returns whether it did.
@@ -621,196 +760,5 @@ impl<S: Store + 'static> Inner<S> {
             .get(event)
             .map(|names| names.iter().cloned().collect())
             .unwrap_or_default()
-    }
-
-    /// Sets the agent's timer for the soonest of its wake time and its schedules.
-    fn arm(self: &Arc<Self>, slot: &Arc<Slot>, agent: &mut Agent) {
-        let wake = match agent.record.status {
-            Status::Sleeping { wake_at, .. } => wake_at,
-            _ => None,
-        };
-        let due = if agent.record.status == Status::Stopped || self.closed.load(Ordering::Acquire) {
-            None
-        } else {
-            wake.into_iter()
-                .chain(agent.record.schedules.iter().filter_map(|r| r.next_at))
-                .min()
-        };
-        if agent.alarm.as_ref().map(|(at, _)| *at) == due {
-            return;
-        }
-        if let Some((_, timer)) = agent.alarm.take() {
-            timer.abort();
-        }
-        let Some(at) = due else { return };
-        // A timer holds the agents weakly: agents nobody uses go away with their timers.
-        let (inner, name, when) = (
-            Arc::downgrade(self),
-            slot.name.clone(),
-            self.clock.instant_at(at),
-        );
-        let timer = tokio::spawn(async move {
-            tokio::time::sleep_until(when).await;
-            if let Some(inner) = inner.upgrade() {
-                inner.alarm(&name).await;
-            }
-        });
-        agent.alarm = Some((at, timer.abort_handle()));
-    }
-
-    /// The agent's timer fired: queues the tasks of due schedules, wakes it if its time came.
-    async fn alarm(self: &Arc<Self>, name: &str) {
-        let Ok(slot) = self.slot(name) else { return };
-        let mut guard = slot.agent.lock().await;
-        let agent = &mut *guard;
-        // This timer is the one running: it must not be aborted as the next is armed.
-        agent.alarm = None;
-        let now = self.clock.now_ms();
-        let mut events = Vec::new();
-        let mut woken_by = None;
-        let due: Vec<TaskSpec> = agent
-            .record
-            .schedules
-            .iter_mut()
-            .filter(|r| r.next_at.is_some_and(|at| at <= now))
-            .map(|r| {
-                r.next_at = r.schedule.next_after(now);
-                r.task.clone()
-            })
-            .collect();
-        for spec in due {
-            match self.enqueue(agent, name, spec) {
-                Ok(task) => {
-                    events.push(self.queued(agent, name, &task));
-                    woken_by = Some(Wake::Schedule { task: task.name });
-                }
-                Err(e) => events.push(Event::Error {
-                    agent: name.to_owned(),
-                    error: format!("a schedule's task was not queued: {e}"),
-                }),
-            }
-        }
-        if let Status::Sleeping {
-            wake_at: Some(at), ..
-        } = agent.record.status
-            && at <= now
-        {
-            woken_by = Some(Wake::Timer);
-        }
-        if woken_by.is_some() {
-            self.wake_up(name, agent);
-        }
-        let settled = self
-            .settle_announcing(&slot, agent, woken_by, &mut events)
-            .await;
-        drop(guard);
-        for event in events {
-            self.emit(event);
-        }
-        if let Err(e) = settled {
-            self.emit(Event::Error {
-                agent: name.to_owned(),
-                error: e.to_string(),
-            });
-        }
-    }
-
-    /// After a restart: every attempt that was running when the process stopped failed.
-    pub async fn recover(self: &Arc<Self>, slot: &Arc<Slot>) -> Result<(), SessionError> {
-        let mut guard = slot.agent.lock().await;
-        let agent = &mut *guard;
-        let name = slot.name.clone();
-        let mut events = Vec::new();
-        let cut_off: Vec<Task> = agent
-            .record
-            .tasks
-            .iter()
-            .filter(|q| q.running)
-            .map(|q| q.task.clone())
-            .collect();
-        for task in cut_off {
-            let error = format!("the process stopped during attempt {}", task.attempt);
-            let dead = task.attempt >= self.limits.max_attempts;
-            if dead {
-                self.bury(&name, task.clone(), error.clone()).await?;
-                agent.record.remove(task.id);
-                agent.stats.dead += 1;
-            } else if let Some(queued) = agent.record.task_mut(task.id) {
-                queued.running = false;
-            }
-            agent.stats.failed += 1;
-            events.push(Event::TaskFailed {
-                agent: name.clone(),
-                task: task.id,
-                name: task.name,
-                attempt: task.attempt,
-                error,
-                dead,
-            });
-        }
-        if let Status::Sleeping { sleep, .. } = &agent.record.status {
-            let mut sleepers = lock(&self.sleepers);
-            for event in &sleep.events {
-                sleepers
-                    .entry(event.clone())
-                    .or_default()
-                    .insert(name.clone());
-            }
-        }
-        agent.shown = agent.state();
-        let settled = self.settle_announcing(slot, agent, None, &mut events).await;
-        drop(guard);
-        for event in events {
-            self.emit(event);
-        }
-        settled
-    }
-
-    /// Stops `agent`: its running attempts are cancelled, and those and its queued tasks
-    /// dead-lettered.
-    pub async fn stop(
-        self: &Arc<Self>,
-        slot: &Arc<Slot>,
-        agent: &mut Agent,
-    ) -> Result<(), SessionError> {
-        for (_, run) in agent.running.drain() {
-            run.abort();
-        }
-        // One at a time, each out of the record only once buried: a failed write loses none.
-        while let Some(queued) = agent.record.tasks.first().cloned() {
-            let error = if queued.running {
-                format!(
-                    "the agent was stopped during attempt {}",
-                    queued.task.attempt
-                )
-            } else {
-                "the agent was stopped before the task ran".to_owned()
-            };
-            self.bury(&slot.name, queued.task, error).await?;
-            agent.record.tasks.remove(0);
-            agent.stats.dead += 1;
-        }
-        slot.room.notify_waiters();
-        self.wake_up(&slot.name, agent);
-        agent.record.status = Status::Stopped;
-        if agent.holds_active {
-            self.release(agent);
-        }
-        self.settle(slot, agent, None).await
-    }
-
-    /// Stops everything at once, as a crash would, but for the store: nothing more is written
-    /// and nothing more starts.
-    pub async fn shutdown(&self) {
-        self.closed.store(true, Ordering::Release);
-        for slot in self.slots() {
-            let mut agent = slot.agent.lock().await;
-            for (_, run) in agent.running.drain() {
-                run.abort();
-            }
-            if let Some((_, timer)) = agent.alarm.take() {
-                timer.abort();
-            }
-        }
     }
 }

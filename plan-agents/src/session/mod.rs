@@ -58,6 +58,7 @@
 //! ```
 
 mod active;
+mod alarm;
 mod builder;
 mod clock;
 mod engine;
@@ -65,6 +66,7 @@ mod error;
 mod event;
 mod inbox;
 mod kind;
+mod lifecycle;
 mod limits;
 mod record;
 mod snapshot;
@@ -89,7 +91,7 @@ pub use turn::Turn;
 
 use crate::bus::{Message, Name};
 use crate::schedule::Schedule;
-use engine::Inner;
+use engine::{Inner, Slot};
 use record::{Recurring, Status};
 
 /// A set of agents over one store: a cheap handle, cloned to share.
@@ -130,19 +132,19 @@ impl<S: Store + 'static> Agents<S> {
             Some(state) => handler.check(&state).map(|()| state).map_err(bad)?,
             None => handler.initial().map_err(bad)?,
         };
-        self.inner.open()?;
-        let slot = self
-            .inner
-            .insert(name, record::Record::new(kind.to_owned(), state), None)
-            .ok_or_else(|| SessionError::Exists(name.to_owned()))?;
+        let exists = || SessionError::Exists(name.to_owned());
+        if self.inner.slot(name).is_ok() {
+            return Err(exists());
+        }
+        // Among the agents only once it is in the store: nothing can reach it before.
+        let slot = Slot::new(name, record::Record::new(kind.to_owned(), state), None);
         let mut agent = slot.agent.lock().await;
-        if let Err(e) = self.inner.settle(&slot, &mut agent, None).await {
-            drop(agent);
-            self.inner.forget(name);
-            return Err(match e {
-                SessionError::Concurrent(name) => SessionError::Exists(name),
-                e => e,
-            });
+        match self.inner.save(name, &mut agent).await {
+            Err(SessionError::Concurrent(_)) => return Err(exists()),
+            saved => saved?,
+        }
+        if !self.inner.insert(&slot) {
+            return Err(exists());
         }
         self.inner.emit(Event::Created {
             agent: name.to_owned(),
@@ -156,8 +158,11 @@ impl<S: Store + 'static> Agents<S> {
     pub async fn schedule(&self, agent: &str, task: TaskSpec) -> Result<u64, SessionError> {
         let slot = self.inner.slot(agent)?;
         let mut guard = slot.agent.lock().await;
+        let before = guard.record.clone();
         let task = self.inner.enqueue(&mut guard, agent, task)?;
-        self.settle_queued(&slot, &mut guard, agent, task.id, None)
+        let mut queued = vec![self.inner.queued(&guard, agent, &task)];
+        self.inner
+            .commit(&slot, &mut guard, None, &mut queued, Some(before))
             .await?;
         Ok(task.id)
     }
@@ -173,42 +178,18 @@ impl<S: Store + 'static> Agents<S> {
         let priority = message.priority();
         let slot = self.inner.slot(agent)?;
         let mut guard = slot.agent.lock().await;
+        let before = guard.record.clone();
         let spec = TaskSpec::new("mail").input(input).priority(priority);
         let task = self.inner.enqueue(&mut guard, agent, spec)?;
+        let mut queued = vec![self.inner.queued(&guard, agent, &task)];
         let urgent = matches!(&guard.record.status,
             Status::Sleeping { sleep, .. } if sleep.mail.is_some_and(|at_least| priority >= at_least));
         let woken_by =
             (urgent && self.inner.wake_up(agent, &mut guard)).then_some(Wake::Mail { priority });
-        self.settle_queued(&slot, &mut guard, agent, task.id, woken_by)
+        self.inner
+            .commit(&slot, &mut guard, woken_by, &mut queued, Some(before))
             .await?;
         Ok(task.id)
-    }
-
-    /// Saves an agent that has just queued task `id`, announcing it; a task that could not be
-    /// saved is taken back out, so that a failed call queued nothing.
-    async fn settle_queued(
-        &self,
-        slot: &Arc<engine::Slot>,
-        agent: &mut engine::Agent,
-        name: &str,
-        id: u64,
-        woken_by: Option<Wake>,
-    ) -> Result<(), SessionError> {
-        let mut queued: Vec<Event> = agent
-            .record
-            .task_mut(id)
-            .map(|q| q.task.clone())
-            .map(|task| self.inner.queued(agent, name, &task))
-            .into_iter()
-            .collect();
-        let settled = self
-            .inner
-            .settle_announcing(slot, agent, woken_by, &mut queued)
-            .await;
-        if settled.is_err() {
-            agent.record.remove(id);
-        }
-        settled
     }
 
     /// Puts `agent` to sleep: it starts no task until `sleep` says it wakes (its running
@@ -219,8 +200,11 @@ impl<S: Store + 'static> Agents<S> {
         if guard.record.status == Status::Stopped {
             return Err(SessionError::Stopped(agent.to_owned()));
         }
+        let before = guard.record.clone();
         self.inner.fall_asleep(agent, &mut guard, sleep);
-        self.inner.settle(&slot, &mut guard, None).await
+        self.inner
+            .commit(&slot, &mut guard, None, &mut Vec::new(), Some(before))
+            .await
     }
 
     /// Wakes `agent`; returns whether it was sleeping.
@@ -230,30 +214,46 @@ impl<S: Store + 'static> Agents<S> {
         if guard.record.status == Status::Stopped {
             return Err(SessionError::Stopped(agent.to_owned()));
         }
+        let before = guard.record.clone();
         let woke = self.inner.wake_up(agent, &mut guard);
+        let woken_by = woke.then_some(Wake::Request);
         self.inner
-            .settle(&slot, &mut guard, woke.then_some(Wake::Request))
+            .commit(&slot, &mut guard, woken_by, &mut Vec::new(), Some(before))
             .await?;
         Ok(woke)
     }
 
-    /// Signals the event `event`: wakes every agent sleeping on it; returns how many.
+    /// Signals the event `event`: wakes every agent sleeping on it; returns how many. An agent
+    /// whose record cannot be written sleeps on, and the others wake all the same: the call
+    /// then fails with the first such error.
     pub async fn signal(&self, event: &str) -> Result<usize, SessionError> {
         let mut woken = 0;
+        let mut failed = None;
         for name in self.inner.sleepers(event) {
             let slot = self.inner.slot(&name)?;
             let mut guard = slot.agent.lock().await;
             let sleeps_on_it = matches!(&guard.record.status,
                 Status::Sleeping { sleep, .. } if sleep.events.iter().any(|e| e == event));
-            if sleeps_on_it && self.inner.wake_up(&name, &mut guard) {
-                let woken_by = Wake::Event {
-                    event: event.to_owned(),
-                };
-                self.inner.settle(&slot, &mut guard, Some(woken_by)).await?;
-                woken += 1;
+            if !sleeps_on_it {
+                continue;
+            }
+            let before = guard.record.clone();
+            self.inner.wake_up(&name, &mut guard);
+            let woken_by = Some(Wake::Event {
+                event: event.to_owned(),
+            });
+            match self
+                .inner
+                .commit(&slot, &mut guard, woken_by, &mut Vec::new(), Some(before))
+                .await
+            {
+                Ok(()) => woken += 1,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
             }
         }
-        Ok(woken)
+        failed.map_or(Ok(woken), Err)
     }
 
     /// Queues `task` for `agent` each time `schedule` comes due, from now on (waking it if it
@@ -269,13 +269,16 @@ impl<S: Store + 'static> Agents<S> {
         if guard.record.status == Status::Stopped {
             return Err(SessionError::Stopped(agent.to_owned()));
         }
+        let before = guard.record.clone();
         let next_at = schedule.next_after(self.inner.clock.now_ms());
         guard.record.schedules.push(Recurring {
             schedule,
             task,
             next_at,
         });
-        self.inner.settle(&slot, &mut guard, None).await?;
+        self.inner
+            .commit(&slot, &mut guard, None, &mut Vec::new(), Some(before))
+            .await?;
         Ok(next_at)
     }
 
@@ -304,7 +307,8 @@ impl<S: Store + 'static> Agents<S> {
         Ok(guard.record.state.clone())
     }
 
-    /// Every agent, by name, at one moment.
+    /// Every agent, by name, each as it is when read (one after another, not all at one
+    /// instant).
     pub async fn snapshot(&self) -> Result<Snapshot, SessionError> {
         self.inner.open()?;
         let mut agents = Vec::new();
@@ -338,9 +342,11 @@ impl<S: Store + 'static> Agents<S> {
     /// Queues `agent`'s dead tasks again, oldest first, each with a new id and its attempts
     /// counted afresh, as many as its queue has room for; returns how many.
     pub async fn replay_dead_tasks(&self, agent: &str) -> Result<usize, SessionError> {
-        let dead = self.dead_tasks(agent).await?;
         let slot = self.inner.slot(agent)?;
+        // Read under the agent's lock: two replays at once cannot both take a dead task.
         let mut guard = slot.agent.lock().await;
+        let dead = self.dead_tasks(agent).await?;
+        let before = guard.record.clone();
         let mut replayed = Vec::new();
         for dead in dead {
             let spec = TaskSpec::new(dead.task.name.clone())
@@ -352,8 +358,9 @@ impl<S: Store + 'static> Agents<S> {
                 Err(e) => return Err(e),
             }
         }
-        self.inner.settle(&slot, &mut guard, None).await?;
-        drop(guard);
+        self.inner
+            .commit(&slot, &mut guard, None, &mut Vec::new(), Some(before))
+            .await?;
         // Queued first, then forgotten: a crash in between leaves a task twice, never none.
         for id in &replayed {
             self.inner

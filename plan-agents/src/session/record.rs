@@ -38,6 +38,9 @@ pub(crate) enum Status {
 pub(crate) struct Queued {
     pub task: Task,
     pub running: bool,
+    /// Why its last attempt failed, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A schedule of an agent: its task, queued each time the schedule comes due.
@@ -83,6 +86,7 @@ impl Record {
             Queued {
                 task,
                 running: false,
+                error: None,
             },
         );
     }

@@ -1,6 +1,7 @@
-//! Regression tests from a review of `session/` and `schedule.rs`: each asserts what the
-//! documentation promises. All fail on 606cfce; each shows one bug of the review report
-//! (`a_long_turn_among_short_ones_is_not_rerun_forever` is a design question, not a promise).
+//! Agent sessions when things go wrong, on tokio's paused clock: a store that refuses writes
+//! (a refused change is undone, or written again later), races between calls, timers that
+//! come late, restarts that fail, a shutdown in the middle of a write, cron at the edges of a
+//! second. Each was a bug found by a review, and each test failed before its fix.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,10 +21,13 @@ struct Count {
     n: u32,
 }
 
-/// Every attempt that started: (agent, task name, attempt, ms since the probe was made).
+/// An attempt that started: agent, task name, attempt, ms since the probe was made.
+type Started = (String, String, u32, u64);
+
+/// Every attempt that started.
 #[derive(Clone)]
 struct Probe {
-    started: Arc<Mutex<Vec<(String, String, u32, u64)>>>,
+    started: Arc<Mutex<Vec<Started>>>,
     origin: Instant,
 }
 
@@ -34,7 +38,7 @@ impl Probe {
             origin: Instant::now(),
         }
     }
-    fn started(&self) -> Vec<(String, String, u32, u64)> {
+    fn started(&self) -> Vec<Started> {
         self.started.lock().unwrap().clone()
     }
     fn names(&self) -> Vec<String> {
@@ -493,5 +497,46 @@ fn cron_next_after_at_millisecond_edges() {
             vec![Some(15_000), Some(30_000), Some(30_000), Some(15_000)],
             vec![Some(60_000), Some(120_000), Some(120_000)]
         )
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_the_store_could_not_keep_is_not_queued_and_events_come_in_order() {
+    let probe = Probe::new();
+    let store = Arc::new(Rigged::default());
+    let agents = start(store.clone(), &probe, Limits::default()).await;
+    agents.create("ada", "worker", None).await.unwrap();
+    store.fail(Some("ada/record"));
+    let failed = agents.schedule("ada", task("t", 10)).await.unwrap_err();
+    assert_eq!(
+        failed.to_string(),
+        "write of `agents/ada/record` in rigged failed: disk full"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(agents.status("ada").await.unwrap().queued, 0);
+    assert!(probe.started().is_empty(), "the refused task never runs");
+
+    store.fail(None);
+    let mut events = agents.events();
+    let id = agents.schedule("ada", task("t", 10)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let seen: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
+        .map(|e| match e {
+            Event::TaskQueued { task, .. } => format!("queued {task}"),
+            Event::TaskStarted { task, .. } => format!("started {task}"),
+            Event::TaskDone { task, .. } => format!("done {task}"),
+            Event::State { to, .. } => format!("{to}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            format!("queued {id}"),
+            format!("started {id}"),
+            "active".into(),
+            format!("done {id}"),
+            "idle".into()
+        ]
     );
 }
