@@ -68,7 +68,9 @@ impl<S: Store + 'static> Inner<S> {
         let timer = tokio::spawn(async move {
             tokio::time::sleep_until(when).await;
             if let Some(inner) = inner.upgrade() {
-                inner.alarm(&name, generation).await;
+                // Boxed: a sleeping agent's timer task holds only its sleep, not the whole
+                // of what it does when it fires (which includes the store's writes).
+                Box::pin(inner.alarm(&name, generation)).await;
             }
         });
         agent.alarm = Some(Alarm {
