@@ -499,7 +499,20 @@ async fn stopping_an_agent_cancels_its_running_task_and_dead_letters_its_queue()
     agents.schedule("ada", task(1_000)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(probe.running.load(Ordering::SeqCst), 1);
+    let mut events = agents.events();
     agents.stop("ada").await.unwrap();
+    let told: Vec<(u64, bool)> = std::iter::from_fn(|| events.try_recv().ok())
+        .filter_map(|e| match e {
+            Event::TaskFailed { task, dead, .. } => Some((task, dead)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, [(1, true), (2, true)], "each task it lost is told");
+    let status = agents.status("ada").await.unwrap();
+    assert_eq!(
+        (status.state, status.dead, status.queued),
+        (State::Stopped, 2, 0)
+    );
     tokio::task::yield_now().await;
     // The running task was dropped where it was: it never finished, nor counted.
     assert_eq!(probe.running.load(Ordering::SeqCst), 0);

@@ -540,3 +540,34 @@ async fn a_task_the_store_could_not_keep_is_not_queued_and_events_come_in_order(
         ]
     );
 }
+
+/// Mail forwarded from a bus mailbox while the store refuses writes waits, unacked, and is
+/// queued once the store is back: nothing is lost, nothing dead-lettered.
+#[tokio::test(start_paused = true)]
+async fn forwarded_mail_waits_out_a_store_that_fails() {
+    use plan_agents::bus::{Bus, Memory, Name};
+
+    let probe = Probe::new();
+    let store = Arc::new(Rigged::default());
+    let agents = start(store.clone(), &probe, Limits::default()).await;
+    agents.create("ada", "worker", None).await.unwrap();
+    let bus = Memory::new();
+    let inbox = Name::new("inbox-ada").unwrap();
+    let consumer = bus.consume(&inbox).await.unwrap();
+    let forwarding = tokio::spawn({
+        let agents = agents.clone();
+        async move { agents.forward_mailbox(consumer, "ada").await }
+    });
+    store.fail(Some("ada/record"));
+    bus.send(&inbox, Message::json(&json!({ "ms": 1 })).unwrap())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(probe.started().is_empty());
+    assert!(!forwarding.is_finished(), "the forwarder gave up");
+    store.fail(None);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(probe.names(), ["ada:mail"]);
+    assert!(bus.dead_letters(&inbox).await.unwrap().is_empty());
+    forwarding.abort();
+}
