@@ -2,8 +2,12 @@
 //! thread, so the clock stays exact): states and their events, queues and limits, sleep and
 //! wake, schedules, retries and dead letters, restarts, and 10,000 sleepers.
 
+mod sessions;
+
+use sessions::{Count, Probe, start, work};
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -14,88 +18,9 @@ use plan_agents::session::{
 };
 use plan_runtime::prelude::*;
 use plan_state::store::{InMemory, Key, Store};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
-
-/// An agent's state in these tests: how many tasks it finished.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct Count {
-    n: u32,
-}
-
-/// What the tests watch: tasks running now and at most, and when each task started.
-#[derive(Clone, Default)]
-struct Probe {
-    running: Arc<AtomicUsize>,
-    most: Arc<AtomicUsize>,
-    started: Arc<Mutex<Vec<(String, String, Duration)>>>,
-    origin: Arc<Mutex<Option<Instant>>>,
-}
-
-impl Probe {
-    fn new() -> Self {
-        let probe = Probe::default();
-        *probe.origin.lock().unwrap() = Some(Instant::now());
-        probe
-    }
-
-    fn started(&self) -> Vec<(String, String, Duration)> {
-        self.started.lock().unwrap().clone()
-    }
-}
-
-/// Decrements the running count however the task ends, cancelled included.
-struct Running(Arc<AtomicUsize>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// A task: `{"ms": N}` takes N ms; `"fail": true` fails; `"panic": true` panics;
-/// `"keep": true` leaves the state alone; `"sleep_ms": N` puts the agent to sleep for N ms after it.
-async fn work(mut turn: Turn<Count>, probe: &Probe) -> Result<Turn<Count>, std::io::Error> {
-    let origin = probe.origin.lock().unwrap().unwrap();
-    probe.started.lock().unwrap().push((
-        turn.agent.clone(),
-        turn.task.name.clone(),
-        origin.elapsed(),
-    ));
-    let now = probe.running.fetch_add(1, Ordering::SeqCst) + 1;
-    probe.most.fetch_max(now, Ordering::SeqCst);
-    let _running = Running(probe.running.clone());
-    let ms = turn.task.input["ms"].as_u64().unwrap_or(0);
-    tokio::time::sleep(Duration::from_millis(ms)).await;
-    if turn.task.input["panic"] == json!(true) {
-        panic!("the model returned nonsense");
-    }
-    if turn.task.input["fail"] == json!(true) {
-        return Err(std::io::Error::other(format!(
-            "attempt {} failed",
-            turn.task.attempt
-        )));
-    }
-    if turn.task.input["keep"] != json!(true) {
-        turn.state.n += 1;
-    }
-    turn.output = json!({ "n": turn.state.n, "attempt": turn.task.attempt });
-    if let Some(ms) = turn.task.input["sleep_ms"].as_u64() {
-        turn.sleep = Some(Sleep::for_(Duration::from_millis(ms)));
-    }
-    Ok(turn)
-}
-
-async fn start(store: Arc<InMemory>, probe: &Probe, limits: Limits) -> Agents<InMemory> {
-    Agents::builder(store)
-        .kind_with("worker", plan! { work }, probe.clone())
-        .limits(limits)
-        .start()
-        .await
-        .unwrap()
-}
 
 fn task(ms: u64) -> TaskSpec {
     TaskSpec::new("work").input(json!({ "ms": ms }))
@@ -182,13 +107,10 @@ async fn an_agent_runs_its_limit_of_tasks_at_once_highest_priority_first() {
     let order: Vec<(String, u128)> = probe
         .started()
         .into_iter()
-        .map(|(_, t, at)| {
+        .map(|(_, t, _, at)| {
             (
                 t,
-                at.as_millis()
-                    - start
-                        .duration_since(*probe.origin.lock().unwrap().as_ref().unwrap())
-                        .as_millis(),
+                at.as_millis() - start.duration_since(probe.origin).as_millis(),
             )
         })
         .collect();
@@ -223,7 +145,11 @@ async fn two_turns_at_once_lose_neither_change_to_the_state() {
     // again, from n = 1.
     assert_eq!(probe.most.load(Ordering::SeqCst), 2);
     assert_eq!(agents.state("ada").await.unwrap(), json!({ "n": 2 }));
-    let starts: Vec<Duration> = probe.started().into_iter().map(|(_, _, at)| at).collect();
+    let starts: Vec<Duration> = probe
+        .started()
+        .into_iter()
+        .map(|(_, _, _, at)| at)
+        .collect();
     let ms = Duration::from_millis;
     assert_eq!(starts, [ms(0), ms(0), ms(150)]);
     let retried = std::iter::from_fn(|| events.try_recv().ok()).any(|e| {
@@ -257,7 +183,7 @@ async fn no_more_agents_are_active_than_the_limit_and_the_rest_wait_their_turn()
     let starts: Vec<(String, Duration)> = probe
         .started()
         .into_iter()
-        .map(|(agent, _, at)| (agent, at))
+        .map(|(agent, _, _, at)| (agent, at))
         .collect();
     let ms = Duration::from_millis;
     assert_eq!(
@@ -336,12 +262,12 @@ async fn a_sleeping_agent_wakes_on_its_timer_its_events_or_urgent_mail_and_nothi
             ("timer".into(), Wake::Timer),
         ]
     );
-    let starts: Vec<(String, String, Duration)> = probe.started();
+    let starts = probe.started();
     let at = |agent: &str| {
         starts
             .iter()
-            .filter(|(a, _, _)| a == agent)
-            .map(|(_, t, at)| (t.clone(), at.as_secs()))
+            .filter(|(a, _, _, _)| a == agent)
+            .map(|(_, t, _, at)| (t.clone(), at.as_secs()))
             .collect::<Vec<_>>()
     };
     assert_eq!(at("event"), [("work".into(), 10)]);
@@ -393,7 +319,7 @@ async fn schedules_queue_their_task_at_each_time_and_wake_the_agent() {
     let mut at: Vec<(String, u64)> = probe
         .started()
         .into_iter()
-        .map(|(_, task, at)| (task, at.as_secs()))
+        .map(|(_, task, _, at)| (task, at.as_secs()))
         .collect();
     // Two agents' timers at one instant fire in either order.
     at.sort_by_key(|(task, secs)| (*secs, task.clone()));
@@ -468,7 +394,7 @@ async fn a_failing_task_is_tried_again_then_dead_lettered_and_can_be_replayed() 
             assert!(error.contains("work"), "the error names the step: {error}");
         } else {
             assert!(
-                error.starts_with("`work` (step at 0, plan-agents/tests/session.rs:")
+                error.starts_with("`work` (step at 0, plan-agents/tests/sessions/mod.rs:")
                     && error.ends_with(" panicked: the model returned nonsense"),
                 "the error names the step: {error}"
             );
@@ -604,7 +530,7 @@ async fn a_restart_restores_states_queues_wake_times_and_retries_what_the_crash_
     let starts: Vec<(String, u32, u64)> = probe
         .started()
         .into_iter()
-        .map(|(agent, _, at)| (agent, 0, at.as_millis() as u64))
+        .map(|(agent, _, _, at)| (agent, 0, at.as_millis() as u64))
         .collect();
     // busy: its cut-off task again at once, then the next; the sleeper at its time (30 s after
     // t0, 20 s into this process); cron at 25 s after t0.
@@ -747,7 +673,7 @@ async fn bad_input_is_a_clear_error_and_changes_nothing() {
         .create("ada", "worker", Some(json!({ "n": "many" })))
         .await);
     assert!(
-        bad_state.starts_with("the state given for agent `ada` is not what a `worker` keeps: it is not a `session::Count`: invalid type"),
+        bad_state.starts_with("the state given for agent `ada` is not what a `worker` keeps: it is not a `session::sessions::Count`: invalid type"),
         "{bad_state}"
     );
     agents.create("ada", "worker", None).await.unwrap();

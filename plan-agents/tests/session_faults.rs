@@ -3,70 +3,20 @@
 //! come late, restarts that fail, a shutdown in the middle of a write, cron at the edges of a
 //! second. Each was a bug found by a review, and each test failed before its fix.
 
+mod sessions;
+
+use sessions::{Probe, start, work};
+
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use plan_agents::bus::Message;
 use plan_agents::schedule::Schedule;
-use plan_agents::session::{Agents, Event, Limits, Sleep, State, TaskSpec, Turn};
+use plan_agents::session::{Agents, Event, Limits, Sleep, State, TaskSpec};
 use plan_runtime::prelude::*;
 use plan_state::store::{Conflict, Expect, InMemory, Key, Store, StoreError, Versioned};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::time::Instant;
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct Count {
-    n: u32,
-}
-
-/// An attempt that started: agent, task name, attempt, ms since the probe was made.
-type Started = (String, String, u32, u64);
-
-/// Every attempt that started.
-#[derive(Clone)]
-struct Probe {
-    started: Arc<Mutex<Vec<Started>>>,
-    origin: Instant,
-}
-
-impl Probe {
-    fn new() -> Self {
-        Probe {
-            started: Arc::default(),
-            origin: Instant::now(),
-        }
-    }
-    fn started(&self) -> Vec<Started> {
-        self.started.lock().unwrap().clone()
-    }
-    fn names(&self) -> Vec<String> {
-        self.started()
-            .into_iter()
-            .map(|(a, t, _, _)| format!("{a}:{t}"))
-            .collect()
-    }
-}
-
-/// `{"ms": N}` takes N ms; `"fail": true` fails; `"keep": true` leaves the state alone.
-async fn work(mut turn: Turn<Count>, probe: &Probe) -> Result<Turn<Count>, std::io::Error> {
-    probe.started.lock().unwrap().push((
-        turn.agent.clone(),
-        turn.task.name.clone(),
-        turn.task.attempt,
-        probe.origin.elapsed().as_millis() as u64,
-    ));
-    let ms = turn.task.input["ms"].as_u64().unwrap_or(0);
-    tokio::time::sleep(Duration::from_millis(ms)).await;
-    if turn.task.input["fail"] == json!(true) {
-        return Err(std::io::Error::other("failed"));
-    }
-    if turn.task.input["keep"] != json!(true) {
-        turn.state.n += 1;
-    }
-    Ok(turn)
-}
 
 fn task(name: &str, ms: u64) -> TaskSpec {
     TaskSpec::new(name).input(json!({ "ms": ms }))
@@ -138,15 +88,6 @@ impl Store for Rigged {
     }
 }
 
-async fn start(store: Arc<Rigged>, probe: &Probe, limits: Limits) -> Agents<Rigged> {
-    Agents::builder(store)
-        .kind_with("worker", plan! { work }, probe.clone())
-        .limits(limits)
-        .start()
-        .await
-        .unwrap()
-}
-
 /// FIFO: an agent that left the queue for a slot (it fell asleep) and joins it again is a
 /// newcomer; it must not take the place it had before.
 #[tokio::test(start_paused = true)]
@@ -156,7 +97,7 @@ async fn an_agent_that_rejoins_the_queue_for_a_slot_goes_to_its_end() {
         active_agents: 1,
         ..Limits::default()
     };
-    let agents = start(Arc::default(), &probe, limits).await;
+    let agents = start(Arc::<Rigged>::default(), &probe, limits).await;
     for name in ["x", "a", "b"] {
         agents.create(name, "worker", None).await.unwrap();
     }
@@ -269,22 +210,28 @@ async fn an_every_the_store_refused_adds_no_schedule() {
     assert_eq!(probe.names(), ["ada:tick"]);
 }
 
-/// A replay the store refused queued nothing; replayed later, each dead task runs once.
-#[tokio::test(start_paused = true)]
-async fn a_replay_the_store_refused_queues_nothing() {
-    let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
+/// Agents over `store` whose agent `ada`, asleep, has one dead task: `job`, which failed its
+/// one attempt.
+async fn one_dead_task(store: &Arc<Rigged>, probe: &Probe) -> Agents<Rigged> {
     let limits = Limits {
         max_attempts: 1,
         ..Limits::default()
     };
-    let agents = start(store.clone(), &probe, limits).await;
+    let agents = start(store.clone(), probe, limits).await;
     agents.create("ada", "worker", None).await.unwrap();
     let failing = TaskSpec::new("job").input(json!({ "ms": 10, "fail": true }));
     agents.schedule("ada", failing).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(agents.dead_tasks("ada").await.unwrap().len(), 1);
     agents.sleep("ada", Sleep::indefinitely()).await.unwrap();
+    agents
+}
+
+/// A replay the store refused queued nothing; replayed later, each dead task runs once.
+#[tokio::test(start_paused = true)]
+async fn a_replay_the_store_refused_queues_nothing() {
+    let (probe, store) = (Probe::new(), Arc::new(Rigged::default()));
+    let agents = one_dead_task(&store, &probe).await;
     store.fail(Some("ada/record"));
     agents.replay_dead_tasks("ada").await.unwrap_err();
     store.fail(None);
@@ -302,18 +249,8 @@ async fn a_replay_the_store_refused_queues_nothing() {
 /// Two replays at once queue each dead task once.
 #[tokio::test(start_paused = true)]
 async fn two_replays_at_once_queue_each_dead_task_once() {
-    let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
-    let limits = Limits {
-        max_attempts: 1,
-        ..Limits::default()
-    };
-    let agents = start(store.clone(), &probe, limits).await;
-    agents.create("ada", "worker", None).await.unwrap();
-    let failing = TaskSpec::new("job").input(json!({ "ms": 10, "fail": true }));
-    agents.schedule("ada", failing).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    agents.sleep("ada", Sleep::indefinitely()).await.unwrap();
+    let (probe, store) = (Probe::new(), Arc::new(Rigged::default()));
+    let agents = one_dead_task(&store, &probe).await;
     store.yield_reads.store(true, Ordering::SeqCst);
     let (one, two) = tokio::join!(
         agents.replay_dead_tasks("ada"),
@@ -465,7 +402,7 @@ async fn a_long_turn_among_short_ones_is_not_rerun_forever() {
         queue: 64,
         ..Limits::default()
     };
-    let agents = start(Arc::default(), &probe, limits).await;
+    let agents = start(Arc::<Rigged>::default(), &probe, limits).await;
     agents.create("ada", "worker", None).await.unwrap();
     agents
         .schedule("ada", task("long", 150).priority(9))
