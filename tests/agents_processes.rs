@@ -9,9 +9,9 @@ mod processes;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use processes::example;
+use processes::{example, kill_when, succeeded};
 
 /// One scenario's files: the store and the effects file.
 struct Scenario {
@@ -50,13 +50,7 @@ impl Scenario {
 
     /// Runs the example to the end; what it printed.
     fn finish(&self) -> String {
-        let out = self.spawn().wait_with_output().unwrap();
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        assert!(
-            out.status.success(),
-            "{}\n{stdout}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = succeeded(self.spawn());
         assert_eq!(stdout.lines().last(), Some("done"), "{stdout}");
         stdout
     }
@@ -64,19 +58,10 @@ impl Scenario {
     /// Runs the example until the effects file has a line starting with `prefix`, then kills
     /// it with SIGKILL; what it printed.
     fn kill_at(&self, prefix: &str) -> String {
-        let mut child = self.spawn();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !self.lines().iter().any(|l| l.starts_with(prefix)) {
-            assert!(Instant::now() < deadline, "no `{prefix}` within 60 s");
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "the example ended before the kill"
-            );
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        child.kill().unwrap(); // SIGKILL
-        let out = child.wait_with_output().unwrap();
-        String::from_utf8(out.stdout).unwrap()
+        let what = format!("`{prefix}`");
+        kill_when(self.spawn(), &what, || {
+            self.lines().iter().any(|l| l.starts_with(prefix))
+        })
     }
 
     fn lines(&self) -> Vec<String> {

@@ -11,10 +11,9 @@ mod processes;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use plan_state::store::{JsonFiles, Sqlite, Store};
-use processes::example;
+use processes::{example, kill_when, succeeded};
 
 const STEPS: [&str; 10] = [
     "brief",
@@ -63,13 +62,7 @@ impl Scenario {
 
     /// Runs the example to the end; its `result: ...` line.
     fn finish(&self) -> String {
-        let out = self.spawn().wait_with_output().unwrap();
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        assert!(
-            out.status.success(),
-            "{}\n{stdout}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = succeeded(self.spawn());
         let last = stdout.lines().last().expect("a last line").to_owned();
         assert!(last.starts_with("result: "), "{last}");
         last
@@ -77,18 +70,8 @@ impl Scenario {
 
     /// Runs the example until the effects file has `lines` lines, then kills it with SIGKILL.
     fn kill_after(&self, lines: usize) {
-        let mut child = self.spawn();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while self.lines().len() < lines {
-            assert!(Instant::now() < deadline, "no progress to {lines} lines");
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "the example ended before the kill"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        let what = format!("progress to {lines} lines");
+        kill_when(self.spawn(), &what, || self.lines().len() >= lines);
     }
 
     fn lines(&self) -> Vec<String> {

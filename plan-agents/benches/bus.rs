@@ -34,6 +34,30 @@ fn memory_bus() -> Memory {
     .unwrap()
 }
 
+/// `iters` rounds of: `count` messages sent to `mailbox`, then each received and acked; how
+/// long they took.
+async fn send_recv_ack<B: Bus>(
+    bus: &B,
+    consumer: &mut B::Consumer,
+    mailbox: &Name,
+    payload: &bytes::Bytes,
+    count: usize,
+    iters: u64,
+) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    for _ in 0..iters {
+        for _ in 0..count {
+            bus.send(mailbox, Message::new(payload.clone()))
+                .await
+                .unwrap();
+        }
+        for _ in 0..count {
+            consumer.recv().await.unwrap().ack().await.unwrap();
+        }
+    }
+    start.elapsed()
+}
+
 fn topics(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("topic");
@@ -128,20 +152,14 @@ fn mailboxes(c: &mut Criterion) {
     let mut consumer = rt.block_on(bus.consume(&mailbox)).unwrap();
     group.bench_function("bus send, recv, ack", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = std::time::Instant::now();
-                for _ in 0..iters {
-                    for _ in 0..N {
-                        bus.send(&mailbox, Message::new(payload.clone()))
-                            .await
-                            .unwrap();
-                    }
-                    for _ in 0..N {
-                        consumer.recv().await.unwrap().ack().await.unwrap();
-                    }
-                }
-                start.elapsed()
-            })
+            rt.block_on(send_recv_ack(
+                &bus,
+                &mut consumer,
+                &mailbox,
+                &payload,
+                N,
+                iters,
+            ))
         })
     });
 
@@ -233,20 +251,14 @@ mod nats {
         let mut consumer = rt.block_on(bus.consume(&mailbox)).unwrap();
         group.bench_function("bus send, recv, ack", |b| {
             b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let start = std::time::Instant::now();
-                    for _ in 0..iters {
-                        for _ in 0..N {
-                            bus.send(&mailbox, Message::new(payload.clone()))
-                                .await
-                                .unwrap();
-                        }
-                        for _ in 0..N {
-                            consumer.recv().await.unwrap().ack().await.unwrap();
-                        }
-                    }
-                    start.elapsed()
-                })
+                rt.block_on(send_recv_ack(
+                    &bus,
+                    &mut consumer,
+                    &mailbox,
+                    &payload,
+                    N,
+                    iters,
+                ))
             })
         });
 

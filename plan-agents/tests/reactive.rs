@@ -3,16 +3,19 @@
 //! dropped) happen at known points. Stores are JSON files: their work on the blocking pool
 //! holds the paused clock back, so timings stay exact.
 
+mod rigged;
+
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::stream;
 use plan_agents::bus::{Bus, Consumer, Failure, Limits, Memory, Message, Name, Subscription};
 use plan_agents::reactive::{Outcome, Reactive, ReactiveError, Summary};
 use plan_runtime::prelude::*;
-use plan_state::store::{Conflict, Expect, JsonFiles, Key, Store, StoreError, Versioned};
+use plan_state::store::{JsonFiles, Key, Store};
+use rigged::Rigged;
 use serde_json::json;
 use tokio::time::{Instant, sleep};
 
@@ -463,51 +466,13 @@ async fn a_topic_loop_ends_when_its_bus_is_gone() {
     assert_eq!(counts(summary), (1, 0, 0, 0));
 }
 
-/// JSON files whose writes of outcomes fail while `broken` is set.
-struct Flaky {
-    files: Arc<JsonFiles>,
-    broken: AtomicBool,
-}
-
-impl Store for Flaky {
-    async fn get(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
-        self.files.get(key).await
-    }
-
-    async fn write(
-        &self,
-        key: &Key,
-        expect: Expect,
-        value: &serde_json::Value,
-    ) -> Result<Result<u64, Conflict>, StoreError> {
-        if self.broken.load(Ordering::SeqCst) && key.as_str().contains("/events/") {
-            return Err(StoreError::Backend {
-                store: "flaky".into(),
-                operation: "write",
-                key: key.to_string(),
-                source: "disk full".into(),
-            });
-        }
-        self.files.write(key, expect, value).await
-    }
-
-    async fn delete(&self, key: &Key) -> Result<bool, StoreError> {
-        self.files.delete(key).await
-    }
-
-    async fn keys(&self, prefix: &str) -> Result<Vec<Key>, StoreError> {
-        self.files.keys(prefix).await
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn an_outcome_the_store_cannot_keep_is_nacked_into_the_dead_letters_and_replayed_later() {
     let dir = TempDir::new();
     let files = dir.store();
-    let store = Arc::new(Flaky {
-        files: Arc::clone(&files),
-        broken: AtomicBool::new(true),
-    });
+    // JSON files whose writes of outcomes fail.
+    let store = Arc::new(Rigged::over(Arc::clone(&files)));
+    store.fail(Some("/events/"));
     let limits = Limits {
         max_deliveries: 3,
         ..Limits::default()
@@ -531,7 +496,7 @@ async fn an_outcome_the_store_cannot_keep_is_nacked_into_the_dead_letters_and_re
     );
 
     // The store is back: the replayed event is handled.
-    store.broken.store(false, Ordering::SeqCst);
+    store.fail(None);
     assert_eq!(bus.replay_dead_letters(&inbox).await.unwrap(), 1);
     let consumer = bus.consume(&inbox).await.unwrap();
     drop(bus);

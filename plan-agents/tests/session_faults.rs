@@ -3,89 +3,24 @@
 //! come late, restarts that fail, a shutdown in the middle of a write, cron at the edges of a
 //! second. Each was a bug found by a review, and each test failed before its fix.
 
+mod rigged;
 mod sessions;
 
+use rigged::Rigged;
 use sessions::{Probe, start, work};
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, UNIX_EPOCH};
 
 use plan_agents::bus::Message;
 use plan_agents::schedule::Schedule;
 use plan_agents::session::{Agents, Event, Limits, Sleep, State, TaskSpec};
 use plan_runtime::prelude::*;
-use plan_state::store::{Conflict, Expect, InMemory, Key, Store, StoreError, Versioned};
 use serde_json::json;
 
 fn task(name: &str, ms: u64) -> TaskSpec {
     TaskSpec::new(name).input(json!({ "ms": ms }))
-}
-
-/// The in-memory store, rigged: writes of keys containing `fail` fail; every write takes
-/// `delay_ms`; every read yields once done; writes (begun) are counted.
-#[derive(Default)]
-struct Rigged {
-    inner: InMemory,
-    fail: Mutex<Option<String>>,
-    delay_ms: AtomicU64,
-    writes: AtomicUsize,
-    yield_reads: AtomicBool,
-}
-
-impl Rigged {
-    fn fail(&self, part: Option<&str>) {
-        *self.fail.lock().unwrap() = part.map(str::to_owned);
-    }
-}
-
-impl Store for Rigged {
-    async fn get(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
-        let got = self.inner.get(key).await;
-        if self.yield_reads.load(Ordering::SeqCst) {
-            tokio::task::yield_now().await;
-        }
-        got
-    }
-
-    async fn write(
-        &self,
-        key: &Key,
-        expect: Expect,
-        value: &serde_json::Value,
-    ) -> Result<Result<u64, Conflict>, StoreError> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        let delay = self.delay_ms.load(Ordering::SeqCst);
-        if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
-        }
-        let fails = self
-            .fail
-            .lock()
-            .unwrap()
-            .as_ref()
-            .is_some_and(|part| key.as_str().contains(part.as_str()));
-        if fails {
-            return Err(StoreError::Backend {
-                store: "rigged".into(),
-                operation: "write",
-                key: key.to_string(),
-                source: "disk full".into(),
-            });
-        }
-        self.inner.write(key, expect, value).await
-    }
-
-    async fn delete(&self, key: &Key) -> Result<bool, StoreError> {
-        self.inner.delete(key).await
-    }
-
-    async fn keys(&self, prefix: &str) -> Result<Vec<Key>, StoreError> {
-        if self.yield_reads.load(Ordering::SeqCst) {
-            tokio::task::yield_now().await;
-        }
-        self.inner.keys(prefix).await
-    }
 }
 
 /// FIFO: an agent that left the queue for a slot (it fell asleep) and joins it again is a
@@ -97,7 +32,7 @@ async fn an_agent_that_rejoins_the_queue_for_a_slot_goes_to_its_end() {
         active_agents: 1,
         ..Limits::default()
     };
-    let agents = start(Arc::<Rigged>::default(), &probe, limits).await;
+    let agents = start(Arc::new(Rigged::new()), &probe, limits).await;
     for name in ["x", "a", "b"] {
         agents.create(name, "worker", None).await.unwrap();
     }
@@ -120,7 +55,7 @@ async fn an_agent_that_rejoins_the_queue_for_a_slot_goes_to_its_end() {
 #[tokio::test(start_paused = true)]
 async fn a_task_the_store_refused_announces_no_change_of_state() {
     let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
+    let store = Arc::new(Rigged::new());
     let agents = start(store.clone(), &probe, Limits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     let mut events = agents.events();
@@ -137,7 +72,7 @@ async fn a_task_the_store_refused_announces_no_change_of_state() {
 #[tokio::test(start_paused = true)]
 async fn urgent_mail_the_store_refused_leaves_the_agent_asleep() {
     let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
+    let store = Arc::new(Rigged::new());
     let agents = start(store.clone(), &probe, Limits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     agents
@@ -155,7 +90,7 @@ async fn urgent_mail_the_store_refused_leaves_the_agent_asleep() {
 #[tokio::test(start_paused = true)]
 async fn a_signal_wakes_every_sleeper_though_one_cannot_be_saved() {
     let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
+    let store = Arc::new(Rigged::new());
     let agents = start(store.clone(), &probe, Limits::default()).await;
     for name in ["a", "b"] {
         agents.create(name, "worker", None).await.unwrap();
@@ -177,7 +112,7 @@ async fn a_signal_wakes_every_sleeper_though_one_cannot_be_saved() {
 #[tokio::test(start_paused = true)]
 async fn a_queued_task_runs_once_the_store_recovers() {
     let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
+    let store = Arc::new(Rigged::new());
     let agents = start(store.clone(), &probe, Limits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     agents.schedule("ada", task("one", 100)).await.unwrap();
@@ -194,7 +129,7 @@ async fn a_queued_task_runs_once_the_store_recovers() {
 #[tokio::test(start_paused = true)]
 async fn an_every_the_store_refused_adds_no_schedule() {
     let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
+    let store = Arc::new(Rigged::new());
     let agents = start(store.clone(), &probe, Limits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     let every = Schedule::every(Duration::from_secs(1)).unwrap();
@@ -230,7 +165,7 @@ async fn one_dead_task(store: &Arc<Rigged>, probe: &Probe) -> Agents<Rigged> {
 /// A replay the store refused queued nothing; replayed later, each dead task runs once.
 #[tokio::test(start_paused = true)]
 async fn a_replay_the_store_refused_queues_nothing() {
-    let (probe, store) = (Probe::new(), Arc::new(Rigged::default()));
+    let (probe, store) = (Probe::new(), Arc::new(Rigged::new()));
     let agents = one_dead_task(&store, &probe).await;
     store.fail(Some("ada/record"));
     agents.replay_dead_tasks("ada").await.unwrap_err();
@@ -249,7 +184,7 @@ async fn a_replay_the_store_refused_queues_nothing() {
 /// Two replays at once queue each dead task once.
 #[tokio::test(start_paused = true)]
 async fn two_replays_at_once_queue_each_dead_task_once() {
-    let (probe, store) = (Probe::new(), Arc::new(Rigged::default()));
+    let (probe, store) = (Probe::new(), Arc::new(Rigged::new()));
     let agents = one_dead_task(&store, &probe).await;
     store.yield_reads.store(true, Ordering::SeqCst);
     let (one, two) = tokio::join!(
@@ -264,7 +199,7 @@ async fn two_replays_at_once_queue_each_dead_task_once() {
 #[tokio::test(start_paused = true)]
 async fn a_stop_that_failed_gives_back_the_active_slot() {
     let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
+    let store = Arc::new(Rigged::new());
     let limits = Limits {
         active_agents: 1,
         ..Limits::default()
@@ -287,7 +222,7 @@ async fn a_stop_that_failed_gives_back_the_active_slot() {
 #[tokio::test(start_paused = true)]
 async fn a_task_runs_at_most_max_attempts_even_when_it_cannot_be_buried() {
     let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
+    let store = Arc::new(Rigged::new());
     let limits = Limits {
         max_attempts: 2,
         ..Limits::default()
@@ -311,7 +246,7 @@ async fn a_task_runs_at_most_max_attempts_even_when_it_cannot_be_buried() {
 #[tokio::test(start_paused = true)]
 async fn a_start_that_fails_runs_nothing() {
     let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
+    let store = Arc::new(Rigged::new());
     let first = start(store.clone(), &probe, Limits::default()).await;
     for name in ["a", "b"] {
         first.create(name, "worker", None).await.unwrap();
@@ -338,7 +273,7 @@ async fn a_start_that_fails_runs_nothing() {
 #[tokio::test(start_paused = true)]
 async fn an_every_schedule_does_not_drift_when_its_timer_waits_for_the_lock() {
     let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
+    let store = Arc::new(Rigged::new());
     let t0 = UNIX_EPOCH + Duration::from_secs(1_900_000_000);
     let agents = Agents::builder(store.clone())
         .kind_with("worker", plan! { work }, probe.clone())
@@ -373,7 +308,7 @@ async fn an_every_schedule_does_not_drift_when_its_timer_waits_for_the_lock() {
 #[tokio::test(start_paused = true)]
 async fn nothing_is_written_once_shutdown_is_called() {
     let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
+    let store = Arc::new(Rigged::new());
     let agents = start(store.clone(), &probe, Limits::default()).await;
     agents.create("a", "worker", None).await.unwrap();
     agents.create("b", "worker", None).await.unwrap();
@@ -402,7 +337,7 @@ async fn a_long_turn_among_short_ones_is_not_rerun_forever() {
         queue: 64,
         ..Limits::default()
     };
-    let agents = start(Arc::<Rigged>::default(), &probe, limits).await;
+    let agents = start(Arc::new(Rigged::new()), &probe, limits).await;
     agents.create("ada", "worker", None).await.unwrap();
     agents
         .schedule("ada", task("long", 150).priority(9))
@@ -440,7 +375,7 @@ fn cron_next_after_at_millisecond_edges() {
 #[tokio::test(start_paused = true)]
 async fn a_task_the_store_could_not_keep_is_not_queued_and_events_come_in_order() {
     let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
+    let store = Arc::new(Rigged::new());
     let agents = start(store.clone(), &probe, Limits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     store.fail(Some("ada/record"));
@@ -485,7 +420,7 @@ async fn forwarded_mail_waits_out_a_store_that_fails() {
     use plan_agents::bus::{Bus, Memory, Name};
 
     let probe = Probe::new();
-    let store = Arc::new(Rigged::default());
+    let store = Arc::new(Rigged::new());
     let agents = start(store.clone(), &probe, Limits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     let bus = Memory::new();

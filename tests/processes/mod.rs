@@ -1,6 +1,8 @@
 //! What the tests that run examples as processes share.
 
 use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
 
 /// An example's binary, which `cargo test` builds into `target/<profile>/examples`.
 pub fn example(name: &str) -> PathBuf {
@@ -16,4 +18,33 @@ pub fn example(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// What `child` printed, once it ended; it must end well.
+pub fn succeeded(child: Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Kills `child` with SIGKILL as soon as `ready` holds (checked every 2 ms, for up to 60 s,
+/// while it runs); what it printed.
+pub fn kill_when(mut child: Child, what: &str, ready: impl Fn() -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "no {what} within 60 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the example ended before {what}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()
 }

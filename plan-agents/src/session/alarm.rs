@@ -128,15 +128,7 @@ impl<S: Store + 'static> Inner<S> {
         }
         let settled = self.commit(&slot, agent, woken_by, &mut events, None).await;
         drop(guard);
-        for event in events {
-            self.emit(event);
-        }
-        if let Err(e) = settled {
-            self.emit(Event::Error {
-                agent: name.to_owned(),
-                error: e.to_string(),
-            });
-        }
+        self.report(name, events, settled);
     }
 }
 

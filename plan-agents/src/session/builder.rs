@@ -140,15 +140,7 @@ impl<S: Store + 'static> Builder<S> {
                 .commit(&slot, &mut agent, None, &mut events, None)
                 .await;
             drop(agent);
-            for event in events {
-                inner.emit(event);
-            }
-            if let Err(e) = started {
-                inner.emit(super::Event::Error {
-                    agent: slot.name.clone(),
-                    error: e.to_string(),
-                });
-            }
+            inner.report(&slot.name, events, started);
         }
         Ok(Agents { inner })
     }

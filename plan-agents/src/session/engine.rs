@@ -231,6 +231,20 @@ impl<S: Store + 'static> Inner<S> {
         let _ = self.events.send(event);
     }
 
+    /// Sends what a change made in the background left to tell: its events, then its
+    /// failure, if it failed.
+    pub fn report(&self, agent: &str, events: Vec<Event>, outcome: Result<(), SessionError>) {
+        for event in events {
+            self.emit(event);
+        }
+        if let Err(e) = outcome {
+            self.emit(Event::Error {
+                agent: agent.to_owned(),
+                error: e.to_string(),
+            });
+        }
+    }
+
     /// Fails once shut down.
     pub fn open(&self) -> Result<(), SessionError> {
         if self.closed.load(Ordering::Acquire) {
@@ -494,15 +508,7 @@ impl<S: Store + 'static> Inner<S> {
         let settled = self.commit(slot, agent, None, &mut events, None).await;
         drop(guard);
         // Not saved: told all the same, as the record in memory has it (and is written later).
-        for event in events {
-            self.emit(event);
-        }
-        if let Err(e) = settled {
-            self.emit(Event::Error {
-                agent: name,
-                error: e.to_string(),
-            });
-        }
+        self.report(&name, events, settled);
     }
 
     /// Changes the record as `task`'s attempt came out; the events to send for it.
@@ -669,12 +675,8 @@ impl<S: Store + 'static> Inner<S> {
         tokio::spawn(async move {
             let Ok(slot) = inner.slot(&name) else { return };
             let mut agent = slot.agent.lock().await;
-            if let Err(e) = inner.settle(&slot, &mut agent, None).await {
-                inner.emit(Event::Error {
-                    agent: name,
-                    error: e.to_string(),
-                });
-            }
+            let settled = inner.settle(&slot, &mut agent, None).await;
+            inner.report(&name, Vec::new(), settled);
         });
     }
 
