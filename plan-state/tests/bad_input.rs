@@ -169,14 +169,16 @@ async fn a_write_into_an_unwritable_directory_fails_and_keeps_the_saved_state() 
     );
     let expected = format!("write of `notes` in {} failed: ", json_name(&dir.0));
     assert!(err.to_string().starts_with(&expected), "{err}");
-    // The saved state is as it was, readable, with no temporary file beside it.
+    // The saved state is as it was, readable, with no temporary file beside it (only the
+    // directory's lock file).
     let kept = store.get(&k).await.unwrap().unwrap();
     assert_eq!((kept.value, kept.version), (json!(["saved"]), 1));
-    let names: Vec<_> = std::fs::read_dir(&dir.0)
+    let mut names: Vec<_> = std::fs::read_dir(&dir.0)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(names, ["notes.json"]);
+    names.sort();
+    assert_eq!(names, [".lock", "notes.json"]);
 }
 
 #[tokio::test]

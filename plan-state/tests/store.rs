@@ -54,6 +54,46 @@ async fn sqlite_conforms() {
 }
 
 #[tokio::test]
+async fn opening_removes_the_temporary_files_of_cut_writes_and_nothing_else() {
+    let dir = TempDir::new("leftovers");
+    let store = JsonFiles::open(&dir.0).unwrap();
+    store.put(&key("notes"), &json!("kept")).await.unwrap();
+    store
+        .put(&key("agents/ada"), &json!("kept too"))
+        .await
+        .unwrap();
+    // What a writer killed before its rename leaves (`.NAME.json.PID.N.tmp`), at the top and
+    // under a key's directory, half written; and files that are not the store's.
+    let leftovers = [".notes.json.4242.0.tmp", "agents/.ada.json.4242.17.tmp"];
+    for leftover in leftovers {
+        std::fs::write(dir.0.join(leftover), br#"{"version": 2, "val"#).unwrap();
+    }
+    let others = [
+        ".notes.tmp",
+        "notes.json.1.2.tmp",
+        "agents/.keep",
+        "readme.txt",
+    ];
+    for other in others {
+        std::fs::write(dir.0.join(other), b"not the store's").unwrap();
+    }
+    // Listing ignores them all, before and after.
+    let listed = [key("agents/ada"), key("notes")];
+    assert_eq!(store.keys("").await.unwrap(), listed);
+
+    let reopened = JsonFiles::open(&dir.0).unwrap();
+    for leftover in leftovers {
+        assert!(!dir.0.join(leftover).exists(), "{leftover} is still there");
+    }
+    for other in others {
+        assert!(dir.0.join(other).exists(), "{other} was removed");
+    }
+    assert_eq!(reopened.keys("").await.unwrap(), listed);
+    let notes = reopened.get(&key("notes")).await.unwrap().unwrap();
+    assert_eq!((notes.value, notes.version), (json!("kept"), 1));
+}
+
+#[tokio::test]
 async fn a_hand_edited_file_is_a_clear_error_and_nothing_is_overwritten() {
     let dir = TempDir::new("corrupt");
     let store = JsonFiles::open(&dir.0).unwrap();

@@ -1,29 +1,71 @@
 //! [`JsonFiles`]: a directory of JSON files, one per key, written atomically.
 
+mod lock;
+mod temporary;
+
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Conflict, Expect, Key, Store, StoreError, Versioned};
+use super::{Conflict, Expect, Key, Store, StoreError, Versioned, version};
+use lock::DirLock;
 
 /// One JSON file per key under a directory (`agents/ada` is `DIR/agents/ada.json`), holding
 /// `{"version": N, "value": ..}`.
 ///
 /// A write goes to a temporary file in the same directory, which is fsynced, renamed over
 /// the key's file, and the directory fsynced: a crash or a failed write leaves the old file
-/// as it was, never half of a new one. File work runs on tokio's blocking pool. Writes are
-/// serialized within the store, so compare-and-set is atomic among the tasks sharing it;
-/// processes sharing a directory should use [`Sqlite`](super::Sqlite) or Redis instead.
+/// as it was, never half of a new one. File work runs on tokio's blocking pool.
+///
+/// # Several processes
+///
+/// Several processes (and several stores in one process) may share a directory on a local
+/// filesystem: compare-and-set is exact across them. Every write and delete holds an advisory
+/// lock on the file `DIR/.lock` (`flock` on Unix, `LockFileEx` on Windows) from its read of
+/// the current version to the rename of its new file; a reader needs no lock, since a rename
+/// replaces a file whole. The lock is advisory: a program that writes the files without it
+/// (an editor, an older version of this crate) is not stopped. On a network filesystem
+/// (NFS, SMB, many FUSE mounts) `flock` may be ignored or emulated per machine: share a
+/// directory there from one machine at most, or use [`Sqlite`](super::Sqlite) on a local
+/// disk or Redis.
+///
+/// Opening a store, under the lock, removes the temporary files of writes that were cut off
+/// (a process killed mid-write); a live writer in another process holds the lock while its
+/// temporary file exists, so its file is never taken for one of those. Temporary files
+/// (`.NAME.json.PID.N.tmp`) and the lock file start with `.`, as no key's file does: they are
+/// never listed as keys.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use plan_state::store::{JsonFiles, Key, Store};
+/// use serde_json::json;
+///
+/// let dir = std::env::temp_dir().join(format!("plan-state-doc-shared-{}", std::process::id()));
+/// // Two stores on one directory, as two processes would have: neither loses a write.
+/// let (a, b) = (JsonFiles::open(&dir).unwrap(), JsonFiles::open(&dir).unwrap());
+/// let key = Key::new("counter").unwrap();
+/// let v1 = a.put(&key, &json!(1)).await.unwrap();
+/// assert_eq!(b.compare_and_set(&key, Some(v1), &json!(2)).await.unwrap(), Ok(2));
+/// assert!(a.compare_and_set(&key, Some(v1), &json!(3)).await.unwrap().is_err());
+/// // The lock file is not a key.
+/// assert_eq!(a.keys("").await.unwrap(), [key]);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # });
+/// ```
 #[derive(Debug)]
 pub struct JsonFiles {
     dir: PathBuf,
     /// `json files at DIR`.
     name: Arc<str>,
-    writes: tokio::sync::Mutex<()>,
+    lock: Arc<DirLock>,
+    /// The store's own writes, one at a time. Needed, not only cheaper: the lock belongs to
+    /// the open lock file, which the store's tasks share, so it does not exclude them from
+    /// each other. Owned guards are moved into the blocking work, so that a write whose
+    /// future is dropped still excludes the next one until its file work ends.
+    writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -46,11 +88,24 @@ impl JsonFiles {
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let dir = dir.into();
         let name: Arc<str> = format!("json files at {}", dir.display()).into();
-        fs::create_dir_all(&dir).map_err(|e| StoreError::open(&name, e))?;
+        let lock = (|| {
+            fs::create_dir_all(&dir)?;
+            let lock = DirLock::open(&dir)?;
+            // Waits only for another process's write in progress, if any.
+            let held = lock.hold()?;
+            let removed = temporary::remove_leftovers(&dir)?;
+            drop(held);
+            if removed > 0 {
+                tracing::info!(store = %name, removed, "removed the temporary files of writes that were cut off");
+            }
+            Ok::<_, io::Error>(lock)
+        })()
+        .map_err(|e| StoreError::open(&name, e))?;
         Ok(JsonFiles {
             dir,
             name,
-            writes: tokio::sync::Mutex::new(()),
+            lock: Arc::new(lock),
+            writes: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -71,6 +126,26 @@ impl JsonFiles {
                 store: self.name.to_string(),
             })?
     }
+
+    /// Runs `work` as [`JsonFiles::blocking`] does, holding the store's turn and the
+    /// directory's lock; a failure to take the lock is `operation`'s failure on `key`.
+    async fn locked<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        key: &Key,
+        work: impl FnOnce(&str) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let turn = Arc::clone(&self.writes).lock_owned().await;
+        let (lock, key) = (Arc::clone(&self.lock), key.clone());
+        self.blocking(move |store| {
+            let _turn = turn;
+            let _held = lock
+                .hold()
+                .map_err(|e| StoreError::backend(store, operation, key.as_str(), e))?;
+            work(store)
+        })
+        .await
+    }
 }
 
 impl Store for JsonFiles {
@@ -84,9 +159,8 @@ impl Store for JsonFiles {
         expect: Expect,
         value: &serde_json::Value,
     ) -> Result<Result<u64, Conflict>, StoreError> {
-        let _one_writer = self.writes.lock().await;
         let (path, key, value) = (self.path(key), key.clone(), value.clone());
-        self.blocking(move |store| {
+        self.locked("write", &key.clone(), move |store| {
             let current = read(store, &path, &key)?;
             let version = current.as_ref().map(|c| c.version);
             if let Expect::Version(expected) = expect
@@ -94,7 +168,9 @@ impl Store for JsonFiles {
             {
                 return Ok(Err(Conflict { expected, current }));
             }
-            let next = version.unwrap_or(0) + 1;
+            let next = version::next(version).map_err(|reason| {
+                StoreError::corrupt(store, key.as_str(), format!("{}: {reason}", path.display()))
+            })?;
             let file = File {
                 version: next,
                 value,
@@ -112,12 +188,13 @@ impl Store for JsonFiles {
     }
 
     async fn delete(&self, key: &Key) -> Result<bool, StoreError> {
-        let _one_writer = self.writes.lock().await;
         let (path, key) = (self.path(key), key.clone());
-        self.blocking(move |store| match fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(StoreError::backend(store, "delete", key.as_str(), e)),
+        self.locked("delete", &key.clone(), move |store| {
+            match fs::remove_file(&path) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(StoreError::backend(store, "delete", key.as_str(), e)),
+            }
         })
         .await
     }
@@ -142,24 +219,23 @@ fn read(store: &str, path: &Path, key: &Key) -> Result<Option<Versioned>, StoreE
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StoreError::backend(store, "read", key.as_str(), e)),
     };
-    let file: File = serde_json::from_slice(&bytes).map_err(|e| {
-        StoreError::corrupt(store, key.as_str(), format!("{}: {e}", path.display()))
-    })?;
+    let corrupt = |reason: String| {
+        StoreError::corrupt(store, key.as_str(), format!("{}: {reason}", path.display()))
+    };
+    let file: File = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    if !version::is_valid(file.version) {
+        return Err(corrupt(format!("its version is {}", file.version)));
+    }
     Ok(Some(Versioned {
         value: file.value,
         version: file.version,
     }))
 }
 
-/// A number per temporary file, so that two writes never share one.
-static TEMPORARY: AtomicU64 = AtomicU64::new(0);
-
 fn write_atomically(path: &Path, file: &File) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("value");
-    let n = TEMPORARY.fetch_add(1, Ordering::Relaxed);
-    let temporary = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    let temporary = temporary::path_for(path);
     let written = (|| {
         let mut out = fs::File::create(&temporary)?;
         serde_json::to_writer(&mut out, file)?;
@@ -187,6 +263,8 @@ fn collect(dir: &Path, prefix: &str, keys: &mut Vec<Key>) -> io::Result<()> {
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
+        // The lock file, temporary files and anything else hidden: no key's file or
+        // directory starts with `.`.
         if name.starts_with('.') {
             continue;
         }

@@ -35,6 +35,7 @@ mod key;
 mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod version;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -5,7 +5,7 @@ use std::sync::{Arc, mpsc};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Conflict, Expect, Key, Store, StoreError, Versioned};
+use super::{Conflict, Expect, Key, Store, StoreError, Versioned, version};
 
 /// A job for the store's thread.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -145,7 +145,7 @@ fn current(
     let version = version.map_err(|e| corrupt(format!("its version: {e}")))?;
     let version = u64::try_from(version)
         .ok()
-        .filter(|&v| v > 0)
+        .filter(|&v| version::is_valid(v))
         .ok_or_else(|| corrupt(format!("its version is {version}")))?;
     let text = text.map_err(|e| corrupt(format!("its value: {e}")))?;
     let value = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
@@ -156,7 +156,11 @@ fn current(
 /// for a large value, reading it costs more than writing the new one. (The value is checked
 /// when it is read, as in Redis; a write is guarded by the version.) A version that fails the
 /// check is left to `current`, which says what is wrong with it.
-fn version(connection: &Connection, store: &str, key: &str) -> Result<Option<u64>, StoreError> {
+fn current_version(
+    connection: &Connection,
+    store: &str,
+    key: &str,
+) -> Result<Option<u64>, StoreError> {
     let row = connection
         .prepare_cached("SELECT version FROM plan_state WHERE key = ?1")
         .and_then(|mut query| {
@@ -183,16 +187,16 @@ fn write_if(
     let tx = connection
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(failed)?;
-    let version = version(&tx, store, key)?;
+    let found = current_version(&tx, store, key)?;
     if let Expect::Version(expected) = expect
-        && expected != version
+        && expected != found
     {
         return Ok(Err(Conflict {
             expected,
             current: current(&tx, store, key)?,
         }));
     }
-    let next = version.unwrap_or(0) + 1;
+    let next = version::next(found).map_err(|reason| StoreError::corrupt(store, key, reason))?;
     tx.prepare_cached(
         "INSERT INTO plan_state (key, version, value) VALUES (?1, ?2, ?3)
          ON CONFLICT(key) DO UPDATE SET version = excluded.version, value = excluded.value",
