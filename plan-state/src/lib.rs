@@ -22,9 +22,10 @@
 //!
 //! | store | a write is | after a process crash (`kill -9`) | after a power loss | shared by |
 //! |---|---|---|---|---|
-//! | [`JsonFiles`](store::JsonFiles) | atomic: a temporary file, fsynced, renamed over the old one | every returned write is there | every returned write is there (file and directory fsynced) | the tasks of one process: compare-and-set is exact within the store value, not across processes |
+//! | [`JsonFiles`](store::JsonFiles) | atomic: a temporary file, fsynced, renamed over the old one, under an advisory lock on `DIR/.lock` | every returned write is there; the next opening removes the cut write's temporary file | every returned write is there (file and directory fsynced) | the processes of one machine, on a local filesystem (`flock`): compare-and-set is exact across them; not on a network filesystem, where `flock` may not be honoured |
 //! | [`Sqlite`](store::Sqlite) | one transaction (`BEGIN IMMEDIATE`) | every returned write is there | WAL with `synchronous = NORMAL`: the last writes before the loss may be rolled back, the file is never corrupt | the processes of one machine (SQLite's file locks): compare-and-set is exact across them |
 //! | `Redis` (feature `redis`) | one Lua script, atomic on the server | every returned write is there (the server is another process) | as the server's persistence says (`appendonly yes` + `appendfsync always` keeps every write; the default snapshots lose the last ones) | every process that reaches the server: compare-and-set is exact across them |
+//! | [`InMemory`](store::InMemory) | one lock in the process | lost | lost | the tasks of one process, by nature |
 //!
 //! A durable run writes each node output with one such write, so its journal keeps what its
 //! store keeps: on SQLite, a killed process loses no journaled output.

@@ -4,13 +4,20 @@
 //! ([`Store::compare_and_set`]) lets two agents update the same state without losing either
 //! update: read, change, write back only if nobody wrote in between, else read again.
 //!
-//! * [`InMemory`]: in the process's memory, for tests and state that may be lost.
+//! * [`InMemory`]: in the process's memory, for tests and state that may be lost; one
+//!   process by nature.
 //! * [`JsonFiles`]: one JSON file per key, written atomically (a temporary file, fsynced,
 //!   renamed over the old one, the directory fsynced): the old file survives any failed write.
+//!   Several processes may share its directory on a local filesystem (an advisory lock on
+//!   `DIR/.lock`), not on a network filesystem (see [`JsonFiles`]).
 //! * [`Sqlite`] (feature `sqlite`, the default): the embedded store, SQLite in WAL mode on a
-//!   thread of its own, so that it never blocks the runtime.
-//! * `Redis` (feature `redis`): for state shared by processes, over a connection that
-//!   reconnects by itself.
+//!   thread of its own, so that it never blocks the runtime; several processes of one machine
+//!   may share its file (SQLite's locks).
+//! * `Redis` (feature `redis`): for state shared by processes, on one machine or several, over
+//!   a connection that reconnects by itself.
+//!
+//! Every version is at most 2^63 - 1 (SQLite's integers are signed); a write over a value at
+//! that version is refused ([`StoreError::Corrupt`]) rather than wrapped.
 //!
 //! ```
 //! use plan_state::store::{Key, Store, Sqlite};
