@@ -35,12 +35,51 @@ use serde::{Deserialize, Serialize};
 pub const MAX_LOG_ODDS: f64 = 30.0;
 
 /// One proposition's belief: its log-odds and the prior it decays toward.
+///
+/// Read back from a store, both are checked to be within ±[`MAX_LOG_ODDS`], as this crate
+/// writes them: a value written by hand outside it is an error, not a belief whose decay or
+/// probability is no longer a number.
+///
+/// ```
+/// use plan_state::beliefs::Belief;
+///
+/// let read: Belief = serde_json::from_str(r#"{"log_odds": 2.5, "prior": 0.0}"#).unwrap();
+/// assert_eq!(read, Belief { log_odds: 2.5, prior: 0.0 });
+/// let err = serde_json::from_str::<Belief>(r#"{"log_odds": 1e300, "prior": 0.0}"#).unwrap_err();
+/// assert!(err.to_string().starts_with("a belief's log-odds must be within ±30 (MAX_LOG_ODDS), not 1e300"), "{err}");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredBelief")]
 pub struct Belief {
     /// The belief, as log-odds.
     pub log_odds: f64,
     /// The prior, as log-odds (0: even odds).
     pub prior: f64,
+}
+
+/// A belief as stored, before it is checked.
+#[derive(Deserialize)]
+struct StoredBelief {
+    log_odds: f64,
+    prior: f64,
+}
+
+impl TryFrom<StoredBelief> for Belief {
+    type Error = String;
+
+    fn try_from(stored: StoredBelief) -> Result<Self, String> {
+        for (what, value) in [("log-odds", stored.log_odds), ("prior", stored.prior)] {
+            if !(-MAX_LOG_ODDS..=MAX_LOG_ODDS).contains(&value) {
+                return Err(format!(
+                    "a belief's {what} must be within ±{MAX_LOG_ODDS} (MAX_LOG_ODDS), not {value:e}"
+                ));
+            }
+        }
+        Ok(Belief {
+            log_odds: stored.log_odds,
+            prior: stored.prior,
+        })
+    }
 }
 
 impl Belief {

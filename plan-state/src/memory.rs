@@ -78,11 +78,58 @@ impl<V> Memory<V> {
 /// [`Episodes::dropped`]); [`Episodes::push_or_compact`] folds the oldest half into one
 /// summary instead, so that nothing is lost without trace. [`Episodes::compact`] folds on
 /// demand.
+///
+/// Read back from a store, a log is checked as this crate writes them: a cap of at least 2,
+/// and no more episodes than it. A log written by hand that breaks either is an error.
+///
+/// ```
+/// use plan_state::memory::Episodes;
+///
+/// let read: Episodes<u32> = serde_json::from_str(r#"{"entries": [1, 2], "cap": 3, "dropped": 0}"#).unwrap();
+/// assert_eq!((read.len(), read.cap()), (2, 3));
+/// let err = serde_json::from_str::<Episodes<u32>>(r#"{"entries": [1, 2], "cap": 0, "dropped": 0}"#).unwrap_err();
+/// assert!(err.to_string().starts_with("an episode log's cap is at least 2, not 0"), "{err}");
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredEpisodes<T>")]
 pub struct Episodes<T> {
     entries: VecDeque<T>,
     cap: usize,
     dropped: u64,
+}
+
+/// A log as stored, before it is checked.
+#[derive(Deserialize)]
+struct StoredEpisodes<T> {
+    entries: VecDeque<T>,
+    cap: usize,
+    dropped: u64,
+}
+
+impl<T> TryFrom<StoredEpisodes<T>> for Episodes<T> {
+    type Error = String;
+
+    fn try_from(stored: StoredEpisodes<T>) -> Result<Self, String> {
+        let StoredEpisodes {
+            entries,
+            cap,
+            dropped,
+        } = stored;
+        if cap < 2 {
+            return Err(format!("an episode log's cap is at least 2, not {cap}"));
+        }
+        if entries.len() > cap {
+            return Err(format!(
+                "an episode log holds at most its cap of {cap} episodes, not {}",
+                entries.len()
+            ));
+        }
+        Ok(Episodes {
+            entries,
+            cap,
+            dropped,
+        })
+    }
 }
 
 impl<T> Default for Episodes<T> {
@@ -120,7 +167,9 @@ impl<T> Episodes<T> {
     /// with `fold` (given them oldest first).
     pub fn push_or_compact(&mut self, episode: T, fold: impl FnOnce(Vec<T>) -> T) {
         if self.entries.len() >= self.cap {
-            self.compact(self.cap - self.cap / 2, fold);
+            // The newest half, but room for the fold and the new episode (a cap of 2 or 3
+            // keeps fewer).
+            self.compact((self.cap - self.cap / 2).min(self.cap - 2), fold);
         }
         self.entries.push_back(episode);
     }
@@ -180,6 +229,19 @@ mod tests {
         assert_eq!(log.iter().copied().collect::<Vec<_>>(), [5, 4]);
         let json = serde_json::to_string(&log).unwrap();
         assert_eq!(serde_json::from_str::<Episodes<i32>>(&json).unwrap(), log);
+    }
+
+    #[test]
+    fn a_compacting_log_stays_within_the_smallest_caps() {
+        for cap in 2..=5 {
+            let mut log = Episodes::with_cap(cap);
+            for n in 0..20 {
+                log.push_or_compact(n, |old| old.iter().sum());
+                assert!(log.len() <= cap, "cap {cap}: {} episodes", log.len());
+            }
+            // Nothing lost without trace: the folds sum to what was pushed.
+            assert_eq!(log.iter().sum::<i32>(), (0..20).sum::<i32>(), "cap {cap}");
+        }
     }
 
     #[test]

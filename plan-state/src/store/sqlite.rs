@@ -249,12 +249,17 @@ impl Store for Sqlite {
                     "SELECT key FROM plan_state WHERE key >= ?1 AND key < ?1 || char(1114111) ORDER BY key",
                 )
                 .map_err(failed)?;
+            // Bytes, judged after the query: a key's cell written by another client may be
+            // text that is not UTF-8.
             let rows = query
-                .query_map(params![prefix], |row| row.get::<_, String>(0))
+                .query_map(params![prefix], |row| Ok(row.get_ref(0)?.as_bytes()?.to_vec()))
                 .map_err(failed)?;
             let mut keys = Vec::new();
             for row in rows {
-                let key = row.map_err(failed)?;
+                let key = String::from_utf8(row.map_err(failed)?).map_err(|e| {
+                    let shown = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                    StoreError::corrupt(store, &shown, "the key is not UTF-8")
+                })?;
                 // A row written by hand may hold a key this crate would refuse.
                 let valid =
                     Key::new(key.as_str()).map_err(|e| StoreError::corrupt(store, &key, e))?;
