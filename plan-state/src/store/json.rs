@@ -75,7 +75,9 @@ struct File {
 }
 
 impl JsonFiles {
-    /// The store in `dir`, made if missing; named `json files at DIR`.
+    /// The store in `dir`, made if missing with its lock file `DIR/.lock`; named `json files
+    /// at DIR`. Under the lock (so after waiting for another process's write in progress, if
+    /// any), it removes the temporary files of writes that were cut off.
     ///
     /// ```
     /// use plan_state::store::{JsonFiles, Store};
@@ -127,13 +129,13 @@ impl JsonFiles {
             })?
     }
 
-    /// Runs `work` as [`JsonFiles::blocking`] does, holding the store's turn and the
-    /// directory's lock; a failure to take the lock is `operation`'s failure on `key`.
+    /// Runs `operation`'s `work` on `key` as [`JsonFiles::blocking`] does, holding the
+    /// store's turn and the directory's lock; a failure to take the lock is its failure.
     async fn locked<T: Send + 'static>(
         &self,
         operation: &'static str,
         key: &Key,
-        work: impl FnOnce(&str) -> Result<T, StoreError> + Send + 'static,
+        work: impl FnOnce(&str, &Key) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let turn = Arc::clone(&self.writes).lock_owned().await;
         let (lock, key) = (Arc::clone(&self.lock), key.clone());
@@ -142,7 +144,7 @@ impl JsonFiles {
             let _held = lock
                 .hold()
                 .map_err(|e| StoreError::backend(store, operation, key.as_str(), e))?;
-            work(store)
+            work(store, &key)
         })
         .await
     }
@@ -159,9 +161,9 @@ impl Store for JsonFiles {
         expect: Expect,
         value: &serde_json::Value,
     ) -> Result<Result<u64, Conflict>, StoreError> {
-        let (path, key, value) = (self.path(key), key.clone(), value.clone());
-        self.locked("write", &key.clone(), move |store| {
-            let current = read(store, &path, &key)?;
+        let (path, value) = (self.path(key), value.clone());
+        self.locked("write", key, move |store, key| {
+            let current = read(store, &path, key)?;
             let version = current.as_ref().map(|c| c.version);
             if let Expect::Version(expected) = expect
                 && expected != version
@@ -188,8 +190,8 @@ impl Store for JsonFiles {
     }
 
     async fn delete(&self, key: &Key) -> Result<bool, StoreError> {
-        let (path, key) = (self.path(key), key.clone());
-        self.locked("delete", &key.clone(), move |store| {
+        let path = self.path(key);
+        self.locked("delete", key, move |store, key| {
             match fs::remove_file(&path) {
                 Ok(()) => Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
