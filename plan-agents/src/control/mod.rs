@@ -110,61 +110,270 @@
 //! # }).unwrap();
 //! ```
 
+mod answer;
 mod connection;
+mod deadline;
 mod error;
+mod handshake;
+mod limits;
 mod methods;
 mod rpc;
 mod subscription;
+mod token;
 
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{State, WebSocketUpgrade};
-use axum::response::Response;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use plan_state::store::Store;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::Instrument;
 
+use self::deadline::Deadline;
+use self::limits::Limits;
+pub use self::token::{Token, TokenError};
 use crate::session::Agents;
 #[cfg(doc)]
 use crate::session::{AgentStatus, DeadTask, Event, Snapshot};
 
-/// The control API of some agents, to serve: [`Control::router`] or [`Control::serve`].
+/// The control API of some agents, for the holder of a [`Token`], with its limits; to serve:
+/// [`Control::router`] or [`Control::serve`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use plan_agents::control::{Control, Token};
+/// use plan_agents::session::Agents;
+/// use plan_state::store::InMemory;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+/// let app = Control::new(agents, Token::random())
+///     .allow_origin("http://localhost:3000")
+///     .max_connections(16)
+///     .idle_timeout(Duration::from_secs(60))
+///     .router();
+/// # let _ = app;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub struct Control<S> {
     agents: Agents<S>,
-    max_request: usize,
-}
-
-/// The control API of `agents` with the default limits, as an axum [`Router`] serving the
-/// WebSocket at `/rpc`.
-pub fn router<S: Store + 'static>(agents: Agents<S>) -> Router {
-    Control::new(agents).router()
+    token: Token,
+    origins: Vec<String>,
+    limits: Limits,
 }
 
 impl<S: Store + 'static> Control<S> {
-    /// The control API of `agents`, with requests of up to 1 MiB.
-    pub fn new(agents: Agents<S>) -> Self {
+    /// The control API of `agents`, admitting the clients that show `token`, with the default
+    /// limits (see the [module](self)'s "Security").
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let token = Token::from_env("PLAN_CONTROL_TOKEN")?.unwrap_or_else(Token::random);
+    /// let control = Control::new(agents, token);
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn new(agents: Agents<S>, token: Token) -> Self {
         Control {
             agents,
-            max_request: 1 << 20,
+            token,
+            origins: Vec::new(),
+            limits: Limits::default(),
         }
     }
 
-    /// With requests (text frames) of up to `bytes`; a longer one gets an error, and one over
-    /// four times as long closes its connection.
-    pub fn max_request(mut self, bytes: usize) -> Self {
-        self.max_request = bytes;
+    /// Also admits web pages of `origin` (`scheme://host[:port]`, as browsers send it in
+    /// `Origin`), besides the server's own.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random())
+    ///     .allow_origin("http://localhost:3000")
+    ///     .allow_origin("https://dashboard.example.com");
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        let origin = origin.into();
+        self.origins.push(origin.trim_end_matches('/').to_owned());
         self
     }
 
-    /// An axum [`Router`] serving the WebSocket at `/rpc`.
+    /// With requests (text frames) of up to `bytes` (1 MiB by default); a longer frame is not
+    /// read: its connection is closed with code 1009.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random()).max_request(64 * 1024);
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn max_request(mut self, bytes: usize) -> Self {
+        self.limits.max_request = bytes;
+        self
+    }
+
+    /// With batches of up to `calls` calls (64 by default); a larger batch gets one -32600
+    /// error and none of its calls runs.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random()).max_batch(16);
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn max_batch(mut self, calls: usize) -> Self {
+        self.limits.max_batch = calls;
+        self
+    }
+
+    /// With answers of up to `bytes` (4 MiB by default): a response over it is replaced by a
+    /// -32020 error; in a batch, once the answers would pass it, that call's answer is
+    /// replaced so, and the calls after it are not run (-32021).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random()).max_response(16 << 20);
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn max_response(mut self, bytes: usize) -> Self {
+        self.limits.max_response = bytes;
+        self
+    }
+
+    /// With up to `connections` WebSocket connections at once (64 by default); the handshake
+    /// of one more is answered with HTTP 503.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random()).max_connections(8);
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.limits.max_connections = connections;
+        self
+    }
+
+    /// With `limit` (30 s by default) for a frame to arrive once its first byte has, and for
+    /// one to be sent; a frame late in coming closes its connection with code 1008, one late
+    /// in going (a client that does not read) drops it. [`Control::serve`] gives a handshake's
+    /// request headers the same time.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random()).frame_timeout(Duration::from_secs(5));
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn frame_timeout(mut self, limit: Duration) -> Self {
+        self.limits.frame_timeout = limit;
+        self
+    }
+
+    /// Closes (code 1000) a connection that has sent nothing for `limit` (5 minutes by
+    /// default) while it has no subscription; a subscribed one stays open for its events.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random()).idle_timeout(Duration::from_secs(60));
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn idle_timeout(mut self, limit: Duration) -> Self {
+        self.limits.idle_timeout = limit;
+        self
+    }
+
+    /// An axum [`Router`] serving the WebSocket at `/rpc`, to serve with `axum::serve` or to
+    /// merge into an app (its connections need HTTP upgrades, which `axum::serve` allows).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let app = axum::Router::new()
+    ///     .route("/health", axum::routing::get(|| async { "ok" }))
+    ///     .merge(Control::new(agents, Token::random()).router());
+    /// # let _ = app;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn router(self) -> Router {
         let shared = Arc::new(Shared {
             agents: self.agents,
-            max_request: self.max_request,
+            token: self.token,
+            origins: self.origins,
+            slots: Arc::new(Semaphore::new(self.limits.max_connections)),
+            limits: self.limits,
             connections: AtomicU64::new(0),
         });
         Router::new()
@@ -172,34 +381,106 @@ impl<S: Store + 'static> Control<S> {
             .with_state(shared)
     }
 
-    /// Serves the control API on `listener` until the listener fails.
+    /// Serves the control API on `listener`, for as long as the returned future is polled.
+    ///
+    /// Unlike `axum::serve`, it gives each connection's request headers at most
+    /// [`Control::frame_timeout`] to arrive, and holds at most [`Control::max_connections`] connections still in their handshake:
+    /// one more is closed at once. A failure to accept (too many open files) is retried after
+    /// a second.
     pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
-        axum::serve(listener, self.router()).await
+        let handshake_time = self.limits.frame_timeout;
+        let handshakes = Arc::new(Semaphore::new(self.limits.max_connections));
+        let router = self.router();
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    tracing::warn!(%error, "control: cannot accept a connection; trying again in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                tracing::debug!("control: closing a connection over the handshakes' limit");
+                continue;
+            };
+            let service = TowerToHyperService::new(router.clone());
+            tokio::spawn(async move {
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(TokioTimer::new())
+                    .header_read_timeout(handshake_time);
+                // A connection that fails its handshake has had its answer, if it can get one.
+                let _ = http
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+                drop(permit);
+            });
+        }
     }
 }
 
 /// What every connection shares.
 struct Shared<S> {
     agents: Agents<S>,
-    max_request: usize,
+    token: Token,
+    origins: Vec<String>,
+    limits: Limits,
+    /// A permit for each WebSocket connection open.
+    slots: Arc<Semaphore>,
     /// Connections so far, to number each one's span.
     connections: AtomicU64,
 }
 
-/// `GET /rpc`: upgrades to a WebSocket and serves it.
+/// `GET /rpc`: admits the client, upgrades to a WebSocket and serves it.
 async fn upgrade<S: Store + 'static>(
     State(shared): State<Arc<Shared<S>>>,
-    upgrade: WebSocketUpgrade,
+    mut request: Request,
 ) -> Response {
+    if let Err(refusal) = handshake::admit(
+        &shared.token,
+        &shared.origins,
+        request.headers(),
+        request.uri(),
+    ) {
+        return refusal;
+    }
+    let accept = match handshake::accept_key(request.headers()) {
+        Ok(accept) => accept,
+        Err(refusal) => return refusal,
+    };
+    let Ok(slot) = shared.slots.clone().try_acquire_owned() else {
+        let why = format!(
+            "the control API has its {} connections open (`Control::max_connections`): try again later",
+            shared.limits.max_connections
+        );
+        return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+    };
+    let Some(upgrading) = request.extensions_mut().remove::<OnUpgrade>() else {
+        let why = "this HTTP server does not upgrade connections: serve the control API with \
+                   `Control::serve` or `axum::serve`";
+        return (StatusCode::INTERNAL_SERVER_ERROR, why).into_response();
+    };
     let number = shared.connections.fetch_add(1, Ordering::Relaxed) + 1;
-    // Frames up to four times the limit are read and answered with an error; larger ones
-    // are refused before they are buffered.
-    let most = shared.max_request.saturating_mul(4);
-    upgrade
-        .max_message_size(most)
-        .max_frame_size(most)
-        .on_upgrade(move |socket| {
-            let span = tracing::info_span!("control", connection = number);
-            connection::serve(socket, shared.agents.clone(), shared.max_request).instrument(span)
-        })
+    let span = tracing::info_span!("control", connection = number);
+    tokio::spawn(
+        async move {
+            let Ok(upgraded) = upgrading.await else {
+                tracing::debug!("the upgrade failed");
+                return;
+            };
+            let limits = shared.limits;
+            let io = Deadline::new(TokioIo::new(upgraded), limits.frame_timeout);
+            // Frames over the limit are refused as their header is read, before any of them
+            // is buffered.
+            let config = WebSocketConfig::default()
+                .max_message_size(Some(limits.max_request))
+                .max_frame_size(Some(limits.max_request));
+            let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+            connection::serve(socket, shared.agents.clone(), limits).await;
+            drop(slot);
+        }
+        .instrument(span),
+    );
+    handshake::switching(accept)
 }
