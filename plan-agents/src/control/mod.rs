@@ -114,6 +114,8 @@ mod answer;
 mod connection;
 mod deadline;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod handshake;
 mod limits;
 mod methods;
