@@ -51,9 +51,7 @@ async fn agents() -> Agents<InMemory> {
 }
 
 /// A server in this process, with the limits `configure` sets: its address and token.
-async fn serve(
-    configure: impl FnOnce(Control<InMemory>) -> Control<InMemory>,
-) -> (String, Token) {
+async fn serve(configure: impl FnOnce(Control<InMemory>) -> Control<InMemory>) -> (String, Token) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let token = Token::random();
@@ -75,7 +73,10 @@ async fn handshake(
         Ok((socket, _)) => Ok(socket),
         Err(WsError::Http(response)) => {
             let body = response.body().clone().unwrap_or_default();
-            Err((response.status(), String::from_utf8_lossy(&body).into_owned()))
+            Err((
+                response.status(),
+                String::from_utf8_lossy(&body).into_owned(),
+            ))
         }
         Err(error) => panic!("not an HTTP refusal: {error}"),
     }
@@ -83,7 +84,10 @@ async fn handshake(
 
 /// Sends `request` and returns the reply.
 async fn call(socket: &mut Socket, request: Value) -> Value {
-    socket.send(Message::text(request.to_string())).await.unwrap();
+    socket
+        .send(Message::text(request.to_string()))
+        .await
+        .unwrap();
     loop {
         let frame = timeout(PATIENCE, socket.next())
             .await
@@ -99,7 +103,11 @@ async fn call(socket: &mut Socket, request: Value) -> Value {
 }
 
 async fn list(socket: &mut Socket) -> Value {
-    call(socket, json!({ "jsonrpc": "2.0", "id": 0, "method": "list" })).await
+    call(
+        socket,
+        json!({ "jsonrpc": "2.0", "id": 0, "method": "list" }),
+    )
+    .await
 }
 
 /// A batch creating counters `prefix0`, `prefix1`, … `prefix{n-1}`.
@@ -117,7 +125,10 @@ fn creates(prefix: &str, n: usize) -> Value {
 /// The next close frame the server sends on `socket`, skipping replies.
 async fn closed(socket: &mut Socket) -> (CloseCode, String) {
     loop {
-        match timeout(PATIENCE, socket.next()).await.expect("no close in time") {
+        match timeout(PATIENCE, socket.next())
+            .await
+            .expect("no close in time")
+        {
             Some(Ok(Message::Close(Some(close)))) => {
                 return (close.code, close.reason.as_str().to_owned());
             }
@@ -183,7 +194,11 @@ async fn the_token_works_as_a_bearer_or_in_the_query() {
 }
 
 /// A handshake with the right token and `origin`.
-async fn with_origin(addr: &str, token: &Token, origin: &str) -> Result<Socket, (StatusCode, String)> {
+async fn with_origin(
+    addr: &str,
+    token: &Token,
+    origin: &str,
+) -> Result<Socket, (StatusCode, String)> {
     let mut request = url(addr, token).into_client_request().unwrap();
     request
         .headers_mut()
@@ -207,7 +222,9 @@ async fn web_pages_of_other_origins_are_refused() {
     }
     // The origin is judged before the token: a page elsewhere learns nothing of tokens.
     let wrong = Token::random();
-    let (status, _) = with_origin(&addr, &wrong, "http://evil.example").await.unwrap_err();
+    let (status, _) = with_origin(&addr, &wrong, "http://evil.example")
+        .await
+        .unwrap_err();
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     for good in [
@@ -217,7 +234,11 @@ async fn web_pages_of_other_origins_are_refused() {
         "http://localhost:3000".to_owned(),
     ] {
         let mut socket = with_origin(&addr, &token, &good).await.unwrap();
-        assert_eq!(list(&mut socket).await["result"]["agents"], json!([]), "{good}");
+        assert_eq!(
+            list(&mut socket).await["result"]["agents"],
+            json!([]),
+            "{good}"
+        );
     }
     // The right origin does not stand for the token.
     let (status, _) = with_origin(&addr, &wrong, &format!("http://{addr}"))
@@ -380,10 +401,16 @@ async fn until_closed(stream: &mut TcpStream) -> Option<Vec<u8>> {
 
 /// A server close frame's code and reason (server frames are not masked).
 fn close_frame(bytes: &[u8]) -> (u16, String) {
-    assert!(bytes.len() >= 4 && bytes[0] == 0x88, "not a close frame: {bytes:?}");
+    assert!(
+        bytes.len() >= 4 && bytes[0] == 0x88,
+        "not a close frame: {bytes:?}"
+    );
     let len = usize::from(bytes[1]);
     let code = u16::from_be_bytes([bytes[2], bytes[3]]);
-    (code, String::from_utf8_lossy(&bytes[4..2 + len]).into_owned())
+    (
+        code,
+        String::from_utf8_lossy(&bytes[4..2 + len]).into_owned(),
+    )
 }
 
 #[tokio::test]
@@ -395,7 +422,11 @@ async fn a_frame_not_finished_in_time_closes_its_connection() {
     stream.write_all(&[b'x'; 10]).await.unwrap();
     let start = Instant::now();
     let received = until_closed(&mut stream).await.expect("still open");
-    assert!(start.elapsed() >= Duration::from_millis(900), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(
         close_frame(&received),
         (
@@ -418,7 +449,11 @@ async fn a_handshake_not_finished_in_time_is_closed() {
         .unwrap();
     let start = Instant::now();
     until_closed(&mut stream).await.expect("still open");
-    assert!(start.elapsed() >= Duration::from_millis(900), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        start.elapsed()
+    );
     let mut socket = handshake(url(&addr, &token)).await.unwrap();
     assert_eq!(list(&mut socket).await["result"]["agents"], json!([]));
 }
@@ -443,7 +478,11 @@ async fn an_idle_connection_is_closed_unless_it_subscribed() {
             "idle for 1 s with no subscription (`Control::idle_timeout`)".to_owned()
         )
     );
-    assert!(start.elapsed() >= Duration::from_millis(900), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        start.elapsed()
+    );
     sleep(Duration::from_secs(1)).await;
     assert_eq!(list(&mut subscribed).await["result"]["agents"], json!([]));
 }
@@ -461,7 +500,10 @@ async fn a_client_that_never_reads_is_dropped() {
     let asked = 500;
     for id in 0..asked {
         let request = json!({ "jsonrpc": "2.0", "id": id, "method": "list" });
-        reader.send(Message::text(request.to_string())).await.unwrap();
+        reader
+            .send(Message::text(request.to_string()))
+            .await
+            .unwrap();
     }
     sleep(Duration::from_secs(3)).await;
     let mut answered = 0;
@@ -476,7 +518,13 @@ async fn a_client_that_never_reads_is_dropped() {
     assert!(ended.is_ok(), "still open after {answered} answers");
     assert!(answered < asked, "all {answered} answered");
     // The server carries on.
-    assert_eq!(list(&mut setup).await["result"]["agents"].as_array().unwrap().len(), 200);
+    assert_eq!(
+        list(&mut setup).await["result"]["agents"]
+            .as_array()
+            .unwrap()
+            .len(),
+        200
+    );
 }
 
 /// The server of the memory tests, in a child process: its address and token, and the
@@ -519,7 +567,10 @@ impl Server {
     fn peak_mib(&self) -> u64 {
         let pid = self.child.id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
+        let line = status
+            .lines()
+            .find(|line| line.starts_with("VmHWM:"))
+            .unwrap();
         let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
         kib / 1024
     }
@@ -556,7 +607,11 @@ async fn a_batch_whose_answers_would_be_huge_is_cut_at_the_limit() {
         .map(|id| json!({ "jsonrpc": "2.0", "id": id, "method": "list" }))
         .collect();
     socket.send(Message::text(batch.to_string())).await.unwrap();
-    let frame = timeout(PATIENCE, socket.next()).await.unwrap().unwrap().unwrap();
+    let frame = timeout(PATIENCE, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     let Message::Text(text) = frame else {
         panic!("not an answer: {frame:?}")
     };
@@ -564,10 +619,17 @@ async fn a_batch_whose_answers_would_be_huge_is_cut_at_the_limit() {
     assert!(text.len() <= (4 << 20) + 5000 * 250, "{} bytes", text.len());
     let answers: Vec<Value> = serde_json::from_str(&text).unwrap();
     assert_eq!(answers.len(), 5000);
-    let results = answers.iter().take_while(|a| a.get("result").is_some()).count();
+    let results = answers
+        .iter()
+        .take_while(|a| a.get("result").is_some())
+        .count();
     assert!(results > 10 && results < 5000, "{results} results");
     assert_eq!(answers[results]["error"]["code"], -32020);
-    assert!(answers[results + 1..].iter().all(|a| a["error"]["code"] == -32021));
+    assert!(
+        answers[results + 1..]
+            .iter()
+            .all(|a| a["error"]["code"] == -32021)
+    );
     assert_eq!(answers[4999]["id"], 4999);
 
     let peak = server.peak_mib();
@@ -576,7 +638,13 @@ async fn a_batch_whose_answers_would_be_huge_is_cut_at_the_limit() {
         "the server held {peak} MiB (from {before} before the batch)"
     );
     // It carries on.
-    assert_eq!(list(&mut socket).await["result"]["agents"].as_array().unwrap().len(), 200);
+    assert_eq!(
+        list(&mut socket).await["result"]["agents"]
+            .as_array()
+            .unwrap()
+            .len(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -588,9 +656,7 @@ async fn unfinished_frames_do_not_hold_memory() {
     let clients = (0..100).map(|_| {
         let (addr, token, chunk) = (server.addr.clone(), server.token.clone(), chunk.clone());
         tokio::spawn(async move {
-            let Some(mut stream) = raw_connection(&addr, &token).await else {
-                return None;
-            };
+            let mut stream = raw_connection(&addr, &token).await?;
             stream.write_all(&frame_header(4_000_001)).await.ok()?;
             // The server may close as soon as it reads the header.
             let _ = timeout(PATIENCE, stream.write_all(&chunk)).await;
@@ -637,7 +703,10 @@ fn server_process() {
             };
         }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("control: {}", url(&listener.local_addr().unwrap().to_string(), &token));
+        println!(
+            "control: {}",
+            url(&listener.local_addr().unwrap().to_string(), &token)
+        );
         tokio::spawn(control.serve(listener));
     });
     // Until the test is gone.

@@ -5,7 +5,7 @@ use axum::http::header::{
     AUTHORIZATION, CONNECTION, HOST, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY,
     SEC_WEBSOCKET_VERSION, UPGRADE, WWW_AUTHENTICATE,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
@@ -20,13 +20,13 @@ pub(super) fn admit(
     origins: &[String],
     headers: &HeaderMap,
     uri: &Uri,
-) -> Result<(), Response> {
+) -> Result<(), Refusal> {
     if let Some(origin) = headers.get(ORIGIN)
         && !allowed(origin, headers.get(HOST), origins)
     {
         let why = "this origin may not use the control API: a web page is allowed only from \
                    the server's own origin or one given to `Control::allow_origin`";
-        return Err((StatusCode::FORBIDDEN, why).into_response());
+        return Err(Refusal::new(StatusCode::FORBIDDEN, why));
     }
     let shown = bearer(headers).or_else(|| query_token(uri));
     let why = match shown {
@@ -34,8 +34,7 @@ pub(super) fn admit(
         Some(_) => "the token is not this server's",
         None => "the control API needs a token: `Authorization: Bearer TOKEN` or `?token=TOKEN`",
     };
-    let challenge = [(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))];
-    Err((StatusCode::UNAUTHORIZED, challenge, why).into_response())
+    Err(Refusal::new(StatusCode::UNAUTHORIZED, why).with(WWW_AUTHENTICATE, "Bearer"))
 }
 
 /// Whether `origin` is the server's own (`http://` or `https://` and the `Host` the request
@@ -77,7 +76,7 @@ fn query_token(uri: &Uri) -> Option<&str> {
 }
 
 /// The `Sec-WebSocket-Accept` for a WebSocket handshake, or why the request is not one.
-pub(super) fn accept_key(headers: &HeaderMap) -> Result<HeaderValue, Response> {
+pub(super) fn accept_key(headers: &HeaderMap) -> Result<HeaderValue, Refusal> {
     let has = |name, word: &str| {
         headers.get_all(name).iter().any(|value| {
             value.to_str().is_ok_and(|value| {
@@ -90,7 +89,7 @@ pub(super) fn accept_key(headers: &HeaderMap) -> Result<HeaderValue, Response> {
     if !has(CONNECTION, "upgrade") || !has(UPGRADE, "websocket") {
         let why =
             "the control API speaks WebSocket: send `Connection: Upgrade` and `Upgrade: websocket`";
-        return Err((StatusCode::UPGRADE_REQUIRED, [(UPGRADE, "websocket")], why).into_response());
+        return Err(Refusal::new(StatusCode::UPGRADE_REQUIRED, why).with(UPGRADE, "websocket"));
     }
     if headers
         .get(SEC_WEBSOCKET_VERSION)
@@ -98,17 +97,16 @@ pub(super) fn accept_key(headers: &HeaderMap) -> Result<HeaderValue, Response> {
         != Some(b"13")
     {
         let why = "the control API speaks WebSocket version 13 (`Sec-WebSocket-Version: 13`)";
-        let version = [(SEC_WEBSOCKET_VERSION, "13")];
-        return Err((StatusCode::BAD_REQUEST, version, why).into_response());
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, why).with(SEC_WEBSOCKET_VERSION, "13"));
     }
     let Some(key) = headers.get(SEC_WEBSOCKET_KEY) else {
         let why = "a WebSocket handshake has a `Sec-WebSocket-Key`";
-        return Err((StatusCode::BAD_REQUEST, why).into_response());
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, why));
     };
     // Base64 is always a valid header value.
     HeaderValue::from_str(&derive_accept_key(key.as_bytes())).map_err(|_| {
         let why = "the `Sec-WebSocket-Key` cannot be answered";
-        (StatusCode::BAD_REQUEST, why).into_response()
+        Refusal::new(StatusCode::BAD_REQUEST, why)
     })
 }
 
@@ -123,4 +121,39 @@ pub(super) fn switching(accept: HeaderValue) -> Response {
         ],
     )
         .into_response()
+}
+
+/// A handshake refused: its HTTP status, why (the body, as text), and a header that tells
+/// the client what to send instead.
+pub(super) struct Refusal {
+    status: StatusCode,
+    why: String,
+    header: Option<(HeaderName, &'static str)>,
+}
+
+impl Refusal {
+    pub fn new(status: StatusCode, why: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            why: why.into(),
+            header: None,
+        }
+    }
+
+    fn with(mut self, name: HeaderName, value: &'static str) -> Self {
+        self.header = Some((name, value));
+        self
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.why).into_response();
+        if let Some((name, value)) = self.header {
+            response
+                .headers_mut()
+                .insert(name, HeaderValue::from_static(value));
+        }
+        response
+    }
 }

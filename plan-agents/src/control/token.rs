@@ -58,7 +58,14 @@ pub enum TokenError {
 }
 
 impl Token {
-    /// The fewest characters a token has.
+    /// The fewest characters a token has: 16, which random tokens far exceed.
+    ///
+    /// ```
+    /// use plan_agents::control::Token;
+    ///
+    /// assert!(Token::new("x".repeat(Token::MIN_LEN)).is_ok());
+    /// assert!(Token::new("x".repeat(Token::MIN_LEN - 1)).is_err());
+    /// ```
     pub const MIN_LEN: usize = 16;
 
     /// `text` as a token, if it has at least [`Token::MIN_LEN`] characters, all URL-safe.
