@@ -193,6 +193,48 @@ async fn the_token_works_as_a_bearer_or_in_the_query() {
     assert_eq!(list(&mut socket).await["result"]["agents"], json!([]));
 }
 
+/// A log that tests can read: every event and span, at every level.
+#[derive(Clone, Default)]
+struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_token_is_in_no_log() {
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // This test's runtime has one thread: the server's tasks log through this subscriber.
+    let _default = tracing::subscriber::set_default(subscriber);
+    let (addr, token) = serve(|control| control.idle_timeout(Duration::from_millis(200))).await;
+    let wrong = Token::random();
+    handshake(url(&addr, &wrong)).await.unwrap_err();
+    let mut socket = handshake(url(&addr, &token)).await.unwrap();
+    list(&mut socket).await;
+    call(&mut socket, json!({ "id": 1, "method": "list" })).await;
+    closed(&mut socket).await;
+
+    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("connection opened"), "{log}");
+    assert!(log.contains("closing an idle connection"), "{log}");
+    assert!(!log.contains(token.expose()), "{log}");
+    assert!(!log.contains(wrong.expose()), "{log}");
+    assert!(!log.contains("token="), "{log}");
+}
+
 /// A handshake with the right token and `origin`.
 async fn with_origin(
     addr: &str,
@@ -454,6 +496,19 @@ async fn a_handshake_not_finished_in_time_is_closed() {
         "{:?}",
         start.elapsed()
     );
+    // Nor is a connection kept alive after its answer, waiting for a request that never comes.
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(b"GET /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = until_closed(&mut stream).await.expect("still open");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 401 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+
     let mut socket = handshake(url(&addr, &token)).await.unwrap();
     assert_eq!(list(&mut socket).await["result"]["agents"], json!([]));
 }
@@ -711,4 +766,82 @@ fn server_process() {
     });
     // Until the test is gone.
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
+}
+
+/// Fuzzing over a real socket (the frame handler's own fuzzing is in the crate): arbitrary
+/// text frames to one connection, each followed by a `list` to know when its replies are
+/// all in. Every reply is a JSON-RPC response or an array of them, and the connection stays.
+#[test]
+fn arbitrary_frames_over_a_socket() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let socket = runtime.block_on(async {
+        let (addr, token) = serve(|control| control.max_response(2_000).max_batch(8)).await;
+        handshake(url(&addr, &token)).await.unwrap()
+    });
+    // The runner takes a `Fn`; the cases run one after the other.
+    let socket = tokio::sync::Mutex::new(socket);
+    let frames = prop_oneof![
+        ".{0,200}",
+        prop::collection::vec(
+            prop_oneof![
+                Just(r#"{"jsonrpc":"2.0","id":1,"method":"list"}"#.to_owned()),
+                Just(
+                    r#"{"jsonrpc":"2.0","method":"create","params":{"name":"x","kind":"counter"}}"#
+                        .to_owned()
+                ),
+                "[a-z\"{}:,0-9]{0,30}",
+            ],
+            0..12
+        )
+        .prop_map(|calls| format!("[{}]", calls.join(","))),
+    ];
+    let mut runner = TestRunner::new(Config::default());
+    runner
+        .run(&frames, |text| {
+            let replies = runtime.block_on(async {
+                let mut socket = socket.lock().await;
+                socket.send(Message::text(text)).await.unwrap();
+                let probe = json!({ "jsonrpc": "2.0", "id": "probe", "method": "status", "params": { "agent": "x" } });
+                socket.send(Message::text(probe.to_string())).await.unwrap();
+                let mut replies = Vec::new();
+                loop {
+                    let reply = match timeout(PATIENCE, socket.next()).await {
+                        Ok(Some(Ok(Message::Text(reply)))) => reply,
+                        other => panic!("the connection broke: {other:?}"),
+                    };
+                    let reply: Value = serde_json::from_str(&reply).unwrap();
+                    if reply["id"] == "probe" {
+                        return replies;
+                    }
+                    replies.push(reply);
+                }
+            });
+            for reply in replies {
+                let responses = match reply {
+                    Value::Array(responses) => responses,
+                    response => vec![response],
+                };
+                for response in responses {
+                    prop_assert_eq!(&response["jsonrpc"], "2.0");
+                    prop_assert!(response.get("id").is_some());
+                    prop_assert!(
+                        response.get("result").is_some() != response.get("error").is_some(),
+                        "{}",
+                        response
+                    );
+                    if let Some(error) = response.get("error") {
+                        prop_assert!(error["code"].is_i64() && error["message"].is_string());
+                    }
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
 }
