@@ -103,7 +103,8 @@ async fn next_event(subscription: &mut Option<Subscription>) -> Option<Value> {
 }
 
 /// The reply to a text frame: a response, an array of them for a batch, or nothing (for
-/// notifications only), within [`Limits::max_batch`] and [`Limits::max_response`].
+/// notifications only), within [`Limits::max_batch`] and [`Limits::max_response`]. The frame
+/// is within [`Limits::max_request`]: the transport does not read longer ones.
 pub(super) async fn handle<S: Store + 'static>(
     agents: &Agents<S>,
     subscription: &mut Option<Subscription>,
@@ -111,16 +112,6 @@ pub(super) async fn handle<S: Store + 'static>(
     limits: &Limits,
 ) -> Option<String> {
     let fail = |error| Some(rpc::response(Value::Null, Err(error)).to_string());
-    // The transport refuses longer frames before they are read; this is for frames handed
-    // here some other way.
-    if text.len() > limits.max_request {
-        let why = format!(
-            "a request of {} bytes is over this server's limit of {} bytes (`Control::max_request`)",
-            text.len(),
-            limits.max_request
-        );
-        return fail(RpcError::invalid_request(why));
-    }
     let value = match serde_json::from_str(text) {
         Ok(value) => value,
         Err(e) => return fail(RpcError::parse(&e)),

@@ -5,7 +5,6 @@
 //! `PROPTEST_CASES=100000 cargo test -p plan-agents --features control --release --lib control::fuzz`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use plan_runtime::prelude::*;
 use plan_state::store::InMemory;
@@ -18,15 +17,14 @@ use super::methods::METHODS;
 use super::rpc::{INVALID_REQUEST, NOT_RUN, TOO_LARGE};
 use crate::session::{Agents, Turn};
 
-/// Small limits, so that the cases reach them.
-const LIMITS: Limits = Limits {
-    max_request: 4096,
-    max_batch: 8,
-    max_response: 600,
-    max_connections: 1,
-    frame_timeout: Duration::from_secs(1),
-    idle_timeout: Duration::from_secs(1),
-};
+/// Limits small enough that the cases reach them.
+fn limits() -> Limits {
+    Limits {
+        max_batch: 8,
+        max_response: 600,
+        ..Limits::default()
+    }
+}
 
 /// The most bytes a refusal past the answers' limit takes, besides its id.
 const REFUSAL: usize = 300;
@@ -49,7 +47,7 @@ fn reply(text: &str) -> Option<String> {
             .start()
             .await
             .unwrap();
-        handle(&agents, &mut None, text, &LIMITS).await
+        handle(&agents, &mut None, text, &limits()).await
     })
 }
 
@@ -100,7 +98,7 @@ fn check(text: &str, reply: Option<String>) -> Result<(), TestCaseError> {
                 .map(|r| r.to_string().len() + 1)
                 .sum();
             prop_assert!(
-                answered < LIMITS.max_response,
+                answered < limits().max_response,
                 "{} bytes answered",
                 answered + 1
             );
@@ -118,7 +116,9 @@ fn check(text: &str, reply: Option<String>) -> Result<(), TestCaseError> {
         }
         Ok(response) => {
             check_response(&response)?;
-            prop_assert!(reply.len() <= LIMITS.max_response || code(&response) == Some(TOO_LARGE));
+            prop_assert!(
+                reply.len() <= limits().max_response || code(&response) == Some(TOO_LARGE)
+            );
             Ok(())
         }
         Err(error) => Err(TestCaseError::fail(format!("not JSON ({error}): {reply}"))),
