@@ -476,6 +476,28 @@ async fn a_frame_not_finished_in_time_closes_its_connection() {
             "a frame not finished within 1 s (`Control::frame_timeout`)".to_owned()
         )
     );
+
+    // Nor does a frame whose bytes come one at a time, each well within the time.
+    let mut stream = raw_connection(&addr, &token).await.unwrap();
+    stream.write_all(&frame_header(100)).await.unwrap();
+    let start = Instant::now();
+    let dribble = async {
+        for _ in 0..100 {
+            if stream.write_all(b"x").await.is_err() {
+                break;
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+    };
+    timeout(PATIENCE, dribble).await.unwrap();
+    let received = until_closed(&mut stream).await.expect("still open");
+    assert!(
+        start.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(close_frame(&received).0, 1008);
+
     // The server carries on.
     let mut socket = handshake(url(&addr, &token)).await.unwrap();
     assert_eq!(list(&mut socket).await["result"]["agents"], json!([]));

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{Sleep, sleep};
+use tokio::time::{Instant, Sleep, sleep};
 
 /// An IO whose reads fail with [`io::ErrorKind::TimedOut`] once `limit` has passed since the
 /// first byte read after the last [`Deadline::frame_done`].
@@ -47,26 +47,32 @@ impl<T: AsyncRead + Unpin> AsyncRead for Deadline<T> {
         let this = &mut *self;
         let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                if buf.filled().len() > before && this.timer.is_none() {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => match &this.timer {
+                // Bytes that keep coming, slowly, do not put the deadline off.
+                Some(timer) if Instant::now() >= timer.deadline() => Poll::Ready(Err(late())),
+                Some(_) => Poll::Ready(Ok(())),
+                None => {
                     this.timer = Some(Box::pin(sleep(this.limit)));
+                    Poll::Ready(Ok(()))
                 }
-                Poll::Ready(Ok(()))
-            }
+            },
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
             Poll::Pending => match &mut this.timer {
                 // Polled here, so that the deadline wakes the reader even if no byte comes.
                 Some(timer) => {
                     ready!(timer.as_mut().poll(cx));
-                    Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "a frame not finished in time",
-                    )))
+                    Poll::Ready(Err(late()))
                 }
                 None => Poll::Pending,
             },
         }
     }
+}
+
+/// The error of a frame that missed its deadline.
+fn late() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "a frame not finished in time")
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for Deadline<T> {
