@@ -10,14 +10,21 @@
 //! event, signals the event, lists the agents, sends a request that is not JSON-RPC, and stops
 //! the agent, printing every request (`->`) and response (`<-`). It exits 0 once every
 //! response was the expected one. With `--serve ADDR` it serves agents of kind `counter`
-//! until interrupted, for a client of your own (`websocat ws://ADDR/rpc`).
+//! until interrupted, for a client of your own (`websocat "ws://ADDR/rpc?token=TOKEN"`).
+//!
+//! Whoever holds the token controls the agents. `--serve` takes it from `PLAN_CONTROL_TOKEN`
+//! (at least 16 URL-safe characters), or makes a random one, and prints one line
+//! `control: ws://ADDR/rpc?token=TOKEN` before serving, for a script to read. Bind loopback
+//! (`127.0.0.1`): the token travels in clear over `ws://`, so anything off the machine goes
+//! through a reverse proxy with TLS (`wss://`).
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use plan_agents::control::Control;
+use plan_agents::control::{Control, Token};
 use plan_agents::session::{Agents, Turn};
 use plan_runtime::prelude::*;
 use plan_state::store::InMemory;
@@ -60,22 +67,32 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(addr: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let token = Token::from_env("PLAN_CONTROL_TOKEN")?.unwrap_or_else(Token::random);
     let listener = TcpListener::bind(addr).await?;
-    println!(
-        "serving ws://{}/rpc (kind `counter`); Ctrl-C stops",
-        listener.local_addr()?
+    let url = format!(
+        "ws://{}/rpc?token={}",
+        listener.local_addr()?,
+        token.expose()
     );
-    Control::new(agents().await?).serve(listener).await?;
+    let control = Control::new(agents().await?, token);
+    // One line, flushed, so that a script reading the pipe gets it before any client comes.
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "control: {url}")?;
+    out.flush()?;
+    drop(out);
+    control.serve(listener).await?;
     Ok(())
 }
 
 async fn session() -> Result<(), Box<dyn std::error::Error>> {
     let agents = agents().await?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("ws://{}/rpc", listener.local_addr()?);
-    tokio::spawn(Control::new(agents.clone()).serve(listener));
+    let token = Token::random();
+    let endpoint = format!("ws://{}/rpc", listener.local_addr()?);
+    let url = format!("{endpoint}?token={}", token.expose());
+    tokio::spawn(Control::new(agents.clone(), token).serve(listener));
     let (mut socket, _) = tokio_tungstenite::connect_async(&url).await?;
-    println!("connected to {url}");
+    println!("connected to {endpoint} (with its token)");
 
     let mut id = 0;
     let mut call = async |request: Value| -> Result<Value, Box<dyn std::error::Error>> {

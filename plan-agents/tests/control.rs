@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
-use plan_agents::control::Control;
+use plan_agents::control::{Control, Token};
 use plan_agents::session::{Agents, Limits, Turn};
 use plan_runtime::prelude::*;
 use plan_state::store::InMemory;
@@ -54,8 +54,13 @@ async fn idle(turn: Turn<Broken>) -> Turn<Broken> {
 }
 
 /// Serves agents of kinds `counter` and `broken` (queues of 4, one attempt per task) with
-/// requests of up to `max_request` bytes; returns the endpoint's URL.
+/// requests of up to `max_request` bytes; returns the endpoint's URL, with its token.
 async fn server(max_request: usize) -> String {
+    server_with(|control| control.max_request(max_request)).await
+}
+
+/// Serves agents as [`server`] does, with the limits `configure` sets.
+async fn server_with(configure: impl FnOnce(Control<InMemory>) -> Control<InMemory>) -> String {
     let agents = Agents::builder(Arc::new(InMemory::new()))
         .kind("counter", plan! { count })
         .kind("broken", plan! { idle })
@@ -68,12 +73,13 @@ async fn server(max_request: usize) -> String {
         .await
         .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}/rpc", listener.local_addr().unwrap());
-    tokio::spawn(
-        Control::new(agents)
-            .max_request(max_request)
-            .serve(listener),
+    let token = Token::random();
+    let url = format!(
+        "ws://{}/rpc?token={}",
+        listener.local_addr().unwrap(),
+        token.expose()
     );
+    tokio::spawn(configure(Control::new(agents, token)).serve(listener));
     url
 }
 
@@ -639,24 +645,20 @@ async fn binary_and_oversized_frames_are_refused() {
             &format!(r#""pad": "{}""#, "x".repeat(bytes - request.len())),
         )
     };
-    assert_eq!(
-        client.raw(padded(2000)).await["error"],
-        json!({
-            "code": -32600,
-            "message": "a request of 2000 bytes is over this server's limit of 1024 bytes",
-        })
-    );
     // at the limit, it is read (and its params refused)
     assert_eq!(client.raw(padded(1024)).await["error"]["code"], -32602);
     assert_eq!(client.ok("list", json!({})).await["agents"], json!([]));
 
-    // more than four times the limit is not read: the connection closes, saying why
-    client.send(Message::text(padded(5000))).await;
+    // over the limit, it is not read: the connection closes, saying why
+    client.send(Message::text(padded(1025))).await;
     let Message::Close(Some(close)) = client.frame().await else {
         panic!("the connection did not close");
     };
-    assert_eq!(close.code, CloseCode::Policy);
-    assert!(close.reason.contains("too long"), "{}", close.reason);
+    assert_eq!(close.code, CloseCode::Size);
+    assert_eq!(
+        close.reason.as_str(),
+        "a frame of 1025 bytes is over this server's limit of 1024 (`Control::max_request`)"
+    );
 
     let mut other = Client::connect(&url).await;
     assert_eq!(other.ok("list", json!({})).await["agents"], json!([]));
@@ -715,7 +717,7 @@ async fn subscribers_get_events_as_notifications() {
 
 #[tokio::test]
 async fn a_subscriber_that_falls_behind_is_told_how_far() {
-    let mut client = Client::connect(&server(1 << 20).await).await;
+    let mut client = Client::connect(&server_with(|control| control.max_batch(1100)).await).await;
     client.ok("subscribe", json!({})).await;
     // One batch makes 1,100 events while the connection is busy answering it; the channel
     // holds 1,024 of them.

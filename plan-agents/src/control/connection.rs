@@ -1,61 +1,94 @@
 //! One WebSocket connection: its frames read in order, each answered before the next is read,
-//! with the events it subscribed to sent in between.
+//! with the events it subscribed to sent in between, under the limits of its [`Limits`].
 
 use std::future::pending;
 use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
-use futures::FutureExt;
+use futures::{FutureExt, SinkExt, StreamExt};
 use plan_state::store::Store;
 use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, sleep, timeout};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tracing::Instrument;
 
+use super::answer::{self, Batch};
+use super::deadline::Deadline;
+use super::limits::Limits;
 use super::methods;
 use super::rpc::{self, RpcError};
 use super::subscription::Subscription;
 use crate::session::Agents;
 
-/// Serves one connection until the client closes it, or sends what is not a WebSocket frame
-/// of at most the transport's limit.
-pub(super) async fn serve<S: Store + 'static>(
-    mut socket: WebSocket,
+/// Serves one connection until the client closes it, breaks a rule of the transport (a frame
+/// over the limit or late, a broken frame), stops reading, or stays idle too long.
+pub(super) async fn serve<S, T>(
+    mut socket: WebSocketStream<Deadline<T>>,
     agents: Agents<S>,
-    max_request: usize,
-) {
+    limits: Limits,
+) where
+    S: Store + 'static,
+    T: AsyncRead + AsyncWrite + Unpin,
+{
     tracing::debug!("connection opened");
     let mut subscription = None;
+    let idle = sleep(limits.idle_timeout);
+    tokio::pin!(idle);
     loop {
         let reply = tokio::select! {
-            frame = socket.recv() => match frame {
-                Some(Ok(Message::Text(text))) => {
-                    handle(&agents, &mut subscription, text.as_str(), max_request).await
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    let why = "binary frames are not read: send each request as a text frame";
-                    Some(rpc::response(Value::Null, Err(RpcError::invalid_request(why))))
-                }
-                // The WebSocket layer answers pings itself.
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Err(error)) => {
-                    refuse(&mut socket, error).await;
-                    break;
+            frame = socket.next() => {
+                socket.get_mut().frame_done();
+                idle.as_mut().reset(Instant::now() + limits.idle_timeout);
+                match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        handle(&agents, &mut subscription, text.as_str(), &limits).await
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        let why = "binary frames are not read: send each request as a text frame";
+                        let error = rpc::response(Value::Null, Err(RpcError::invalid_request(why)));
+                        Some(error.to_string())
+                    }
+                    // The WebSocket layer answers pings itself.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => None,
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Err(error)) => {
+                        refuse(&mut socket, error, &limits).await;
+                        break;
+                    }
                 }
             },
             notification = next_event(&mut subscription) => {
                 if notification.is_none() {
                     subscription = None;
                 }
-                notification
+                notification.map(|notification| notification.to_string())
+            }
+            () = &mut idle, if subscription.is_none() => {
+                tracing::debug!("closing an idle connection");
+                let why = format!(
+                    "idle for {} with no subscription (`Control::idle_timeout`)",
+                    seconds(limits.idle_timeout)
+                );
+                close(&mut socket, CloseCode::Normal, why, limits.frame_timeout).await;
+                break;
             }
         };
-        if let Some(reply) = reply
-            && socket
-                .send(Message::Text(reply.to_string().into()))
-                .await
-                .is_err()
-        {
-            break;
+        if let Some(reply) = reply {
+            // A client that stops reading fills the socket's buffers: it gets the frame's time
+            // to make room, then the connection is dropped.
+            match timeout(limits.frame_timeout, socket.send(Message::text(reply))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    tracing::debug!("dropping a connection that does not read");
+                    break;
+                }
+            }
         }
     }
     tracing::debug!("connection closed");
@@ -70,44 +103,59 @@ async fn next_event(subscription: &mut Option<Subscription>) -> Option<Value> {
 }
 
 /// The reply to a text frame: a response, an array of them for a batch, or nothing (for
-/// notifications only).
-async fn handle<S: Store + 'static>(
+/// notifications only), within [`Limits::max_batch`] and [`Limits::max_response`]. The frame
+/// is within [`Limits::max_request`]: the transport does not read longer ones.
+pub(super) async fn handle<S: Store + 'static>(
     agents: &Agents<S>,
     subscription: &mut Option<Subscription>,
     text: &str,
-    max_request: usize,
-) -> Option<Value> {
-    if text.len() > max_request {
-        let why = format!(
-            "a request of {} bytes is over this server's limit of {max_request} bytes",
-            text.len()
-        );
-        return Some(rpc::response(
-            Value::Null,
-            Err(RpcError::invalid_request(why)),
-        ));
-    }
+    limits: &Limits,
+) -> Option<String> {
+    let fail = |error| Some(rpc::response(Value::Null, Err(error)).to_string());
     let value = match serde_json::from_str(text) {
         Ok(value) => value,
-        Err(e) => return Some(rpc::response(Value::Null, Err(RpcError::parse(&e)))),
+        Err(e) => return fail(RpcError::parse(&e)),
     };
     match value {
-        Value::Array(calls) if calls.is_empty() => {
-            let why = "an empty batch: a batch holds at least one request";
-            Some(rpc::response(
-                Value::Null,
-                Err(RpcError::invalid_request(why)),
-            ))
+        Value::Array(calls) if calls.is_empty() => fail(RpcError::invalid_request(
+            "an empty batch: a batch holds at least one request",
+        )),
+        Value::Array(calls) if calls.len() > limits.max_batch => {
+            let why = format!(
+                "a batch of {} calls is over this server's limit of {} (`Control::max_batch`): none was run",
+                calls.len(),
+                limits.max_batch
+            );
+            fail(RpcError::invalid_request(why))
         }
         // In order, like single requests, so that a batch's calls see each other's effects.
         Value::Array(calls) => {
-            let mut responses = Vec::new();
+            let mut batch = Batch::new(limits.max_response);
             for call in calls {
-                responses.extend(one(agents, subscription, call).await);
+                if batch.is_full() {
+                    if let Some(response) = not_run(call, limits.max_response) {
+                        batch.push_error(response);
+                    }
+                } else if let Some(response) = one(agents, subscription, call).await {
+                    batch.push(response);
+                }
             }
-            (!responses.is_empty()).then_some(Value::Array(responses))
+            batch.finish()
         }
-        value => one(agents, subscription, value).await,
+        value => one(agents, subscription, value)
+            .await
+            .map(|response| answer::single(response, limits.max_response)),
+    }
+}
+
+/// The answer to a call of a batch that is not run: its `not_run` error, its invalid-request
+/// error if it is not a request, or none for a notification.
+fn not_run(call: Value, limit: usize) -> Option<Value> {
+    match rpc::read(call) {
+        Ok(call) => call
+            .id
+            .map(|id| rpc::response(id, Err(RpcError::not_run(limit)))),
+        Err((id, error)) => Some(rpc::response(id, Err(error))),
     }
 }
 
@@ -146,11 +194,44 @@ async fn one<S: Store + 'static>(
     call.id.map(|id| rpc::response(id, outcome))
 }
 
-/// Closes a connection whose frame could not be read (one over the size limit, a broken
-/// one), with the reason. The frame cannot be skipped: the stream is not at a frame's start.
-async fn refuse(socket: &mut WebSocket, error: axum::Error) {
+/// Closes a connection whose frame could not be read, saying why: one over the size limit
+/// (1009), one not finished in time (1008), a broken one (1002). The frame cannot be skipped:
+/// the stream is not at a frame's start.
+async fn refuse<T: AsyncRead + AsyncWrite + Unpin>(
+    socket: &mut WebSocketStream<Deadline<T>>,
+    error: WsError,
+    limits: &Limits,
+) {
     tracing::debug!(%error, "closing on a frame that cannot be read");
-    let mut reason = error.to_string();
+    let (code, why) = match &error {
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => (
+            CloseCode::Size,
+            format!(
+                "a frame of {size} bytes is over this server's limit of {max_size} (`Control::max_request`)"
+            ),
+        ),
+        WsError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => (
+            CloseCode::Policy,
+            format!(
+                "a frame not finished within {} (`Control::frame_timeout`)",
+                seconds(limits.frame_timeout)
+            ),
+        ),
+        // The peer is gone: nobody to tell.
+        WsError::Io(_) | WsError::ConnectionClosed | WsError::AlreadyClosed => return,
+        error => (CloseCode::Protocol, error.to_string()),
+    };
+    close(socket, code, why, limits.frame_timeout).await;
+}
+
+/// Sends a close frame with `code` and the reason, waiting at most `limit` for a client that
+/// does not read. The connection ends either way.
+async fn close<T: AsyncRead + AsyncWrite + Unpin>(
+    socket: &mut WebSocketStream<Deadline<T>>,
+    code: CloseCode,
+    mut reason: String,
+    limit: Duration,
+) {
     // A close frame's reason is at most 123 bytes.
     let mut end = reason.len().min(123);
     while !reason.is_char_boundary(end) {
@@ -158,9 +239,13 @@ async fn refuse(socket: &mut WebSocket, error: axum::Error) {
     }
     reason.truncate(end);
     let close = CloseFrame {
-        code: close_code::POLICY,
-        reason: reason.into(),
+        code,
+        reason: Utf8Bytes::from(reason),
     };
-    // The connection ends either way; a client already gone just does not hear why.
-    let _ = socket.send(Message::Close(Some(close))).await;
+    let _ = timeout(limit, socket.send(Message::Close(Some(close)))).await;
+}
+
+/// A duration as people write it in seconds: `30 s`, `0.5 s`.
+fn seconds(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
 }

@@ -1,8 +1,9 @@
 //! The control API: [`Agents`] over a WebSocket at `/rpc`, speaking
 //! [JSON-RPC 2.0](https://www.jsonrpc.org/specification) (feature `control`).
 //!
-//! [`router`] gives an axum [`Router`] to serve or merge into an app; [`Control`] sets the
-//! size limit and serves it on a listener itself.
+//! [`Control`] takes the agents and the [`Token`] that admits a client, sets the limits, and
+//! gives an axum [`Router`] to serve or merge into an app ([`Control::router`]), or serves it
+//! on a listener itself ([`Control::serve`]). See "Security" below.
 //!
 //! Params are by name (an object; methods without required ones may leave them out), and
 //! unknown fields are refused. Times are milliseconds since the Unix epoch.
@@ -36,12 +37,14 @@
 //! | code | when | `data` |
 //! | --- | --- | --- |
 //! | -32700 | not JSON (the id is null) | |
-//! | -32600 | not a request object, `jsonrpc` not `"2.0"`, `method` not a string, `id` not a string, number or null, `params` not structured, an empty batch, a binary frame, a text frame over the limit | |
+//! | -32600 | not a request object, `jsonrpc` not `"2.0"`, `method` not a string, `id` not a string, number or null, `params` not structured, an empty batch, a batch over [`Control::max_batch`] (none of its calls runs), a binary frame | |
 //! | -32601 | no such method (the message lists them) | |
 //! | -32602 | params not an object, or not what the method takes (the message names the field) | |
 //! | -32603 | the server failed (a method panicked) | |
 //! | -32001 … -32012 | the [`SessionError`](crate::session::SessionError)s: `no_agent`, `exists`, `no_kind`, `stopped`, `queue_full`, `bad_state`, `bad_mail`, `bad_name`, `store`, `concurrent`, `shut_down`, `corrupt` | `{"kind", "agent"?}` |
 //! | -32000 | any other session error | `{"kind": "session"}` |
+//! | -32020 | the call ran, but its answer is over [`Control::max_response`] (alone, or with the answers before it in its batch) | `{"kind": "too_large"}` |
+//! | -32021 | a call of a batch not run: the batch's answers reached [`Control::max_response`] | `{"kind": "not_run"}` |
 //!
 //! An application error's message is the error's own. An invalid request is answered with its
 //! id when that is valid, else with null; a notification (a request without an id) is never
@@ -51,19 +54,59 @@
 //!
 //! A connection's requests are handled one at a time, in the order they come (a batch's in
 //! its order), and each is answered before the next is read: a client may send `mail` and
-//! `status` at once and the status shows the mail. Clients that want requests to overlap open
-//! more connections; every method returns without waiting for tasks to run.
+//! `status` at once and the status shows the mail. So a connection has one request (or batch)
+//! in flight at most; clients that want requests to overlap open more connections (up to
+//! [`Control::max_connections`]); every method returns without waiting for tasks to run.
+//! Each connection and each request has a tracing span (`control` with the connection's
+//! number; `request` with `method` and `id`).
 //!
-//! A text frame longer than [`Control::max_request`] (1 MiB by default) gets a -32600 error
-//! and the connection goes on; so does a binary frame. A frame more than four times the
-//! limit is not read at all: the connection is closed with code 1008 and the reason. Nothing
-//! a client sends stops the server. Each connection and each request has a tracing span
-//! (`control` with the connection's number; `request` with `method` and `id`).
+//! # Security
+//!
+//! Whoever holds the [`Token`] controls the agents: creates, stops, reads their state. It is
+//! the only authentication. Every handshake shows it, as `Authorization: Bearer TOKEN` (the
+//! scheme in any case) or, for browsers, which cannot set headers on a WebSocket, as
+//! `?token=TOKEN`; without it, or with another, the handshake gets HTTP 401 (with
+//! `WWW-Authenticate: Bearer`) and no upgrade. The token is compared in constant time and
+//! appears in no log, span, error or `Debug`. Over `ws://` it travels in clear: serve on
+//! loopback (`127.0.0.1`), and put anything reachable from elsewhere behind a reverse proxy
+//! with TLS (`wss://`). The query form ends up in proxies' access logs: prefer the header
+//! where the client can send one.
+//!
+//! A web page the user has open can open a WebSocket to any address, with the user's
+//! cookies but not the token; a handshake with an `Origin` header (every browser sends one)
+//! must come from the server's own origin (`http://` or `https://` and the `Host` it was sent
+//! to) or one given to [`Control::allow_origin`], else it gets HTTP 403, whatever its token.
+//! A client with no `Origin` (not a browser) is judged by its token alone.
+//!
+//! Nothing a client sends stops the server or grows its memory without bound; each limit
+//! is a builder method:
+//!
+//! | limit | default | over it |
+//! | --- | --- | --- |
+//! | [`Control::max_connections`]: WebSocket connections at once | 64 | the handshake gets HTTP 503 |
+//! | [`Control::max_request`]: bytes of a frame | 1 MiB | the frame is not read: close code 1009 |
+//! | [`Control::max_batch`]: calls in a batch | 64 | one -32600 error, no call run |
+//! | [`Control::max_response`]: bytes of an answer | 4 MiB | -32020 for that answer, -32021 for the batch's calls after it |
+//! | requests in flight on a connection | 1 | the next frame is read once the last is answered |
+//! | [`Control::frame_timeout`]: for a frame to arrive once begun | 30 s | close code 1008 |
+//! | [`Control::frame_timeout`]: for a frame to be sent (a client that does not read) | 30 s | the connection is dropped |
+//! | [`Control::idle_timeout`]: with nothing sent and no subscription | 5 min | close code 1000 |
+//! | [`Control::serve`] only: for a handshake's request headers | [`Control::frame_timeout`] | the connection is dropped |
+//! | [`Control::serve`] only: connections in their handshake | [`Control::max_connections`] | the connection is closed at once |
+//!
+//! Each answer is measured as it is serialized and never buffered past the limit; a batch's
+//! answer is at most [`Control::max_response`] and a short error for each of its calls not
+//! answered. A close frame says why (`a frame of 2000000 bytes is over this server's limit
+//! of 1048576`), and every other connection carries on. So the frames a server holds are at
+//! most [`Control::max_connections`] × [`Control::max_request`] (64 MiB by default), each for
+//! at most [`Control::frame_timeout`]. Served with `axum::serve` instead (the
+//! [`Control::router`] merged into an app), the handshake's limits are that server's, and
+//! `axum::serve` puts no time limit on request headers.
 //!
 //! ```
 //! use std::sync::Arc;
 //! use futures::{SinkExt, StreamExt};
-//! use plan_agents::control::Control;
+//! use plan_agents::control::{Control, Token};
 //! use plan_agents::session::{Agents, Turn};
 //! use plan_runtime::prelude::*;
 //! use plan_state::store::InMemory;
@@ -83,9 +126,11 @@
 //!     .kind("counter", plan! { count })
 //!     .start()
 //!     .await?;
+//! // Loopback: the token travels in clear over `ws://`.
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! let url = format!("ws://{}/rpc", listener.local_addr()?);
-//! tokio::spawn(Control::new(agents).serve(listener));
+//! let token = Token::random();
+//! let url = format!("ws://{}/rpc?token={}", listener.local_addr()?, token.expose());
+//! tokio::spawn(Control::new(agents, token).serve(listener));
 //!
 //! let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
 //! let create = json!({
@@ -110,61 +155,273 @@
 //! # }).unwrap();
 //! ```
 
+mod answer;
 mod connection;
+mod deadline;
 mod error;
+#[cfg(test)]
+mod fuzz;
+mod handshake;
+mod limits;
 mod methods;
 mod rpc;
 mod subscription;
+mod token;
 
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{State, WebSocketUpgrade};
-use axum::response::Response;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use plan_state::store::Store;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::Instrument;
 
+use self::deadline::Deadline;
+use self::handshake::Refusal;
+use self::limits::Limits;
+pub use self::token::{Token, TokenError};
 use crate::session::Agents;
 #[cfg(doc)]
 use crate::session::{AgentStatus, DeadTask, Event, Snapshot};
 
-/// The control API of some agents, to serve: [`Control::router`] or [`Control::serve`].
+/// The control API of some agents, for the holder of a [`Token`], with its limits; to serve:
+/// [`Control::router`] or [`Control::serve`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use plan_agents::control::{Control, Token};
+/// use plan_agents::session::Agents;
+/// use plan_state::store::InMemory;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+/// let app = Control::new(agents, Token::random())
+///     .allow_origin("http://localhost:3000")
+///     .max_connections(16)
+///     .idle_timeout(Duration::from_secs(60))
+///     .router();
+/// # let _ = app;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub struct Control<S> {
     agents: Agents<S>,
-    max_request: usize,
-}
-
-/// The control API of `agents` with the default limits, as an axum [`Router`] serving the
-/// WebSocket at `/rpc`.
-pub fn router<S: Store + 'static>(agents: Agents<S>) -> Router {
-    Control::new(agents).router()
+    token: Token,
+    origins: Vec<String>,
+    limits: Limits,
 }
 
 impl<S: Store + 'static> Control<S> {
-    /// The control API of `agents`, with requests of up to 1 MiB.
-    pub fn new(agents: Agents<S>) -> Self {
+    /// The control API of `agents`, admitting the clients that show `token`, with the default
+    /// limits (see the [module](self)'s "Security").
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let token = Token::from_env("PLAN_CONTROL_TOKEN")?.unwrap_or_else(Token::random);
+    /// let control = Control::new(agents, token);
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn new(agents: Agents<S>, token: Token) -> Self {
         Control {
             agents,
-            max_request: 1 << 20,
+            token,
+            origins: Vec::new(),
+            limits: Limits::default(),
         }
     }
 
-    /// With requests (text frames) of up to `bytes`; a longer one gets an error, and one over
-    /// four times as long closes its connection.
-    pub fn max_request(mut self, bytes: usize) -> Self {
-        self.max_request = bytes;
+    /// Also admits web pages of `origin` (`scheme://host[:port]`, as browsers send it in
+    /// `Origin`), besides the server's own.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random())
+    ///     .allow_origin("http://localhost:3000")
+    ///     .allow_origin("https://dashboard.example.com");
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        let origin = origin.into();
+        self.origins.push(origin.trim_end_matches('/').to_owned());
         self
     }
 
-    /// An axum [`Router`] serving the WebSocket at `/rpc`.
+    /// With requests (text frames) of up to `bytes` (1 MiB by default); a longer frame is not
+    /// read: its connection is closed with code 1009.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random()).max_request(64 * 1024);
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn max_request(mut self, bytes: usize) -> Self {
+        self.limits.max_request = bytes;
+        self
+    }
+
+    /// With batches of up to `calls` calls (64 by default); a larger batch gets one -32600
+    /// error and none of its calls runs.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random()).max_batch(16);
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn max_batch(mut self, calls: usize) -> Self {
+        self.limits.max_batch = calls;
+        self
+    }
+
+    /// With answers of up to `bytes` (4 MiB by default): a response over it is replaced by a
+    /// -32020 error; in a batch, once the answers would pass it, that call's answer is
+    /// replaced so, and the calls after it are not run (-32021).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random()).max_response(16 << 20);
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn max_response(mut self, bytes: usize) -> Self {
+        self.limits.max_response = bytes;
+        self
+    }
+
+    /// With up to `connections` WebSocket connections at once (64 by default); the handshake
+    /// of one more is answered with HTTP 503.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random()).max_connections(8);
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.limits.max_connections = connections;
+        self
+    }
+
+    /// With `limit` (30 s by default) for a frame to arrive once its first byte has, and for
+    /// one to be sent; a frame late in coming closes its connection with code 1008, one late
+    /// in going (a client that does not read) drops it. [`Control::serve`] gives a handshake's
+    /// request headers the same time.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random()).frame_timeout(Duration::from_secs(5));
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn frame_timeout(mut self, limit: Duration) -> Self {
+        self.limits.frame_timeout = limit;
+        self
+    }
+
+    /// Closes (code 1000) a connection that has sent nothing for `limit` (5 minutes by
+    /// default) while it has no subscription; a subscribed one stays open for its events.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let control = Control::new(agents, Token::random()).idle_timeout(Duration::from_secs(60));
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn idle_timeout(mut self, limit: Duration) -> Self {
+        self.limits.idle_timeout = limit;
+        self
+    }
+
+    /// An axum [`Router`] serving the WebSocket at `/rpc`, to serve with `axum::serve` or to
+    /// merge into an app (its connections need HTTP upgrades, which `axum::serve` allows).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let app = axum::Router::new()
+    ///     .route("/health", axum::routing::get(|| async { "ok" }))
+    ///     .merge(Control::new(agents, Token::random()).router());
+    /// # let _ = app;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn router(self) -> Router {
         let shared = Arc::new(Shared {
             agents: self.agents,
-            max_request: self.max_request,
+            token: self.token,
+            origins: self.origins,
+            slots: Arc::new(Semaphore::new(self.limits.max_connections)),
+            limits: self.limits,
             connections: AtomicU64::new(0),
         });
         Router::new()
@@ -172,34 +429,122 @@ impl<S: Store + 'static> Control<S> {
             .with_state(shared)
     }
 
-    /// Serves the control API on `listener` until the listener fails.
+    /// Serves the control API on `listener`, for as long as the returned future is polled.
+    ///
+    /// Unlike `axum::serve`, it gives each connection's request headers at most
+    /// [`Control::frame_timeout`] to arrive, and holds at most [`Control::max_connections`] connections still in their handshake:
+    /// one more is closed at once. A failure to accept (too many open files) is retried after
+    /// a second.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// // Loopback only: off the machine, a reverse proxy with TLS.
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let token = Token::random();
+    /// println!("control: ws://{}/rpc?token={}", listener.local_addr()?, token.expose());
+    /// tokio::spawn(Control::new(agents, token).serve(listener));
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
-        axum::serve(listener, self.router()).await
+        let handshake_time = self.limits.frame_timeout;
+        let handshakes = Arc::new(Semaphore::new(self.limits.max_connections));
+        let router = self.router();
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    tracing::warn!(%error, "control: cannot accept a connection; trying again in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                tracing::debug!("control: closing a connection over the handshakes' limit");
+                continue;
+            };
+            let service = TowerToHyperService::new(router.clone());
+            tokio::spawn(async move {
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(TokioTimer::new())
+                    .header_read_timeout(handshake_time);
+                // A connection that fails its handshake has had its answer, if it can get one.
+                let _ = http
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+                drop(permit);
+            });
+        }
     }
 }
 
 /// What every connection shares.
 struct Shared<S> {
     agents: Agents<S>,
-    max_request: usize,
+    token: Token,
+    origins: Vec<String>,
+    limits: Limits,
+    /// A permit for each WebSocket connection open.
+    slots: Arc<Semaphore>,
     /// Connections so far, to number each one's span.
     connections: AtomicU64,
 }
 
-/// `GET /rpc`: upgrades to a WebSocket and serves it.
+/// `GET /rpc`: admits the client, upgrades to a WebSocket and serves it.
 async fn upgrade<S: Store + 'static>(
     State(shared): State<Arc<Shared<S>>>,
-    upgrade: WebSocketUpgrade,
+    mut request: Request,
 ) -> Response {
+    if let Err(refusal) = handshake::admit(
+        &shared.token,
+        &shared.origins,
+        request.headers(),
+        request.uri(),
+    ) {
+        return refusal.into_response();
+    }
+    let accept = match handshake::accept_key(request.headers()) {
+        Ok(accept) => accept,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Ok(slot) = shared.slots.clone().try_acquire_owned() else {
+        let why = format!(
+            "the control API has its {} connections open (`Control::max_connections`): try again later",
+            shared.limits.max_connections
+        );
+        return Refusal::new(StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+    };
+    let Some(upgrading) = request.extensions_mut().remove::<OnUpgrade>() else {
+        let why = "this HTTP server does not upgrade connections: serve the control API with \
+                   `Control::serve` or `axum::serve`";
+        return Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, why).into_response();
+    };
     let number = shared.connections.fetch_add(1, Ordering::Relaxed) + 1;
-    // Frames up to four times the limit are read and answered with an error; larger ones
-    // are refused before they are buffered.
-    let most = shared.max_request.saturating_mul(4);
-    upgrade
-        .max_message_size(most)
-        .max_frame_size(most)
-        .on_upgrade(move |socket| {
-            let span = tracing::info_span!("control", connection = number);
-            connection::serve(socket, shared.agents.clone(), shared.max_request).instrument(span)
-        })
+    let span = tracing::info_span!("control", connection = number);
+    tokio::spawn(
+        async move {
+            let Ok(upgraded) = upgrading.await else {
+                tracing::debug!("the upgrade failed");
+                return;
+            };
+            let limits = shared.limits;
+            let io = Deadline::new(TokioIo::new(upgraded), limits.frame_timeout);
+            // Frames over the limit are refused as their header is read, before any of them
+            // is buffered.
+            let config = WebSocketConfig::default()
+                .max_message_size(Some(limits.max_request))
+                .max_frame_size(Some(limits.max_request));
+            let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+            connection::serve(socket, shared.agents.clone(), limits).await;
+            drop(slot);
+        }
+        .instrument(span),
+    );
+    handshake::switching(accept)
 }

@@ -16,6 +16,12 @@ pub(super) const INVALID_PARAMS: i64 = -32602;
 /// The server failed (a method panicked).
 pub(super) const INTERNAL_ERROR: i64 = -32603;
 
+/// An answer was over [`Control::max_response`](super::Control::max_response): the call ran,
+/// but its answer is not sent.
+pub(super) const TOO_LARGE: i64 = -32020;
+/// A call of a batch was not run: the batch's answers had reached the limit.
+pub(super) const NOT_RUN: i64 = -32021;
+
 /// A JSON-RPC error object.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct RpcError {
@@ -50,6 +56,41 @@ impl RpcError {
 
     pub fn internal(why: impl fmt::Display) -> Self {
         RpcError::new(INTERNAL_ERROR, why)
+    }
+
+    /// An answer withheld for being over `limit` bytes; `in_batch` if the answers before it
+    /// in its batch count too.
+    pub fn too_large(limit: usize, in_batch: bool) -> Self {
+        let what = if in_batch {
+            "this call ran, but its answer would take the batch's answers"
+        } else {
+            "this call ran, but its answer is"
+        };
+        RpcError::new(
+            TOO_LARGE,
+            format_args!(
+                "{what} over this server's limit of {limit} bytes (`Control::max_response`)"
+            ),
+        )
+        .kind("too_large")
+    }
+
+    /// A call of a batch not run, its answers having reached `limit` bytes.
+    pub fn not_run(limit: usize) -> Self {
+        RpcError::new(
+            NOT_RUN,
+            format_args!(
+                "not run: the batch's answers reached this server's limit of {limit} bytes \
+                 (`Control::max_response`); send it again on its own or in a smaller batch"
+            ),
+        )
+        .kind("not_run")
+    }
+
+    /// With `{"kind": kind}` as its data.
+    fn kind(mut self, kind: &str) -> Self {
+        self.data = Some(json!({ "kind": kind }));
+        self
     }
 
     fn into_value(self) -> Value {
