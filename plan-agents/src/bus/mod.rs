@@ -42,6 +42,7 @@
 //! ```
 
 mod dead_letter;
+pub(crate) mod echo;
 mod error;
 mod limits;
 pub mod memory;
