@@ -62,6 +62,8 @@ async fn server(max_request: usize) -> String {
         .limits(Limits {
             queue: 4,
             max_attempts: 1,
+            // Schedules every few ms, so that a test sees several runs soon.
+            min_period: Duration::from_millis(1),
             ..Limits::default()
         })
         .start()
