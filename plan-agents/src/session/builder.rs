@@ -159,9 +159,10 @@ impl<S: Store + 'static> Builder<S> {
             let Some(name) = record::agent_of(&key) else {
                 continue;
             };
+            // What the store holds may be anything: a reason quoting it is cut short.
             let corrupt = |reason: String| SessionError::Corrupt {
                 agent: name.to_owned(),
-                reason,
+                reason: echo::reason(&reason),
             };
             Name::new(name).map_err(|e| corrupt(e.to_string()))?;
             let Some(stored) = inner.store.get(&key).await? else {

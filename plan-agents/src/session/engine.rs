@@ -703,6 +703,15 @@ impl<S: Store + 'static> Inner<S> {
             }
             _ => {}
         }
+        // Only a record changed outside could have used up 2^64 ids.
+        let next = agent
+            .record
+            .next_task
+            .checked_add(1)
+            .ok_or_else(|| SessionError::Corrupt {
+                agent: name.to_owned(),
+                reason: "its next task id is the last there is".to_owned(),
+            })?;
         let task = Task {
             id: agent.record.next_task,
             name: spec.name,
@@ -710,7 +719,7 @@ impl<S: Store + 'static> Inner<S> {
             priority: spec.priority,
             attempt: 0,
         };
-        agent.record.next_task += 1;
+        agent.record.next_task = next;
         agent.record.enqueue(task.clone());
         Ok(task)
     }

@@ -388,7 +388,7 @@ impl<S: Store + 'static> Agents<S> {
                 dead.push(serde_json::from_value(stored.value).map_err(|e| {
                     SessionError::Corrupt {
                         agent: agent.to_owned(),
-                        reason: format!("dead task `{key}`: {e}"),
+                        reason: echo::reason(&format!("dead task `{key}`: {e}")),
                     }
                 })?);
             }
