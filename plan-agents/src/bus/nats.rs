@@ -23,6 +23,9 @@ mod mailbox;
 mod reply;
 mod topic;
 
+#[cfg(test)]
+mod fuzz;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -327,8 +330,10 @@ fn from_nats(subject: &Name, payload: Bytes, headers: Option<&HeaderMap>) -> Mes
         let (name, value): (&str, &str) =
             (name.as_ref(), values.first().map_or("", |v| v.as_str()));
         if name.eq_ignore_ascii_case(PRIORITY) {
-            // A foreign publisher's malformed priority is no reason to refuse its message.
-            priority = value.parse().unwrap_or(0);
+            // A foreign publisher's malformed priority is no reason to refuse its message; of
+            // several spellings (`plan-priority` too), the highest counts, whatever the
+            // order the header map keeps them in.
+            priority = priority.max(value.parse().unwrap_or(0));
         } else if !is_reserved(name) {
             own.insert(name.to_owned(), value.to_owned());
         }
