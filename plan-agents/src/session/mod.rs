@@ -23,6 +23,25 @@
 //! * **Monitoring**: [`Agents::events`] and tracing events for state changes, queue depths,
 //!   task durations and errors; [`Agents::snapshot`] for all agents at one moment.
 //!
+//! # Limits
+//!
+//! What a caller can make the agents hold is bounded, for every caller alike (code in
+//! process, a client of the control API), by [`Limits`] set on the [`Builder`]; going past
+//! one is an error that names the limit and how to raise it, and changes nothing:
+//!
+//! | what | limit | default | refused with |
+//! | --- | --- | --- | --- |
+//! | agents, in all (stopped ones too) | [`Limits::agents`] | 10,000 | [`SessionError::TooManyAgents`] |
+//! | agents of one kind | [`Builder::kind_limit`] | [`Limits::agents`] | [`SessionError::KindFull`] |
+//! | tasks queued per agent, however they come | [`Limits::queue`] | 64 | [`SessionError::QueueFull`] |
+//! | schedules per agent | [`Limits::schedules`] | 16 | [`SessionError::TooManySchedules`] |
+//! | time between two runs of a schedule | [`Limits::min_period`] | 1 s | [`SessionError::TooFrequent`] |
+//! | task and event names | [`MAX_NAME`] | 255 bytes | [`SessionError::NameTooLong`] |
+//!
+//! An agent's name is a bus [`Name`]: 64 bytes at most. Errors echo at most 64 bytes of a
+//! name given to them (`aaaa… (500000 bytes)`). A restart restores every agent and schedule
+//! the store keeps, even past a limit lowered since.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
