@@ -161,7 +161,7 @@ impl<S: Store + 'static> Builder<S> {
             };
             // What the store holds may be anything: a reason quoting it is cut short.
             let corrupt = |reason: String| SessionError::Corrupt {
-                agent: name.to_owned(),
+                agent: echo::name(name),
                 reason: echo::reason(&reason),
             };
             Name::new(name).map_err(|e| corrupt(e.to_string()))?;
