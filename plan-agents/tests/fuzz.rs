@@ -249,3 +249,54 @@ proptest! {
         runtime.block_on(restore(records))?;
     }
 }
+
+/// What the fuzzing above found, kept as plain cases.
+#[tokio::test(start_paused = true)]
+async fn a_record_that_is_a_huge_string_is_corrupt_with_a_short_reason() {
+    let store = Arc::new(InMemory::new());
+    // Serde quotes a string it did not expect, each `"` escaped: 200,000 bytes of reason.
+    let huge = Value::String("\"".repeat(100_000));
+    let key = Key::new("agents/a/record").unwrap();
+    store
+        .write(&key, Expect::Anything, &huge)
+        .await
+        .unwrap()
+        .unwrap();
+    let started = Agents::builder(store)
+        .kind("idle", plan! { idle })
+        .start()
+        .await;
+    let Err(error @ SessionError::Corrupt { .. }) = started else {
+        panic!("restored: {:?}", started.map(drop));
+    };
+    let shown = error.to_string();
+    assert!(
+        shown.len() < 1_000 && shown.ends_with(" bytes)"),
+        "{shown:.2000}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_record_whose_next_task_id_is_the_last_refuses_a_task_without_panicking() {
+    let store = Arc::new(InMemory::new());
+    let record = json!({
+        "kind": "idle", "state": null, "status": { "status": "awake" },
+        "tasks": [], "schedules": [], "next_task": u64::MAX,
+    });
+    let key = Key::new("agents/a/record").unwrap();
+    store
+        .write(&key, Expect::Anything, &record)
+        .await
+        .unwrap()
+        .unwrap();
+    let agents = Agents::builder(store)
+        .kind("idle", plan! { idle })
+        .start()
+        .await
+        .unwrap();
+    let refused = agents.schedule("a", TaskSpec::new("t")).await;
+    assert!(
+        matches!(&refused, Err(SessionError::Corrupt { reason, .. }) if reason.contains("last there is")),
+        "{refused:?}"
+    );
+}
