@@ -49,7 +49,7 @@ async fn one_caller_cannot_create_more_agents_than_the_limit() {
     let shown = error.to_string();
     assert!(
         shown.contains("`a10000`")
-            && shown.contains("10000 agents")
+            && shown.contains("limit of 10000")
             && shown.contains("session::Limits::agents"),
         "{shown}"
     );

@@ -79,7 +79,7 @@ pub enum SessionError {
     ShutDown,
     /// Creating one more agent would pass [`Limits::agents`](super::Limits::agents).
     #[error(
-        "cannot create agent `{agent}`: there are {limit} agents already, the limit (raise `session::Limits::agents` on the builder)"
+        "cannot create agent `{agent}`: the agents are at their limit of {limit} (raise `session::Limits::agents` on the builder)"
     )]
     TooManyAgents {
         /// The agent that was not created.
@@ -91,7 +91,7 @@ pub enum SessionError {
     /// ([`Builder::kind_limit`](super::Builder::kind_limit), else
     /// [`Limits::agents`](super::Limits::agents)).
     #[error(
-        "cannot create agent `{agent}`: there are {limit} agents of kind `{kind}` already, its limit (raise it with `Builder::kind_limit`)"
+        "cannot create agent `{agent}`: the agents of kind `{kind}` are at their limit of {limit} (raise it with `Builder::kind_limit`)"
     )]
     KindFull {
         /// The agent that was not created.
