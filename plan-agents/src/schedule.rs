@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use croner::Cron;
 use serde::{Deserialize, Serialize};
 
+use crate::bus::echo;
+
 /// When a recurring task comes due: every `period`, or at the times a cron pattern names.
 ///
 /// Cron patterns have five fields (minute, hour, day of month, month, day of week) or six (a
@@ -54,7 +56,7 @@ pub enum ScheduleError {
     /// A cron pattern that does not parse.
     #[error("bad cron pattern `{pattern}`: {reason}")]
     Cron {
-        /// The pattern.
+        /// The pattern (whole up to 64 bytes, else its start, `…` and its length).
         pattern: String,
         /// What is wrong with it.
         reason: String,
@@ -94,7 +96,32 @@ impl Schedule {
     }
 }
 
+/// How many of a cron pattern's next times [`Schedule::shortest_gap`] looks at: enough to
+/// see each gap of the seconds and minutes fields of any pattern that fires more often than
+/// once a minute somewhere, and cheap.
+const GAPS_SEEN: usize = 64;
+
 impl Schedule {
+    /// The shortest time between two runs: the period, or the shortest gap between a cron
+    /// pattern's next [`GAPS_SEEN`] times after `from` (ms since the Unix epoch); `None` if it
+    /// comes due once at most.
+    pub(crate) fn shortest_gap(&self, from: u64) -> Option<Duration> {
+        if let Spec::EveryMs(period) = self.spec {
+            return Some(Duration::from_millis(period));
+        }
+        let mut last = self.next_after(from)?;
+        let mut shortest: Option<u64> = None;
+        for _ in 1..GAPS_SEEN {
+            let Some(next) = self.next_after(last) else {
+                break;
+            };
+            let gap = next - last;
+            shortest = Some(shortest.map_or(gap, |s| s.min(gap)));
+            last = next;
+        }
+        shortest.map(Duration::from_millis)
+    }
+
     /// The next time after `now` of a schedule that was due at `due` (at or before `now`):
     /// counted from `due` for a period, so that a late timer does not shift the times after.
     pub(crate) fn following(&self, due: u64, now: u64) -> Option<u64> {
@@ -117,8 +144,8 @@ impl TryFrom<Spec> for Schedule {
             Spec::EveryMs(_) => None,
             Spec::Cron(pattern) => {
                 Some(Cron::from_str(pattern).map_err(|e| ScheduleError::Cron {
-                    pattern: pattern.clone(),
-                    reason: e.to_string(),
+                    pattern: echo::name(pattern),
+                    reason: echo::reason(&e.to_string()),
                 })?)
             }
         };

@@ -67,6 +67,8 @@ async fn server_with(configure: impl FnOnce(Control<InMemory>) -> Control<InMemo
         .limits(Limits {
             queue: 4,
             max_attempts: 1,
+            // Schedules every few ms, so that a test sees several runs soon.
+            min_period: Duration::from_millis(1),
             ..Limits::default()
         })
         .start()

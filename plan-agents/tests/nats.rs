@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{LIMITS, PATIENCE, name, stays_pending, within};
 use plan_agents::bus::nats::NatsConfig;
-use plan_agents::bus::{Bus, BusError, Consumer, Delivery, Message, Nats, Subscription};
+use plan_agents::bus::{Bus, BusError, Consumer, Delivery, Message, Name, Nats, Subscription};
 use plan_agents::reactive::{Outcome, Reactive};
 use plan_runtime::prelude::*;
 use plan_state::store::JsonFiles;
@@ -27,6 +27,11 @@ struct Server {
 
 impl Server {
     fn start(jetstream: bool) -> Self {
+        Server::start_with(jetstream, None)
+    }
+
+    /// A server whose `max_payload`, if given, is not NATS's default of 1 MiB.
+    fn start_with(jetstream: bool, max_payload: Option<usize>) -> Self {
         let port = free_port();
         let store =
             std::env::temp_dir().join(format!("plan-agents-nats-{}-{port}", std::process::id()));
@@ -35,6 +40,13 @@ impl Server {
         command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
         if jetstream {
             command.arg("-js").arg("-sd").arg(&store);
+        }
+        if let Some(max_payload) = max_payload {
+            // Only a configuration file sets it: there is no flag.
+            std::fs::create_dir_all(&store).unwrap();
+            let file = store.join("server.conf");
+            std::fs::write(&file, format!("max_payload: {max_payload}\n")).unwrap();
+            command.arg("-c").arg(&file);
         }
         let child = command
             .stdout(Stdio::null())
@@ -307,4 +319,110 @@ async fn a_reactive_loop_over_a_mailbox_runs_each_id_once_and_publishes_every_ou
     let mut after = bus.consume(&inbox).await.unwrap();
     stays_pending("an event left in the mailbox", after.recv()).await;
     assert!(bus.dead_letters(&inbox).await.unwrap().is_empty());
+}
+
+/// Asserts that `result` is the refusal, before sending, of a message of `size` bytes on
+/// `subject`, over `limit`.
+fn too_large<T: std::fmt::Debug>(
+    result: Result<T, BusError>,
+    subject: &Name,
+    size: usize,
+    limit: usize,
+) {
+    let error = result.unwrap_err();
+    assert!(
+        matches!(&error, BusError::TooLarge { subject: s, size: z, limit: l }
+            if s == subject.as_str() && *z == size && *l == limit),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_servers_max_payload_is_refused_before_sending_and_the_bus_goes_on() {
+    const MAX_PAYLOAD: usize = 4_096;
+    let server = Server::start_with(true, Some(MAX_PAYLOAD));
+    // The bus's own limit, 1 MiB, is larger: the server's is the one that counts.
+    let bus = Nats::connect_with(&server.url(), config()).await.unwrap();
+    let (mailbox, topic, subject) = (name("jobs"), name("news"), name("ask"));
+    let mut consumer = bus.consume(&mailbox).await.unwrap();
+    let mut subscriber = bus.subscribe(&topic).await.unwrap();
+    let over = Message::new(vec![b'x'; MAX_PAYLOAD + 1]);
+    too_large(
+        bus.send(&mailbox, over.clone()).await,
+        &mailbox,
+        MAX_PAYLOAD + 1,
+        MAX_PAYLOAD,
+    );
+    too_large(
+        bus.publish(&topic, over.clone()).await,
+        &topic,
+        MAX_PAYLOAD + 1,
+        MAX_PAYLOAD,
+    );
+    let deadline = Duration::from_secs(5);
+    too_large(
+        bus.request(&subject, over, deadline).await,
+        &subject,
+        MAX_PAYLOAD + 1,
+        MAX_PAYLOAD,
+    );
+    // Headers count as NATS frames them: `NATS/1.0`, a line each and a blank line, each
+    // line ending in CRLF. The priority is a header (`Plan-Priority: 9`).
+    let framed = Message::new(vec![b'x'; MAX_PAYLOAD - 20]).with_priority(9);
+    let size = MAX_PAYLOAD - 20 + "NATS/1.0\r\n\r\n".len() + "Plan-Priority: 9\r\n".len();
+    too_large(
+        bus.send(&mailbox, framed).await,
+        &mailbox,
+        size,
+        MAX_PAYLOAD,
+    );
+
+    // The connection is as it was: a message at the limit goes through.
+    let at = Message::new(vec![b'y'; MAX_PAYLOAD]);
+    within("a send", bus.send(&mailbox, at.clone()))
+        .await
+        .unwrap();
+    within("a publish", bus.publish(&topic, at)).await.unwrap();
+    let delivery = within("the delivery", consumer.recv()).await.unwrap();
+    assert_eq!(delivery.message().payload().len(), MAX_PAYLOAD);
+    delivery.ack().await.unwrap();
+    let message = within("the message", subscriber.recv()).await.unwrap();
+    assert_eq!(message.payload().len(), MAX_PAYLOAD);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_buss_own_limit_is_refused_on_nats_too() {
+    let (bus, server) = bus().await;
+    let mut config = bus.config().clone();
+    config.limits.max_message = 1_000;
+    let url =
+        std::env::var("PLAN_AGENTS_NATS_URL").unwrap_or_else(|_| server.as_ref().unwrap().url());
+    let bus = Nats::connect_with(&url, config).await.unwrap();
+    let mailbox = name("jobs");
+    let mut consumer = bus.consume(&mailbox).await.unwrap();
+    let header = |size| {
+        Message::new(vec![b'x'; size])
+            .with_header("k", "v")
+            .unwrap()
+    };
+    too_large(
+        bus.send(&mailbox, header(999)).await,
+        &mailbox,
+        1_001,
+        1_000,
+    );
+    let deadline = Duration::from_secs(5);
+    let subject = name("ask");
+    too_large(
+        bus.request(&subject, header(999), deadline).await,
+        &subject,
+        1_001,
+        1_000,
+    );
+    within("a send", bus.send(&mailbox, header(998)))
+        .await
+        .unwrap();
+    let delivery = within("the delivery", consumer.recv()).await.unwrap();
+    assert_eq!(delivery.message().size(), 1_000);
+    delivery.ack().await.unwrap();
 }

@@ -10,7 +10,8 @@ pub enum BusError {
     /// A topic, mailbox or subject name is not valid (see [`Name`](super::Name)).
     #[error("bad bus name `{name}`: {reason}")]
     BadName {
-        /// The name, as given.
+        /// The name, as given: whole up to 64 bytes, else its first 64 bytes, `…` and its
+        /// length (`aaaa… (500000 bytes)`), so that a huge name makes a short error.
         name: String,
         /// Why it is refused.
         reason: String,
@@ -18,7 +19,7 @@ pub enum BusError {
     /// A header is not valid (see [`Message::with_header`](super::Message::with_header)).
     #[error("bad header `{name}`: {reason}")]
     BadHeader {
-        /// The header's name, as given.
+        /// The header's name, as given (cut short as [`BusError::BadName`]'s name is).
         name: String,
         /// Why it is refused.
         reason: String,
@@ -28,6 +29,19 @@ pub enum BusError {
     BadLimits {
         /// What is wrong with them.
         reason: &'static str,
+    },
+    /// A message larger than the bus carries: over [`Limits::max_message`](super::Limits::max_message),
+    /// or over a NATS server's `max_payload` if that is smaller. Nothing was sent.
+    #[error(
+        "the message for `{subject}` is {size} bytes, over the bus's limit of {limit} bytes (raise `bus::Limits::max_message`, and a NATS server's `max_payload`, to send larger ones)"
+    )]
+    TooLarge {
+        /// The topic, mailbox or request subject.
+        subject: String,
+        /// The message's size ([`Message::size`](super::Message::size)).
+        size: usize,
+        /// The limit it is over.
+        limit: usize,
     },
     /// A value could not be written as JSON.
     #[error("cannot encode a `{type_name}` as JSON: {source}")]

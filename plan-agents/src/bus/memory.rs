@@ -112,6 +112,7 @@ impl Bus for Memory {
     type Responder = MemoryResponder;
 
     async fn publish(&self, topic: &Name, message: Message) -> Result<(), BusError> {
+        message.fits(topic, self.inner.limits.max_message)?;
         self.topic(topic).publish(message.sent_to(topic)).await;
         Ok(())
     }
@@ -123,6 +124,7 @@ impl Bus for Memory {
     }
 
     async fn send(&self, mailbox: &Name, message: Message) -> Result<(), BusError> {
+        message.fits(mailbox, self.inner.limits.max_message)?;
         self.mailbox(mailbox).send(message.sent_to(mailbox)).await
     }
 
@@ -136,17 +138,14 @@ impl Bus for Memory {
         message: Message,
         deadline: Duration,
     ) -> Result<Message, BusError> {
+        message.fits(subject, self.inner.limits.max_message)?;
         let queue = reply::queue(&lock(&self.inner.subjects), subject)?;
         reply::request(queue, subject, message.sent_to(subject), deadline).await
     }
 
     async fn serve(&self, subject: &Name) -> Result<MemoryResponder, BusError> {
         let mut subjects = lock(&self.inner.subjects);
-        Ok(reply::serve(
-            &mut subjects,
-            subject,
-            self.inner.limits.capacity,
-        ))
+        Ok(reply::serve(&mut subjects, subject, self.inner.limits))
     }
 
     async fn dead_letters(&self, mailbox: &Name) -> Result<Vec<DeadLetter>, BusError> {

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{BusError, Name};
+use super::{BusError, Name, echo};
 
 /// What the bus carries: a payload of bytes (a serde value as JSON, with [`Message::json`]),
 /// headers, and a priority.
@@ -87,7 +87,7 @@ impl Message {
         };
         if let Some(reason) = reason {
             return Err(BusError::BadHeader {
-                name,
+                name: echo::name(&name),
                 reason: reason.to_owned(),
             });
         }
@@ -124,6 +124,34 @@ impl Message {
     /// The priority: 0 (the default) to 255, most urgent.
     pub fn priority(&self) -> u8 {
         self.priority
+    }
+
+    /// The message's size, as [`Limits::max_message`](super::Limits::max_message) counts
+    /// it: the payload's bytes and those of each header's name and value.
+    ///
+    /// ```
+    /// use plan_agents::bus::Message;
+    ///
+    /// let message = Message::new("hello").with_header("trace", "a1").unwrap();
+    /// assert_eq!(message.size(), 5 + 5 + 2);
+    /// ```
+    pub fn size(&self) -> usize {
+        let headers: usize = self.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+        self.payload.len().saturating_add(headers)
+    }
+
+    /// Fails with [`BusError::TooLarge`] if the message is larger than `limit`, for
+    /// `subject`.
+    pub(crate) fn fits(&self, subject: &Name, limit: usize) -> Result<(), BusError> {
+        let size = self.size();
+        if size > limit {
+            return Err(BusError::TooLarge {
+                subject: subject.to_string(),
+                size,
+                limit,
+            });
+        }
+        Ok(())
     }
 
     /// The payload read as JSON into a `T`; an error names the subject and the type.

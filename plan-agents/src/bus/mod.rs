@@ -15,6 +15,17 @@
 //! Queues are bounded ([`Limits::capacity`]): a publisher or sender facing a full one waits
 //! until there is room. Nothing is dropped to make room.
 //!
+//! # Limits
+//!
+//! * **Messages**: at most [`Limits::max_message`] bytes (payload and headers, as
+//!   [`Message::size`] counts them), 1 MiB by default, the default `max_payload` of a NATS
+//!   server. A larger publish, send, request or reply fails with [`BusError::TooLarge`]
+//!   before anything is sent; on NATS, so does one over the server's own `max_payload`, so
+//!   that the server never closes the connection over it.
+//! * **Queues**: [`Limits::capacity`] messages each (above).
+//! * **Names** ([`Name`]): 1 to 64 bytes; an error echoes at most 64 bytes of a name or a
+//!   header's name given to it (`aaaa… (500000 bytes)`).
+//!
 //! * [`Memory`]: in process, the default.
 //! * `Nats` (feature `nats`): NATS JetStream, for agents in several processes.
 //!
@@ -42,6 +53,7 @@
 //! ```
 
 mod dead_letter;
+pub(crate) mod echo;
 mod error;
 mod limits;
 pub mod memory;

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::BusError;
+use super::{BusError, echo};
 
 /// The name of a topic, a mailbox or a request subject: 1 to 64 ASCII letters, digits, `-`
 /// and `_` (`agent-ada`, `plans_done`).
@@ -28,7 +28,7 @@ impl Name {
     /// The name `name`, if it is valid.
     pub fn new(name: &str) -> Result<Self, BusError> {
         let bad = |reason: &str| BusError::BadName {
-            name: name.to_owned(),
+            name: echo::name(name),
             reason: reason.to_owned(),
         };
         if name.is_empty() {

@@ -23,6 +23,9 @@ mod mailbox;
 mod reply;
 mod topic;
 
+#[cfg(test)]
+mod fuzz;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +40,7 @@ pub use mailbox::{NatsConsumer, NatsDelivery};
 pub use reply::{NatsRequest, NatsResponder};
 pub use topic::NatsSubscription;
 
-use super::{Bus, BusError, DeadLetter, Limits, Message, Name};
+use super::{Bus, BusError, DeadLetter, Limits, Message, Name, echo};
 
 /// How a [`Nats`] bus is set up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,7 +99,8 @@ fn backend(
     BusError::Backend {
         backend: BACKEND,
         operation,
-        subject: subject.to_string(),
+        // A server's URL is given from outside, and may be anything.
+        subject: echo::name(&subject.to_string()),
         source: source.into(),
     }
 }
@@ -118,7 +122,7 @@ impl Nats {
             || !namespace.bytes().all(|b| b.is_ascii_alphanumeric())
         {
             return Err(BusError::BadName {
-                name: namespace.clone(),
+                name: echo::name(namespace),
                 reason: "a namespace is 1 to 16 ASCII letters and digits".to_owned(),
             });
         }
@@ -226,6 +230,7 @@ impl Inner {
     ) -> Result<bool, BusError> {
         let subject = self.subject(kind, name);
         let headers = to_headers(message, extra);
+        self.fits(name, message, &headers)?;
         // From 1 ms, doubling to 64 ms: quick to go on when a reader makes room, cheap while
         // a reader is away.
         let mut pause = Duration::from_millis(1);
@@ -258,6 +263,45 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Fails with [`BusError::TooLarge`] if `message` is over the bus's
+    /// [`Limits::max_message`], or, framed with `headers` as NATS sends it, over the server's
+    /// `max_payload`: checked before sending, so that neither the client refuses it with an
+    /// error of its own nor the server closes the connection over it.
+    fn fits(&self, subject: &Name, message: &Message, headers: &HeaderMap) -> Result<(), BusError> {
+        message.fits(subject, self.config.limits.max_message)?;
+        let framed = message.payload().len().saturating_add(framing(headers));
+        let max_payload = self.client.max_payload();
+        if framed > max_payload {
+            return Err(BusError::TooLarge {
+                subject: subject.to_string(),
+                size: framed,
+                limit: max_payload,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The bytes NATS adds to a payload for `headers`, which `max_payload` counts: `NATS/1.0`,
+/// a `name: value` line each and a blank line, each line ending in CRLF; none without
+/// headers.
+fn framing(headers: &HeaderMap) -> usize {
+    if headers.is_empty() {
+        return 0;
+    }
+    let lines: usize = headers
+        .iter()
+        .flat_map(|(name, values)| {
+            let name: &str = name.as_ref();
+            values
+                .iter()
+                .map(move |v| name.len() + v.as_str().len() + 4)
+        })
+        .sum();
+    "NATS/1.0\r\n\r\n".len() + lines
+}
+
 /// Whether the stream refused a message because it is full (discard policy `new`).
 fn is_full(error: &jetstream::context::PublishError) -> bool {
     // JetStream says so in words only: its error code (10077) is that of any failed store.
@@ -286,8 +330,10 @@ fn from_nats(subject: &Name, payload: Bytes, headers: Option<&HeaderMap>) -> Mes
         let (name, value): (&str, &str) =
             (name.as_ref(), values.first().map_or("", |v| v.as_str()));
         if name.eq_ignore_ascii_case(PRIORITY) {
-            // A foreign publisher's malformed priority is no reason to refuse its message.
-            priority = value.parse().unwrap_or(0);
+            // A foreign publisher's malformed priority is no reason to refuse its message; of
+            // several spellings (`plan-priority` too), the highest counts, whatever the
+            // order the header map keeps them in.
+            priority = priority.max(value.parse().unwrap_or(0));
         } else if !is_reserved(name) {
             own.insert(name.to_owned(), value.to_owned());
         }

@@ -22,6 +22,11 @@ impl From<SessionError> for RpcError {
             Concurrent(agent) => (-32010, "concurrent", Some(agent)),
             ShutDown => (-32011, "shut_down", None),
             Corrupt { agent, .. } => (-32012, "corrupt", Some(agent)),
+            TooManyAgents { agent, .. } => (-32013, "too_many_agents", Some(agent)),
+            KindFull { agent, .. } => (-32014, "kind_full", Some(agent)),
+            TooFrequent { agent, .. } => (-32015, "too_frequent", Some(agent)),
+            TooManySchedules { agent, .. } => (-32016, "too_many_schedules", Some(agent)),
+            NameTooLong { .. } => (-32017, "name_too_long", None),
             // Those the control API cannot cause (a limit, a schedule it has checked), and any
             // added later: an error all the same, under the range's first code.
             _ => (-32000, "session", None),

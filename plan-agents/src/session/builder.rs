@@ -11,17 +11,18 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::clock::Clock;
-use super::engine::{Inner, Slot};
+use super::engine::{Inner, Slot, lock};
 use super::kind::{Handler, Typed};
 use super::record::{self, Record};
 use super::{Agents, Limits, SessionError, Turn};
-use crate::bus::Name;
+use crate::bus::{Name, echo};
 
 /// Builds an [`Agents`]: see [`Agents::builder`].
 pub struct Builder<S> {
     store: Arc<S>,
     kinds: BTreeMap<String, Arc<dyn Handler>>,
     limits: Limits,
+    kind_limits: BTreeMap<String, usize>,
     now: Option<SystemTime>,
 }
 
@@ -31,6 +32,7 @@ impl<S: Store + 'static> Builder<S> {
             store,
             kinds: BTreeMap::new(),
             limits: Limits::default(),
+            kind_limits: BTreeMap::new(),
             now: None,
         }
     }
@@ -65,6 +67,38 @@ impl<S: Store + 'static> Builder<S> {
         self
     }
 
+    /// At most `agents` agents of kind `kind` (registered with [`Builder::kind`]), stopped
+    /// ones included; one more is refused with [`SessionError::KindFull`]. Without it, a
+    /// kind's agents are limited only by [`Limits::agents`], the limit on all of them.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use plan_agents::session::{Agents, SessionError, Turn};
+    /// use plan_runtime::prelude::*;
+    /// use plan_state::store::InMemory;
+    ///
+    /// async fn crawl(turn: Turn<()>) -> Turn<()> { turn }
+    /// async fn chat(turn: Turn<()>) -> Turn<()> { turn }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let agents = Agents::builder(Arc::new(InMemory::new()))
+    ///     .kind("crawler", plan! { crawl })
+    ///     .kind("chat", plan! { chat })
+    ///     .kind_limit("crawler", 1)
+    ///     .start()
+    ///     .await?;
+    /// agents.create("crawler-1", "crawler", None).await?;
+    /// let second = agents.create("crawler-2", "crawler", None).await;
+    /// assert!(matches!(second, Err(SessionError::KindFull { limit: 1, .. })));
+    /// agents.create("chat-1", "chat", None).await?; // other kinds are not held back
+    /// # Ok::<_, SessionError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn kind_limit(mut self, kind: &str, agents: usize) -> Self {
+        self.kind_limits.insert(kind.to_owned(), agents);
+        self
+    }
+
     /// The wall-clock time now, for a test on tokio's paused clock that restarts its agents
     /// at a later time than the real one (wake times and schedules are wall-clock times).
     pub fn now(mut self, now: SystemTime) -> Self {
@@ -78,10 +112,27 @@ impl<S: Store + 'static> Builder<S> {
     /// last attempt. A wake time or schedule that passed while the process was down fires at
     /// once (a schedule once, however many times it came due).
     ///
-    /// Fails, restoring nothing, if a record cannot be read or names a kind not registered.
+    /// Every agent the store keeps is restored, even past [`Limits::agents`] or a kind's
+    /// limit (lowered since it was created): then no agent is created until there are fewer.
+    ///
+    /// Fails, restoring nothing, if a record cannot be read or names a kind not registered,
+    /// if a limit is 0, or if a kind's limit names a kind not registered.
     pub async fn start(self) -> Result<Agents<S>, SessionError> {
         let limits = self.limits;
+        for (kind, &agents) in &self.kind_limits {
+            if agents == 0 {
+                return Err(SessionError::BadLimits("kind_limit"));
+            }
+            if !self.kinds.contains_key(kind) {
+                return Err(SessionError::NoKind {
+                    kind: echo::name(kind),
+                    known: self.kinds.keys().cloned().collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
         for (value, name) in [
+            (limits.agents, "agents"),
+            (limits.schedules, "schedules"),
             (limits.queue, "queue"),
             (limits.tasks_per_agent, "tasks_per_agent"),
             (limits.active_agents, "active_agents"),
@@ -95,16 +146,23 @@ impl<S: Store + 'static> Builder<S> {
             }
         }
         let clock = Clock::starting_at(self.now.unwrap_or_else(SystemTime::now));
-        let inner = Arc::new(Inner::new(self.store, self.kinds, limits, clock));
+        let inner = Arc::new(Inner::new(
+            self.store,
+            self.kinds,
+            limits,
+            self.kind_limits,
+            clock,
+        ));
         // First every record is read: one that cannot be is an error before anything changed.
         let mut records = Vec::new();
         for key in inner.store.keys(record::PREFIX).await? {
             let Some(name) = record::agent_of(&key) else {
                 continue;
             };
+            // What the store holds may be anything: a reason quoting it is cut short.
             let corrupt = |reason: String| SessionError::Corrupt {
-                agent: name.to_owned(),
-                reason,
+                agent: echo::name(name),
+                reason: echo::reason(&reason),
             };
             Name::new(name).map_err(|e| corrupt(e.to_string()))?;
             let Some(stored) = inner.store.get(&key).await? else {
@@ -121,6 +179,7 @@ impl<S: Store + 'static> Builder<S> {
         // that a store that cannot take the writes fails the start before anything runs.
         let mut restored = Vec::new();
         for (name, record, version) in records {
+            lock(&inner.census).restore(&record.kind);
             let slot = Slot::new(&name, record, Some(version));
             inner.insert(&slot);
             let mut agent = slot.agent.lock().await;

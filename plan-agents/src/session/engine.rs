@@ -21,10 +21,12 @@ use tracing::Instrument;
 
 use super::active::Active;
 use super::alarm::Alarm;
+use super::census::Census;
 use super::clock::Clock;
 use super::kind::Handler;
 use super::record::{self, DeadTask, Record, Status};
 use super::{AgentStatus, Event, Limits, SessionError, Sleep, State, Task, TaskSpec, Turn, Wake};
+use crate::bus::echo;
 
 /// The agents of one [`Agents`](super::Agents).
 pub(crate) struct Inner<S> {
@@ -33,6 +35,8 @@ pub(crate) struct Inner<S> {
     pub limits: Limits,
     pub clock: Clock,
     agents: Mutex<BTreeMap<String, Arc<Slot>>>,
+    /// How many agents there are, in all and by kind, against the limits.
+    pub census: Mutex<Census>,
     active: Mutex<Active>,
     /// Which agents sleep on each event.
     sleepers: Mutex<HashMap<String, BTreeSet<String>>>,
@@ -206,6 +210,7 @@ impl<S: Store + 'static> Inner<S> {
         store: Arc<S>,
         kinds: BTreeMap<String, Arc<dyn Handler>>,
         limits: Limits,
+        kind_limits: BTreeMap<String, usize>,
         clock: Clock,
     ) -> Self {
         Inner {
@@ -214,6 +219,7 @@ impl<S: Store + 'static> Inner<S> {
             limits,
             clock,
             agents: Mutex::new(BTreeMap::new()),
+            census: Mutex::new(Census::new(&limits, kind_limits)),
             active: Mutex::new(Active::new(limits.active_agents)),
             sleepers: Mutex::new(HashMap::new()),
             events: broadcast::channel(1024).0,
@@ -258,7 +264,7 @@ impl<S: Store + 'static> Inner<S> {
         lock(&self.agents)
             .get(name)
             .cloned()
-            .ok_or_else(|| SessionError::NoAgent(name.to_owned()))
+            .ok_or_else(|| SessionError::NoAgent(echo::name(name)))
     }
 
     pub fn slots(&self) -> Vec<Arc<Slot>> {
@@ -267,7 +273,7 @@ impl<S: Store + 'static> Inner<S> {
 
     pub fn handler(&self, kind: &str) -> Result<&Arc<dyn Handler>, SessionError> {
         self.kinds.get(kind).ok_or_else(|| SessionError::NoKind {
-            kind: kind.to_owned(),
+            kind: echo::name(kind),
             known: self.kinds.keys().cloned().collect::<Vec<_>>().join(", "),
         })
     }
@@ -697,6 +703,15 @@ impl<S: Store + 'static> Inner<S> {
             }
             _ => {}
         }
+        // Only a record changed outside could have used up 2^64 ids.
+        let next = agent
+            .record
+            .next_task
+            .checked_add(1)
+            .ok_or_else(|| SessionError::Corrupt {
+                agent: name.to_owned(),
+                reason: "its next task id is the last there is".to_owned(),
+            })?;
         let task = Task {
             id: agent.record.next_task,
             name: spec.name,
@@ -704,7 +719,7 @@ impl<S: Store + 'static> Inner<S> {
             priority: spec.priority,
             attempt: 0,
         };
-        agent.record.next_task += 1;
+        agent.record.next_task = next;
         agent.record.enqueue(task.clone());
         Ok(task)
     }

@@ -6,6 +6,10 @@ use crate::bus::BusError;
 use crate::schedule::ScheduleError;
 
 /// Why an operation on agents failed. Nothing an agent had saved is lost by one.
+///
+/// A name or a reason given from outside is echoed whole up to 64 bytes (a reason up to
+/// 512), else as its start, `…` and its length (`aaaa… (500000 bytes)`): a huge name makes a
+/// short error, in its `Display` and its `Debug` alike.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
@@ -73,6 +77,65 @@ pub enum SessionError {
     /// [`Agents::shutdown`](super::Agents::shutdown) was called.
     #[error("the agents are shut down")]
     ShutDown,
+    /// Creating one more agent would pass [`Limits::agents`](super::Limits::agents).
+    #[error(
+        "cannot create agent `{agent}`: the agents are at their limit of {limit} (raise `session::Limits::agents` on the builder)"
+    )]
+    TooManyAgents {
+        /// The agent that was not created.
+        agent: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// Creating one more agent of a kind would pass the kind's limit
+    /// ([`Builder::kind_limit`](super::Builder::kind_limit), else
+    /// [`Limits::agents`](super::Limits::agents)).
+    #[error(
+        "cannot create agent `{agent}`: the agents of kind `{kind}` are at their limit of {limit} (raise it with `Builder::kind_limit`)"
+    )]
+    KindFull {
+        /// The agent that was not created.
+        agent: String,
+        /// Its kind.
+        kind: String,
+        /// The kind's limit.
+        limit: usize,
+    },
+    /// A schedule that would come due more often than
+    /// [`Limits::min_period`](super::Limits::min_period) allows.
+    #[error(
+        "agent `{agent}`'s schedule {schedule} comes due {gap:?} apart, more often than every {min:?} (lower `session::Limits::min_period` on the builder to allow it)"
+    )]
+    TooFrequent {
+        /// The agent.
+        agent: String,
+        /// The schedule, as written.
+        schedule: String,
+        /// The shortest time between two of its runs.
+        gap: std::time::Duration,
+        /// The limit.
+        min: std::time::Duration,
+    },
+    /// One more schedule would pass [`Limits::schedules`](super::Limits::schedules).
+    #[error(
+        "agent `{agent}` has {limit} schedules, its limit (raise `session::Limits::schedules` on the builder)"
+    )]
+    TooManySchedules {
+        /// The agent.
+        agent: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// A task name or an event name longer than [`MAX_NAME`](super::MAX_NAME) bytes.
+    #[error("a {what} is at most {limit} bytes, not `{name}`")]
+    NameTooLong {
+        /// What it names: `task name` or `event name`.
+        what: &'static str,
+        /// The name, cut short.
+        name: String,
+        /// The limit.
+        limit: usize,
+    },
     /// The agent's record in the store cannot be read.
     #[error("agent `{agent}`'s record in the store cannot be read: {reason}")]
     Corrupt {

@@ -23,6 +23,25 @@
 //! * **Monitoring**: [`Agents::events`] and tracing events for state changes, queue depths,
 //!   task durations and errors; [`Agents::snapshot`] for all agents at one moment.
 //!
+//! # Limits
+//!
+//! What a caller can make the agents hold is bounded, for every caller alike (code in
+//! process, a client of the control API), by [`Limits`] set on the [`Builder`]; going past
+//! one is an error that names the limit and how to raise it, and changes nothing:
+//!
+//! | what | limit | default | refused with |
+//! | --- | --- | --- | --- |
+//! | agents, in all (stopped ones too) | [`Limits::agents`] | 10,000 | [`SessionError::TooManyAgents`] |
+//! | agents of one kind | [`Builder::kind_limit`] | [`Limits::agents`] | [`SessionError::KindFull`] |
+//! | tasks queued per agent, however they come | [`Limits::queue`] | 64 | [`SessionError::QueueFull`] |
+//! | schedules per agent | [`Limits::schedules`] | 16 | [`SessionError::TooManySchedules`] |
+//! | time between two runs of a schedule | [`Limits::min_period`] | 1 s | [`SessionError::TooFrequent`] |
+//! | task and event names | [`MAX_NAME`] | 255 bytes | [`SessionError::NameTooLong`] |
+//!
+//! An agent's name is a bus [`Name`]: 64 bytes at most. Errors echo at most 64 bytes of a
+//! name given to them (`aaaa… (500000 bytes)`). A restart restores every agent and schedule
+//! the store keeps, even past a limit lowered since.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
@@ -60,6 +79,7 @@
 mod active;
 mod alarm;
 mod builder;
+mod census;
 mod clock;
 mod engine;
 mod error;
@@ -82,16 +102,18 @@ use tokio::sync::broadcast;
 pub use builder::Builder;
 pub use error::SessionError;
 pub use event::Event;
-pub use limits::Limits;
+pub use limits::{Limits, MAX_NAME};
 pub use record::DeadTask;
 pub use snapshot::{AgentStatus, Snapshot};
 pub use state::{Sleep, State, Wake};
 pub use task::{Task, TaskSpec};
 pub use turn::Turn;
 
-use crate::bus::{Message, Name};
+use crate::bus::{Message, Name, echo};
 use crate::schedule::Schedule;
+use census::Place;
 use engine::{Inner, Slot};
+use limits::check_name;
 use record::{Recurring, Status};
 
 /// A set of agents over one store: a cheap handle, cloned to share.
@@ -123,10 +145,10 @@ impl<S: Store + 'static> Agents<S> {
     ) -> Result<AgentStatus, SessionError> {
         Name::new(name)?;
         let handler = self.inner.handler(kind)?;
-        let bad = |reason| SessionError::BadState {
+        let bad = |reason: String| SessionError::BadState {
             agent: name.to_owned(),
             kind: kind.to_owned(),
-            reason,
+            reason: echo::reason(&reason),
         };
         let state = match state {
             Some(state) => handler.check(&state).map(|()| state).map_err(bad)?,
@@ -136,6 +158,7 @@ impl<S: Store + 'static> Agents<S> {
         if self.inner.slot(name).is_ok() {
             return Err(exists());
         }
+        let place = Place::take(&self.inner.census, name, kind)?;
         // Among the agents only once it is in the store: nothing can reach it before.
         let slot = Slot::new(name, record::Record::new(kind.to_owned(), state), None);
         let mut agent = slot.agent.lock().await;
@@ -146,6 +169,7 @@ impl<S: Store + 'static> Agents<S> {
         if !self.inner.insert(&slot) {
             return Err(exists());
         }
+        place.keep();
         self.inner.emit(Event::Created {
             agent: name.to_owned(),
             kind: kind.to_owned(),
@@ -154,8 +178,9 @@ impl<S: Store + 'static> Agents<S> {
     }
 
     /// Queues `task` for `agent`; returns its id. Fails at once if the agent's queue is full
-    /// or it is stopped.
+    /// or it is stopped, or if the task's name is longer than [`MAX_NAME`].
     pub async fn schedule(&self, agent: &str, task: TaskSpec) -> Result<u64, SessionError> {
+        check_name("task name", &task.name)?;
         let slot = self.inner.slot(agent)?;
         let mut guard = slot.agent.lock().await;
         let before = guard.record.clone();
@@ -172,8 +197,8 @@ impl<S: Store + 'static> Agents<S> {
     /// for wakes it. Returns the task's id.
     pub async fn mail(&self, agent: &str, message: Message) -> Result<u64, SessionError> {
         let input: serde_json::Value = message.decode().map_err(|e| SessionError::BadMail {
-            agent: agent.to_owned(),
-            reason: e.to_string(),
+            agent: echo::name(agent),
+            reason: echo::reason(&e.to_string()),
         })?;
         let priority = message.priority();
         let slot = self.inner.slot(agent)?;
@@ -193,8 +218,12 @@ impl<S: Store + 'static> Agents<S> {
     }
 
     /// Puts `agent` to sleep: it starts no task until `sleep` says it wakes (its running
-    /// tasks finish). A sleeping agent's new sleep replaces its old one.
+    /// tasks finish). A sleeping agent's new sleep replaces its old one. An event name longer
+    /// than [`MAX_NAME`] is refused.
     pub async fn sleep(&self, agent: &str, sleep: Sleep) -> Result<(), SessionError> {
+        for event in &sleep.events {
+            check_name("event name", event)?;
+        }
         let slot = self.inner.slot(agent)?;
         let mut guard = slot.agent.lock().await;
         if guard.record.status == Status::Stopped {
@@ -258,19 +287,66 @@ impl<S: Store + 'static> Agents<S> {
 
     /// Queues `task` for `agent` each time `schedule` comes due, from now on (waking it if it
     /// sleeps); returns when it first comes due (ms since the Unix epoch), if ever.
+    ///
+    /// Refused if it would come due more often than [`Limits::min_period`], if the agent has
+    /// [`Limits::schedules`] already, or if the task's name is longer than [`MAX_NAME`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use plan_agents::schedule::Schedule;
+    /// use plan_agents::session::{Agents, SessionError, TaskSpec, Turn};
+    /// use plan_runtime::prelude::*;
+    /// use plan_state::store::InMemory;
+    ///
+    /// async fn tick(turn: Turn<()>) -> Turn<()> { turn }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+    /// let agents = Agents::builder(Arc::new(InMemory::new()))
+    ///     .kind("clock", plan! { tick })
+    ///     .start()
+    ///     .await?;
+    /// agents.create("clock", "clock", None).await?;
+    /// let every_ms = Schedule::every(Duration::from_millis(1)).unwrap();
+    /// let refused = agents.every("clock", every_ms, TaskSpec::new("tick")).await;
+    /// assert!(matches!(refused, Err(SessionError::TooFrequent { .. })));
+    /// let every_minute = Schedule::every(Duration::from_secs(60)).unwrap();
+    /// assert!(agents.every("clock", every_minute, TaskSpec::new("tick")).await?.is_some());
+    /// # Ok::<_, SessionError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn every(
         &self,
         agent: &str,
         schedule: Schedule,
         task: TaskSpec,
     ) -> Result<Option<u64>, SessionError> {
+        check_name("task name", &task.name)?;
         let slot = self.inner.slot(agent)?;
         let mut guard = slot.agent.lock().await;
         if guard.record.status == Status::Stopped {
             return Err(SessionError::Stopped(agent.to_owned()));
         }
+        let limits = &self.inner.limits;
+        if guard.record.schedules.len() >= limits.schedules {
+            return Err(SessionError::TooManySchedules {
+                agent: agent.to_owned(),
+                limit: limits.schedules,
+            });
+        }
+        let now = self.inner.clock.now_ms();
+        if let Some(gap) = schedule.shortest_gap(now)
+            && gap < limits.min_period
+        {
+            return Err(SessionError::TooFrequent {
+                agent: agent.to_owned(),
+                schedule: echo::name(&schedule.to_string()),
+                gap,
+                min: limits.min_period,
+            });
+        }
         let before = guard.record.clone();
-        let next_at = schedule.next_after(self.inner.clock.now_ms());
+        let next_at = schedule.next_after(now);
         guard.record.schedules.push(Recurring {
             schedule,
             task,
@@ -331,7 +407,7 @@ impl<S: Store + 'static> Agents<S> {
                 dead.push(serde_json::from_value(stored.value).map_err(|e| {
                     SessionError::Corrupt {
                         agent: agent.to_owned(),
-                        reason: format!("dead task `{key}`: {e}"),
+                        reason: echo::reason(&format!("dead task `{key}`: {e}")),
                     }
                 })?);
             }

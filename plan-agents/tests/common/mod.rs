@@ -21,6 +21,7 @@ use tokio::time::Instant;
 /// redelivers a dropped delivery well before it.
 pub const LIMITS: Limits = Limits {
     capacity: 4,
+    max_message: 1 << 20,
     ack_deadline: Duration::from_secs(2),
     max_deliveries: 3,
 };

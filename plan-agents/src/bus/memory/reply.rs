@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::bus::{BusError, Message, Name, Request, Responder};
+use crate::bus::{BusError, Limits, Message, Name, Request, Responder};
 
 /// A request on its way to a responder, with where its reply goes.
 #[derive(Debug)]
@@ -73,12 +73,12 @@ pub(super) async fn request(
 pub(super) fn serve(
     subjects: &mut HashMap<Name, Subject>,
     subject: &Name,
-    capacity: usize,
+    limits: Limits,
 ) -> MemoryResponder {
     let inbox = match subjects.get(subject).and_then(|s| s.responders.upgrade()) {
         Some(inbox) => inbox,
         None => {
-            let (requests, receiver) = mpsc::channel(capacity);
+            let (requests, receiver) = mpsc::channel(limits.capacity);
             let inbox = Arc::new(Mutex::new(receiver));
             let responders = Arc::downgrade(&inbox);
             subjects.insert(
@@ -94,6 +94,7 @@ pub(super) fn serve(
     MemoryResponder {
         subject: subject.clone(),
         inbox,
+        max_message: limits.max_message,
     }
 }
 
@@ -102,6 +103,8 @@ pub(super) fn serve(
 pub struct MemoryResponder {
     subject: Name,
     inbox: Arc<Inbox>,
+    /// The bus's [`Limits::max_message`], for the replies.
+    max_message: usize,
 }
 
 impl Responder for MemoryResponder {
@@ -116,6 +119,7 @@ impl Responder for MemoryResponder {
             subject: self.subject.clone(),
             message,
             reply,
+            max_message: self.max_message,
         })
     }
 }
@@ -127,6 +131,7 @@ pub struct MemoryRequest {
     subject: Name,
     message: Message,
     reply: oneshot::Sender<Message>,
+    max_message: usize,
 }
 
 impl Request for MemoryRequest {
@@ -134,7 +139,10 @@ impl Request for MemoryRequest {
         &self.message
     }
 
+    /// A reply over [`Limits::max_message`] fails, and the requester is told the request
+    /// went unanswered.
     async fn reply(self, reply: Message) -> Result<(), BusError> {
+        reply.fits(&self.subject, self.max_message)?;
         // An error means the requester gave up (its deadline passed): nobody to tell.
         let _ = self.reply.send(reply.sent_to(&self.subject));
         Ok(())

@@ -34,9 +34,11 @@ pub(super) async fn request(
             "not connected to the server",
         ));
     }
+    let headers = to_headers(&message, HeaderMap::new());
+    inner.fits(subject, &message, &headers)?;
     let request = async_nats::Request::new()
         .payload(message.payload().clone())
-        .headers(to_headers(&message, HeaderMap::new()))
+        .headers(headers)
         .timeout(Some(deadline));
     let reply = inner
         .client
@@ -136,11 +138,17 @@ impl Request for NatsRequest {
         &self.message
     }
 
+    /// A reply over the bus's limit fails, and the requester is told the request went
+    /// unanswered.
     async fn reply(mut self, reply: Message) -> Result<(), BusError> {
+        let headers = to_headers(&reply, HeaderMap::new());
+        if let Some(subject) = self.message.subject() {
+            // Before the reply subject is taken: the drop of `self` tells the requester.
+            self.inner.fits(subject, &reply, &headers)?;
+        }
         let Some(to) = self.reply.take() else {
             return Ok(());
         };
-        let headers = to_headers(&reply, HeaderMap::new());
         // A requester that gave up has no subscription left: the server drops the reply.
         self.inner
             .client
