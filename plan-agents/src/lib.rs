@@ -64,6 +64,7 @@
 pub mod bus;
 #[cfg(feature = "control")]
 pub mod control;
+mod echo;
 pub mod reactive;
 pub mod schedule;
 pub mod session;

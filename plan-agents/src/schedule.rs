@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use croner::Cron;
 use serde::{Deserialize, Serialize};
 
-use crate::bus::echo;
+use crate::echo;
 
 /// When a recurring task comes due: every `period`, or at the times a cron pattern names.
 ///

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use plan_agents::control::Control;
+use plan_agents::control::{Control, Token};
 use plan_agents::session::{Agents, Limits, Turn};
 use plan_runtime::prelude::*;
 use plan_state::store::InMemory;
@@ -24,7 +24,7 @@ async fn count(turn: Turn<Value>) -> Turn<Value> {
 }
 
 /// Serves agents of kinds `counter` (at most 2) and `other`, at most 3 in all, with the
-/// default limits otherwise; returns the endpoint's URL.
+/// default limits otherwise; returns the endpoint's URL, with its token.
 async fn server() -> String {
     let agents = Agents::builder(Arc::new(InMemory::new()))
         .kind("counter", plan! { count })
@@ -38,8 +38,13 @@ async fn server() -> String {
         .await
         .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}/rpc", listener.local_addr().unwrap());
-    tokio::spawn(Control::new(agents).serve(listener));
+    let token = Token::random();
+    let url = format!(
+        "ws://{}/rpc?token={}",
+        listener.local_addr().unwrap(),
+        token.expose()
+    );
+    tokio::spawn(Control::new(agents, token).serve(listener));
     url
 }
 
@@ -138,5 +143,16 @@ async fn a_client_is_held_to_the_limits_on_agents_schedules_and_names() {
         let answer = error.to_string();
         assert!(answer.len() < 1_000, "{method}: {} bytes", answer.len());
         assert!(answer.contains("(500000 bytes)"), "{answer}");
+    }
+    // The control API's own errors quote the client no more than the session's do: a method
+    // of that name, a field of that name.
+    for (method, params, code) in [
+        (huge.as_str(), json!({}), -32601),
+        ("status", json!({ "agent": "c1", huge.as_str(): 1 }), -32602),
+    ] {
+        let (_, response) = client.call(method, params).await;
+        let answer = response["error"].to_string();
+        assert_eq!(response["error"]["code"], code, "{answer:.200}");
+        assert!(answer.len() < 1_000, "{code}: {} bytes", answer.len());
     }
 }

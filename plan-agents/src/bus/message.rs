@@ -6,7 +6,8 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{BusError, Name, echo};
+use super::{BusError, Name};
+use crate::echo;
 
 /// What the bus carries: a payload of bytes (a serde value as JSON, with [`Message::json`]),
 /// headers, and a priority.

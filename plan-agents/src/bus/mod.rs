@@ -53,7 +53,6 @@
 //! ```
 
 mod dead_letter;
-pub(crate) mod echo;
 mod error;
 mod limits;
 pub mod memory;

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{BusError, echo};
+use super::BusError;
+use crate::echo;
 
 /// The name of a topic, a mailbox or a request subject: 1 to 64 ASCII letters, digits, `-`
 /// and `_` (`agent-ada`, `plans_done`).

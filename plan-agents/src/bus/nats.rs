@@ -40,7 +40,8 @@ pub use mailbox::{NatsConsumer, NatsDelivery};
 pub use reply::{NatsRequest, NatsResponder};
 pub use topic::NatsSubscription;
 
-use super::{Bus, BusError, DeadLetter, Limits, Message, Name, echo};
+use super::{Bus, BusError, DeadLetter, Limits, Message, Name};
+use crate::echo;
 
 /// How a [`Nats`] bus is set up.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -23,6 +23,7 @@ use super::limits::Limits;
 use super::methods;
 use super::rpc::{self, RpcError};
 use super::subscription::Subscription;
+use crate::echo;
 use crate::session::Agents;
 
 /// Serves one connection until the client closes it, breaks a rule of the transport (a frame
@@ -172,11 +173,12 @@ async fn one<S: Store + 'static>(
             return Some(rpc::response(id, Err(error)));
         }
     };
+    // Both come from the client: a span holds at most a short start of each.
     let id = call
         .id
         .as_ref()
-        .map(|id| tracing::field::display(id.clone()));
-    let span = tracing::info_span!("request", method = call.method, id);
+        .map(|id| tracing::field::display(echo::name(&id.to_string())));
+    let span = tracing::info_span!("request", method = echo::name(&call.method), id);
     let method = call.method;
     // Nothing should panic; if something does, the connection answers and goes on.
     let outcome = AssertUnwindSafe(methods::call(agents, subscription, &method, call.params))
@@ -184,7 +186,7 @@ async fn one<S: Store + 'static>(
         .instrument(span.clone())
         .await
         .unwrap_or_else(|_| {
-            let why = format!("the server failed: `{method}` panicked");
+            let why = format!("the server failed: `{}` panicked", echo::name(&method));
             span.in_scope(|| tracing::error!("{why}"));
             Err(RpcError::internal(why))
         });

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::rpc::{METHOD_NOT_FOUND, RpcError};
 use super::subscription::Subscription;
 use crate::bus::Message;
+use crate::echo;
 use crate::schedule::Schedule;
 use crate::session::{Agents, Sleep, TaskSpec};
 
@@ -132,7 +133,8 @@ pub(super) async fn call<S: Store + 'static>(
         _ => Err(RpcError::new(
             METHOD_NOT_FOUND,
             format_args!(
-                "there is no method `{method}`; the methods are: {}",
+                "there is no method `{}`; the methods are: {}",
+                echo::name(method),
                 METHODS.join(", ")
             ),
         )),

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde_json::{Map, Value, json};
 
+use crate::echo;
+
 /// The request was not JSON.
 pub(super) const PARSE_ERROR: i64 = -32700;
 /// The JSON was not a request.
@@ -47,10 +49,16 @@ impl RpcError {
         RpcError::new(INVALID_REQUEST, why)
     }
 
+    /// `method`'s params are not what it takes. Both parts may quote what the client sent
+    /// (serde names an unknown field), so each is cut short if long.
     pub fn invalid_params(method: &str, why: impl fmt::Display) -> Self {
         RpcError::new(
             INVALID_PARAMS,
-            format_args!("invalid params for `{method}`: {why}"),
+            format_args!(
+                "invalid params for `{}`: {}",
+                echo::name(method),
+                echo::reason(&why.to_string())
+            ),
         )
     }
 

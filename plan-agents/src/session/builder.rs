@@ -15,7 +15,8 @@ use super::engine::{Inner, Slot, lock};
 use super::kind::{Handler, Typed};
 use super::record::{self, Record};
 use super::{Agents, Limits, SessionError, Turn};
-use crate::bus::{Name, echo};
+use crate::bus::Name;
+use crate::echo;
 
 /// Builds an [`Agents`]: see [`Agents::builder`].
 pub struct Builder<S> {

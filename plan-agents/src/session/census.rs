@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::engine::lock;
 use super::{Limits, SessionError};
-use crate::bus::echo;
+use crate::echo;
 
 /// The count of agents, places taken by agents being created included.
 pub(crate) struct Census {

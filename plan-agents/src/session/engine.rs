@@ -26,7 +26,7 @@ use super::clock::Clock;
 use super::kind::Handler;
 use super::record::{self, DeadTask, Record, Status};
 use super::{AgentStatus, Event, Limits, SessionError, Sleep, State, Task, TaskSpec, Turn, Wake};
-use crate::bus::echo;
+use crate::echo;
 
 /// The agents of one [`Agents`](super::Agents).
 pub(crate) struct Inner<S> {

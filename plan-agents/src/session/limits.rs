@@ -64,7 +64,7 @@ pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), super::Se
     if name.len() > MAX_NAME {
         return Err(super::SessionError::NameTooLong {
             what,
-            name: crate::bus::echo::name(name),
+            name: crate::echo::name(name),
             limit: MAX_NAME,
         });
     }

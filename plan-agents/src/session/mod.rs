@@ -109,7 +109,8 @@ pub use state::{Sleep, State, Wake};
 pub use task::{Task, TaskSpec};
 pub use turn::Turn;
 
-use crate::bus::{Message, Name, echo};
+use crate::bus::{Message, Name};
+use crate::echo;
 use crate::schedule::Schedule;
 use census::Place;
 use engine::{Inner, Slot};
