@@ -27,4 +27,5 @@ pub mod limit;
 pub mod llm;
 #[cfg(feature = "mcp")]
 pub mod mcp;
+pub mod redact;
 pub mod sse;

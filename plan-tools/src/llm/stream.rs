@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use crate::llm::error::excerpt;
 use crate::llm::{ChatRequest, LlmError, OpenAi, StreamEvent, ToolCallDelta, Usage};
+use crate::redact::Redactor;
 use crate::sse::{SseEvent, SseStream};
 
 /// One chunk of a stream. Every field may be missing or `null`: servers differ.
@@ -55,7 +56,7 @@ struct State {
     /// No more input is read; what is in `ready` is all that is left.
     finished: bool,
     /// For redacting error excerpts.
-    key: Option<crate::llm::ApiKey>,
+    secrets: Redactor,
 }
 
 /// The events of `request` streamed by `client`.
@@ -66,7 +67,7 @@ pub(crate) fn events(
 ) -> impl Stream<Item = Result<StreamEvent, LlmError>> + Send + 'static {
     let state = State {
         prompt_chars: request.chars(),
-        key: client.key().cloned(),
+        secrets: client.secrets(),
         start: Some((client, request)),
         body: None,
         ready: VecDeque::new(),
@@ -87,7 +88,7 @@ impl State {
                 return None;
             }
             if let Some((client, request)) = self.start.take() {
-                match client.send(&request, true).await {
+                match client.send(&request, true, &self.secrets).await {
                     Ok(response) => {
                         self.body = Some(SseStream::new(response.bytes_stream().boxed()));
                     }
@@ -119,10 +120,10 @@ impl State {
         }
         let chunk: Chunk = match serde_json::from_str(data) {
             Ok(chunk) => chunk,
-            Err(err) => return self.fail(LlmError::json(err, data.as_bytes(), self.key.as_ref())),
+            Err(err) => return self.fail(LlmError::json(err, data.as_bytes(), &self.secrets)),
         };
         if let Some(error) = chunk.error {
-            let message = excerpt(error.to_string().as_bytes(), self.key.as_ref());
+            let message = excerpt(error.to_string().as_bytes(), &self.secrets);
             return self.fail(LlmError::Api { message });
         }
         for choice in chunk.choices.unwrap_or_default() {
