@@ -35,7 +35,10 @@ pub struct Allowlist {
 
 #[derive(Debug)]
 enum Entry {
-    Valid { host: Host, port: Port },
+    Valid {
+        host: Host,
+        port: Port,
+    },
     /// As written: it admits nothing.
     Invalid(String),
 }

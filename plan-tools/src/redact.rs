@@ -7,28 +7,24 @@
 //! `PlanError` holding it, a run report (serde, timeline, Chrome trace: they take the error's
 //! text) and a tracing event that prints it never show one.
 //!
-//! A secret is replaced by `[redacted]` in each form a server is likely to echo it in: as it
-//! is, JSON-escaped (as serde_json writes it, with `/` also written `\/`, and with non-ASCII
-//! characters as `\u` escapes), and percent-encoded (upper- and lower-case hex, a space as
-//! `%20` or `+`, and as the URL actually sent spelled it). A short secret is still a secret
-//! and is scrubbed too — which can also hide unrelated text that happens to spell it: a
+//! A secret is replaced by `[redacted]` however a server spells it: as it is, JSON-escaped
+//! (`\/`, `\"`, `\u00e9`, either case of hex), percent-encoded (either case of hex, a space as
+//! `%20` or `+`, whichever characters the server's encoder chose to encode) — each character
+//! of the secret may be written in any of these ways. A short secret is still a secret and is
+//! scrubbed too, which can also hide unrelated text that happens to spell it: a
 //! one-character password hides that character everywhere in an error.
+//!
+//! Scrubbing takes time proportional to the text's length times the secrets' total length:
+//! the tools scrub error texts and excerpts of bodies, never whole bodies.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
 use reqwest::header::{HeaderMap, HeaderName};
 
 /// What a secret is replaced with.
 pub const REDACTED: &str = "[redacted]";
-
-/// Every byte but the URL-unreserved ones (`A-Z a-z 0-9 - . _ ~`): the strictest encoding.
-const ENCODED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// Header names whose values are credentials even when not marked secret.
 const SENSITIVE_HEADERS: [&str; 7] = [
@@ -56,9 +52,9 @@ const SENSITIVE_QUERY: [&str; 11] = [
     "signature",
 ];
 
-/// Secret values, and [`Redactor::scrub`] to replace them — in every form listed in the
-/// [module](self) docs — with `[redacted]`. Its `Debug` shows how many secrets it holds, never
-/// one of them. Cheap to clone.
+/// Secret values, and [`Redactor::scrub`] to replace them — however they are spelled, see
+/// the [module](self) docs — with `[redacted]`. Its `Debug` shows how many secrets it holds,
+/// never one of them. Cheap to clone.
 ///
 /// ```
 /// use plan_tools::redact::Redactor;
@@ -73,10 +69,7 @@ const SENSITIVE_QUERY: [&str; 11] = [
 /// ```
 #[derive(Clone, Default)]
 pub struct Redactor {
-    secrets: usize,
-    /// Every form of every secret, longest first: a form that contains a shorter one (the
-    /// JSON-escaped form contains pieces of the raw one) is replaced whole.
-    forms: Vec<String>,
+    secrets: Vec<String>,
 }
 
 impl Redactor {
@@ -93,39 +86,67 @@ impl Redactor {
 
     /// Adds `value` to the secrets (an empty value is ignored).
     pub fn add(&mut self, value: &str) {
-        if value.is_empty() {
-            return;
+        if !value.is_empty() && !self.secrets.iter().any(|s| s == value) {
+            self.secrets.push(value.to_owned());
         }
-        self.secrets += 1;
-        for form in forms(value) {
-            if !self.forms.contains(&form) {
-                self.forms.push(form);
-            }
-        }
-        self.forms
-            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     }
 
     /// Whether there is nothing to scrub.
     pub fn is_empty(&self) -> bool {
-        self.forms.is_empty()
+        self.secrets.is_empty()
     }
 
-    /// `text` with every form of every secret replaced by `[redacted]`.
+    /// `text` with every spelling of every secret replaced by `[redacted]`.
     pub fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let mut text = Cow::Borrowed(text);
-        for form in &self.forms {
-            if text.contains(form.as_str()) {
-                text = Cow::Owned(text.replace(form.as_str(), REDACTED));
-            }
-        }
-        text
+        self.scrub_ending(text, false)
+    }
+
+    /// [`Redactor::scrub`] for a text cut short: a start of a secret at its very end is
+    /// scrubbed too, as the secret it may be.
+    pub(crate) fn scrub_cut<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        self.scrub_ending(text, true)
     }
 
     /// Scrubs `text` in place.
     pub(crate) fn scrub_in_place(&self, text: &mut String) {
         if let Cow::Owned(scrubbed) = self.scrub(text) {
             *text = scrubbed;
+        }
+    }
+
+    fn scrub_ending<'t>(&self, text: &'t str, cut: bool) -> Cow<'t, str> {
+        if self.secrets.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        let bytes = text.as_bytes();
+        let mut out: Option<String> = None;
+        // Copied to `out` up to here.
+        let mut copied = 0;
+        let mut at = 0;
+        while at < bytes.len() {
+            let found = self
+                .secrets
+                .iter()
+                .filter_map(|secret| spelled(bytes, at, secret.as_bytes(), cut))
+                .max();
+            match found {
+                Some(len) => {
+                    let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                    out.push_str(&text[copied..at]);
+                    out.push_str(REDACTED);
+                    at += len;
+                    copied = at;
+                }
+                // To the next character: a match starts on a character boundary.
+                None => at += text[at..].chars().next().map_or(1, char::len_utf8),
+            }
+        }
+        match out {
+            Some(mut out) => {
+                out.push_str(&text[copied..]);
+                Cow::Owned(out)
+            }
+            None => Cow::Borrowed(text),
         }
     }
 
@@ -151,7 +172,11 @@ impl Redactor {
     /// [sensitive name](SENSITIVE_HEADERS), and those `secret` says are. A value with an
     /// authentication scheme (`Bearer TOKEN`) also adds the token alone, and a cookie header
     /// each cookie's value.
-    pub(crate) fn add_headers(&mut self, headers: &HeaderMap, secret: impl Fn(&HeaderName) -> bool) {
+    pub(crate) fn add_headers(
+        &mut self,
+        headers: &HeaderMap,
+        secret: impl Fn(&HeaderName) -> bool,
+    ) {
         for (name, value) in headers {
             if !(SENSITIVE_HEADERS.contains(&name.as_str()) || secret(name)) {
                 continue;
@@ -174,88 +199,103 @@ impl Redactor {
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plural = if self.secrets == 1 { "" } else { "s" };
-        write!(f, "Redactor({} secret{plural})", self.secrets)
+        let count = self.secrets.len();
+        let plural = if count == 1 { "" } else { "s" };
+        write!(f, "Redactor({count} secret{plural})")
     }
 }
 
-/// `value` and the forms a server may echo it in.
-fn forms(value: &str) -> Vec<String> {
-    let json = json_escaped(value);
-    let ascii = json_ascii_escaped(&json);
-    let upper = utf8_percent_encode(value, ENCODED).to_string();
-    let lower = lower_hex(&upper);
-    let mut forms = vec![value.to_owned()];
-    for escaped in [json, upper_unicode_escapes(&ascii), ascii] {
-        forms.push(escaped.replace('/', "\\/"));
-        forms.push(escaped);
-    }
-    for encoded in [upper, lower] {
-        forms.push(encoded.replace("%20", "+"));
-        forms.push(encoded);
-    }
-    forms
-}
-
-/// `value` as serde_json writes it inside a string, without the quotes.
-fn json_escaped(value: &str) -> String {
-    let quoted = serde_json::Value::String(value.to_owned()).to_string();
-    quoted[1..quoted.len() - 1].to_owned()
-}
-
-/// A JSON-escaped text with every non-ASCII character as `\u` escapes (as Python's `json`
-/// writes by default).
-fn json_ascii_escaped(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut units = [0; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
+/// The length of the spelling of `secret` that starts at `text[start..]`, if one does: each
+/// of its bytes written as itself, percent-encoded (`+` for a space), or JSON-escaped (a
+/// character at a time for `\u` escapes). With `cut`, text that ends while it still spells
+/// the secret counts (a secret cut short).
+fn spelled(text: &[u8], start: usize, secret: &[u8], cut: bool) -> Option<usize> {
+    let (mut at, mut next) = (start, 0);
+    while next < secret.len() {
+        let rest = &text[at..];
+        let want = secret[next];
+        let step = match rest.first() {
+            None => None,
+            Some(&byte) if byte == want => Some((1, 1)),
+            Some(b'+') if want == b' ' => Some((1, 1)),
+            Some(b'%') => hex(rest, 1, 2)
+                .filter(|&value| value == u32::from(want))
+                .map(|_| (3, 1)),
+            Some(b'\\') => json_escape(rest).and_then(|(used, decoded)| {
+                let mut buf = [0; 4];
+                let decoded = decoded.encode_utf8(&mut buf).as_bytes();
+                secret[next..]
+                    .starts_with(decoded)
+                    .then_some((used, decoded.len()))
+            }),
+            Some(_) => None,
+        };
+        match step {
+            Some((used, matched)) => {
+                at += used;
+                next += matched;
             }
-        }
-    }
-    out
-}
-
-/// A JSON-escaped text with the hex digits of its `\u` escapes in upper case.
-fn upper_unicode_escapes(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let mut chars = json.chars();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c == '\\' {
-            match chars.next() {
-                Some('u') => {
-                    out.push('u');
-                    out.extend(chars.by_ref().take(4).map(|h| h.to_ascii_uppercase()));
-                }
-                Some(escaped) => out.push(escaped),
-                None => {}
+            None if cut && (at > start || !rest.is_empty()) && cut_short(rest) => {
+                return Some(text.len() - start);
             }
+            None => return None,
         }
     }
-    out
+    Some(at - start)
 }
 
-/// A percent-encoding with its hex digits in lower case.
-fn lower_hex(encoded: &str) -> String {
-    let mut out = String::with_capacity(encoded.len());
-    let mut hex_left = 0;
-    for c in encoded.chars() {
-        if c == '%' {
-            hex_left = 2;
-            out.push(c);
-        } else if hex_left > 0 {
-            hex_left -= 1;
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
+/// Whether `rest`, the end of a text, is empty or the start of an escape cut off.
+fn cut_short(rest: &[u8]) -> bool {
+    match rest {
+        [] | [b'\\'] => true,
+        [b'%', digits @ ..] => digits.len() < 2 && digits.iter().all(u8::is_ascii_hexdigit),
+        [b'\\', b'u', digits @ ..] => {
+            digits.len() < 4 && digits.iter().all(u8::is_ascii_hexdigit)
+                // A high surrogate, its low half cut off.
+                || (digits.len() < 10 && hex(digits, 0, 4).is_some_and(|unit| (0xD800..0xDC00).contains(&unit)))
         }
+        _ => false,
     }
-    out
+}
+
+/// The character the JSON escape at the start of `text` stands for, and the escape's length;
+/// `None` for an escape that is not JSON or is cut short.
+fn json_escape(text: &[u8]) -> Option<(usize, char)> {
+    let simple = match text.get(1)? {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => {
+            let unit = hex(text, 2, 4)?;
+            if let Some(c) = char::from_u32(unit) {
+                return Some((6, c));
+            }
+            // A surrogate pair: `\uD83D\uDE00`.
+            if text.get(6..8) != Some(b"\\u".as_slice()) {
+                return None;
+            }
+            let low = hex(text, 8, 4)?;
+            let c = char::decode_utf16([u16::try_from(unit).ok()?, u16::try_from(low).ok()?])
+                .next()?
+                .ok()?;
+            return Some((12, c));
+        }
+        _ => return None,
+    };
+    Some((2, simple))
+}
+
+/// The value of the `digits` hex digits at `text[at..]`, if they are all there.
+fn hex(text: &[u8], at: usize, digits: usize) -> Option<u32> {
+    let digits = text.get(at..at + digits)?;
+    digits.iter().try_fold(0, |value, &digit| {
+        Some(value * 16 + char::from(digit).to_digit(16)?)
+    })
 }
 
 /// A query's part decoded as a form does: `+` is a space, then percent-decoding.
@@ -292,31 +332,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_form_of_a_secret_is_scrubbed() {
-        let secret = "a b/c\"é+&";
+    fn every_spelling_of_a_secret_is_scrubbed() {
+        let secret = "a b/c\"é+&-😀";
         let secrets = Redactor::new().secret(secret);
-        for form in [
-            secret.to_owned(),
-            json_escaped(secret),
-            json_escaped(secret).replace('/', "\\/"),
-            r#"a b\/c\"\u00e9+&"#.to_owned(),
-            r#"a b/c\"\u00E9+&"#.to_owned(),
-            "a%20b%2Fc%22%C3%A9%2B%26".to_owned(),
-            "a+b%2fc%22%c3%a9%2b%26".to_owned(),
+        for spelled in [
+            secret,
+            r#"a b/c\"é+&-😀"#,
+            r#"a b\/c\"\u00e9+&-\ud83d\ude00"#,
+            r#"a b\/c\"\u00E9+&-\uD83D\uDE00"#,
+            "a%20b%2Fc%22%C3%A9%2B%26%2D%F0%9F%98%80",
+            "a+b%2fc%22%c3%a9%2b%26-%f0%9f%98%80",
+            // Python's `quote`: `/` left as it is.
+            "a%20b/c%22%C3%A9%2B%26-%F0%9F%98%80",
         ] {
-            assert_eq!(secrets.scrub(&format!("<{form}>")), "<[redacted]>", "{form}");
+            assert_eq!(
+                secrets.scrub(&format!("<{spelled}>")),
+                "<[redacted]>",
+                "{spelled}"
+            );
         }
-        // Upper-casing an escape does not upper-case the secret: "AB" is someone else's.
-        assert_eq!(Redactor::new().secret("ab").scrub("AB ab"), "AB [redacted]");
+        // Near misses are left alone; the secret's own letters keep their case.
+        for text in [
+            "a b/c\"é+&-",
+            "A b/c\"é+&-😀",
+            "a%2",
+            "a\\",
+            "a\\u00",
+            "%zz\\x",
+        ] {
+            assert_eq!(secrets.scrub(text), text);
+        }
         assert_eq!(Redactor::new().scrub("as is"), "as is");
+        // Cut short, a text ending in the start of a secret loses that start.
+        for cut in ["x a b/", "x a%2", "x a b\\", "x a b\\/c\\\"\\u00"] {
+            assert_eq!(secrets.scrub_cut(cut), "x [redacted]", "{cut}");
+        }
+        assert_eq!(secrets.scrub("x a b/"), "x a b/");
+        // The longest spelling wins: a secret inside another is scrubbed with it.
+        let both = Redactor::new().secret("tok").secret("tok-en");
+        assert_eq!(both.scrub("tok-en tok"), "[redacted] [redacted]");
     }
 
     #[test]
     fn urls_and_headers_give_their_credentials() {
-        let url = reqwest::Url::parse(
-            "http://us%40er:p%40ss@h/x?q=kept&api_key=k%2B1&token=t+1&Key=K",
-        )
-        .unwrap();
+        let url =
+            reqwest::Url::parse("http://us%40er:p%40ss@h/x?q=kept&api_key=k%2B1&token=t+1&Key=K")
+                .unwrap();
         let mut secrets = Redactor::new();
         secrets.add_url(&url, |_| false);
         let text = "us@er p@ss k+1 t 1 K q kept";

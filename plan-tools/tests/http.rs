@@ -350,7 +350,8 @@ async fn bodies_over_the_cap_and_slow_answers_are_errors() {
 async fn hosts_off_the_allowlist_are_refused_before_any_connection() {
     let (base, counts) = serve().await;
     let (other, other_counts) = serve().await;
-    let http = Http::builder().allow(["127.0.0.1"]).build();
+    let here = base.trim_start_matches("http://").to_owned();
+    let http = Http::builder().allow([here.as_str()]).build();
     assert_eq!(
         http.send(Request::get(format!("{base}/ok")))
             .await
@@ -364,7 +365,12 @@ async fn hosts_off_the_allowlist_are_refused_before_any_connection() {
         .send(Request::get(format!("{base}/ok")))
         .await
         .unwrap_err();
-    assert_eq!(err.to_string(), "`127.0.0.1` is not on the allowlist");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`{here}` is not on the allowlist (an entry without a port admits the scheme's default port only; `host:*` admits every port)"
+        )
+    );
     assert_eq!(counts.of("/ok"), 1);
 
     // A redirect to `localhost` — the other server — is refused before it is followed.
@@ -375,13 +381,16 @@ async fn hosts_off_the_allowlist_are_refused_before_any_connection() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, HttpError::RedirectNotAllowed { host, .. } if host == "localhost"),
+        matches!(&err, HttpError::RedirectNotAllowed { host, port: Some(p), .. }
+            if host == "localhost" && p.to_string() == port),
         "{err}"
     );
     assert_eq!(counts.of("/redirect"), 1);
     assert_eq!(other_counts.of("/ok"), 0);
     // Allowed, the same redirect is followed.
-    let both = Http::builder().allow(["127.0.0.1", "localhost"]).build();
+    let both = Http::builder()
+        .allow(["127.0.0.1:*", "localhost:*"])
+        .build();
     let answer = both
         .send(Request::get(format!("{base}/redirect?to={to}")))
         .await

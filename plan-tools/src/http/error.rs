@@ -128,7 +128,9 @@ impl HttpError {
         let texts: Vec<&mut String> = match &mut self {
             HttpError::NotAllowed { host, .. } => vec![host],
             HttpError::Invalid { reason } => vec![reason],
-            HttpError::Status { method, url, body, .. }
+            HttpError::Status {
+                method, url, body, ..
+            }
             | HttpError::RetryAfterTooLong {
                 method, url, body, ..
             } => vec![method, url, body],

@@ -132,7 +132,9 @@ pub(super) enum Asked {
 /// The `Retry-After` value as written, for an error: at most 64 characters.
 fn asked_text(headers: Option<&HeaderMap>) -> String {
     let value = headers.and_then(|h| h.get(RETRY_AFTER));
-    let text = value.map_or_else(String::new, |v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned());
+    let text = value.map_or_else(String::new, |v| {
+        String::from_utf8_lossy(v.as_bytes()).trim().to_owned()
+    });
     match text.char_indices().nth(64) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text,

@@ -10,10 +10,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use tracing::Instrument;
 
 use crate::llm::error::excerpt;
-use crate::redact::{Redactor, url_for_debug};
 use crate::llm::{
     ApiKey, ChatOptions, ChatRequest, Completion, Llm, LlmError, Message, StreamEvent, Usage,
 };
+use crate::redact::{Redactor, url_for_debug};
 
 /// The variable [`OpenAi::new`] reads the API key from.
 pub const DEFAULT_KEY_VAR: &str = "OPENAI_API_KEY";

@@ -98,12 +98,12 @@ impl LlmError {
 
 /// The start of `body` as text, with the secrets (should a server echo them) replaced.
 pub(crate) fn excerpt(body: &[u8], secrets: &Redactor) -> String {
-    let text = String::from_utf8_lossy(body);
-    // Redacted before cutting, so that a key straddling the cut cannot leave its start behind.
-    let text = secrets.scrub(&text).into_owned();
+    // Enough bytes for the characters shown, each at most 4 bytes long.
+    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_CHARS * 4)]);
     match text.char_indices().nth(EXCERPT_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text,
+        // A secret across the cut loses the start it has before it, too.
+        Some((end, _)) => format!("{}…", secrets.scrub_cut(&text[..end])),
+        None => secrets.scrub(&text).into_owned(),
     }
 }
 
@@ -112,13 +112,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn excerpts_are_redacted_then_cut() {
+    fn excerpts_are_cut_and_redacted() {
         let key = Redactor::new().secret("sk-abc");
-        // The key straddles the cut: redacting first leaves none of it.
+        // The key straddles the cut: none of it is left.
         let body = format!("{}sk-abc and more", "x".repeat(EXCERPT_CHARS - 3));
         let cut = excerpt(body.as_bytes(), &key);
-        assert!(!cut.contains("sk-") && cut.ends_with('…'), "{cut}");
-        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
+        assert_eq!(cut, format!("{}[redacted]…", "x".repeat(EXCERPT_CHARS - 3)));
+        let long = "y".repeat(EXCERPT_CHARS * 8);
+        assert_eq!(
+            excerpt(long.as_bytes(), &key).chars().count(),
+            EXCERPT_CHARS + 1
+        );
         assert_eq!(excerpt(b"bad key sk-abc", &key), "bad key [redacted]");
         assert_eq!(excerpt("é\u{ff}".as_bytes(), &Redactor::new()), "é\u{ff}");
     }
