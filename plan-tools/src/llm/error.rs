@@ -46,6 +46,9 @@ pub enum LlmError {
         /// The start of the text that did not parse.
         excerpt: String,
     },
+    /// The response stream could not be read on: an event past the decoder's cap.
+    #[error("the response stream broke off: {0}")]
+    Stream(#[from] crate::sse::SseError),
     /// The environment variable named for the API key is not set.
     #[error("the API key's environment variable `{var}` is not set")]
     MissingKey {

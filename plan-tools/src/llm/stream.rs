@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::Instrument;
@@ -46,7 +46,7 @@ struct Delta {
 struct State {
     /// The client and request, until the request is sent.
     start: Option<(OpenAi, ChatRequest)>,
-    body: Option<SseStream<BoxStream<'static, reqwest::Result<Bytes>>>>,
+    body: Option<SseStream<BoxStream<'static, Result<Bytes, LlmError>>>>,
     /// Events decoded but not yet yielded: one SSE event can make several.
     ready: VecDeque<Result<StreamEvent, LlmError>>,
     /// The server's usage, once its usage chunk arrived.
@@ -90,7 +90,8 @@ impl State {
             if let Some((client, request)) = self.start.take() {
                 match client.send(&request, true, &self.secrets).await {
                     Ok(response) => {
-                        self.body = Some(SseStream::new(response.bytes_stream().boxed()));
+                        let bytes = response.bytes_stream().map_err(LlmError::transport);
+                        self.body = Some(SseStream::new(bytes.boxed()));
                     }
                     Err(err) => {
                         // Nothing was generated: there is no usage to report.
@@ -103,7 +104,7 @@ impl State {
             let body = self.body.as_mut().expect("the request was sent");
             match body.next().await {
                 Some(Ok(event)) => self.on_event(event),
-                Some(Err(err)) => self.fail(LlmError::transport(err)),
+                Some(Err(err)) => self.fail(err),
                 // The body ended without `[DONE]`: what arrived is all there is.
                 None => self.end(),
             }
