@@ -18,6 +18,7 @@
 //! the tools scrub error texts and excerpts of bodies, never whole bodies.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 
 use percent_encoding::percent_decode_str;
@@ -205,43 +206,57 @@ impl fmt::Debug for Redactor {
     }
 }
 
-/// The length of the spelling of `secret` that starts at `text[start..]`, if one does: each
-/// of its bytes written as itself, percent-encoded (`+` for a space), or JSON-escaped (a
-/// character at a time for `\u` escapes). With `cut`, text that ends while it still spells
-/// the secret counts (a secret cut short).
+/// The length of the longest spelling of `secret` that starts at `text[start..]`, if one
+/// does: each of its bytes written as itself, percent-encoded (`+` for a space), or
+/// JSON-escaped (a character at a time for `\u` escapes). With `cut`, text that ends while it
+/// still spells the secret counts (a secret cut short).
 fn spelled(text: &[u8], start: usize, secret: &[u8], cut: bool) -> Option<usize> {
-    let (mut at, mut next) = (start, 0);
-    while next < secret.len() {
+    let first = *text.get(start)?;
+    if !(first == secret[0] || matches!(first, b'%' | b'\\' | b'+')) {
+        return None;
+    }
+    // `%`, `\` and `+` may stand for themselves or start an escape: every reading is followed,
+    // each (text position, secret position) once.
+    let mut best = None;
+    let mut seen = HashSet::new();
+    let mut todo = vec![(start, 0)];
+    while let Some((at, next)) = todo.pop() {
+        if !seen.insert((at, next)) {
+            continue;
+        }
+        if next == secret.len() {
+            best = best.max(Some(at - start));
+            continue;
+        }
         let rest = &text[at..];
-        let want = secret[next];
-        let step = match rest.first() {
-            None => None,
-            Some(&byte) if byte == want => Some((1, 1)),
-            Some(b'+') if want == b' ' => Some((1, 1)),
-            Some(b'%') => hex(rest, 1, 2)
-                .filter(|&value| value == u32::from(want))
-                .map(|_| (3, 1)),
-            Some(b'\\') => json_escape(rest).and_then(|(used, decoded)| {
-                let mut buf = [0; 4];
-                let decoded = decoded.encode_utf8(&mut buf).as_bytes();
-                secret[next..]
-                    .starts_with(decoded)
-                    .then_some((used, decoded.len()))
-            }),
-            Some(_) => None,
-        };
-        match step {
-            Some((used, matched)) => {
-                at += used;
-                next += matched;
-            }
-            None if cut && (at > start || !rest.is_empty()) && cut_short(rest) => {
-                return Some(text.len() - start);
-            }
-            None => return None,
+        let mut stepped = false;
+        for (used, matched) in steps(rest, &secret[next..]).into_iter().flatten() {
+            todo.push((at + used, next + matched));
+            stepped = true;
+        }
+        if !stepped && cut && (at > start || !rest.is_empty()) && cut_short(rest) {
+            best = best.max(Some(text.len() - start));
         }
     }
-    Some(at - start)
+    best
+}
+
+/// The ways the start of `rest` spells the start of `secret`: (bytes of text, bytes of secret).
+fn steps(rest: &[u8], secret: &[u8]) -> [Option<(usize, usize)>; 3] {
+    let (Some(&byte), Some(&want)) = (rest.first(), secret.first()) else {
+        return [None; 3];
+    };
+    let itself = (byte == want || (byte == b'+' && want == b' ')).then_some((1, 1));
+    let percent = (byte == b'%' && hex(rest, 1, 2) == Some(u32::from(want))).then_some((3, 1));
+    let json = (byte == b'\\')
+        .then(|| json_escape(rest))
+        .flatten()
+        .and_then(|(used, decoded)| {
+            let mut buf = [0; 4];
+            let decoded = decoded.encode_utf8(&mut buf).as_bytes();
+            secret.starts_with(decoded).then_some((used, decoded.len()))
+        });
+    [itself, percent, json]
 }
 
 /// Whether `rest`, the end of a text, is empty or the start of an escape cut off.
@@ -303,6 +318,21 @@ fn form_decoded(part: &str) -> String {
     percent_decode_str(&part.replace('+', " "))
         .decode_utf8_lossy()
         .into_owned()
+}
+
+/// `url` as errors and logs show it: without credentials or a query, which may hold keys.
+pub(crate) fn shown(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        // Not a URL: show where it breaks, not what it holds.
+        Err(_) => url.split(['?', '#']).next().unwrap_or_default().to_owned(),
+    }
 }
 
 /// `url` for `Debug`: its user name and password, if any, shown as `[redacted]`.

@@ -41,14 +41,13 @@ use reqwest::header::HeaderMap;
 
 use crate::allow::Allowlist;
 use crate::budget::{Budget, Charge};
-use crate::redact::Redactor;
+use crate::redact::{Redactor, shown};
 
 pub use budget::RetryBudget;
 pub use error::HttpError;
 pub use request::{Request, Response};
 pub use retry::RetryPolicy;
 
-use request::shown;
 use retry::Wait;
 
 /// An HTTP client step. Cheap to clone: clones share the connection pool and the retry

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::redact::Redactor;
+use crate::redact::{Redactor, shown};
 
 /// A request for [`Http`](super::Http): method, URL, headers, body, and whether it may be
 /// retried after the server saw it.
@@ -206,21 +206,6 @@ impl fmt::Debug for Request {
             write!(f, ", {} body bytes", body.len())?;
         }
         f.write_str(")")
-    }
-}
-
-/// `url` as errors and logs show it: without credentials or a query, which may hold keys.
-pub(crate) fn shown(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.set_query(None);
-            parsed.set_fragment(None);
-            parsed.to_string()
-        }
-        // Not a URL: show where it breaks, not what it holds.
-        Err(_) => url.split(['?', '#']).next().unwrap_or_default().to_owned(),
     }
 }
 
