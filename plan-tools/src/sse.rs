@@ -178,7 +178,7 @@ impl SseDecoder {
                         }
                     }
                     let line = std::mem::take(&mut self.line);
-                    if let Some(event) = self.line_done(&line) {
+                    if let Some(event) = self.line_done(&line)? {
                         out.extend(Some(event));
                     }
                     // Reuse the allocation for the next line.
@@ -193,14 +193,20 @@ impl SseDecoder {
     /// Appends `bytes` to the unfinished line, unless the event would pass the cap.
     fn hold(&mut self, bytes: &[u8]) -> Result<(), SseError> {
         if self.line.len() + self.data.len() + bytes.len() > self.max_event {
-            // What was held is let go: the stream ends here.
-            self.failed = true;
-            self.line = Vec::new();
-            self.data = String::new();
-            return Err(self.too_large());
+            return Err(self.fail());
         }
         self.line.extend_from_slice(bytes);
         Ok(())
+    }
+
+    /// Lets go of what is held and reads nothing more: the stream ends here.
+    fn fail(&mut self) -> SseError {
+        self.failed = true;
+        self.line = Vec::new();
+        self.data = String::new();
+        self.event = None;
+        self.id = None;
+        self.too_large()
     }
 
     fn too_large(&self) -> SseError {
@@ -210,8 +216,13 @@ impl SseDecoder {
     }
 
     /// Handles one complete line; returns the event a blank line dispatches.
-    fn line_done(&mut self, raw: &[u8]) -> Option<SseEvent> {
+    fn line_done(&mut self, raw: &[u8]) -> Result<Option<SseEvent>, SseError> {
         let mut line = String::from_utf8_lossy(raw);
+        // Decoded, a line can be longer than its bytes (an invalid byte becomes a 3-byte
+        // U+FFFD): the cap holds for what is kept.
+        if line.len() + self.data.len() > self.max_event {
+            return Err(self.fail());
+        }
         if !self.started {
             self.started = true;
             if let Some(rest) = line.strip_prefix('\u{feff}') {
@@ -219,10 +230,10 @@ impl SseDecoder {
             }
         }
         if line.is_empty() {
-            return self.dispatch();
+            return Ok(self.dispatch());
         }
         if line.starts_with(':') {
-            return None;
+            return Ok(None);
         }
         let (field, value) = match line.split_once(':') {
             Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
@@ -246,7 +257,7 @@ impl SseDecoder {
             }
             _ => {}
         }
-        None
+        Ok(None)
     }
 
     fn dispatch(&mut self) -> Option<SseEvent> {

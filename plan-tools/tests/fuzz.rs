@@ -159,13 +159,13 @@ proptest! {
 
     #[test]
     fn a_redactor_leaves_no_secret_in_any_text(
-        secret in ".{1,12}",
+        // No NUL: it marks where a secret was, below.
+        secret in "[^\\x00]{1,12}",
         before in ".{0,24}",
         after in ".{0,24}",
         text in ".{0,64}",
         spelling in 0..4usize,
     ) {
-        prop_assume!(!secret.contains('\0'));
         let secrets = Redactor::new().secret(&secret);
         let spelled = spell(&secret, spelling);
         for text in [text.clone(), format!("{before}{spelled}{after}"), format!("{text}{secret}")] {
