@@ -225,9 +225,9 @@ mod retry_after {
     /// Requests the server got, over all cases.
     static REQUESTS: AtomicUsize = AtomicUsize::new(0);
 
-    /// One runtime and one server for every case: the server's address.
-    fn server() -> &'static (tokio::runtime::Runtime, String) {
-        static SERVER: OnceLock<(tokio::runtime::Runtime, String)> = OnceLock::new();
+    /// One runtime, one server and one client (its connections reused) for every case.
+    fn server() -> &'static (tokio::runtime::Runtime, String, Http) {
+        static SERVER: OnceLock<(tokio::runtime::Runtime, String, Http)> = OnceLock::new();
         SERVER.get_or_init(|| {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -253,7 +253,16 @@ mod retry_after {
                 tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
                 addr.to_string()
             });
-            (rt, addr)
+            // A cap of zero: any wait asked for refuses the retry; none or zero retries.
+            let http = Http::builder()
+                .retry(
+                    RetryPolicy::new(2)
+                        .backoff(Duration::from_millis(1))
+                        .max_retry_after(Duration::ZERO),
+                )
+                .budget(RetryBudget::unlimited())
+                .build();
+            (rt, addr, http)
         })
     }
 
@@ -262,6 +271,7 @@ mod retry_after {
         prop_oneof![
             "[0-9]{1,40}".prop_map(String::into_bytes),
             " ?[0-9]{1,30} ?".prop_map(String::into_bytes),
+            // Dates up to the last second of 9999, the last an HTTP date can name.
             (0u64..253_402_300_800).prop_map(|s| {
                 let at = std::time::UNIX_EPOCH + Duration::from_secs(s);
                 httpdate::fmt_http_date(at).into_bytes()
@@ -274,13 +284,7 @@ mod retry_after {
     proptest! {
         #[test]
         fn any_retry_after_gives_a_retry_or_a_typed_refusal(value in retry_after_value()) {
-            let (rt, addr) = server();
-            // (Dates up to the last second of 9999, the last an HTTP date can name.)
-            // A cap of zero: any wait asked for refuses the retry; none or zero retries.
-            let http = Http::builder()
-                .retry(RetryPolicy::new(2).backoff(Duration::from_millis(1)).max_retry_after(Duration::ZERO))
-                .budget(RetryBudget::unlimited())
-                .build();
+            let (rt, addr, http) = server();
             let query = percent_encoding::percent_encode(&value, NON_ALPHANUMERIC).to_string();
             let before = REQUESTS.load(Ordering::SeqCst);
             let err = rt.block_on(http.send(Request::get(format!("http://{addr}/?{query}")))).unwrap_err();

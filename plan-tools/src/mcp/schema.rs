@@ -32,8 +32,8 @@ const MAX_MESSAGE: usize = 1000;
 /// How many items of a list (allowed values, known arguments) a message names.
 const LISTED: usize = 10;
 
-/// Checks `arguments` against a tool's input `schema` — the subset of JSON Schema the
-/// [module](self) docs list — as [`McpTool`](super::McpTool) does before each call, and gives
+/// Checks `arguments` against a tool's input `schema` — the subset of JSON Schema listed on
+/// [`McpTool`](super::McpTool) — as an `McpTool` does before each call, and gives
 /// them as the object MCP sends (`null` is no arguments: `{}`). A mismatch is
 /// [`McpError::InvalidArguments`] naming `tool` and the first mismatch, where it is, in at
 /// most a thousand characters.
