@@ -25,6 +25,12 @@ use percent_encoding::percent_decode_str;
 use reqwest::header::{HeaderMap, HeaderName};
 
 /// What a secret is replaced with.
+///
+/// ```
+/// use plan_tools::redact::{REDACTED, Redactor};
+///
+/// assert_eq!(Redactor::new().secret("k3y").scrub("key=k3y"), format!("key={REDACTED}"));
+/// ```
 pub const REDACTED: &str = "[redacted]";
 
 /// Header names whose values are credentials even when not marked secret.

@@ -49,9 +49,27 @@ pub struct SseEvent {
 }
 
 /// The largest event a decoder holds by default: 1 MiB.
+///
+/// ```
+/// use plan_tools::sse::{DEFAULT_MAX_EVENT, SseDecoder};
+///
+/// let line = format!("data: {}\n\n", "x".repeat(DEFAULT_MAX_EVENT - 6));
+/// assert_eq!(SseDecoder::new().feed(line.as_bytes()).unwrap().len(), 1);
+/// ```
 pub const DEFAULT_MAX_EVENT: usize = 1 << 20;
 
 /// Why a stream of events cannot be read on.
+///
+/// ```
+/// use plan_tools::sse::{SseDecoder, SseError};
+///
+/// let err = SseDecoder::new().max_event(4).feed(b"data: 12345").unwrap_err();
+/// assert_eq!(err, SseError::TooLarge { limit: 4 });
+/// assert_eq!(
+///     err.to_string(),
+///     "a server-sent event is larger than the 4-byte cap (raise it with SseDecoder::max_event)"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SseError {
