@@ -41,9 +41,10 @@ fn http(c: &mut Criterion) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}/ok")
+        addr
     });
-    let http = Http::builder().allow(["127.0.0.1"]).build();
+    let http = Http::builder().allow([base.to_string()]).build();
+    let base = format!("http://{base}/ok");
     let client = reqwest::Client::new();
     rt.block_on(async {
         assert_eq!(

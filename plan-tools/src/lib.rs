@@ -3,13 +3,16 @@
 //!
 //! * [`limit`]: a rate limiter (GCRA), a concurrency limit and a circuit breaker, shared by
 //!   every branch of a run and across runs; a limited step waits, it does not fail.
-//! * [`sse`]: a server-sent events decoder that takes its input split at any byte.
+//! * [`sse`]: a server-sent events decoder that takes its input split at any byte, holding at
+//!   most a capped event.
 //! * [`llm`]: the OpenAI-compatible chat-completions protocol (llama.cpp, vLLM, Ollama's
 //!   `/v1`, LiteLLM and the hosted APIs): one call, a stream, a batch; the [`llm::Llm`] trait
 //!   for other providers and test fakes.
 //! * [`http`]: an HTTP step with a per-request timeout, retries of transient failures only,
-//!   `Retry-After`, a retry budget and a response size cap; [`allow`]: a domain allowlist
-//!   checked before any connection.
+//!   `Retry-After` (up to a cap), a retry budget and a response size cap; [`allow`]: a host
+//!   and port allowlist checked before any connection.
+//! * [`redact`]: what every tool sends as secret — credential headers, URL credentials, key
+//!   query parameters, the model key — scrubbed from its errors however a server echoes it.
 //! * [`budget`]: the tokens, money, requests and wall time a run may spend, shared by all its
 //!   branches; a call that would exceed it fails before it is sent.
 //! * `mcp` (feature `mcp`): the tools of any Model Context Protocol server, over stdio or
@@ -27,4 +30,5 @@ pub mod limit;
 pub mod llm;
 #[cfg(feature = "mcp")]
 pub mod mcp;
+pub mod redact;
 pub mod sse;

@@ -7,6 +7,7 @@
 //! wait the second the header asks for and check it was honoured (a wait never ends early).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -80,6 +81,24 @@ async fn serve() -> (String, Counts) {
         )
         .route("/retry-after/{form}", get(retry_after))
         .route("/big", get(|| async { "x".repeat(100_000) }))
+        .route(
+            "/too-long/{form}",
+            get(
+                |State(c): State<Counts>, Path(form): Path<String>| async move {
+                    c.hit(&format!("/too-long/{form}"));
+                    let asked = match form.as_str() {
+                        "number" => "99999999999999999999",
+                        "date" => "Fri, 31 Dec 9999 23:59:59 GMT",
+                        _ => "3600",
+                    };
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        [(header::RETRY_AFTER, asked)],
+                        "busy for a while",
+                    )
+                },
+            ),
+        )
         .route(
             "/redirect",
             get(
@@ -278,7 +297,7 @@ async fn retry_after_is_honoured_in_seconds_and_as_a_date() {
     assert!(
         matches!(
             err,
-            HttpError::Status {
+            HttpError::RetryAfterTooLong {
                 status: 503,
                 attempts: 1,
                 ..
@@ -287,6 +306,35 @@ async fn retry_after_is_honoured_in_seconds_and_as_a_date() {
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_millis(500));
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_any_clock_or_far_away_gets_no_retry() {
+    let (base, counts) = serve().await;
+    // Everything but the server's wish would retry: attempts, budget and a tiny backoff.
+    let http = unbudgeted(5);
+    for (form, asked) in [
+        ("number", "99999999999999999999"),
+        ("date", "Fri, 31 Dec 9999 23:59:59 GMT"),
+        ("seconds", "3600"),
+    ] {
+        let err = http
+            .send(Request::get(format!("{base}/too-long/{form}")))
+            .await
+            .unwrap_err();
+        assert_eq!(counts.of(&format!("/too-long/{form}")), 1, "{form}: {err}");
+        assert!(
+            matches!(&err, HttpError::RetryAfterTooLong { status: 503, asked: a, limit, attempts: 1, .. }
+                if a == asked && *limit == Duration::from_secs(60)),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "GET {base}/too-long/{form} answered 503 and asked to be retried after `Retry-After: {asked}`, longer than the 60s cap (RetryPolicy::max_retry_after); not retried after 1 attempt(s): busy for a while"
+            )
+        );
+    }
 }
 
 #[tokio::test]
@@ -350,7 +398,8 @@ async fn bodies_over_the_cap_and_slow_answers_are_errors() {
 async fn hosts_off_the_allowlist_are_refused_before_any_connection() {
     let (base, counts) = serve().await;
     let (other, other_counts) = serve().await;
-    let http = Http::builder().allow(["127.0.0.1"]).build();
+    let here = base.trim_start_matches("http://").to_owned();
+    let http = Http::builder().allow([here.as_str()]).build();
     assert_eq!(
         http.send(Request::get(format!("{base}/ok")))
             .await
@@ -364,7 +413,12 @@ async fn hosts_off_the_allowlist_are_refused_before_any_connection() {
         .send(Request::get(format!("{base}/ok")))
         .await
         .unwrap_err();
-    assert_eq!(err.to_string(), "`127.0.0.1` is not on the allowlist");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`{here}` is not on the allowlist (an entry without a port admits the scheme's default port only; `host:*` admits every port)"
+        )
+    );
     assert_eq!(counts.of("/ok"), 1);
 
     // A redirect to `localhost` — the other server — is refused before it is followed.
@@ -375,19 +429,99 @@ async fn hosts_off_the_allowlist_are_refused_before_any_connection() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, HttpError::RedirectNotAllowed { host, .. } if host == "localhost"),
+        matches!(&err, HttpError::RedirectNotAllowed { host, port: Some(p), .. }
+            if host == "localhost" && p.to_string() == port),
         "{err}"
     );
     assert_eq!(counts.of("/redirect"), 1);
     assert_eq!(other_counts.of("/ok"), 0);
     // Allowed, the same redirect is followed.
-    let both = Http::builder().allow(["127.0.0.1", "localhost"]).build();
+    let both = Http::builder()
+        .allow(["127.0.0.1:*", "localhost:*"])
+        .build();
     let answer = both
         .send(Request::get(format!("{base}/redirect?to={to}")))
         .await
         .unwrap();
     assert_eq!(answer.text(), "hello");
     assert_eq!(other_counts.of("/ok"), 1);
+}
+
+/// A listener on 127.0.0.1 that accepts connections and counts them: its port and the count.
+async fn counting_listener() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (port, accepted)
+}
+
+/// The connections `port`'s counting listener accepted before now: connects once more and waits
+/// for that connection to be counted, so that any earlier one has been too; returns the count
+/// before it.
+async fn accepted_before_now(port: u16, accepted: &AtomicUsize) -> usize {
+    let before = accepted.load(Ordering::SeqCst);
+    let _probe = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    while accepted.load(Ordering::SeqCst) == before {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    accepted.load(Ordering::SeqCst) - 1
+}
+
+#[tokio::test]
+async fn an_allowlist_entry_admits_its_port_only() {
+    let (base, counts) = serve().await;
+    let here = base.trim_start_matches("http://").to_owned();
+    let (port, accepted) = counting_listener().await;
+
+    // `127.0.0.1` admits port 80 only; `127.0.0.1:{here}` that port only.
+    for entry in ["127.0.0.1".to_owned(), here.clone()] {
+        let http = Http::builder().allow([entry.as_str()]).build();
+        let err = http
+            .send(Request::get(format!("http://127.0.0.1:{port}/")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, HttpError::NotAllowed { host, port: Some(p) } if host == "127.0.0.1" && *p == port),
+            "{entry}: {err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with(&format!("`127.0.0.1:{port}` is not on the allowlist")),
+            "{err}"
+        );
+        // A redirect from an admitted port to another is refused the same way.
+        let err = http
+            .send(Request::get(format!(
+                "{base}/redirect?to=http://127.0.0.1:{port}/"
+            )))
+            .await
+            .unwrap_err();
+        if entry == here {
+            assert!(
+                matches!(&err, HttpError::RedirectNotAllowed { port: Some(p), .. } if *p == port),
+                "{err:?}"
+            );
+        }
+    }
+    assert_eq!(accepted_before_now(port, &accepted).await, 0);
+    assert_eq!(counts.of("/redirect"), 1);
+
+    // The entry's own port, and `host:*`, are admitted.
+    for entry in [here.as_str(), "127.0.0.1:*"] {
+        let http = Http::builder().allow([entry]).build();
+        let answer = http.send(Request::get(format!("{base}/ok"))).await.unwrap();
+        assert_eq!(answer.text(), "hello", "{entry}");
+    }
+    assert_eq!(counts.of("/ok"), 2);
 }
 
 #[tokio::test]

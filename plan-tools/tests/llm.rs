@@ -19,6 +19,7 @@ use plan_tools::llm::{
     ApiKey, Chat, ChatOptions, ChatRequest, Completion, Llm, LlmError, Message, OpenAi,
     StreamEvent, Usage,
 };
+use plan_tools::sse::{DEFAULT_MAX_EVENT, SseError};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -109,6 +110,16 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Strin
             let body = stream_body(true);
             let cut = body.find("wörld").unwrap() + 3;
             sse(tiny_chunks(&body[..cut]), Some("connection reset"))
+        }
+        "endless line" => {
+            // A first chunk, then 4 MiB of one line that never ends: past the client's 1 MiB
+            // cap for an event.
+            let body = stream_body(true);
+            let hello = body.find("Hello, ").unwrap();
+            let first = &body[..hello + body[hello..].find("\r\n\r\n").unwrap() + 4];
+            let mut chunks = vec![Bytes::from(first.to_owned()), Bytes::from_static(b"data: ")];
+            chunks.extend(std::iter::repeat_n(Bytes::from(vec![b'x'; 64 << 10]), 64));
+            sse(chunks, None)
         }
         p if p.starts_with("batch") => batch_item(&shared, p).await,
         p => echo(p).into_response(),
@@ -426,6 +437,29 @@ async fn cut_stream_reports_an_estimate_then_the_error() {
     assert!(usage.estimated);
     // "cut": 1 token; "Hello, ": 7 characters, 2 tokens.
     assert_eq!((usage.prompt_tokens, usage.completion_tokens), (1, 2));
+}
+
+#[tokio::test]
+async fn a_line_past_the_event_cap_ends_the_stream_with_an_error() {
+    let (base, _) = spawn_server().await;
+    let mut events = collect(&client(&base), "endless line").await;
+    let err = events.pop().unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LlmError::Stream(SseError::TooLarge {
+                limit: DEFAULT_MAX_EVENT
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the response stream broke off: a server-sent event is larger than the 1048576-byte cap (raise it with SseDecoder::max_event)"
+    );
+    // What came before it is kept, and the spend estimated.
+    assert!(matches!(events.pop(), Some(Ok(StreamEvent::Usage(u))) if u.estimated));
+    assert_eq!(text_of(&events), "Hello, ");
 }
 
 #[tokio::test]

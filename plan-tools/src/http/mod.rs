@@ -1,6 +1,12 @@
 //! An HTTP step on reqwest: a per-request timeout, retries of transient failures only (with
 //! backoff, jitter and `Retry-After`), a retry budget shared by every call, a response size
-//! cap, and an optional allowlist checked before any connection — redirects included.
+//! cap, and an optional allowlist of hosts and ports checked before any connection —
+//! redirects included.
+//!
+//! What a request sends as secret — credential headers, the URL's user name and password,
+//! secret query parameters (see [`Request`]) — never appears in what the tool shows: its
+//! errors (and so a `PlanError`, a run report, a log event) have them scrubbed in every form
+//! a server may echo them in ([`redact`](crate::redact)).
 //!
 //! [`Http`] is a plan step taking a [`Request`] and giving a [`Response`]:
 //!
@@ -16,7 +22,7 @@
 //! }
 //!
 //! # async fn run() -> Result<(), PlanError> {
-//! let http = Http::builder().allow(["127.0.0.1"]).build();
+//! let http = Http::builder().allow(["127.0.0.1:8080"]).build();
 //! let search = plan! { lookup >> (http.clone()) >> body };
 //! let page = search.run("plans".to_owned()).await?;
 //! # Ok(()) }
@@ -35,13 +41,14 @@ use reqwest::header::HeaderMap;
 
 use crate::allow::Allowlist;
 use crate::budget::{Budget, Charge};
+use crate::redact::{Redactor, shown};
 
 pub use budget::RetryBudget;
 pub use error::HttpError;
 pub use request::{Request, Response};
 pub use retry::RetryPolicy;
 
-use request::shown;
+use retry::Wait;
 
 /// An HTTP client step. Cheap to clone: clones share the connection pool and the retry
 /// budget. See the [module](self) docs.
@@ -126,23 +133,28 @@ impl Http {
         let parsed = reqwest::Url::parse(&request.url).map_err(|err| HttpError::Invalid {
             reason: format!("`{url}`: {err}"),
         })?;
+        let (parsed, secrets) = request.resolve(parsed, &self.client);
         if let Some(allow) = &self.allow
             && !allow.admits_url(&parsed)
         {
             return Err(HttpError::NotAllowed {
                 host: parsed.host_str().unwrap_or_default().to_owned(),
-            });
+                port: parsed.port_or_known_default(),
+            }
+            .scrubbed(&secrets));
         }
         self.budget.deposit();
         let mut attempt = 1;
         loop {
             let reservation = budget.map(|b| b.admit(&Charge::request())).transpose()?;
-            let outcome = self.attempt(&request, &parsed, &method, &url).await;
+            let outcome = self
+                .attempt(&request, &parsed, &method, &url, &secrets)
+                .await;
             if let Some(reservation) = reservation {
                 reservation.settle(&Charge::request());
             }
             count("requests", 1.0);
-            let (error, headers) = match outcome {
+            let (error, answer) = match outcome {
                 Ok((status, headers, body)) if status < 400 => {
                     count("requests_ok", 1.0);
                     return Ok(Response {
@@ -158,9 +170,10 @@ impl Http {
                         method: method.clone(),
                         url: url.clone(),
                         status,
-                        body: excerpt(&body),
+                        body: excerpt(&body, &secrets),
                         attempts: attempt,
-                    };
+                    }
+                    .scrubbed(&secrets);
                     if !retryable {
                         return Err(error);
                     }
@@ -173,15 +186,22 @@ impl Http {
                         url: url.clone(),
                         reason,
                         attempts: attempt,
-                    };
+                    }
+                    .scrubbed(&secrets);
                     (error, None)
                 }
-                Err(Failure::Final(error)) => return Err(error),
+                Err(Failure::Final(error)) => return Err(error.scrubbed(&secrets)),
             };
-            let wait = match self.retry.wait(attempt, headers.as_ref()) {
-                Some(wait) if attempt < self.retry.attempts() && self.budget.withdraw() => wait,
-                _ => return Err(error),
+            if attempt >= self.retry.attempts() {
+                return Err(error);
+            }
+            let wait = match self.retry.wait(attempt, answer.as_ref()) {
+                Wait::After(wait) => wait,
+                Wait::TooLong { asked, limit } => return Err(too_long(error, asked, limit)),
             };
+            if !self.budget.withdraw() {
+                return Err(error);
+            }
             tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, %error, "http retry");
             count("retries", 1.0);
             tokio::time::sleep(wait).await;
@@ -196,6 +216,7 @@ impl Http {
         url: &reqwest::Url,
         method: &str,
         shown_url: &str,
+        secrets: &Redactor,
     ) -> Result<(u16, HeaderMap, Bytes), Failure> {
         let mut builder = self
             .client
@@ -208,7 +229,7 @@ impl Http {
         let mut answer = builder
             .send()
             .await
-            .map_err(|err| self.failure(method, shown_url, err))?;
+            .map_err(|err| self.failure(method, shown_url, secrets, err))?;
         let status = answer.status().as_u16();
         let too_large = || {
             Failure::Final(HttpError::TooLarge {
@@ -228,7 +249,7 @@ impl Http {
         while let Some(chunk) = answer
             .chunk()
             .await
-            .map_err(|err| self.failure(method, shown_url, err))?
+            .map_err(|err| self.failure(method, shown_url, secrets, err))?
         {
             if body.len() + chunk.len() > self.max_body {
                 return Err(too_large());
@@ -239,7 +260,7 @@ impl Http {
     }
 
     /// What a reqwest error means for the call.
-    fn failure(&self, method: &str, url: &str, err: reqwest::Error) -> Failure {
+    fn failure(&self, method: &str, url: &str, secrets: &Redactor, err: reqwest::Error) -> Failure {
         let (method, url) = (method.to_owned(), url.to_owned());
         if err.is_timeout() {
             return Failure::Final(HttpError::Timeout {
@@ -254,11 +275,12 @@ impl Http {
             return Failure::Final(HttpError::RedirectNotAllowed {
                 method,
                 url,
-                host: blocked.0.clone(),
+                host: blocked.host.clone(),
+                port: blocked.port,
             });
         }
         // reqwest's message, without the URL it appends (it may hold a query).
-        let reason = reason(&err);
+        let reason = secrets.scrub(&reason(&err)).into_owned();
         if err.is_connect() {
             Failure::Connect(reason)
         } else {
@@ -286,8 +308,34 @@ enum Failure {
 
 /// A redirect the allowlist refused.
 #[derive(Debug, thiserror::Error)]
-#[error("redirect to `{0}` is not allowed")]
-struct Blocked(String);
+#[error("redirect to `{host}` is not allowed")]
+struct Blocked {
+    host: String,
+    port: Option<u16>,
+}
+
+/// `error`, the answer of a server that asked to be retried after more than `limit`.
+fn too_long(error: HttpError, asked: String, limit: Duration) -> HttpError {
+    match error {
+        HttpError::Status {
+            method,
+            url,
+            status,
+            body,
+            attempts,
+        } => HttpError::RetryAfterTooLong {
+            method,
+            url,
+            status,
+            asked,
+            limit,
+            body,
+            attempts,
+        },
+        // Only an answer carries a `Retry-After`.
+        other => other,
+    }
+}
 
 fn source_of<E: std::error::Error + 'static>(err: &reqwest::Error) -> Option<&E> {
     let mut source = std::error::Error::source(err);
@@ -309,15 +357,22 @@ fn reason(err: &reqwest::Error) -> String {
     innermost.to_string()
 }
 
-/// The start of a body, for an error message.
-fn excerpt(body: &[u8]) -> String {
+/// The start of a body, for an error message, with the request's secrets scrubbed.
+fn excerpt(body: &[u8], secrets: &Redactor) -> String {
     const SHOWN: usize = 200;
-    let text = String::from_utf8_lossy(&body[..body.len().min(SHOWN)]);
-    let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if body.len() > SHOWN {
-        text.push('…');
+    // Enough bytes for the characters shown, each at most 4 bytes long.
+    let text = String::from_utf8_lossy(&body[..body.len().min(SHOWN * 4)]);
+    let (text, cut) = match text.char_indices().nth(SHOWN) {
+        // A secret across the cut loses the start it has before it, too.
+        Some((end, _)) => (secrets.scrub_cut(&text[..end]), true),
+        None => (secrets.scrub(&text), false),
+    };
+    // The error is scrubbed once more when built, after the whitespace is joined.
+    let mut shown = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if cut {
+        shown.push('…');
     }
-    text
+    shown
 }
 
 impl HttpBuilder {
@@ -345,7 +400,8 @@ impl HttpBuilder {
         self
     }
 
-    /// Only these hosts may be called, or redirected to (see [`Allowlist`]).
+    /// Only these hosts and ports may be called, or redirected to (see [`Allowlist`]): an
+    /// entry without a port admits the scheme's default port only; `host:*` every port.
     pub fn allow<S: AsRef<str>>(mut self, hosts: impl IntoIterator<Item = S>) -> Self {
         self.allow = Some(Allowlist::new(hosts));
         self
@@ -368,7 +424,8 @@ impl HttpBuilder {
             match &allow {
                 Some(allow) if !allow.admits_url(attempt.url()) => {
                     let host = attempt.url().host_str().unwrap_or_default().to_owned();
-                    attempt.error(Blocked(host))
+                    let port = attempt.url().port_or_known_default();
+                    attempt.error(Blocked { host, port })
                 }
                 _ => attempt.follow(),
             }

@@ -6,6 +6,8 @@ use bytes::Bytes;
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::redact::{Redactor, shown};
+
 /// A request for [`Http`](super::Http): method, URL, headers, body, and whether it may be
 /// retried after the server saw it.
 ///
@@ -16,6 +18,16 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 ///
 /// `Debug` shows the method and the URL without its query, and header names only: a token in
 /// a header or a key in a query string is not printed.
+///
+/// What is secret is also kept out of what the tool shows — its errors, and through them a
+/// `PlanError`, a run report and log events — even when a server echoes it back (see
+/// [`redact`](crate::redact) for the forms scrubbed): the values of the headers
+/// `Authorization`, `Proxy-Authorization`, `Cookie`, `X-Api-Key`, `Api-Key`, `X-Auth-Token`
+/// and `X-Access-Token`, and of any header added with [`Request::secret_header`]; the URL's
+/// user name and password; the values of query parameters added with
+/// [`Request::secret_query`], and of those in the URL named `api_key`, `apikey`, `api-key`,
+/// `key`, `token`, `access_token`, `auth`, `password`, `secret`, `client_secret` or
+/// `signature` (names compared without case).
 ///
 /// ```
 /// use plan_tools::http::Request;
@@ -37,6 +49,10 @@ pub struct Request {
     pub(super) idempotent: bool,
     /// A header or body that could not be built: reported when the request is sent.
     pub(super) invalid: Option<String>,
+    /// Headers added with [`Request::secret_header`].
+    pub(super) secret_headers: Vec<HeaderName>,
+    /// Query parameters added with [`Request::secret_query`], appended when it is sent.
+    pub(super) secret_query: Vec<(String, String)>,
 }
 
 impl Request {
@@ -58,6 +74,8 @@ impl Request {
             body: None,
             idempotent,
             invalid: None,
+            secret_headers: Vec::new(),
+            secret_query: Vec::new(),
         }
     }
 
@@ -83,6 +101,69 @@ impl Request {
             _ => self.invalid = Some(format!("invalid header `{name}`")),
         }
         self
+    }
+
+    /// Adds a header whose value is secret: sent, and scrubbed from all the tool shows (the
+    /// headers named in the [type's docs](Request) are secret without this).
+    ///
+    /// ```
+    /// use plan_tools::http::Request;
+    ///
+    /// let req = Request::get("http://127.0.0.1:8080/v1").secret_header("x-signature", "s1g");
+    /// assert!(!format!("{req:?}").contains("s1g"));
+    /// ```
+    pub fn secret_header(mut self, name: &str, value: &str) -> Self {
+        self = self.header(name, value);
+        if let Ok(name) = HeaderName::try_from(name) {
+            self.secret_headers.push(name);
+        }
+        self
+    }
+
+    /// Appends the query parameter `name=value` to the URL, its value secret: sent, and
+    /// scrubbed from all the tool shows. The URL's own query parameters with well-known names
+    /// (see the [type's docs](Request)) are secret without this.
+    ///
+    /// ```
+    /// use plan_tools::http::Request;
+    ///
+    /// let req = Request::get("http://127.0.0.1:8080/v1?q=x").secret_query("sig", "s1g");
+    /// assert_eq!(format!("{req:?}"), "Request(GET http://127.0.0.1:8080/v1)");
+    /// ```
+    pub fn secret_query(mut self, name: &str, value: &str) -> Self {
+        self.secret_query.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The URL to send, with the secret query parameters appended, and the secrets it and the
+    /// headers carry.
+    pub(super) fn resolve(
+        &self,
+        mut url: reqwest::Url,
+        client: &reqwest::Client,
+    ) -> (reqwest::Url, Redactor) {
+        let mut secrets = Redactor::new();
+        if !self.secret_query.is_empty() {
+            let mut query = url.query_pairs_mut();
+            for (name, value) in &self.secret_query {
+                query.append_pair(name, value);
+            }
+        }
+        for (_, value) in &self.secret_query {
+            secrets.add(value);
+        }
+        secrets.add_url(&url, |name| {
+            self.secret_query.iter().any(|(secret, _)| secret == name)
+        });
+        // The headers as reqwest will send them: with an `Authorization` it made of the URL's
+        // user name and password, if it has them.
+        let built = client
+            .request(self.method.clone(), url.clone())
+            .headers(self.headers.clone())
+            .build();
+        let headers = built.as_ref().map_or(&self.headers, |r| r.headers());
+        secrets.add_headers(headers, |name| self.secret_headers.contains(name));
+        (url, secrets)
     }
 
     /// The body, as bytes.
@@ -125,21 +206,6 @@ impl fmt::Debug for Request {
             write!(f, ", {} body bytes", body.len())?;
         }
         f.write_str(")")
-    }
-}
-
-/// `url` as errors and logs show it: without credentials or a query, which may hold keys.
-pub(crate) fn shown(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.set_query(None);
-            parsed.set_fragment(None);
-            parsed.to_string()
-        }
-        // Not a URL: show where it breaks, not what it holds.
-        Err(_) => url.split(['?', '#']).next().unwrap_or_default().to_owned(),
     }
 }
 

@@ -68,8 +68,10 @@ impl RetryPolicy {
         self
     }
 
-    /// The longest `Retry-After` honoured: a server asking for more gets no retry, and its
-    /// answer is the call's error.
+    /// The longest `Retry-After` honoured: a server asking for more — however it writes it: a
+    /// number of seconds, even one too large for any clock, or a far date — gets no retry,
+    /// and the call fails with [`HttpError::RetryAfterTooLong`](super::HttpError::RetryAfterTooLong).
+    /// A `Retry-After` that is neither a number nor a date is ignored (the backoff applies).
     pub fn max_retry_after(mut self, max: Duration) -> Self {
         self.max_retry_after = max;
         self
@@ -81,13 +83,16 @@ impl RetryPolicy {
     }
 
     /// The wait before retry number `retry` (1 for the first): the server's `Retry-After` if
-    /// it sent one, else the backoff. `None`: the server asks for longer than
+    /// it sent one, else the backoff; or the server asks for longer than
     /// [`RetryPolicy::max_retry_after`].
-    pub(super) fn wait(&self, retry: u32, headers: Option<&HeaderMap>) -> Option<Duration> {
+    pub(super) fn wait(&self, retry: u32, headers: Option<&HeaderMap>) -> Wait {
         match headers.and_then(|h| retry_after(h, SystemTime::now())) {
-            Some(asked) if asked > self.max_retry_after => None,
-            Some(asked) => Some(asked),
-            None => Some(self.backoff_for(retry)),
+            Some(Asked::For(asked)) if asked <= self.max_retry_after => Wait::After(asked),
+            Some(_) => Wait::TooLong {
+                asked: asked_text(headers),
+                limit: self.max_retry_after,
+            },
+            None => Wait::After(self.backoff_for(retry)),
         }
     }
 
@@ -102,20 +107,59 @@ impl RetryPolicy {
     }
 }
 
+/// What the policy says to do before a retry.
+#[derive(Debug, PartialEq)]
+pub(super) enum Wait {
+    /// Wait this long, then retry.
+    After(Duration),
+    /// The server asked for more than `limit`: do not retry.
+    TooLong {
+        /// The `Retry-After` value as written, cut to a length an error can show.
+        asked: String,
+        limit: Duration,
+    },
+}
+
+/// What a `Retry-After` header asks for.
+#[derive(Debug, PartialEq)]
+pub(super) enum Asked {
+    /// A wait (zero for a date in the past).
+    For(Duration),
+    /// A number of seconds too large to hold: longer than any cap.
+    Forever,
+}
+
+/// The `Retry-After` value as written, for an error: at most 64 characters.
+fn asked_text(headers: Option<&HeaderMap>) -> String {
+    let value = headers.and_then(|h| h.get(RETRY_AFTER));
+    let text = value.map_or_else(String::new, |v| {
+        String::from_utf8_lossy(v.as_bytes()).trim().to_owned()
+    });
+    match text.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
+    }
+}
+
 /// Whether a status is worth another attempt.
 pub(super) fn transient(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
 }
 
-/// What `Retry-After` asks for, in either of its forms: a number of seconds, or an HTTP date
-/// (a date in the past asks for no wait).
-pub(super) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+/// What `Retry-After` asks for, in either of its forms: a number of seconds (digits only, as
+/// the standard writes it; one too large for a `u64` asks for ever), or an HTTP date (a date
+/// in the past asks for no wait). `None`: no header, or one that is neither.
+pub(super) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Asked> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(match value.parse::<u64>() {
+            Ok(seconds) => Asked::For(Duration::from_secs(seconds)),
+            // All digits, so the only failure is overflow.
+            Err(_) => Asked::Forever,
+        });
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(Asked::For(at.duration_since(now).unwrap_or(Duration::ZERO)))
 }
 
 #[cfg(test)]
@@ -132,21 +176,21 @@ mod tests {
     #[test]
     fn retry_after_in_seconds_and_as_a_date() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let asks = |value: &str| retry_after(&with_retry_after(value), now);
+        assert_eq!(asks("7"), Some(Asked::For(Duration::from_secs(7))));
         assert_eq!(
-            retry_after(&with_retry_after("7"), now),
-            Some(Duration::from_secs(7))
+            asks(" 18446744073709551615 "),
+            Some(Asked::For(Duration::from_secs(u64::MAX)))
         );
+        assert_eq!(asks("18446744073709551616"), Some(Asked::Forever));
+        assert_eq!(asks(&"9".repeat(4000)), Some(Asked::Forever));
         let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
-        assert_eq!(
-            retry_after(&with_retry_after(&later), now),
-            Some(Duration::from_secs(90))
-        );
+        assert_eq!(asks(&later), Some(Asked::For(Duration::from_secs(90))));
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(5));
-        assert_eq!(
-            retry_after(&with_retry_after(&earlier), now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(retry_after(&with_retry_after("soon"), now), None);
+        assert_eq!(asks(&earlier), Some(Asked::For(Duration::ZERO)));
+        for garbage in ["soon", "+5", "-5", "1e9", "5 s", ""] {
+            assert_eq!(asks(garbage), None, "{garbage}");
+        }
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
     }
 
@@ -168,15 +212,27 @@ mod tests {
         for (retry, full) in [(1, 100), (2, 200), (3, 350), (8, 350)] {
             let full = Duration::from_millis(full);
             for _ in 0..50 {
-                let wait = policy.wait(retry, None).unwrap();
+                let Wait::After(wait) = policy.wait(retry, None) else {
+                    panic!("no backoff")
+                };
                 assert!(wait >= full / 2 && wait <= full, "{retry}: {wait:?}");
             }
         }
-        let asks_too_much = with_retry_after("3600");
-        assert_eq!(policy.wait(1, Some(&asks_too_much)), None);
+        let too_long = |asked: &str| Wait::TooLong {
+            asked: asked.to_owned(),
+            limit: Duration::from_secs(60),
+        };
+        let huge = "99999999999999999999";
+        for asked in ["3600", huge, "Fri, 31 Dec 9999 23:59:59 GMT"] {
+            let wait = policy.wait(1, Some(&with_retry_after(asked)));
+            assert_eq!(wait, too_long(asked));
+        }
+        let long = "9".repeat(100);
+        let wait = policy.wait(1, Some(&with_retry_after(&long)));
+        assert_eq!(wait, too_long(&format!("{}…", &long[..64])));
         assert_eq!(
             policy.wait(1, Some(&with_retry_after("2"))),
-            Some(Duration::from_secs(2))
+            Wait::After(Duration::from_secs(2))
         );
     }
 }

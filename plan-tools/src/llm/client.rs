@@ -13,6 +13,7 @@ use crate::llm::error::excerpt;
 use crate::llm::{
     ApiKey, ChatOptions, ChatRequest, Completion, Llm, LlmError, Message, StreamEvent, Usage,
 };
+use crate::redact::{Redactor, url_for_debug};
 
 /// The variable [`OpenAi::new`] reads the API key from.
 pub const DEFAULT_KEY_VAR: &str = "OPENAI_API_KEY";
@@ -32,8 +33,10 @@ pub const DEFAULT_KEY_VAR: &str = "OPENAI_API_KEY";
 ///     .api_key(ApiKey::new("sk-local"))
 ///     .defaults(ChatOptions { temperature: Some(0.2), max_tokens: Some(512), ..Default::default() });
 /// assert_eq!(client.model(), "qwen2.5-7b-instruct");
-/// // The key never shows.
+/// // The key never shows, nor the base URL's credentials.
 /// assert!(!format!("{client:?}").contains("sk-local"));
+/// let behind_proxy = OpenAi::new("http://user:pa55@127.0.0.1:8080/v1", "qwen2.5-7b-instruct");
+/// assert!(format!("{behind_proxy:?}").contains(r#"base_url: "http://[redacted]@127.0.0.1:8080/v1""#));
 /// ```
 #[derive(Clone)]
 pub struct OpenAi {
@@ -127,10 +130,11 @@ impl OpenAi {
             messages = request.messages.len(),
         );
         async {
-            let response = self.send(&request, false).await?;
+            let secrets = self.secrets();
+            let response = self.send(&request, false, &secrets).await?;
             let body = response.bytes().await.map_err(LlmError::transport)?;
             let mut completion: Completion = serde_json::from_slice::<Wire>(&body)
-                .map_err(|err| LlmError::json(err, &body, self.key.as_ref()))?
+                .map_err(|err| LlmError::json(err, &body, &secrets))?
                 .0;
             if completion.usage == Usage::default() {
                 let output = completion.choices.iter().map(|c| c.message.chars()).sum();
@@ -186,6 +190,7 @@ impl OpenAi {
         &self,
         request: &ChatRequest,
         stream: bool,
+        secrets: &Redactor,
     ) -> Result<reqwest::Response, LlmError> {
         let mut options = self.defaults.merged(&request.options);
         // The protocol's own fields are this client's to set, whatever `extra` holds.
@@ -219,19 +224,35 @@ impl OpenAi {
         tracing::debug!(status = status.as_u16(), "llm server error");
         Err(LlmError::Status {
             status: status.as_u16(),
-            body: excerpt(&body, self.key.as_ref()),
+            body: excerpt(&body, secrets),
         })
     }
 
-    pub(crate) fn key(&self) -> Option<&ApiKey> {
-        self.key.as_ref()
+    /// What a call sends as secret: the key, the base URL's credentials and query keys, and
+    /// the `Authorization` reqwest makes of them.
+    pub(crate) fn secrets(&self) -> Redactor {
+        let mut secrets = Redactor::new();
+        if let Some(key) = &self.key {
+            secrets.add(key.expose());
+        }
+        if let Ok(url) = reqwest::Url::parse(&self.endpoint) {
+            secrets.add_url(&url, |_| false);
+        }
+        let mut builder = self.http.post(&self.endpoint);
+        if let Some(key) = &self.key {
+            builder = builder.bearer_auth(key.expose());
+        }
+        if let Ok(sent) = builder.build() {
+            secrets.add_headers(sent.headers(), |_| false);
+        }
+        secrets
     }
 }
 
 impl fmt::Debug for OpenAi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpenAi")
-            .field("base_url", &self.base_url)
+            .field("base_url", &url_for_debug(&self.base_url))
             .field("model", &self.model)
             .field("api_key", &self.key)
             .field("defaults", &self.defaults)

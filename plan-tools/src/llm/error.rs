@@ -1,10 +1,12 @@
 //! `LlmError`: why a model call failed.
 
-use crate::llm::ApiKey;
+use crate::redact::Redactor;
 
-/// Why a model call failed. No variant holds the API key: a server's error body is cut to an
-/// excerpt with any occurrence of the key replaced by `[redacted]`, and transport errors
-/// name the URL, which never carries the key (it goes in the `Authorization` header).
+/// Why a model call failed. No variant holds a secret the client sent — the API key, the
+/// base URL's user name and password, a key in its query: a server's error body is cut to
+/// an excerpt with each of them, in every form a server may echo it in, replaced by
+/// `[redacted]` (see [`redact`](crate::redact)), and transport errors name the URL without its
+/// credentials and query.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LlmError {
@@ -44,6 +46,9 @@ pub enum LlmError {
         /// The start of the text that did not parse.
         excerpt: String,
     },
+    /// The response stream could not be read on: an event past the decoder's cap.
+    #[error("the response stream broke off: {0}")]
+    Stream(#[from] crate::sse::SseError),
     /// The environment variable named for the API key is not set.
     #[error("the API key's environment variable `{var}` is not set")]
     MissingKey {
@@ -60,7 +65,12 @@ pub const EXCERPT_CHARS: usize = 512;
 
 impl LlmError {
     /// Sorts a transport error by what went wrong.
-    pub(crate) fn transport(err: reqwest::Error) -> Self {
+    pub(crate) fn transport(mut err: reqwest::Error) -> Self {
+        // reqwest keeps the URL without its credentials (they became a header); its query
+        // may hold a key.
+        if let Some(url) = err.url_mut() {
+            url.set_query(None);
+        }
         if err.is_timeout() {
             LlmError::Timeout(err)
         } else if err.is_connect() {
@@ -73,10 +83,10 @@ impl LlmError {
     }
 
     /// A parse failure of `text`.
-    pub(crate) fn json(source: serde_json::Error, text: &[u8], key: Option<&ApiKey>) -> Self {
+    pub(crate) fn json(source: serde_json::Error, text: &[u8], secrets: &Redactor) -> Self {
         LlmError::Json {
             source,
-            excerpt: excerpt(text, key),
+            excerpt: excerpt(text, secrets),
         }
     }
 
@@ -89,16 +99,14 @@ impl LlmError {
     }
 }
 
-/// The start of `body` as text, with the key (should a server echo it) replaced.
-pub(crate) fn excerpt(body: &[u8], key: Option<&ApiKey>) -> String {
-    let mut text = String::from_utf8_lossy(body).into_owned();
-    // Redacted before cutting, so that a key straddling the cut cannot leave its start behind.
-    if let Some(key) = key.filter(|k| !k.expose().is_empty()) {
-        text = text.replace(key.expose(), "[redacted]");
-    }
+/// The start of `body` as text, with the secrets (should a server echo them) replaced.
+pub(crate) fn excerpt(body: &[u8], secrets: &Redactor) -> String {
+    // Enough bytes for the characters shown, each at most 4 bytes long.
+    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_CHARS * 4)]);
     match text.char_indices().nth(EXCERPT_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text,
+        // A secret across the cut loses the start it has before it, too.
+        Some((end, _)) => format!("{}…", secrets.scrub_cut(&text[..end])),
+        None => secrets.scrub(&text).into_owned(),
     }
 }
 
@@ -107,14 +115,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn excerpts_are_redacted_then_cut() {
-        let key = ApiKey::new("sk-abc");
-        // The key straddles the cut: redacting first leaves none of it.
+    fn excerpts_are_cut_and_redacted() {
+        let key = Redactor::new().secret("sk-abc");
+        // The key straddles the cut: none of it is left.
         let body = format!("{}sk-abc and more", "x".repeat(EXCERPT_CHARS - 3));
-        let cut = excerpt(body.as_bytes(), Some(&key));
-        assert!(!cut.contains("sk-") && cut.ends_with('…'), "{cut}");
-        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
-        assert_eq!(excerpt(b"bad key sk-abc", Some(&key)), "bad key [redacted]");
-        assert_eq!(excerpt("é\u{ff}".as_bytes(), None), "é\u{ff}");
+        let cut = excerpt(body.as_bytes(), &key);
+        assert_eq!(cut, format!("{}[redacted]…", "x".repeat(EXCERPT_CHARS - 3)));
+        let long = "y".repeat(EXCERPT_CHARS * 8);
+        assert_eq!(
+            excerpt(long.as_bytes(), &key).chars().count(),
+            EXCERPT_CHARS + 1
+        );
+        assert_eq!(excerpt(b"bad key sk-abc", &key), "bad key [redacted]");
+        assert_eq!(excerpt("é\u{ff}".as_bytes(), &Redactor::new()), "é\u{ff}");
     }
 }

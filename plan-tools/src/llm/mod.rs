@@ -8,7 +8,9 @@
 //! * [`Llm`]: the small trait other providers and test fakes implement; [`Chat`] makes any
 //!   `Llm` a step of `plan!`, and [`batch`] batches any `Llm`.
 //! * [`ApiKey`]: read from `OPENAI_API_KEY` by default; printed as `[redacted]`, and never
-//!   put into errors, spans or log events.
+//!   put into errors, spans or log events — nor are the base URL's user name and password,
+//!   even when a server echoes them back, raw, JSON-escaped or percent-encoded
+//!   ([`redact`](crate::redact)).
 //!
 //! Messages, tool definitions and tool calls pass through: fields this crate does not model
 //! are kept in `extra` maps, sent and returned as they are.

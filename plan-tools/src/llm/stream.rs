@@ -4,13 +4,14 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::Instrument;
 
 use crate::llm::error::excerpt;
 use crate::llm::{ChatRequest, LlmError, OpenAi, StreamEvent, ToolCallDelta, Usage};
+use crate::redact::Redactor;
 use crate::sse::{SseEvent, SseStream};
 
 /// One chunk of a stream. Every field may be missing or `null`: servers differ.
@@ -45,7 +46,7 @@ struct Delta {
 struct State {
     /// The client and request, until the request is sent.
     start: Option<(OpenAi, ChatRequest)>,
-    body: Option<SseStream<BoxStream<'static, reqwest::Result<Bytes>>>>,
+    body: Option<SseStream<BoxStream<'static, Result<Bytes, LlmError>>>>,
     /// Events decoded but not yet yielded: one SSE event can make several.
     ready: VecDeque<Result<StreamEvent, LlmError>>,
     /// The server's usage, once its usage chunk arrived.
@@ -55,7 +56,7 @@ struct State {
     /// No more input is read; what is in `ready` is all that is left.
     finished: bool,
     /// For redacting error excerpts.
-    key: Option<crate::llm::ApiKey>,
+    secrets: Redactor,
 }
 
 /// The events of `request` streamed by `client`.
@@ -66,7 +67,7 @@ pub(crate) fn events(
 ) -> impl Stream<Item = Result<StreamEvent, LlmError>> + Send + 'static {
     let state = State {
         prompt_chars: request.chars(),
-        key: client.key().cloned(),
+        secrets: client.secrets(),
         start: Some((client, request)),
         body: None,
         ready: VecDeque::new(),
@@ -87,9 +88,10 @@ impl State {
                 return None;
             }
             if let Some((client, request)) = self.start.take() {
-                match client.send(&request, true).await {
+                match client.send(&request, true, &self.secrets).await {
                     Ok(response) => {
-                        self.body = Some(SseStream::new(response.bytes_stream().boxed()));
+                        let bytes = response.bytes_stream().map_err(LlmError::transport);
+                        self.body = Some(SseStream::new(bytes.boxed()));
                     }
                     Err(err) => {
                         // Nothing was generated: there is no usage to report.
@@ -102,7 +104,7 @@ impl State {
             let body = self.body.as_mut().expect("the request was sent");
             match body.next().await {
                 Some(Ok(event)) => self.on_event(event),
-                Some(Err(err)) => self.fail(LlmError::transport(err)),
+                Some(Err(err)) => self.fail(err),
                 // The body ended without `[DONE]`: what arrived is all there is.
                 None => self.end(),
             }
@@ -119,10 +121,10 @@ impl State {
         }
         let chunk: Chunk = match serde_json::from_str(data) {
             Ok(chunk) => chunk,
-            Err(err) => return self.fail(LlmError::json(err, data.as_bytes(), self.key.as_ref())),
+            Err(err) => return self.fail(LlmError::json(err, data.as_bytes(), &self.secrets)),
         };
         if let Some(error) = chunk.error {
-            let message = excerpt(error.to_string().as_bytes(), self.key.as_ref());
+            let message = excerpt(error.to_string().as_bytes(), &self.secrets);
             return self.fail(LlmError::Api { message });
         }
         for choice in chunk.choices.unwrap_or_default() {

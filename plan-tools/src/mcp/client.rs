@@ -141,7 +141,8 @@ impl Mcp {
     /// ```
     pub async fn connect(url: &str) -> Result<Mcp, McpError> {
         let transport = StreamableHttpClientTransport::from_uri(url);
-        Mcp::start(url.to_owned(), transport).await
+        // Named in errors without the credentials or query the URL may carry.
+        Mcp::start(crate::redact::shown(url), transport).await
     }
 
     /// The MCP handshake over `transport`, then the first tool list.

@@ -39,6 +39,7 @@ mod tool;
 
 pub use client::{Mcp, ToolInfo};
 pub use error::McpError;
+pub use schema::check_arguments;
 pub use tool::{McpOutput, McpTool};
 
 /// The SDK, for the types [`ToolInfo::raw`], [`McpOutput::content`] and [`Mcp::peer`] are

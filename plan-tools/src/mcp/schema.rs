@@ -23,9 +23,81 @@
 
 use serde_json::{Map, Value};
 
+use super::McpError;
+
+/// The longest message of a mismatch, in characters: the schema and the arguments come from
+/// outside (a server, a model), and their names and lists are cut to fit.
+const MAX_MESSAGE: usize = 1000;
+
+/// How many items of a list (allowed values, known arguments) a message names.
+const LISTED: usize = 10;
+
+/// Checks `arguments` against a tool's input `schema` — the subset of JSON Schema listed on
+/// [`McpTool`](super::McpTool) — as an `McpTool` does before each call, and gives
+/// them as the object MCP sends (`null` is no arguments: `{}`). A mismatch is
+/// [`McpError::InvalidArguments`] naming `tool` and the first mismatch, where it is, in at
+/// most a thousand characters.
+///
+/// ```
+/// use plan_tools::mcp::{McpError, check_arguments};
+/// use serde_json::json;
+///
+/// let schema = json!({
+///     "type": "object",
+///     "properties": { "city": { "type": "string" } },
+///     "required": ["city"]
+/// });
+/// assert!(check_arguments("weather", &schema, json!({ "city": "Oslo" })).is_ok());
+/// let err = check_arguments("weather", &schema, json!({ "city": 7 })).unwrap_err();
+/// assert!(matches!(err, McpError::InvalidArguments { .. }));
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid arguments for tool `weather`: `city` must be a string, not a number (7)"
+/// );
+/// ```
+pub fn check_arguments(
+    tool: &str,
+    schema: &Value,
+    arguments: Value,
+) -> Result<Map<String, Value>, McpError> {
+    let invalid = |problem: String| McpError::InvalidArguments {
+        tool: cut(tool, 100),
+        problem: cut(&problem, MAX_MESSAGE),
+    };
+    // `null` is "no arguments", which a tool taking none expects as `{}`.
+    let arguments = match arguments {
+        Value::Null => Value::Object(Map::new()),
+        other => other,
+    };
+    check(schema, &arguments).map_err(invalid)?;
+    match arguments {
+        Value::Object(arguments) => Ok(arguments),
+        // MCP sends arguments as an object, whatever the schema says.
+        _ => Err(invalid("the arguments must be a JSON object".to_owned())),
+    }
+}
+
 /// Checks `value` against `schema`; the first mismatch, as a sentence naming where it is.
-pub(crate) fn check(schema: &Value, value: &Value) -> Result<(), String> {
+fn check(schema: &Value, value: &Value) -> Result<(), String> {
     check_at(schema, value, &mut Path(Vec::new()))
+}
+
+/// `text`, cut to `max` characters.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// The first few of `items`, joined with `, `, and how many there are in all if more.
+fn listed(items: impl ExactSizeIterator<Item = String>) -> String {
+    let total = items.len();
+    let mut shown: Vec<String> = items.take(LISTED).collect();
+    if total > LISTED {
+        shown.push(format!("… ({total} in all)"));
+    }
+    shown.join(", ")
 }
 
 /// Where in the arguments a value is: `b`, `items[2].name`.
@@ -44,10 +116,10 @@ impl Path {
         let mut shown = String::new();
         for step in &self.0 {
             match step {
-                Step::Key(key) if shown.is_empty() => shown.push_str(key),
+                Step::Key(key) if shown.is_empty() => shown.push_str(&cut(key, 40)),
                 Step::Key(key) => {
                     shown.push('.');
-                    shown.push_str(key);
+                    shown.push_str(&cut(key, 40));
                 }
                 Step::Index(i) => shown.push_str(&format!("[{i}]")),
             }
@@ -77,12 +149,11 @@ fn check_at(schema: &Value, value: &Value, path: &mut Path) -> Result<(), String
     if let Some(Value::Array(allowed)) = schema.get("enum")
         && !allowed.iter().any(|a| same(a, value))
     {
-        let allowed: Vec<String> = allowed.iter().map(short).collect();
         return Err(format!(
             "{} is {}, not one of {}",
             path.shown(),
             short(value),
-            allowed.join(", ")
+            listed(allowed.iter().map(short))
         ));
     }
     if let Some(constant) = schema.get("const")
@@ -111,7 +182,7 @@ fn check_at(schema: &Value, value: &Value, path: &mut Path) -> Result<(), String
 
 fn check_type(types: &Value, value: &Value, path: &mut Path) -> Result<(), String> {
     let names: Vec<&str> = match types {
-        Value::String(name) => vec![name],
+        Value::String(name) => vec![name.as_str()],
         Value::Array(names) => names.iter().filter_map(Value::as_str).collect(),
         _ => return Ok(()),
     };
@@ -123,7 +194,8 @@ fn check_type(types: &Value, value: &Value, path: &mut Path) -> Result<(), Strin
         path.shown(),
         names
             .iter()
-            .map(|name| article(name))
+            .take(LISTED)
+            .map(|name| article(&cut(name, 40)))
             .collect::<Vec<_>>()
             .join(" or "),
         describe(value)
@@ -162,6 +234,7 @@ fn check_object(
                 } else {
                     format!(" in {}", path.shown())
                 };
+                let name = cut(name, 40);
                 return Err(format!("missing required argument `{name}`{within}"));
             }
         }
@@ -178,13 +251,11 @@ fn check_object(
             })?,
             None => match additional {
                 Some(Value::Bool(false)) => {
-                    let known: Vec<String> = properties
-                        .map(|p| p.keys().map(|k| format!("`{k}`")).collect())
-                        .unwrap_or_default();
-                    let known = if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
+                    let known = match properties {
+                        Some(p) if !p.is_empty() => {
+                            listed(p.keys().map(|k| format!("`{}`", cut(k, 40))))
+                        }
+                        _ => "none".to_owned(),
                     };
                     let shown = path.within(Step::Key(key.clone()), |path| path.shown());
                     return Err(format!(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use plan_core::{Cx, Describe, NodeRef, Plan, PlanError};
 use rmcp::model::{CallToolRequestParams, ContentBlock};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Mcp, McpError, schema};
 
@@ -66,21 +66,8 @@ impl McpTool {
     /// Calls the tool with `arguments` (a JSON object; `null` for none), checked against its
     /// input schema first.
     pub async fn call_json(&self, arguments: Value) -> Result<McpOutput, McpError> {
-        let invalid = |problem: String| McpError::InvalidArguments {
-            tool: self.name.to_string(),
-            problem,
-        };
         let tool = self.mcp.find(&self.name).await?;
-        // `null` is "no arguments", which a tool taking none expects as `{}`.
-        let arguments = match arguments {
-            Value::Null => Value::Object(Map::new()),
-            other => other,
-        };
-        schema::check(&tool.input_schema, &arguments).map_err(invalid)?;
-        let Value::Object(arguments) = arguments else {
-            // MCP sends arguments as an object, whatever the schema says.
-            return Err(invalid("the arguments must be a JSON object".to_owned()));
-        };
+        let arguments = schema::check_arguments(&self.name, &tool.input_schema, arguments)?;
         let request = CallToolRequestParams::new(self.name.to_string()).with_arguments(arguments);
         let call = self.mcp.peer().call_tool(request);
         let result = match self.timeout {
