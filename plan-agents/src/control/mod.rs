@@ -99,7 +99,9 @@
 //! answered. A close frame says why (`a frame of 2000000 bytes is over this server's limit
 //! of 1048576`), and every other connection carries on. So the frames a server holds are at
 //! most [`Control::max_connections`] × [`Control::max_request`] (64 MiB by default), each for
-//! at most [`Control::frame_timeout`]. Served with `axum::serve` instead (the
+//! at most [`Control::frame_timeout`]; twice that if every client sends its request in
+//! fragments (the fragments that came, and the one being read). A frame being handled takes,
+//! parsed, a few times its size, until it is answered. Served with `axum::serve` instead (the
 //! [`Control::router`] merged into an app), the handshake's limits are that server's, and
 //! `axum::serve` puts no time limit on request headers.
 //!
