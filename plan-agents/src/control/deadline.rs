@@ -12,7 +12,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep, sleep};
 
 /// An IO whose reads fail with [`io::ErrorKind::TimedOut`] once `limit` has passed since the
-/// first byte of a message that has not all arrived.
+/// first byte of a message that has not all arrived was read (or, for one that began in the
+/// same read as another ended, since the server read again after handling that one).
 pub(super) struct Deadline<T> {
     io: T,
     limit: Duration,
@@ -40,6 +41,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for Deadline<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if this.timer.is_none() && !this.frames.between_messages() {
+            // A message begun in the read that ended the one before: its time runs from now,
+            // when that one is handled and the server reads again, not while it is handled.
+            this.timer = Some(Box::pin(sleep(this.limit)));
+        }
         let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             Poll::Ready(Ok(())) if buf.filled().len() > before => {
@@ -52,10 +58,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for Deadline<T> {
                     return Poll::Ready(Err(late()));
                 }
                 let ended = this.frames.read(&buf.filled()[before..]);
-                if this.frames.between_messages() {
+                if this.frames.between_messages() || ended {
                     this.timer = None;
-                } else if ended || this.timer.is_none() {
-                    // A message begun in these bytes (after the end of another, maybe).
+                } else if this.timer.is_none() {
                     this.timer = Some(Box::pin(sleep(this.limit)));
                 }
                 Poll::Ready(Ok(()))
@@ -196,11 +201,16 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Deadline<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+    use std::time::Duration;
+
     use proptest::prelude::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::time::{Instant, sleep};
     use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
-    use super::Frames;
+    use super::{Deadline, Frames};
 
     /// One frame as a client sends it: its header (written by tungstenite) and a payload of
     /// `len` bytes.
@@ -269,6 +279,42 @@ mod tests {
                 frames.read(&bytes);
             }
         }
+    }
+
+    /// A text frame's bytes, reading `{}` (two bytes of payload).
+    fn text() -> Vec<u8> {
+        let mut bytes = frame(OpCode::Data(Data::Text), true, 0);
+        bytes[1] |= 2;
+        bytes.extend(b"{}".iter().zip([1, 2]).map(|(b, m)| b ^ m));
+        bytes
+    }
+
+    /// A message begun in the same read as the end of another has its time, counted from
+    /// when the server reads again: not while it handled the first, and not never.
+    #[tokio::test(start_paused = true)]
+    async fn a_message_begun_with_the_end_of_another_is_timed_from_the_next_read() {
+        let limit = Duration::from_secs(1);
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let mut server = Deadline::new(server, limit);
+        let mut buf = vec![0; 1 << 16];
+        let second = text();
+        let mut bytes = text();
+        bytes.extend_from_slice(&second[..3]);
+        client.write_all(&bytes).await.unwrap();
+        assert_eq!(server.read(&mut buf).await.unwrap(), bytes.len());
+        // The server handles the first message for longer than the limit, while the rest of
+        // the second comes at once.
+        sleep(limit * 2).await;
+        client.write_all(&second[3..]).await.unwrap();
+        assert_eq!(server.read(&mut buf).await.unwrap(), second.len() - 3);
+
+        // A message whose rest never comes: the read fails once the limit has passed.
+        client.write_all(&bytes).await.unwrap();
+        assert_eq!(server.read(&mut buf).await.unwrap(), bytes.len());
+        let start = Instant::now();
+        let error = server.read(&mut buf).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(start.elapsed(), limit);
     }
 
     #[test]
