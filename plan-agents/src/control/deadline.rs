@@ -250,37 +250,6 @@ mod tests {
         })
     }
 
-    proptest! {
-        /// However the bytes are cut into reads, a message is ended exactly where it ends,
-        /// and only there is the connection between messages.
-        #[test]
-        fn follows_messages_however_they_are_read(
-            (bytes, ends) in messages(),
-            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
-        ) {
-            let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
-            cuts.push(bytes.len());
-            cuts.sort_unstable();
-            let mut frames = Frames::default();
-            let mut at = 0;
-            for cut in cuts {
-                let ended = frames.read(&bytes[at..cut]);
-                prop_assert_eq!(ended, ends.iter().any(|&end| at < end && end <= cut));
-                prop_assert_eq!(frames.between_messages(), cut == 0 || ends.contains(&cut));
-                at = cut;
-            }
-        }
-
-        /// Bytes that are not frames do not make it panic.
-        #[test]
-        fn any_bytes(reads in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..8)) {
-            let mut frames = Frames::default();
-            for bytes in reads {
-                frames.read(&bytes);
-            }
-        }
-    }
-
     /// A text frame's bytes, reading `{}` (two bytes of payload).
     fn text() -> Vec<u8> {
         let mut bytes = frame(OpCode::Data(Data::Text), true, 0);
@@ -325,5 +294,44 @@ mod tests {
         assert!(!frames.between_messages());
         assert!(frames.read(&frame(OpCode::Data(Data::Continue), true, 3)));
         assert!(frames.between_messages());
+    }
+
+    /// Property tests, run long with the crate's other fuzzing (`--lib fuzz`).
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::Frames;
+        use super::messages;
+
+        proptest! {
+            /// However the bytes are cut into reads, a message is ended exactly where it ends,
+            /// and only there is the connection between messages.
+            #[test]
+            fn follows_messages_however_they_are_read(
+                (bytes, ends) in messages(),
+                cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+            ) {
+                let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
+                cuts.push(bytes.len());
+                cuts.sort_unstable();
+                let mut frames = Frames::default();
+                let mut at = 0;
+                for cut in cuts {
+                    let ended = frames.read(&bytes[at..cut]);
+                    prop_assert_eq!(ended, ends.iter().any(|&end| at < end && end <= cut));
+                    prop_assert_eq!(frames.between_messages(), cut == 0 || ends.contains(&cut));
+                    at = cut;
+                }
+            }
+
+            /// Bytes that are not frames do not make it panic.
+            #[test]
+            fn any_bytes(reads in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..8)) {
+                let mut frames = Frames::default();
+                for bytes in reads {
+                    frames.read(&bytes);
+                }
+            }
+        }
     }
 }
