@@ -503,6 +503,85 @@ async fn a_frame_not_finished_in_time_closes_its_connection() {
     assert_eq!(list(&mut socket).await["result"]["agents"], json!([]));
 }
 
+/// A masked frame (as a client sends) with the first byte `head` (FIN and opcode) and a
+/// payload of under 126 bytes.
+fn masked(head: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [1, 2, 3, 4];
+    let mut frame = vec![head, 0x80 | u8::try_from(payload.len()).unwrap()];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    frame
+}
+
+/// The frames a server sent (not masked): each one's first byte and payload.
+fn frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while bytes.len() >= 2 {
+        let (len, start) = match bytes[1] & 0x7f {
+            126 => (usize::from(u16::from_be_bytes([bytes[2], bytes[3]])), 4),
+            127 => panic!("a frame too long for these tests"),
+            len => (usize::from(len), 2),
+        };
+        frames.push((bytes[0], bytes[start..start + len].to_vec()));
+        bytes = &bytes[start + len..];
+    }
+    frames
+}
+
+/// The code of the close frame among the frames a server sent.
+fn close_code(bytes: &[u8]) -> Option<u16> {
+    frames(bytes)
+        .into_iter()
+        .find(|(head, _)| *head == 0x88)
+        .map(|(_, payload)| u16::from_be_bytes([payload[0], payload[1]]))
+}
+
+#[tokio::test]
+async fn a_frame_begun_in_the_same_packet_as_the_end_of_another_is_timed_too() {
+    let (addr, token) = serve(|control| control.frame_timeout(Duration::from_secs(1))).await;
+    let mut stream = raw_connection(&addr, &token).await.unwrap();
+    // A whole request (one that keeps the connection from being idle), then the start of a
+    // frame of 100 bytes, in one write: the server reads them at once.
+    let mut bytes = masked(0x81, br#"{"jsonrpc":"2.0","id":1,"method":"subscribe"}"#);
+    bytes.extend_from_slice(&frame_header(100));
+    bytes.extend_from_slice(&[b'x'; 10]);
+    stream.write_all(&bytes).await.unwrap();
+    let received = until_closed(&mut stream).await.expect("still open");
+    assert_eq!(close_code(&received), Some(1008), "{received:?}");
+}
+
+#[tokio::test]
+async fn pings_do_not_put_off_the_end_of_a_message() {
+    let (addr, token) = serve(|control| control.frame_timeout(Duration::from_secs(1))).await;
+    let stream = raw_connection(&addr, &token).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    // The first fragment of a text message (no FIN), whose last one never comes; then pings,
+    // which may come between fragments, each well within the time.
+    writer
+        .write_all(&masked(0x01, br#"{"jsonrpc":"2.0","#))
+        .await
+        .unwrap();
+    let pinging = tokio::spawn(async move {
+        while writer.write_all(&masked(0x89, b"ping")).await.is_ok() {
+            sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut received = Vec::new();
+    let read = timeout(PATIENCE, async {
+        let mut buffer = [0; 4096];
+        loop {
+            match reader.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+    .await;
+    pinging.abort();
+    assert!(read.is_ok(), "still open");
+    assert_eq!(close_code(&received), Some(1008), "{received:?}");
+}
+
 #[tokio::test]
 async fn a_handshake_not_finished_in_time_is_closed() {
     let (addr, token) = serve(|control| control.frame_timeout(Duration::from_secs(1))).await;

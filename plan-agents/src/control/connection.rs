@@ -43,7 +43,6 @@ pub(super) async fn serve<S, T>(
     loop {
         let reply = tokio::select! {
             frame = socket.next() => {
-                socket.get_mut().frame_done();
                 idle.as_mut().reset(Instant::now() + limits.idle_timeout);
                 match frame {
                     Some(Ok(Message::Text(text))) => {

@@ -88,7 +88,7 @@
 //! | [`Control::max_batch`]: calls in a batch | 64 | one -32600 error, no call run |
 //! | [`Control::max_response`]: bytes of an answer | 4 MiB | -32020 for that answer, -32021 for the batch's calls after it |
 //! | requests in flight on a connection | 1 | the next frame is read once the last is answered |
-//! | [`Control::frame_timeout`]: for a frame to arrive once begun | 30 s | close code 1008 |
+//! | [`Control::frame_timeout`]: for a frame to arrive once begun (all its fragments; pings between them do not put it off) | 30 s | close code 1008 |
 //! | [`Control::frame_timeout`]: for a frame to be sent (a client that does not read) | 30 s | the connection is dropped |
 //! | [`Control::idle_timeout`]: with nothing sent and no subscription | 5 min | close code 1000 |
 //! | [`Control::serve`] only: for a handshake's request headers | [`Control::frame_timeout`] | the connection is dropped |
@@ -99,7 +99,9 @@
 //! answered. A close frame says why (`a frame of 2000000 bytes is over this server's limit
 //! of 1048576`), and every other connection carries on. So the frames a server holds are at
 //! most [`Control::max_connections`] × [`Control::max_request`] (64 MiB by default), each for
-//! at most [`Control::frame_timeout`]. Served with `axum::serve` instead (the
+//! at most [`Control::frame_timeout`]; twice that if every client sends its request in
+//! fragments (the fragments that came, and the one being read). A frame being handled takes,
+//! parsed, a few times its size, until it is answered. Served with `axum::serve` instead (the
 //! [`Control::router`] merged into an app), the handshake's limits are that server's, and
 //! `axum::serve` puts no time limit on request headers.
 //!
@@ -354,8 +356,9 @@ impl<S: Store + 'static> Control<S> {
         self
     }
 
-    /// With `limit` (30 s by default) for a frame to arrive once its first byte has, and for
-    /// one to be sent; a frame late in coming closes its connection with code 1008, one late
+    /// With `limit` (30 s by default) for a frame to arrive once its first byte has (a
+    /// fragmented one: all its fragments, whatever pings come between), and for one to be
+    /// sent; a frame late in coming closes its connection with code 1008, one late
     /// in going (a client that does not read) drops it. [`Control::serve`] gives a handshake's
     /// request headers the same time.
     ///
