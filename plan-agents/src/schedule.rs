@@ -96,30 +96,40 @@ impl Schedule {
     }
 }
 
-/// How many of a cron pattern's next times [`Schedule::shortest_gap`] looks at: enough to
-/// see each gap of the seconds and minutes fields of any pattern that fires more often than
-/// once a minute somewhere, and cheap.
+/// How many of a cron pattern's next times [`Schedule::gap_under`] looks at: enough to see
+/// each gap of the seconds and minutes fields of any pattern that fires more often than once
+/// a minute somewhere.
 const GAPS_SEEN: usize = 64;
 
+/// The finest a cron pattern can name: a pattern never comes due twice within a second.
+const CRON_RESOLUTION: Duration = Duration::from_secs(1);
+
 impl Schedule {
-    /// The shortest time between two runs: the period, or the shortest gap between a cron
-    /// pattern's next [`GAPS_SEEN`] times after `from` (ms since the Unix epoch); `None` if it
-    /// comes due once at most.
-    pub(crate) fn shortest_gap(&self, from: u64) -> Option<Duration> {
+    /// A time between two runs shorter than `min`, if there is one: the period, or the
+    /// shortest gap found between a cron pattern's next [`GAPS_SEEN`] times after `from` (ms
+    /// since the Unix epoch).
+    ///
+    /// A cron pattern is not looked at for a `min` of a second or less, which none can break:
+    /// finding the next times of a pattern that rarely comes due (`0 0 0 29 2 *`) can take
+    /// croner most of a second each.
+    pub(crate) fn gap_under(&self, min: Duration, from: u64) -> Option<Duration> {
         if let Spec::EveryMs(period) = self.spec {
-            return Some(Duration::from_millis(period));
+            let period = Duration::from_millis(period);
+            return (period < min).then_some(period);
+        }
+        if min <= CRON_RESOLUTION {
+            return None;
         }
         let mut last = self.next_after(from)?;
-        let mut shortest: Option<u64> = None;
         for _ in 1..GAPS_SEEN {
-            let Some(next) = self.next_after(last) else {
-                break;
-            };
-            let gap = next - last;
-            shortest = Some(shortest.map_or(gap, |s| s.min(gap)));
+            let next = self.next_after(last)?;
+            let gap = Duration::from_millis(next - last);
+            if gap < min {
+                return Some(gap);
+            }
             last = next;
         }
-        shortest.map(Duration::from_millis)
+        None
     }
 
     /// The next time after `now` of a schedule that was due at `due` (at or before `now`):

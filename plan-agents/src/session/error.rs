@@ -111,7 +111,8 @@ pub enum SessionError {
         agent: String,
         /// The schedule, as written.
         schedule: String,
-        /// The shortest time between two of its runs.
+        /// A time between two of its runs shorter than `min` (for a cron pattern, the first
+        /// such gap among its next times).
         gap: std::time::Duration,
         /// The limit.
         min: std::time::Duration,

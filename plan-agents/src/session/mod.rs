@@ -336,9 +336,7 @@ impl<S: Store + 'static> Agents<S> {
             });
         }
         let now = self.inner.clock.now_ms();
-        if let Some(gap) = schedule.shortest_gap(now)
-            && gap < limits.min_period
-        {
+        if let Some(gap) = schedule.gap_under(limits.min_period, now) {
             return Err(SessionError::TooFrequent {
                 agent: agent.to_owned(),
                 schedule: echo::name(&schedule.to_string()),
