@@ -74,6 +74,15 @@ async fn server_with(configure: impl FnOnce(Control<InMemory>) -> Control<InMemo
         .start()
         .await
         .unwrap();
+    serve(agents, configure).await
+}
+
+/// Serves `agents`' control API, as `configure` sets it, on a free port of 127.0.0.1; returns
+/// its URL, with its token.
+async fn serve(
+    agents: Agents<InMemory>,
+    configure: impl FnOnce(Control<InMemory>) -> Control<InMemory>,
+) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let token = Token::random();
     let url = format!(
@@ -185,6 +194,17 @@ impl Client {
             "`{method}` succeeded: {response}"
         );
         response["error"].clone()
+    }
+
+    /// Calls `method`, which must fail with `code` and `kind`; gets its error.
+    async fn refused(&mut self, method: &str, params: Value, code: i64, kind: &str) -> Value {
+        let error = self.error(method, params).await;
+        assert_eq!(
+            (error["code"].as_i64(), error["data"]["kind"].as_str()),
+            (Some(code), Some(kind)),
+            "{error:.300}"
+        );
+        error
     }
 
     /// `agent`'s status, once `done` says it is what the test waits for.
@@ -771,5 +791,78 @@ async fn two_clients_at_once() {
     for i in 0..20 {
         a.until(&format!("b{i}"), idle_with(1)).await;
         b.until(&format!("a{i}"), idle_with(1)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_client_is_held_to_the_limits_on_agents_schedules_and_names() {
+    // Kinds `counter` (at most 2) and `other`, at most 3 agents in all, the default limits
+    // otherwise.
+    let agents = Agents::builder(Arc::new(InMemory::new()))
+        .kind("counter", plan! { count })
+        .kind("other", plan! { count })
+        .kind_limit("counter", 2)
+        .limits(Limits {
+            agents: 3,
+            ..Limits::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let mut client = Client::connect(&serve(agents, |control| control).await).await;
+    let create = |agent: &str, kind: &str| json!({ "name": agent, "kind": kind });
+    for agent in ["c1", "c2"] {
+        client.ok("create", create(agent, "counter")).await;
+    }
+    let error = client
+        .refused("create", create("c3", "counter"), -32014, "kind_full")
+        .await;
+    assert_eq!(error["data"]["agent"], "c3");
+    client.ok("create", create("o1", "other")).await;
+    let error = client
+        .refused("create", create("o2", "other"), -32013, "too_many_agents")
+        .await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("session::Limits::agents"),
+        "{error}"
+    );
+
+    let every = json!({ "agent": "c1", "every_ms": 1, "task": "count" });
+    client.refused("every", every, -32015, "too_frequent").await;
+    let every = json!({ "agent": "c1", "every_ms": 1_000, "task": "count" });
+    let ok = client.ok("every", every).await;
+    assert!(ok["next_at_ms"].is_u64(), "{ok}");
+
+    // A 500,000-byte name, in a request under the frame limit of 1 MiB, gets a short answer.
+    let huge = "a".repeat(500_000);
+    for (method, params, code, kind) in [
+        ("create", create(&huge, "counter"), -32008, "bad_name"),
+        ("create", create("c9", &huge), -32003, "no_kind"),
+        ("status", json!({ "agent": huge }), -32001, "no_agent"),
+        (
+            "schedule",
+            json!({ "agent": "c1", "task": huge }),
+            -32017,
+            "name_too_long",
+        ),
+    ] {
+        let error = client.refused(method, params, code, kind).await;
+        let answer = error.to_string();
+        assert!(answer.len() < 1_000, "{method}: {} bytes", answer.len());
+        assert!(answer.contains("(500000 bytes)"), "{answer}");
+    }
+    // The control API's own errors quote the client no more than the session's do: a method
+    // of that name, a field of that name.
+    for (method, params, code) in [
+        (huge.as_str(), json!({}), -32601),
+        ("status", json!({ "agent": "c1", huge.as_str(): 1 }), -32602),
+    ] {
+        let error = client.error(method, params).await;
+        let answer = error.to_string();
+        assert_eq!(error["code"], code, "{answer:.200}");
+        assert!(answer.len() < 1_000, "{code}: {} bytes", answer.len());
     }
 }
