@@ -337,18 +337,14 @@ pub(crate) fn shown(url: &str) -> String {
             parsed.to_string()
         }
         // Not a URL: show where it breaks, not what it holds.
-        Err(_) => url.split(['?', '#']).next().unwrap_or_default().to_owned(),
+        Err(_) => without_userinfo(url.split(['?', '#']).next().unwrap_or_default()),
     }
 }
 
 /// `url` for `Debug`: its user name and password, if any, shown as `[redacted]`.
 pub(crate) fn url_for_debug(url: &str) -> String {
     let Ok(mut parsed) = reqwest::Url::parse(url) else {
-        // Not a URL: its text up to a possible `user:password@` can still be cut off.
-        return match url.split_once('@') {
-            Some((_, rest)) => format!("[redacted]@{rest}"),
-            None => url.to_owned(),
-        };
+        return without_userinfo(url);
     };
     if parsed.username().is_empty() && parsed.password().is_none() {
         return url.to_owned();
@@ -360,6 +356,20 @@ pub(crate) fn url_for_debug(url: &str) -> String {
     match shown.strip_prefix(&prefix) {
         Some(rest) => format!("{prefix}{REDACTED}@{rest}"),
         None => shown,
+    }
+}
+
+/// `text`, a URL that does not parse, with what may be its `user:password@` shown as
+/// `[redacted]@`: all of its authority up to the last `@`, as a URL parser reads it (a
+/// password may hold an `@` of its own).
+fn without_userinfo(text: &str) -> String {
+    let start = text.find("://").map_or(0, |scheme| scheme + 3);
+    let end = text[start..]
+        .find(['/', '\\', '?', '#'])
+        .map_or(text.len(), |end| start + end);
+    match text[start..end].rfind('@') {
+        Some(at) => format!("{}{REDACTED}{}", &text[..start], &text[start + at..]),
+        None => text.to_owned(),
     }
 }
 
@@ -443,5 +453,13 @@ mod tests {
         );
         assert_eq!(url_for_debug("http://host/v1"), "http://host/v1");
         assert_eq!(url_for_debug("not a url u:p@x"), "[redacted]@x");
+        // A URL that does not parse still hides its credentials, an `@` in them too.
+        for broken in ["http://u:p@ss@exa mple/x@y?k=v", "http://u:p@ss@[::1/x@y"] {
+            let (debug, shown) = (url_for_debug(broken), shown(broken));
+            assert!(debug.starts_with("http://[redacted]@"), "{debug}");
+            assert!(shown.starts_with("http://[redacted]@"), "{shown}");
+            assert!(!debug.contains("ss") && !shown.contains("ss"), "{debug} {shown}");
+            assert!(!shown.contains("k=v"), "{shown}");
+        }
     }
 }
