@@ -88,7 +88,11 @@ async fn echo(
 
 /// Starts the echo server: `/{spelling}/{status}/...` answers `status`.
 async fn serve() -> String {
-    let app = Router::new().route("/{spelling}/{status}/{*rest}", any(echo));
+    serve_app(Router::new().route("/{spelling}/{status}/{*rest}", any(echo))).await
+}
+
+/// Serves `app` on a free port of 127.0.0.1; its address.
+async fn serve_app(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -317,4 +321,29 @@ async fn the_model_client_shows_no_secret_a_server_echoes() {
     let logged = captured.text();
     assert!(logged.contains("llm server error"), "{logged}");
     assert_hidden(&LLM_SECRETS, "the log", &logged);
+}
+
+/// Answers 503, asking to be retried after the value of the request's `x-api-key`: a server
+/// echoing a secret of digits where a wait goes.
+async fn retry_after_echo(headers: HeaderMap) -> axum::response::Response {
+    let mut answer = StatusCode::SERVICE_UNAVAILABLE.into_response();
+    if let Some(key) = headers.get("x-api-key") {
+        answer.headers_mut().insert("retry-after", key.clone());
+    }
+    answer
+}
+
+#[tokio::test]
+async fn a_secret_echoed_as_a_retry_after_is_not_shown() {
+    let addr = serve_app(Router::new().route("/", any(retry_after_echo))).await;
+    // All digits, and too large for a `u64`: a wait longer than any cap.
+    let secret = "31415926535897932384626";
+    let request = Request::get(format!("http://{addr}/")).header("x-api-key", secret);
+    let err = Http::new().send(request).await.unwrap_err();
+    assert!(
+        matches!(err, HttpError::RetryAfterTooLong { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("Retry-After: [redacted]`"), "{err}");
+    assert_hidden(&[secret], "HttpError", &format!("{err} {err:?}"));
 }

@@ -130,10 +130,15 @@ impl HttpError {
             HttpError::Invalid { reason } => vec![reason],
             HttpError::Status {
                 method, url, body, ..
-            }
-            | HttpError::RetryAfterTooLong {
-                method, url, body, ..
             } => vec![method, url, body],
+            // `asked` too: the server wrote it, and may have echoed a secret of digits there.
+            HttpError::RetryAfterTooLong {
+                method,
+                url,
+                asked,
+                body,
+                ..
+            } => vec![method, url, asked, body],
             HttpError::Timeout { method, url, .. } | HttpError::TooLarge { method, url, .. } => {
                 vec![method, url]
             }

@@ -197,7 +197,9 @@ impl Http {
             }
             let wait = match self.retry.wait(attempt, answer.as_ref()) {
                 Wait::After(wait) => wait,
-                Wait::TooLong { asked, limit } => return Err(too_long(error, asked, limit)),
+                Wait::TooLong { asked, limit } => {
+                    return Err(too_long(error, asked, limit).scrubbed(&secrets));
+                }
             };
             if !self.budget.withdraw() {
                 return Err(error);
