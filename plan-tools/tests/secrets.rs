@@ -347,3 +347,29 @@ async fn a_secret_echoed_as_a_retry_after_is_not_shown() {
     assert!(err.to_string().contains("Retry-After: [redacted]`"), "{err}");
     assert_hidden(&[secret], "HttpError", &format!("{err} {err:?}"));
 }
+
+/// Answers a completion whose `choices` is the request's bearer token: JSON of the wrong
+/// shape, whose parser's message quotes the key.
+async fn key_as_choices(headers: HeaderMap) -> axum::response::Response {
+    let token = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    axum::Json(serde_json::json!({ "choices": token })).into_response()
+}
+
+#[tokio::test]
+async fn a_key_echoed_in_json_of_the_wrong_shape_is_not_shown() {
+    let addr = serve_app(Router::new().route("/v1/chat/completions", any(key_as_choices))).await;
+    let key = "sk-echoed/7";
+    let client = OpenAi::new(format!("http://{addr}/v1"), "m").api_key(key);
+    let err = client.call(ChatRequest::user("hi")).await.unwrap_err();
+    assert!(matches!(err, LlmError::Json { .. }), "{err}");
+    let source = std::error::Error::source(&err).unwrap().to_string();
+    assert!(
+        source.contains("invalid type: string \"[redacted]\""),
+        "{source}"
+    );
+    assert_hidden(&[key], "LlmError", &format!("{err} {err:?} {source}"));
+}

@@ -1,5 +1,7 @@
 //! `LlmError`: why a model call failed.
 
+use std::borrow::Cow;
+
 use crate::redact::Redactor;
 
 /// Why a model call failed. No variant holds a secret the client sent — the API key, the
@@ -82,8 +84,15 @@ impl LlmError {
         }
     }
 
-    /// A parse failure of `text`.
+    /// A parse failure of `text`. The parser's message quotes a string of the wrong type
+    /// (`invalid type: string "…"`), which may be a secret the server echoed: such a message
+    /// is replaced by its scrubbed text.
     pub(crate) fn json(source: serde_json::Error, text: &[u8], secrets: &Redactor) -> Self {
+        let said = source.to_string();
+        let source = match secrets.scrub(&said) {
+            Cow::Borrowed(_) => source,
+            Cow::Owned(scrubbed) => serde::de::Error::custom(scrubbed),
+        };
         LlmError::Json {
             source,
             excerpt: excerpt(text, secrets),
