@@ -110,8 +110,23 @@ impl Redactor {
 
     /// [`Redactor::scrub`] for a text cut short: a start of a secret at its very end is
     /// scrubbed too, as the secret it may be.
-    pub(crate) fn scrub_cut<'t>(&self, text: &'t str) -> Cow<'t, str> {
+    fn scrub_cut<'t>(&self, text: &'t str) -> Cow<'t, str> {
         self.scrub_ending(text, true)
+    }
+
+    /// The first `chars` characters of `body` as text (invalid UTF-8 replaced), scrubbed, and
+    /// whether the body goes on past them: then a start of a secret at the cut is scrubbed
+    /// too. Reads at most `4 * chars` bytes of `body`, whatever its size.
+    pub(crate) fn excerpt(&self, body: &[u8], chars: usize) -> (String, bool) {
+        // Enough bytes for the characters shown, each at most 4 bytes long.
+        let read = body.len().min(chars.saturating_mul(4));
+        let text = String::from_utf8_lossy(&body[..read]);
+        match text.char_indices().nth(chars) {
+            Some((end, _)) => (self.scrub_cut(&text[..end]).into_owned(), true),
+            // As many characters as are shown, the body going on after them.
+            None if read < body.len() => (self.scrub_cut(&text).into_owned(), true),
+            None => (self.scrub(&text).into_owned(), false),
+        }
     }
 
     /// Scrubs `text` in place.
@@ -414,6 +429,13 @@ mod tests {
             assert_eq!(secrets.scrub_cut(cut), "x [redacted]", "{cut}");
         }
         assert_eq!(secrets.scrub("x a b/"), "x a b/");
+        // An excerpt is cut where the body goes on, even when it ends on a whole character.
+        let emoji = Redactor::new().secret("😀é");
+        let excerpt = |body: &str| emoji.excerpt(body.as_bytes(), 2);
+        assert_eq!(excerpt("😀😀é"), ("😀[redacted]".to_owned(), true));
+        assert_eq!(excerpt("x😀é"), ("x[redacted]".to_owned(), true));
+        assert_eq!(excerpt("😀é"), ("[redacted]".to_owned(), false));
+        assert_eq!(excerpt("ab"), ("ab".to_owned(), false));
         // The longest spelling wins: a secret inside another is scrubbed with it.
         let both = Redactor::new().secret("tok").secret("tok-en");
         assert_eq!(both.scrub("tok-en tok"), "[redacted] [redacted]");

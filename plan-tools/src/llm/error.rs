@@ -110,12 +110,9 @@ impl LlmError {
 
 /// The start of `body` as text, with the secrets (should a server echo them) replaced.
 pub(crate) fn excerpt(body: &[u8], secrets: &Redactor) -> String {
-    // Enough bytes for the characters shown, each at most 4 bytes long.
-    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_CHARS * 4)]);
-    match text.char_indices().nth(EXCERPT_CHARS) {
-        // A secret across the cut loses the start it has before it, too.
-        Some((end, _)) => format!("{}…", secrets.scrub_cut(&text[..end])),
-        None => secrets.scrub(&text).into_owned(),
+    match secrets.excerpt(body, EXCERPT_CHARS) {
+        (text, true) => format!("{text}…"),
+        (text, false) => text,
     }
 }
 
