@@ -480,7 +480,10 @@ mod tests {
             let (debug, shown) = (url_for_debug(broken), shown(broken));
             assert!(debug.starts_with("http://[redacted]@"), "{debug}");
             assert!(shown.starts_with("http://[redacted]@"), "{shown}");
-            assert!(!debug.contains("ss") && !shown.contains("ss"), "{debug} {shown}");
+            assert!(
+                !debug.contains("ss") && !shown.contains("ss"),
+                "{debug} {shown}"
+            );
             assert!(!shown.contains("k=v"), "{shown}");
         }
     }

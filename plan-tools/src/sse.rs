@@ -443,7 +443,11 @@ mod tests {
         assert_eq!(events.len(), 1000);
         let first = events[0].id.as_ref().unwrap();
         assert_eq!(first.len(), id.len());
-        assert!(events.iter().all(|e| Arc::ptr_eq(e.id.as_ref().unwrap(), first)));
+        assert!(
+            events
+                .iter()
+                .all(|e| Arc::ptr_eq(e.id.as_ref().unwrap(), first))
+        );
     }
 
     #[test]
