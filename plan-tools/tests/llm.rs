@@ -121,6 +121,18 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Strin
             chunks.extend(std::iter::repeat_n(Bytes::from(vec![b'x'; 64 << 10]), 64));
             sse(chunks, None)
         }
+        "endless error" => {
+            // An error whose body never ends: 16 KiB every 10 ms, for ever.
+            let endless = futures::stream::unfold((), |()| async {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                Some((Ok::<_, std::io::Error>(Bytes::from(vec![b'e'; 16 << 10])), ()))
+            });
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Body::from_stream(endless),
+            )
+                .into_response()
+        }
         p if p.starts_with("batch") => batch_item(&shared, p).await,
         p => echo(p).into_response(),
     }
@@ -535,6 +547,37 @@ async fn errors_are_clear_variants() {
         OpenAi::new(&base, "m").api_key_from_env("PLAN_TOOLS_TEST_UNSET_KEY_VAR"),
         Err(LlmError::MissingKey { .. })
     ));
+}
+
+#[tokio::test]
+async fn an_error_body_is_read_only_as_far_as_its_excerpt() {
+    let (base, _) = spawn_server().await;
+    // Read whole, the body would never end, and the call with it.
+    let llm = client(&base);
+    let err = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        llm.call("endless error".into()),
+    )
+    .await
+    .expect("the call ends")
+    .unwrap_err();
+    assert!(
+        matches!(&err, LlmError::Status { status: 500, body } if body.starts_with("eee") && body.ends_with('…')),
+        "{err}"
+    );
+    let events = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        collect(&llm, "endless error"),
+    )
+    .await
+    .expect("the stream ends");
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Err(LlmError::Status { status: 500, .. })]
+        ),
+        "{events:?}"
+    );
 }
 
 /// Captures every span and event, with all their fields, as text.

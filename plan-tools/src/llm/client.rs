@@ -9,7 +9,7 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Deserializer, Serialize};
 use tracing::Instrument;
 
-use crate::llm::error::excerpt;
+use crate::llm::error::{EXCERPT_CHARS, excerpt};
 use crate::llm::{
     ApiKey, ChatOptions, ChatRequest, Completion, Llm, LlmError, Message, StreamEvent, Usage,
 };
@@ -220,7 +220,7 @@ impl OpenAi {
             return Ok(response);
         }
         // The body explains the status; a broken read of it still leaves the status.
-        let body = response.bytes().await.unwrap_or_default();
+        let body = start_of(response, EXCERPT_CHARS * 4).await;
         tracing::debug!(status = status.as_u16(), "llm server error");
         Err(LlmError::Status {
             status: status.as_u16(),
@@ -247,6 +247,20 @@ impl OpenAi {
         }
         secrets
     }
+}
+
+/// The first `bytes` bytes of `response`'s body, or a little more (the chunk that passes
+/// them): as much as an error's excerpt shows, and enough to tell that the body goes on.
+/// Never the rest: a server may send an error body without end. A broken read ends it.
+async fn start_of(mut response: reqwest::Response, bytes: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() <= bytes {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
 }
 
 impl fmt::Debug for OpenAi {
