@@ -44,19 +44,26 @@ const SENSITIVE_HEADERS: [&str; 7] = [
     "x-access-token",
 ];
 
-/// Query parameter names whose values are credentials even when not given as secret.
-const SENSITIVE_QUERY: [&str; 11] = [
+/// Query parameter names whose values are credentials even when not given as secret: the
+/// common ones, and those of presigned URLs (S3, Google Cloud Storage, Azure SAS), whose
+/// signatures a storage server quotes back in its errors.
+const SENSITIVE_QUERY: [&str; 16] = [
     "api_key",
     "apikey",
     "api-key",
     "key",
     "token",
     "access_token",
+    "refresh_token",
     "auth",
     "password",
     "secret",
     "client_secret",
     "signature",
+    "sig",
+    "x-amz-signature",
+    "x-amz-security-token",
+    "x-goog-signature",
 ];
 
 /// Secret values, and [`Redactor::scrub`] to replace them — however they are spelled, see
@@ -444,14 +451,14 @@ mod tests {
     #[test]
     fn urls_and_headers_give_their_credentials() {
         let url =
-            reqwest::Url::parse("http://us%40er:p%40ss@h/x?q=kept&api_key=k%2B1&token=t+1&Key=K")
+            reqwest::Url::parse("http://us%40er:p%40ss@h/x?q=kept&api_key=k%2B1&token=t+1&Key=K&X-Amz-Signature=S1&sig=S2")
                 .unwrap();
         let mut secrets = Redactor::new();
         secrets.add_url(&url, |_| false);
-        let text = "us@er p@ss k+1 t 1 K q kept";
+        let text = "us@er p@ss k+1 t 1 K S1 S2 q kept";
         assert_eq!(
             secrets.scrub(text),
-            "[redacted] [redacted] [redacted] [redacted] [redacted] q kept"
+            "[redacted] [redacted] [redacted] [redacted] [redacted] [redacted] [redacted] q kept"
         );
 
         let mut headers = HeaderMap::new();
