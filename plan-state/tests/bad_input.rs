@@ -147,6 +147,45 @@ impl Drop for Unwritable<'_> {
 }
 
 #[tokio::test]
+async fn a_directory_this_process_may_only_read_opens_for_reading() {
+    let dir = TempDir::new("bad-read-only");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    // A store's file with no lock file beside it: copied in, or written by an older version.
+    std::fs::write(
+        dir.0.join("notes.json"),
+        br#"{"version":1,"value":"saved"}"#,
+    )
+    .unwrap();
+    let _unwritable = Unwritable::new(&dir.0).expect(
+        "cannot make a directory unwritable here: as root this test needs `chattr` (e2fsprogs) and CAP_LINUX_IMMUTABLE",
+    );
+    let store = JsonFiles::open(&dir.0).unwrap();
+    let k = key("notes");
+    let saved = store.get(&k).await.unwrap().unwrap();
+    assert_eq!((saved.value, saved.version), (json!("saved"), 1));
+    assert_eq!(store.keys("").await.unwrap(), std::slice::from_ref(&k));
+    let err = store.put(&k, &json!("new")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Backend {
+                operation: "write",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let lock_file = dir.0.join(".lock");
+    assert!(
+        err.to_string().contains(&format!(
+            "cannot make the lock file {}",
+            lock_file.display()
+        )),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_write_into_an_unwritable_directory_fails_and_keeps_the_saved_state() {
     let dir = TempDir::new("bad-unwritable");
     let store = JsonFiles::open(&dir.0).unwrap();
