@@ -88,17 +88,38 @@ pub struct Redactor {
 
 impl Redactor {
     /// A redactor with no secrets: [`Redactor::scrub`] changes nothing.
+    ///
+    /// ```
+    /// use plan_tools::redact::Redactor;
+    ///
+    /// assert_eq!(Redactor::new().scrub("key=k3y"), "key=k3y");
+    /// ```
     pub fn new() -> Self {
         Redactor::default()
     }
 
     /// The same, also scrubbing `value` (an empty value is ignored).
+    ///
+    /// ```
+    /// use plan_tools::redact::Redactor;
+    ///
+    /// let secrets = Redactor::new().secret("k3y").secret("");
+    /// assert_eq!(secrets.scrub("key=k3y, or k%33y"), "key=[redacted], or [redacted]");
+    /// ```
     pub fn secret(mut self, value: &str) -> Self {
         self.add(value);
         self
     }
 
     /// Adds `value` to the secrets (an empty value is ignored).
+    ///
+    /// ```
+    /// use plan_tools::redact::Redactor;
+    ///
+    /// let mut secrets = Redactor::new();
+    /// secrets.add("k3y");
+    /// assert_eq!(secrets.scrub(r#"{"key":"k3y"}"#), r#"{"key":"[redacted]"}"#);
+    /// ```
     pub fn add(&mut self, value: &str) {
         if !value.is_empty() && !self.secrets.iter().any(|s| s == value) {
             self.secrets.push(value.to_owned());
@@ -106,11 +127,28 @@ impl Redactor {
     }
 
     /// Whether there is nothing to scrub.
+    ///
+    /// ```
+    /// use plan_tools::redact::Redactor;
+    ///
+    /// assert!(Redactor::new().secret("").is_empty());
+    /// assert!(!Redactor::new().secret("k3y").is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.secrets.is_empty()
     }
 
-    /// `text` with every spelling of every secret replaced by `[redacted]`.
+    /// `text` with every spelling of every secret replaced by `[redacted]`; borrowed when
+    /// there is none.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use plan_tools::redact::Redactor;
+    ///
+    /// let secrets = Redactor::new().secret("a/b");
+    /// assert_eq!(secrets.scrub(r"a\/b a%2Fb a%2fb"), "[redacted] [redacted] [redacted]");
+    /// assert!(matches!(secrets.scrub("nothing secret"), Cow::Borrowed(_)));
+    /// ```
     pub fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
         self.scrub_ending(text, false)
     }

@@ -58,7 +58,8 @@ pub enum HttpError {
         url: String,
         /// The status of the last answer.
         status: u16,
-        /// The `Retry-After` value as the server wrote it (cut to 64 characters).
+        /// The `Retry-After` value as the server wrote it (cut to 64 characters, the
+        /// request's secrets scrubbed).
         asked: String,
         /// The longest wait the policy allows.
         limit: Duration,
