@@ -106,6 +106,9 @@ fn a_json_directory_that_cannot_be_made_is_an_error_naming_the_store() {
     );
 }
 
+/// Why a test cannot go on where [`Unwritable`] fails: a test never skips, it says so.
+const UNWRITABLE: &str = "cannot make a directory unwritable here: as root this test needs `chattr` (e2fsprogs) and CAP_LINUX_IMMUTABLE";
+
 /// Makes `dir` unwritable until dropped: by its mode, or — for root, whom modes do not stop —
 /// by the immutable attribute. `None` where neither works (root without `chattr`).
 struct Unwritable<'a>(&'a Path, bool);
@@ -156,33 +159,20 @@ async fn a_directory_this_process_may_only_read_opens_for_reading() {
         br#"{"version":1,"value":"saved"}"#,
     )
     .unwrap();
-    let _unwritable = Unwritable::new(&dir.0).expect(
-        "cannot make a directory unwritable here: as root this test needs `chattr` (e2fsprogs) and CAP_LINUX_IMMUTABLE",
-    );
+    let _unwritable = Unwritable::new(&dir.0).expect(UNWRITABLE);
     let store = JsonFiles::open(&dir.0).unwrap();
     let k = key("notes");
     let saved = store.get(&k).await.unwrap().unwrap();
     assert_eq!((saved.value, saved.version), (json!("saved"), 1));
     assert_eq!(store.keys("").await.unwrap(), std::slice::from_ref(&k));
     let err = store.put(&k, &json!("new")).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::Backend {
-                operation: "write",
-                ..
-            }
-        ),
-        "{err:?}"
+    assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+    let expected = format!(
+        "write of `notes` in {} failed: cannot make the lock file {}: ",
+        json_name(&dir.0),
+        dir.0.join(".lock").display()
     );
-    let lock_file = dir.0.join(".lock");
-    assert!(
-        err.to_string().contains(&format!(
-            "cannot make the lock file {}",
-            lock_file.display()
-        )),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with(&expected), "{err}");
 }
 
 #[tokio::test]
@@ -191,10 +181,7 @@ async fn a_write_into_an_unwritable_directory_fails_and_keeps_the_saved_state() 
     let store = JsonFiles::open(&dir.0).unwrap();
     let k = key("notes");
     store.put(&k, &json!(["saved"])).await.unwrap();
-    // A test never skips: where neither a mode nor `chattr +i` stops this user, say so.
-    let _unwritable = Unwritable::new(&dir.0).expect(
-        "cannot make a directory unwritable here: as root this test needs `chattr` (e2fsprogs) and CAP_LINUX_IMMUTABLE",
-    );
+    let _unwritable = Unwritable::new(&dir.0).expect(UNWRITABLE);
     let err = store.put(&k, &json!(["lost?"])).await.unwrap_err();
     assert!(
         matches!(
