@@ -48,6 +48,15 @@ pub enum LlmError {
         /// The start of the text that did not parse.
         excerpt: String,
     },
+    /// The answer is larger than the client's cap ([`OpenAi::max_body`](super::OpenAi::max_body)):
+    /// it was not read on.
+    #[error(
+        "the server's answer is larger than the {limit}-byte cap (raise it with OpenAi::max_body)"
+    )]
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
     /// The response stream could not be read on: an event past the decoder's cap.
     #[error("the response stream broke off: {0}")]
     Stream(#[from] crate::sse::SseError),
