@@ -106,6 +106,9 @@ fn a_json_directory_that_cannot_be_made_is_an_error_naming_the_store() {
     );
 }
 
+/// Why a test cannot go on where [`Unwritable`] fails: a test never skips, it says so.
+const UNWRITABLE: &str = "cannot make a directory unwritable here: as root this test needs `chattr` (e2fsprogs) and CAP_LINUX_IMMUTABLE";
+
 /// Makes `dir` unwritable until dropped: by its mode, or — for root, whom modes do not stop —
 /// by the immutable attribute. `None` where neither works (root without `chattr`).
 struct Unwritable<'a>(&'a Path, bool);
@@ -147,15 +150,38 @@ impl Drop for Unwritable<'_> {
 }
 
 #[tokio::test]
+async fn a_directory_this_process_may_only_read_opens_for_reading() {
+    let dir = TempDir::new("bad-read-only");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    // A store's file with no lock file beside it: copied in, or written by an older version.
+    std::fs::write(
+        dir.0.join("notes.json"),
+        br#"{"version":1,"value":"saved"}"#,
+    )
+    .unwrap();
+    let _unwritable = Unwritable::new(&dir.0).expect(UNWRITABLE);
+    let store = JsonFiles::open(&dir.0).unwrap();
+    let k = key("notes");
+    let saved = store.get(&k).await.unwrap().unwrap();
+    assert_eq!((saved.value, saved.version), (json!("saved"), 1));
+    assert_eq!(store.keys("").await.unwrap(), std::slice::from_ref(&k));
+    let err = store.put(&k, &json!("new")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+    let expected = format!(
+        "write of `notes` in {} failed: cannot make the lock file {}: ",
+        json_name(&dir.0),
+        dir.0.join(".lock").display()
+    );
+    assert!(err.to_string().starts_with(&expected), "{err}");
+}
+
+#[tokio::test]
 async fn a_write_into_an_unwritable_directory_fails_and_keeps_the_saved_state() {
     let dir = TempDir::new("bad-unwritable");
     let store = JsonFiles::open(&dir.0).unwrap();
     let k = key("notes");
     store.put(&k, &json!(["saved"])).await.unwrap();
-    // A test never skips: where neither a mode nor `chattr +i` stops this user, say so.
-    let _unwritable = Unwritable::new(&dir.0).expect(
-        "cannot make a directory unwritable here: as root this test needs `chattr` (e2fsprogs) and CAP_LINUX_IMMUTABLE",
-    );
+    let _unwritable = Unwritable::new(&dir.0).expect(UNWRITABLE);
     let err = store.put(&k, &json!(["lost?"])).await.unwrap_err();
     assert!(
         matches!(

@@ -274,3 +274,82 @@ async fn values_another_client_wrote_are_corrupt_and_not_overwritten() {
         .unwrap();
     assert_eq!(value, "1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_are_raised_exactly_up_to_the_largest_and_no_further() {
+    let server = Server::start(free_port());
+    let store = Redis::connect(&server.url()).await.unwrap();
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut stored = async |k: &str, version: Option<&str>| {
+        let key = format!("plan-state:{k}");
+        if let Some(version) = version {
+            redis::cmd("HSET")
+                .arg(&key)
+                .arg("version")
+                .arg(version)
+                .arg("value")
+                .arg("1")
+                .query_async::<()>(&mut raw)
+                .await
+                .unwrap();
+        }
+        redis::cmd("HGET")
+            .arg(&key)
+            .arg("version")
+            .query_async::<String>(&mut raw)
+            .await
+            .unwrap()
+    };
+
+    // Up to the largest version, past 2^53 too, where Lua's numbers are no longer exact:
+    // raised by one, exactly.
+    for (before, after) in [
+        ("999999999999999", 1_000_000_000_000_000u64),
+        ("9007199254740993", 9_007_199_254_740_994),
+        ("9223372036854775806", 9_223_372_036_854_775_807),
+    ] {
+        stored("big", Some(before)).await;
+        let k = key("big");
+        assert_eq!(store.put(&k, &json!(2)).await.unwrap(), after, "{before}");
+        assert_eq!(stored("big", None).await, after.to_string());
+        assert_eq!(store.get(&k).await.unwrap().unwrap().version, after);
+        // A compare-and-set with a version one off conflicts, however close to 2^53.
+        let conflict = store
+            .compare_and_set(&k, Some(after - 1), &json!(3))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(conflict.current.unwrap().version, after);
+    }
+
+    // At the largest version, a write is refused and nothing is written.
+    let k = key("big");
+    let err = store.put(&k, &json!(4)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("the largest a store keeps"),
+        "{err}"
+    );
+    assert_eq!(stored("big", None).await, "9223372036854775807");
+
+    // Versions this store never writes: refused by a read and by a write, which writes nothing.
+    for version in ["9223372036854775808", "1e3", "05", "+5", "0", "-1", " 7"] {
+        stored("odd", Some(version)).await;
+        let k = key("odd");
+        let err = store.get(&k).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Corrupt { .. }),
+            "{version}: {err:?}"
+        );
+        let err = store.put(&k, &json!(2)).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Corrupt { .. }),
+            "{version}: {err:?}"
+        );
+        assert_eq!(stored("odd", None).await, version);
+    }
+}

@@ -44,19 +44,26 @@ const SENSITIVE_HEADERS: [&str; 7] = [
     "x-access-token",
 ];
 
-/// Query parameter names whose values are credentials even when not given as secret.
-const SENSITIVE_QUERY: [&str; 11] = [
+/// Query parameter names whose values are credentials even when not given as secret: the
+/// common ones, and those of presigned URLs (S3, Google Cloud Storage, Azure SAS), whose
+/// signatures a storage server quotes back in its errors.
+const SENSITIVE_QUERY: [&str; 16] = [
     "api_key",
     "apikey",
     "api-key",
     "key",
     "token",
     "access_token",
+    "refresh_token",
     "auth",
     "password",
     "secret",
     "client_secret",
     "signature",
+    "sig",
+    "x-amz-signature",
+    "x-amz-security-token",
+    "x-goog-signature",
 ];
 
 /// Secret values, and [`Redactor::scrub`] to replace them — however they are spelled, see
@@ -81,17 +88,38 @@ pub struct Redactor {
 
 impl Redactor {
     /// A redactor with no secrets: [`Redactor::scrub`] changes nothing.
+    ///
+    /// ```
+    /// use plan_tools::redact::Redactor;
+    ///
+    /// assert_eq!(Redactor::new().scrub("key=k3y"), "key=k3y");
+    /// ```
     pub fn new() -> Self {
         Redactor::default()
     }
 
     /// The same, also scrubbing `value` (an empty value is ignored).
+    ///
+    /// ```
+    /// use plan_tools::redact::Redactor;
+    ///
+    /// let secrets = Redactor::new().secret("k3y").secret("");
+    /// assert_eq!(secrets.scrub("key=k3y, or k%33y"), "key=[redacted], or [redacted]");
+    /// ```
     pub fn secret(mut self, value: &str) -> Self {
         self.add(value);
         self
     }
 
     /// Adds `value` to the secrets (an empty value is ignored).
+    ///
+    /// ```
+    /// use plan_tools::redact::Redactor;
+    ///
+    /// let mut secrets = Redactor::new();
+    /// secrets.add("k3y");
+    /// assert_eq!(secrets.scrub(r#"{"key":"k3y"}"#), r#"{"key":"[redacted]"}"#);
+    /// ```
     pub fn add(&mut self, value: &str) {
         if !value.is_empty() && !self.secrets.iter().any(|s| s == value) {
             self.secrets.push(value.to_owned());
@@ -99,19 +127,51 @@ impl Redactor {
     }
 
     /// Whether there is nothing to scrub.
+    ///
+    /// ```
+    /// use plan_tools::redact::Redactor;
+    ///
+    /// assert!(Redactor::new().secret("").is_empty());
+    /// assert!(!Redactor::new().secret("k3y").is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.secrets.is_empty()
     }
 
-    /// `text` with every spelling of every secret replaced by `[redacted]`.
+    /// `text` with every spelling of every secret replaced by `[redacted]`; borrowed when
+    /// there is none.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use plan_tools::redact::Redactor;
+    ///
+    /// let secrets = Redactor::new().secret("a/b");
+    /// assert_eq!(secrets.scrub(r"a\/b a%2Fb a%2fb"), "[redacted] [redacted] [redacted]");
+    /// assert!(matches!(secrets.scrub("nothing secret"), Cow::Borrowed(_)));
+    /// ```
     pub fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
         self.scrub_ending(text, false)
     }
 
     /// [`Redactor::scrub`] for a text cut short: a start of a secret at its very end is
     /// scrubbed too, as the secret it may be.
-    pub(crate) fn scrub_cut<'t>(&self, text: &'t str) -> Cow<'t, str> {
+    fn scrub_cut<'t>(&self, text: &'t str) -> Cow<'t, str> {
         self.scrub_ending(text, true)
+    }
+
+    /// The first `chars` characters of `body` as text (invalid UTF-8 replaced), scrubbed, and
+    /// whether the body goes on past them: then a start of a secret at the cut is scrubbed
+    /// too. Reads at most `4 * chars` bytes of `body`, whatever its size.
+    pub(crate) fn excerpt(&self, body: &[u8], chars: usize) -> (String, bool) {
+        // Enough bytes for the characters shown, each at most 4 bytes long.
+        let read = body.len().min(chars.saturating_mul(4));
+        let text = String::from_utf8_lossy(&body[..read]);
+        match text.char_indices().nth(chars) {
+            Some((end, _)) => (self.scrub_cut(&text[..end]).into_owned(), true),
+            // As many characters as are shown, the body going on after them.
+            None if read < body.len() => (self.scrub_cut(&text).into_owned(), true),
+            None => (self.scrub(&text).into_owned(), false),
+        }
     }
 
     /// Scrubs `text` in place.
@@ -337,18 +397,14 @@ pub(crate) fn shown(url: &str) -> String {
             parsed.to_string()
         }
         // Not a URL: show where it breaks, not what it holds.
-        Err(_) => url.split(['?', '#']).next().unwrap_or_default().to_owned(),
+        Err(_) => without_userinfo(url.split(['?', '#']).next().unwrap_or_default()),
     }
 }
 
 /// `url` for `Debug`: its user name and password, if any, shown as `[redacted]`.
 pub(crate) fn url_for_debug(url: &str) -> String {
     let Ok(mut parsed) = reqwest::Url::parse(url) else {
-        // Not a URL: its text up to a possible `user:password@` can still be cut off.
-        return match url.split_once('@') {
-            Some((_, rest)) => format!("[redacted]@{rest}"),
-            None => url.to_owned(),
-        };
+        return without_userinfo(url);
     };
     if parsed.username().is_empty() && parsed.password().is_none() {
         return url.to_owned();
@@ -360,6 +416,20 @@ pub(crate) fn url_for_debug(url: &str) -> String {
     match shown.strip_prefix(&prefix) {
         Some(rest) => format!("{prefix}{REDACTED}@{rest}"),
         None => shown,
+    }
+}
+
+/// `text`, a URL that does not parse, with what may be its `user:password@` shown as
+/// `[redacted]@`: all of its authority up to the last `@`, as a URL parser reads it (a
+/// password may hold an `@` of its own).
+fn without_userinfo(text: &str) -> String {
+    let start = text.find("://").map_or(0, |scheme| scheme + 3);
+    let end = text[start..]
+        .find(['/', '\\', '?', '#'])
+        .map_or(text.len(), |end| start + end);
+    match text[start..end].rfind('@') {
+        Some(at) => format!("{}{REDACTED}{}", &text[..start], &text[start + at..]),
+        None => text.to_owned(),
     }
 }
 
@@ -404,6 +474,13 @@ mod tests {
             assert_eq!(secrets.scrub_cut(cut), "x [redacted]", "{cut}");
         }
         assert_eq!(secrets.scrub("x a b/"), "x a b/");
+        // An excerpt is cut where the body goes on, even when it ends on a whole character.
+        let emoji = Redactor::new().secret("😀é");
+        let excerpt = |body: &str| emoji.excerpt(body.as_bytes(), 2);
+        assert_eq!(excerpt("😀😀é"), ("😀[redacted]".to_owned(), true));
+        assert_eq!(excerpt("x😀é"), ("x[redacted]".to_owned(), true));
+        assert_eq!(excerpt("😀é"), ("[redacted]".to_owned(), false));
+        assert_eq!(excerpt("ab"), ("ab".to_owned(), false));
         // The longest spelling wins: a secret inside another is scrubbed with it.
         let both = Redactor::new().secret("tok").secret("tok-en");
         assert_eq!(both.scrub("tok-en tok"), "[redacted] [redacted]");
@@ -412,14 +489,14 @@ mod tests {
     #[test]
     fn urls_and_headers_give_their_credentials() {
         let url =
-            reqwest::Url::parse("http://us%40er:p%40ss@h/x?q=kept&api_key=k%2B1&token=t+1&Key=K")
+            reqwest::Url::parse("http://us%40er:p%40ss@h/x?q=kept&api_key=k%2B1&token=t+1&Key=K&X-Amz-Signature=S1&sig=S2")
                 .unwrap();
         let mut secrets = Redactor::new();
         secrets.add_url(&url, |_| false);
-        let text = "us@er p@ss k+1 t 1 K q kept";
+        let text = "us@er p@ss k+1 t 1 K S1 S2 q kept";
         assert_eq!(
             secrets.scrub(text),
-            "[redacted] [redacted] [redacted] [redacted] [redacted] q kept"
+            "[redacted] [redacted] [redacted] [redacted] [redacted] [redacted] [redacted] q kept"
         );
 
         let mut headers = HeaderMap::new();
@@ -443,5 +520,16 @@ mod tests {
         );
         assert_eq!(url_for_debug("http://host/v1"), "http://host/v1");
         assert_eq!(url_for_debug("not a url u:p@x"), "[redacted]@x");
+        // A URL that does not parse still hides its credentials, an `@` in them too.
+        for broken in ["http://u:p@ss@exa mple/x@y?k=v", "http://u:p@ss@[::1/x@y"] {
+            let (debug, shown) = (url_for_debug(broken), shown(broken));
+            assert!(debug.starts_with("http://[redacted]@"), "{debug}");
+            assert!(shown.starts_with("http://[redacted]@"), "{shown}");
+            assert!(
+                !debug.contains("ss") && !shown.contains("ss"),
+                "{debug} {shown}"
+            );
+            assert!(!shown.contains("k=v"), "{shown}");
+        }
     }
 }

@@ -10,7 +10,8 @@
 //! What the decoder holds is capped: an event — its unfinished line and the data of its
 //! earlier lines together — larger than [`SseDecoder::max_event`] (1 MiB by default) is an
 //! [`SseError::TooLarge`], after which the decoder reads nothing more: a server cannot make a
-//! client buffer without bound by never ending a line or an event.
+//! client buffer without bound by never ending a line or an event. Nor by repeating one: the
+//! last event ID, which every later event carries, is shared by them, not copied into each.
 //!
 //! ```
 //! use plan_tools::sse::SseDecoder;
@@ -30,6 +31,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -43,7 +45,9 @@ pub struct SseEvent {
     /// The `data:` lines, joined by `\n`.
     pub data: String,
     /// The last event ID seen so far on the stream (`id:` fields persist across events).
-    pub id: Option<String>,
+    /// Shared, not copied, by the events that carry it: a long ID followed by many small
+    /// events costs its length once.
+    pub id: Option<Arc<str>>,
     /// A reconnection time the server asked for (`retry:`) since the previous event.
     pub retry: Option<Duration>,
 }
@@ -106,7 +110,7 @@ pub struct SseDecoder {
     data: String,
     has_data: bool,
     event: Option<String>,
-    id: Option<String>,
+    id: Option<Arc<str>>,
     retry: Option<Duration>,
     max_event: usize,
     /// The cap was passed: nothing more is read.
@@ -267,7 +271,7 @@ impl SseDecoder {
             }
             "event" => self.event = Some(value.to_owned()),
             // The standard ignores an ID containing NUL.
-            "id" if !value.contains('\0') => self.id = Some(value.to_owned()),
+            "id" if !value.contains('\0') => self.id = Some(value.into()),
             "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
                 if let Ok(ms) = value.parse() {
                     self.retry = Some(Duration::from_millis(ms));
@@ -427,6 +431,23 @@ mod tests {
         assert_eq!(data(&events), ["kept"]);
         // The discarded event's type does not leak into the next one.
         assert_eq!(events[0].event, "message");
+    }
+
+    #[test]
+    fn an_id_is_shared_by_its_events_not_copied() {
+        // A long ID, then many small events: each carries the one ID, so that what a body
+        // decodes to is about its size, not the ID's length times the events'.
+        let id = "i".repeat(DEFAULT_MAX_EVENT / 2);
+        let body = format!("id: {id}\n{}", "data\n\n".repeat(1000));
+        let events = decode_all(body.as_bytes()).unwrap();
+        assert_eq!(events.len(), 1000);
+        let first = events[0].id.as_ref().unwrap();
+        assert_eq!(first.len(), id.len());
+        assert!(
+            events
+                .iter()
+                .all(|e| Arc::ptr_eq(e.id.as_ref().unwrap(), first))
+        );
     }
 
     #[test]

@@ -121,9 +121,22 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Strin
             chunks.extend(std::iter::repeat_n(Bytes::from(vec![b'x'; 64 << 10]), 64));
             sse(chunks, None)
         }
+        "endless error" => (StatusCode::INTERNAL_SERVER_ERROR, endless()).into_response(),
+        "endless answer" => (StatusCode::OK, endless()).into_response(),
         p if p.starts_with("batch") => batch_item(&shared, p).await,
         p => echo(p).into_response(),
     }
+}
+
+/// A body that never ends: 16 KiB of `e` every 10 ms, for ever.
+fn endless() -> Body {
+    Body::from_stream(futures::stream::unfold((), |()| async {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        Some((
+            Ok::<_, std::io::Error>(Bytes::from(vec![b'e'; 16 << 10])),
+            (),
+        ))
+    }))
 }
 
 fn echo(prompt: &str) -> String {
@@ -535,6 +548,60 @@ async fn errors_are_clear_variants() {
         OpenAi::new(&base, "m").api_key_from_env("PLAN_TOOLS_TEST_UNSET_KEY_VAR"),
         Err(LlmError::MissingKey { .. })
     ));
+}
+
+#[tokio::test]
+async fn an_error_body_is_read_only_as_far_as_its_excerpt() {
+    let (base, _) = spawn_server().await;
+    // Read whole, the body would never end, and the call with it.
+    let llm = client(&base);
+    let err = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        llm.call("endless error".into()),
+    )
+    .await
+    .expect("the call ends")
+    .unwrap_err();
+    assert!(
+        matches!(&err, LlmError::Status { status: 500, body } if body.starts_with("eee") && body.ends_with('…')),
+        "{err}"
+    );
+    let events = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        collect(&llm, "endless error"),
+    )
+    .await
+    .expect("the stream ends");
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Err(LlmError::Status { status: 500, .. })]
+        ),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_is_read_only_up_to_the_cap() {
+    let (base, _) = spawn_server().await;
+    let llm = client(&base).max_body(64 << 10);
+    // Read whole, the answer would never end, and the call with it.
+    let call = llm.call("endless answer".into());
+    let err = tokio::time::timeout(std::time::Duration::from_secs(60), call)
+        .await
+        .expect("the call ends")
+        .unwrap_err();
+    assert!(
+        matches!(err, LlmError::TooLarge { limit } if limit == 64 << 10),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the server's answer is larger than the 65536-byte cap (raise it with OpenAi::max_body)"
+    );
+    // Under the cap, an answer is read as before.
+    let small = llm.call("hi".into()).await.unwrap();
+    assert_eq!(small.choices.len(), 1);
 }
 
 /// Captures every span and event, with all their fields, as text.

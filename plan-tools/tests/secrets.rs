@@ -88,7 +88,11 @@ async fn echo(
 
 /// Starts the echo server: `/{spelling}/{status}/...` answers `status`.
 async fn serve() -> String {
-    let app = Router::new().route("/{spelling}/{status}/{*rest}", any(echo));
+    serve_app(Router::new().route("/{spelling}/{status}/{*rest}", any(echo))).await
+}
+
+/// Serves `app` on a free port of 127.0.0.1; its address.
+async fn serve_app(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -317,4 +321,55 @@ async fn the_model_client_shows_no_secret_a_server_echoes() {
     let logged = captured.text();
     assert!(logged.contains("llm server error"), "{logged}");
     assert_hidden(&LLM_SECRETS, "the log", &logged);
+}
+
+/// Answers 503, asking to be retried after the value of the request's `x-api-key`: a server
+/// echoing a secret of digits where a wait goes.
+async fn retry_after_echo(headers: HeaderMap) -> axum::response::Response {
+    let mut answer = StatusCode::SERVICE_UNAVAILABLE.into_response();
+    if let Some(key) = headers.get("x-api-key") {
+        answer.headers_mut().insert("retry-after", key.clone());
+    }
+    answer
+}
+
+#[tokio::test]
+async fn a_secret_echoed_as_a_retry_after_is_not_shown() {
+    let addr = serve_app(Router::new().route("/", any(retry_after_echo))).await;
+    // All digits, and too large for a `u64`: a wait longer than any cap.
+    let secret = "31415926535897932384626";
+    let request = Request::get(format!("http://{addr}/")).header("x-api-key", secret);
+    let err = Http::new().send(request).await.unwrap_err();
+    assert!(matches!(err, HttpError::RetryAfterTooLong { .. }), "{err}");
+    assert!(
+        err.to_string().contains("Retry-After: [redacted]`"),
+        "{err}"
+    );
+    assert_hidden(&[secret], "HttpError", &format!("{err} {err:?}"));
+}
+
+/// Answers a completion whose `choices` is the request's bearer token: JSON of the wrong
+/// shape, whose parser's message quotes the key.
+async fn key_as_choices(headers: HeaderMap) -> axum::response::Response {
+    let token = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    axum::Json(serde_json::json!({ "choices": token })).into_response()
+}
+
+#[tokio::test]
+async fn a_key_echoed_in_json_of_the_wrong_shape_is_not_shown() {
+    let addr = serve_app(Router::new().route("/v1/chat/completions", any(key_as_choices))).await;
+    let key = "sk-echoed/7";
+    let client = OpenAi::new(format!("http://{addr}/v1"), "m").api_key(key);
+    let err = client.call(ChatRequest::user("hi")).await.unwrap_err();
+    assert!(matches!(err, LlmError::Json { .. }), "{err}");
+    let source = std::error::Error::source(&err).unwrap().to_string();
+    assert!(
+        source.contains("invalid type: string \"[redacted]\""),
+        "{source}"
+    );
+    assert_hidden(&[key], "LlmError", &format!("{err} {err:?} {source}"));
 }

@@ -77,7 +77,9 @@ struct File {
 impl JsonFiles {
     /// The store in `dir`, made if missing with its lock file `DIR/.lock`; named `json files
     /// at DIR`. Under the lock (so after waiting for another process's write in progress, if
-    /// any), it removes the temporary files of writes that were cut off.
+    /// any), it removes the temporary files of writes that were cut off. A directory this
+    /// process may only read, and where no lock file is, opens too: reads work, and a write
+    /// fails naming the lock file it cannot make.
     ///
     /// ```
     /// use plan_state::store::{JsonFiles, Store};
@@ -93,12 +95,16 @@ impl JsonFiles {
         let lock = (|| {
             fs::create_dir_all(&dir)?;
             let lock = DirLock::open(&dir)?;
-            // Waits only for another process's write in progress, if any.
-            let held = lock.hold()?;
-            let removed = temporary::remove_leftovers(&dir)?;
-            drop(held);
-            if removed > 0 {
-                tracing::info!(store = %name, removed, "removed the temporary files of writes that were cut off");
+            // Without a lock file, the directory is one this process may only read: it can
+            // remove nothing there (and reads need no lock).
+            if lock.is_open() {
+                // Waits only for another process's write in progress, if any.
+                let held = lock.hold()?;
+                let removed = temporary::remove_leftovers(&dir)?;
+                drop(held);
+                if removed > 0 {
+                    tracing::info!(store = %name, removed, "removed the temporary files of writes that were cut off");
+                }
             }
             Ok::<_, io::Error>(lock)
         })()

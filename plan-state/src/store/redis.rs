@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::{Conflict, Expect, Key, Store, StoreError, Versioned};
+use super::{Conflict, Expect, Key, Store, StoreError, Versioned, version};
 
 /// Redis, through redis-rs's `ConnectionManager`: one multiplexed connection that reconnects
 /// when the server goes away and comes back. A key `K` is the hash `plan-state:K` with the
@@ -37,19 +37,54 @@ const MAX_RECONNECTION_DELAY: Duration = Duration::from_millis(500);
 const NAMESPACE: &str = "plan-state:";
 
 /// Writes `ARGV[2]` under `KEYS[1]` if its version is `ARGV[1]` (`""`: any, `"0"`: none);
-/// returns `{new version}`, `{"conflict", version, value}` for a conflict, or `{}` when the
-/// stored version is not a number (written by another client): nothing is written then.
+/// `ARGV[3]` is the largest version a store keeps.
+/// Replies `{"written", new version}`, `{"conflict", version, value}`, `{"invalid"}` when
+/// the stored version is not one this store writes (another client's), or `{"max"}` when it
+/// is the largest a store keeps; nothing is written then.
+///
+/// Versions stay decimal text, compared and raised as text: Lua's numbers are doubles, exact
+/// only up to 2^53, so that `tonumber` would take two versions past it for one.
 const WRITE: &str = r"
-local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if version == nil then
-    return {}
+local function raised(digits)
+    local i = #digits
+    while i > 0 and string.sub(digits, i, i) == '9' do
+        i = i - 1
+    end
+    if i == 0 then
+        return '1' .. string.rep('0', #digits)
+    end
+    local next = string.char(string.byte(digits, i) + 1)
+    return string.sub(digits, 1, i - 1) .. next .. string.rep('0', #digits - i)
 end
-if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= version then
+local version = '0'
+local stored = redis.call('HGET', KEYS[1], 'version')
+if stored then
+    local max = ARGV[3]
+    if not string.match(stored, '^[1-9][0-9]*$') or #stored > #max
+        or (#stored == #max and stored > max) then
+        return {'invalid'}
+    end
+    version = stored
+end
+if ARGV[1] ~= '' and ARGV[1] ~= version then
     return {'conflict', version, redis.call('HGET', KEYS[1], 'value') or ''}
 end
-redis.call('HSET', KEYS[1], 'version', version + 1, 'value', ARGV[2])
-return {version + 1}
+if version == ARGV[3] then
+    return {'max'}
+end
+local next = raised(version)
+redis.call('HSET', KEYS[1], 'version', next, 'value', ARGV[2])
+return {'written', next}
 ";
+
+/// A version as this store writes it in a hash: decimal digits without a leading zero, within
+/// the versions a store keeps.
+fn parse_version(text: &str) -> Option<u64> {
+    if text.starts_with('0') || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|&v| version::is_valid(v))
+}
 
 impl Redis {
     /// The store on the server at `url` (`redis://127.0.0.1:6379`, `redis://:PASSWORD@HOST`),
@@ -130,38 +165,41 @@ impl Store for Redis {
             .key(format!("{NAMESPACE}{key}"))
             .arg(expected_arg)
             .arg(value.to_string())
+            .arg(version::MAX.to_string())
             .invoke_async(&mut connection)
             .await
             .map_err(self.failed("write", key.as_str()))?;
         let corrupt = |reason: &str| StoreError::corrupt(&self.name, key.as_str(), reason);
-        let version = |v: &redis::Value| match v {
-            redis::Value::Int(n) => u64::try_from(*n).ok(),
-            _ => None,
+        // Text, all of it; a value another client wrote may not be UTF-8.
+        let reply: Vec<String> = reply
+            .into_iter()
+            .map(redis::from_redis_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| corrupt(&e.to_string()))?;
+        let parsed = |text: &str| {
+            parse_version(text).ok_or_else(|| corrupt(&format!("its version is {text}")))
         };
-        match reply.as_slice() {
-            [written] => version(written)
-                .filter(|&v| v > 0)
-                .map(Ok)
-                .ok_or_else(|| corrupt("unexpected reply to a write")),
-            [conflict, found, value] if version(conflict).is_none() => {
-                let found = version(found).ok_or_else(|| corrupt("its version is not a number"))?;
-                let current = if found == 0 {
-                    None
-                } else {
-                    let text: String = redis::from_redis_value(value.clone())
-                        .map_err(|e| corrupt(&e.to_string()))?;
-                    Some(Versioned {
-                        value: self.parse(key, &text)?,
-                        version: found,
-                    })
-                };
-                let expected = match expect {
-                    Expect::Version(version) => version,
-                    Expect::Anything => None,
-                };
-                Ok(Err(Conflict { expected, current }))
-            }
-            _ => Err(corrupt("its version is not a number")),
+        match reply
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["written", written] => parsed(written).map(Ok),
+            ["conflict", "0", _] => Ok(Err(Conflict {
+                expected: expected(expect),
+                current: None,
+            })),
+            ["conflict", found, value] => Ok(Err(Conflict {
+                expected: expected(expect),
+                current: Some(Versioned {
+                    version: parsed(found)?,
+                    value: self.parse(key, value)?,
+                }),
+            })),
+            ["invalid"] => Err(corrupt("its version is not a number")),
+            ["max"] => Err(corrupt(&version::at_max())),
+            _ => Err(corrupt("unexpected reply to a write")),
         }
     }
 
@@ -178,10 +216,7 @@ impl Store for Redis {
         match (version, value) {
             (None, None) => Ok(None),
             (Some(version), Some(text)) => Ok(Some(Versioned {
-                version: version
-                    .parse()
-                    .ok()
-                    .filter(|&v| v > 0)
+                version: parse_version(&version)
                     .ok_or_else(|| corrupt("its version is not a number"))?,
                 value: self.parse(key, &text)?,
             })),
@@ -237,5 +272,13 @@ impl Store for Redis {
         keys.sort();
         keys.dedup();
         Ok(keys)
+    }
+}
+
+/// The version a write expected, for its conflict.
+fn expected(expect: Expect) -> Option<u64> {
+    match expect {
+        Expect::Version(version) => version,
+        Expect::Anything => None,
     }
 }

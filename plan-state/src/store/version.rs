@@ -12,9 +12,14 @@ pub(super) fn is_valid(version: u64) -> bool {
 /// The version of the write after `version` (`None`: after nothing), or why there is none.
 pub(super) fn next(version: Option<u64>) -> Result<u64, String> {
     match version.unwrap_or(0) {
-        MAX => Err(format!(
-            "its version is {MAX}, the largest a store keeps: no write can raise it (delete the value to start again at 1)"
-        )),
+        MAX => Err(at_max()),
         version => Ok(version + 1),
     }
+}
+
+/// Why a value at [`MAX`] takes no write.
+pub(super) fn at_max() -> String {
+    format!(
+        "its version is {MAX}, the largest a store keeps: no write can raise it (delete the value to start again at 1)"
+    )
 }

@@ -58,7 +58,8 @@ pub enum HttpError {
         url: String,
         /// The status of the last answer.
         status: u16,
-        /// The `Retry-After` value as the server wrote it (cut to 64 characters).
+        /// The `Retry-After` value as the server wrote it (cut to 64 characters, the
+        /// request's secrets scrubbed).
         asked: String,
         /// The longest wait the policy allows.
         limit: Duration,
@@ -130,10 +131,15 @@ impl HttpError {
             HttpError::Invalid { reason } => vec![reason],
             HttpError::Status {
                 method, url, body, ..
-            }
-            | HttpError::RetryAfterTooLong {
-                method, url, body, ..
             } => vec![method, url, body],
+            // `asked` too: the server wrote it, and may have echoed a secret of digits there.
+            HttpError::RetryAfterTooLong {
+                method,
+                url,
+                asked,
+                body,
+                ..
+            } => vec![method, url, asked, body],
             HttpError::Timeout { method, url, .. } | HttpError::TooLarge { method, url, .. } => {
                 vec![method, url]
             }

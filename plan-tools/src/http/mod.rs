@@ -197,7 +197,9 @@ impl Http {
             }
             let wait = match self.retry.wait(attempt, answer.as_ref()) {
                 Wait::After(wait) => wait,
-                Wait::TooLong { asked, limit } => return Err(too_long(error, asked, limit)),
+                Wait::TooLong { asked, limit } => {
+                    return Err(too_long(error, asked, limit).scrubbed(&secrets));
+                }
             };
             if !self.budget.withdraw() {
                 return Err(error);
@@ -359,14 +361,7 @@ fn reason(err: &reqwest::Error) -> String {
 
 /// The start of a body, for an error message, with the request's secrets scrubbed.
 fn excerpt(body: &[u8], secrets: &Redactor) -> String {
-    const SHOWN: usize = 200;
-    // Enough bytes for the characters shown, each at most 4 bytes long.
-    let text = String::from_utf8_lossy(&body[..body.len().min(SHOWN * 4)]);
-    let (text, cut) = match text.char_indices().nth(SHOWN) {
-        // A secret across the cut loses the start it has before it, too.
-        Some((end, _)) => (secrets.scrub_cut(&text[..end]), true),
-        None => (secrets.scrub(&text), false),
-    };
+    let (text, cut) = secrets.excerpt(body, 200);
     // The error is scrubbed once more when built, after the whitespace is joined.
     let mut shown = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if cut {

@@ -26,8 +26,9 @@ use crate::redact::{Redactor, shown};
 /// and `X-Access-Token`, and of any header added with [`Request::secret_header`]; the URL's
 /// user name and password; the values of query parameters added with
 /// [`Request::secret_query`], and of those in the URL named `api_key`, `apikey`, `api-key`,
-/// `key`, `token`, `access_token`, `auth`, `password`, `secret`, `client_secret` or
-/// `signature` (names compared without case).
+/// `key`, `token`, `access_token`, `refresh_token`, `auth`, `password`, `secret`,
+/// `client_secret`, `signature`, or, as presigned URLs name them, `sig`, `X-Amz-Signature`,
+/// `X-Amz-Security-Token` or `X-Goog-Signature` (names compared without case).
 ///
 /// ```
 /// use plan_tools::http::Request;

@@ -9,7 +9,7 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Deserializer, Serialize};
 use tracing::Instrument;
 
-use crate::llm::error::excerpt;
+use crate::llm::error::{EXCERPT_CHARS, excerpt};
 use crate::llm::{
     ApiKey, ChatOptions, ChatRequest, Completion, Llm, LlmError, Message, StreamEvent, Usage,
 };
@@ -47,6 +47,7 @@ pub struct OpenAi {
     key: Option<ApiKey>,
     defaults: ChatOptions,
     timeout: Option<Duration>,
+    max_body: usize,
 }
 
 impl OpenAi {
@@ -64,6 +65,7 @@ impl OpenAi {
             key: ApiKey::from_env(DEFAULT_KEY_VAR),
             defaults: ChatOptions::default(),
             timeout: None,
+            max_body: 10 << 20,
         }
     }
 
@@ -90,6 +92,21 @@ impl OpenAi {
     /// Options every call starts from; a request's own options override them field by field.
     pub fn defaults(mut self, defaults: ChatOptions) -> Self {
         self.defaults = defaults;
+        self
+    }
+
+    /// The largest answer [`OpenAi::call`] reads, in bytes (10 MiB unless set, as for the
+    /// HTTP tool): a larger one is [`LlmError::TooLarge`], and is not read on. (A stream holds
+    /// at most one event at a time, capped by the [`sse`](crate::sse) decoder.)
+    ///
+    /// ```
+    /// use plan_tools::llm::OpenAi;
+    ///
+    /// let client = OpenAi::new("http://127.0.0.1:8080/v1", "qwen2.5-7b-instruct").max_body(1 << 20);
+    /// # let _ = client;
+    /// ```
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
         self
     }
 
@@ -131,8 +148,17 @@ impl OpenAi {
         );
         async {
             let secrets = self.secrets();
-            let response = self.send(&request, false, &secrets).await?;
-            let body = response.bytes().await.map_err(LlmError::transport)?;
+            let mut response = self.send(&request, false, &secrets).await?;
+            // Read up to the cap, never past it: a server may send an answer without end.
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(LlmError::transport)? {
+                if body.len() + chunk.len() > self.max_body {
+                    return Err(LlmError::TooLarge {
+                        limit: self.max_body,
+                    });
+                }
+                body.extend_from_slice(&chunk);
+            }
             let mut completion: Completion = serde_json::from_slice::<Wire>(&body)
                 .map_err(|err| LlmError::json(err, &body, &secrets))?
                 .0;
@@ -220,7 +246,7 @@ impl OpenAi {
             return Ok(response);
         }
         // The body explains the status; a broken read of it still leaves the status.
-        let body = response.bytes().await.unwrap_or_default();
+        let body = start_of(response, EXCERPT_CHARS * 4).await;
         tracing::debug!(status = status.as_u16(), "llm server error");
         Err(LlmError::Status {
             status: status.as_u16(),
@@ -249,6 +275,20 @@ impl OpenAi {
     }
 }
 
+/// The first `bytes` bytes of `response`'s body, or a little more (the chunk that passes
+/// them): as much as an error's excerpt shows, and enough to tell that the body goes on.
+/// Never the rest: a server may send an error body without end. A broken read ends it.
+async fn start_of(mut response: reqwest::Response, bytes: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() <= bytes {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
+}
+
 impl fmt::Debug for OpenAi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpenAi")
@@ -257,6 +297,7 @@ impl fmt::Debug for OpenAi {
             .field("api_key", &self.key)
             .field("defaults", &self.defaults)
             .field("timeout", &self.timeout)
+            .field("max_body", &self.max_body)
             .finish_non_exhaustive()
     }
 }

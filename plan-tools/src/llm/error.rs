@@ -1,5 +1,7 @@
 //! `LlmError`: why a model call failed.
 
+use std::borrow::Cow;
+
 use crate::redact::Redactor;
 
 /// Why a model call failed. No variant holds a secret the client sent — the API key, the
@@ -46,6 +48,15 @@ pub enum LlmError {
         /// The start of the text that did not parse.
         excerpt: String,
     },
+    /// The answer is larger than the client's cap ([`OpenAi::max_body`](super::OpenAi::max_body)):
+    /// it was not read on.
+    #[error(
+        "the server's answer is larger than the {limit}-byte cap (raise it with OpenAi::max_body)"
+    )]
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
     /// The response stream could not be read on: an event past the decoder's cap.
     #[error("the response stream broke off: {0}")]
     Stream(#[from] crate::sse::SseError),
@@ -82,8 +93,15 @@ impl LlmError {
         }
     }
 
-    /// A parse failure of `text`.
+    /// A parse failure of `text`. The parser's message quotes a string of the wrong type
+    /// (`invalid type: string "…"`), which may be a secret the server echoed: such a message
+    /// is replaced by its scrubbed text.
     pub(crate) fn json(source: serde_json::Error, text: &[u8], secrets: &Redactor) -> Self {
+        let said = source.to_string();
+        let source = match secrets.scrub(&said) {
+            Cow::Borrowed(_) => source,
+            Cow::Owned(scrubbed) => serde::de::Error::custom(scrubbed),
+        };
         LlmError::Json {
             source,
             excerpt: excerpt(text, secrets),
@@ -101,12 +119,9 @@ impl LlmError {
 
 /// The start of `body` as text, with the secrets (should a server echo them) replaced.
 pub(crate) fn excerpt(body: &[u8], secrets: &Redactor) -> String {
-    // Enough bytes for the characters shown, each at most 4 bytes long.
-    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_CHARS * 4)]);
-    match text.char_indices().nth(EXCERPT_CHARS) {
-        // A secret across the cut loses the start it has before it, too.
-        Some((end, _)) => format!("{}…", secrets.scrub_cut(&text[..end])),
-        None => secrets.scrub(&text).into_owned(),
+    match secrets.excerpt(body, EXCERPT_CHARS) {
+        (text, true) => format!("{text}…"),
+        (text, false) => text,
     }
 }
 

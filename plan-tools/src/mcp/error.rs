@@ -16,8 +16,13 @@ pub enum McpError {
         /// What went wrong.
         reason: String,
     },
-    /// The server has no tool of that name.
-    #[error("MCP server `{server}` has no tool `{tool}` (it has: {})", list(.available))]
+    /// The server has no tool of that name. Its `Display` cuts the name and the list of
+    /// those it has short: either may come from outside (a model's tool call, a server).
+    #[error(
+        "MCP server `{server}` has no tool `{}` (it has: {})",
+        cut(.tool, NAME_CHARS),
+        list(.available)
+    )]
     UnknownTool {
         /// The command line or URL.
         server: String,
@@ -86,11 +91,35 @@ pub enum McpError {
     },
 }
 
+/// How many items of a list (tools, allowed values, known arguments) a message names.
+pub(super) const LISTED: usize = 10;
+
+/// The longest tool name a message shows, in characters.
+pub(super) const NAME_CHARS: usize = 100;
+
+/// `text`, cut to `max` characters.
+pub(super) fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// The first few of `items`, joined with `, `, and how many there are in all if more.
+pub(super) fn listed(items: impl ExactSizeIterator<Item = String>) -> String {
+    let total = items.len();
+    let mut shown: Vec<String> = items.take(LISTED).collect();
+    if total > LISTED {
+        shown.push(format!("… ({total} in all)"));
+    }
+    shown.join(", ")
+}
+
 fn list(names: &[String]) -> String {
     if names.is_empty() {
         "no tools".to_owned()
     } else {
-        names.join(", ")
+        listed(names.iter().map(|name| cut(name, NAME_CHARS)))
     }
 }
 
@@ -158,5 +187,37 @@ pub(crate) fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
             Some(cause) => innermost = cause,
             None => return innermost.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_tool_is_named_short_among_a_few_of_the_others() {
+        let err = McpError::UnknownTool {
+            server: "srv".to_owned(),
+            tool: "t".repeat(500_000),
+            available: (0..10_000)
+                .map(|i| format!("{i}{}", "n".repeat(1000)))
+                .collect(),
+        };
+        let shown = err.to_string();
+        assert!(
+            shown.chars().count() < 1200,
+            "{} chars",
+            shown.chars().count()
+        );
+        assert!(shown.ends_with(", … (10000 in all))"), "{shown}");
+        let small = McpError::UnknownTool {
+            server: "srv".to_owned(),
+            tool: "mul".to_owned(),
+            available: vec!["add".to_owned(), "sub".to_owned()],
+        };
+        assert_eq!(
+            small.to_string(),
+            "MCP server `srv` has no tool `mul` (it has: add, sub)"
+        );
     }
 }

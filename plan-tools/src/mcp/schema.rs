@@ -24,13 +24,11 @@
 use serde_json::{Map, Value};
 
 use super::McpError;
+use super::error::{LISTED, NAME_CHARS, cut, listed};
 
 /// The longest message of a mismatch, in characters: the schema and the arguments come from
 /// outside (a server, a model), and their names and lists are cut to fit.
 const MAX_MESSAGE: usize = 1000;
-
-/// How many items of a list (allowed values, known arguments) a message names.
-const LISTED: usize = 10;
 
 /// Checks `arguments` against a tool's input `schema` — the subset of JSON Schema listed on
 /// [`McpTool`](super::McpTool) — as an `McpTool` does before each call, and gives
@@ -61,7 +59,7 @@ pub fn check_arguments(
     arguments: Value,
 ) -> Result<Map<String, Value>, McpError> {
     let invalid = |problem: String| McpError::InvalidArguments {
-        tool: cut(tool, 100),
+        tool: cut(tool, NAME_CHARS),
         problem: cut(&problem, MAX_MESSAGE),
     };
     // `null` is "no arguments", which a tool taking none expects as `{}`.
@@ -80,24 +78,6 @@ pub fn check_arguments(
 /// Checks `value` against `schema`; the first mismatch, as a sentence naming where it is.
 fn check(schema: &Value, value: &Value) -> Result<(), String> {
     check_at(schema, value, &mut Path(Vec::new()))
-}
-
-/// `text`, cut to `max` characters.
-fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
-}
-
-/// The first few of `items`, joined with `, `, and how many there are in all if more.
-fn listed(items: impl ExactSizeIterator<Item = String>) -> String {
-    let total = items.len();
-    let mut shown: Vec<String> = items.take(LISTED).collect();
-    if total > LISTED {
-        shown.push(format!("… ({total} in all)"));
-    }
-    shown.join(", ")
 }
 
 /// Where in the arguments a value is: `b`, `items[2].name`.
