@@ -105,6 +105,11 @@
 //! [`Control::router`] merged into an app), the handshake's limits are that server's, and
 //! `axum::serve` puts no time limit on request headers.
 //!
+//! The caps hold memory and descriptors bounded at a price: whoever can reach the port can,
+//! token or not, take every handshake slot of [`Control::serve`] for up to
+//! [`Control::frame_timeout`] at a time, and keep the owner out meanwhile. Another reason to
+//! serve on loopback.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use futures::{SinkExt, StreamExt};
