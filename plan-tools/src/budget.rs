@@ -254,7 +254,8 @@ impl Budget {
     /// Admits a call estimated at `estimate`, reserving it, or says which limit it would
     /// exceed (then nothing is reserved). Settle the reservation with the actual figures once
     /// the call is done; dropped unsettled (the call failed), it gives back its tokens and
-    /// money but keeps its requests, which were sent.
+    /// money but keeps its requests, which were sent. A call that was never sent gives back
+    /// its requests too ([`Reservation::unsent`]).
     pub fn admit(&self, estimate: &Charge) -> Result<Reservation<'_>, BudgetExceeded> {
         if let Some(limit) = self.wall
             && self.started.elapsed() >= limit
@@ -293,6 +294,7 @@ impl Budget {
             budget: self,
             tokens: estimate.total_tokens(),
             dollars: cost,
+            requests: estimate.requests,
             settled: false,
         })
     }
@@ -321,6 +323,7 @@ pub struct Reservation<'b> {
     budget: &'b Budget,
     tokens: u64,
     dollars: f64,
+    requests: u64,
     settled: bool,
 }
 
@@ -331,6 +334,26 @@ impl Reservation<'_> {
         let mut spent = self.budget.lock();
         spent.tokens = spent.tokens - self.tokens + actual.total_tokens();
         spent.dollars = (spent.dollars - self.dollars + cost).max(0.0);
+        self.settled = true;
+    }
+
+    /// Gives back all of the estimate, its requests too: the call was never sent (its
+    /// connection could not be made), so it spent nothing.
+    ///
+    /// ```
+    /// use plan_tools::budget::{Budget, Charge};
+    ///
+    /// let budget = Budget::new().requests(1);
+    /// budget.admit(&Charge::request()).unwrap().unsent();
+    /// assert_eq!(budget.spent().requests, 0);
+    /// budget.admit(&Charge::request()).unwrap().settle(&Charge::request());
+    /// assert!(budget.admit(&Charge::request()).is_err());
+    /// ```
+    pub fn unsent(mut self) {
+        let mut spent = self.budget.lock();
+        spent.tokens -= self.tokens;
+        spent.dollars = (spent.dollars - self.dollars).max(0.0);
+        spent.requests -= self.requests;
         self.settled = true;
     }
 }

@@ -8,7 +8,8 @@ use futures::future::BoxFuture;
 use plan_runtime::Extensions;
 use plan_runtime::prelude::*;
 use plan_tools::budget::{Budget, BudgetExceeded, Price, PriceTable, Spent};
-use plan_tools::llm::{Chat, ChatRequest, Completion, Llm, LlmError, Usage};
+use plan_tools::http::{Http, HttpError, Request, RetryPolicy};
+use plan_tools::llm::{Chat, ChatRequest, Completion, Llm, LlmError, OpenAi, Usage};
 
 /// Answers every prompt with 5 prompt tokens and 50 completion tokens, counting calls.
 #[derive(Clone, Default)]
@@ -132,4 +133,66 @@ async fn without_a_budget_every_call_is_made_and_counted() {
     assert_eq!(a.text(), Some("1 messages"));
     assert_eq!(model.calls.load(SeqCst), 2);
     assert!(report.to_string().contains("counted: requests 2 · requests_ok 2 · tokens_in 10 · tokens_out 100 · success rate 100 %"), "{report}");
+}
+
+/// A port of 127.0.0.1 that nothing listens on: a connection to it is refused.
+fn refused_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn an_http_request_never_sent_spends_nothing() {
+    let budget = Budget::new().requests(2);
+    let http = Http::builder().retry(RetryPolicy::none()).build();
+    let down = format!("http://127.0.0.1:{}/", refused_port());
+    for _ in 0..2 {
+        let error = http
+            .send_within(Request::get(&down), Some(&budget))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, HttpError::Connection { .. }), "{error}");
+    }
+    assert_eq!(budget.spent().requests, 0);
+
+    // Both requests are left for a server that answers, and no more.
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            counter.fetch_add(1, SeqCst);
+            async { "up" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    for _ in 0..2 {
+        http.send_within(Request::get(&up), Some(&budget))
+            .await
+            .unwrap();
+    }
+    let over = http.send_within(Request::get(&up), Some(&budget)).await;
+    assert!(matches!(over, Err(HttpError::OverBudget(_))), "{over:?}");
+    assert_eq!((budget.spent().requests, served.load(SeqCst)), (2, 2));
+}
+
+#[tokio::test]
+async fn a_model_call_never_sent_spends_nothing() {
+    let model = OpenAi::new(format!("http://127.0.0.1:{}/v1", refused_port()), "small");
+    let ask = plan! { prompt >> (model.clone()) };
+    let budget = Budget::new().requests(1).tokens(1_000);
+    let extensions = Extensions::new().with(&budget);
+    for _ in 0..2 {
+        let error = ask
+            .run_extended("plans", &(), &extensions)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error.step_error::<LlmError>(), Some(LlmError::Connect(_))),
+            "{error}"
+        );
+    }
+    assert_eq!(budget.spent(), Spent::default());
 }

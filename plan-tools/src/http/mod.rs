@@ -151,7 +151,11 @@ impl Http {
                 .attempt(&request, &parsed, &method, &url, &secrets)
                 .await;
             if let Some(reservation) = reservation {
-                reservation.settle(&Charge::request());
+                match &outcome {
+                    // No connection, nothing sent: nothing spent.
+                    Err(Failure::Connect(_)) => reservation.unsent(),
+                    _ => reservation.settle(&Charge::request()),
+                }
             }
             count("requests", 1.0);
             let (error, answer) = match outcome {

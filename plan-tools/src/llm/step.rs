@@ -44,7 +44,8 @@ impl<L: Llm, C: Sync> Plan<ChatRequest, C> for Chat<L> {
 
 /// One model call as a step: admitted by the run's [`Budget`] (if it carries one) on an
 /// estimate — the prompt at about four characters a token, and `max_tokens` — before it is
-/// sent; then settled with the server's usage, and counted on the node (`requests`,
+/// sent; then settled with the server's usage (or given back whole if the connection could
+/// not be made: nothing was sent), and counted on the node (`requests`,
 /// `requests_ok`, `tokens_in`, `tokens_out`, and `dollars` at the budget's prices).
 pub(crate) async fn metered<C, F, Fut>(
     cx: &Cx<'_, C>,
@@ -77,9 +78,17 @@ where
         .transpose()
         .map_err(|exceeded| PlanError::step(node(), exceeded))?;
     count("requests", 1.0);
-    let completion = call(request)
-        .await
-        .map_err(|err| PlanError::step(node(), err))?;
+    let completion = match call(request).await {
+        Ok(completion) => completion,
+        Err(err) => {
+            // No connection, nothing sent: nothing spent. Any other failure keeps its
+            // request, which reached the server.
+            if let (LlmError::Connect(_), Some(reservation)) = (&err, reservation) {
+                reservation.unsent();
+            }
+            return Err(PlanError::step(node(), err));
+        }
+    };
     let actual = Charge {
         input_tokens: completion.usage.prompt_tokens,
         output_tokens: completion.usage.completion_tokens,
