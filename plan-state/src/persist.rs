@@ -92,8 +92,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use plan_runtime::{Cx, Describe, Lens, NodeRef, Plan, PlanError};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::sanitize::Sanitize;
 use crate::store::{Key, Store, StoreError};
@@ -129,8 +129,9 @@ pub struct Persist<T, S> {
 
 /// A state, with the key it is stored under and the version it was loaded at (`None`: it is
 /// not stored yet). What [`Persist::load`] gives and [`Persist::save`] takes: a plan works on
-/// the state with `focus(Stored::state) { .. }`.
-#[derive(Clone, Debug, PartialEq, Lens)]
+/// the state with `focus(Stored::state) { .. }`. It is serde when its state is, so that
+/// `load >> … >> save` can be a durable run, and its output journaled.
+#[derive(Clone, Debug, PartialEq, Lens, Serialize, Deserialize)]
 pub struct Stored<T> {
     /// Where the state is stored.
     pub key: Key,

@@ -11,6 +11,7 @@ use common::{TempDir, key};
 use plan_runtime::prelude::*;
 use plan_runtime::report::Outcome;
 use plan_state::persist::{Persist, PersistError, Stored};
+use plan_state::runs::Runs;
 use plan_state::sanitize::{CapArrays, CapStrings, Redact};
 use plan_state::store::{JsonFiles, Sqlite, Store};
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,29 @@ async fn turns_survive_runs<S: Store + 'static>(store: S) {
     // Another agent's state is its own.
     let bob = turn.run(key("agents/bob")).await.unwrap();
     assert_eq!((bob.state.turns, bob.version), (1, Some(1)));
+}
+
+#[tokio::test]
+async fn a_turn_from_load_to_save_is_a_durable_run() {
+    let store = Arc::new(Sqlite::open_in_memory().await.unwrap());
+    let agents: Persist<Agent, _> = Persist::new(Arc::clone(&store)).or_default();
+    let turn = plan! {
+        (agents.load()) >> focus(Stored::state) { think } >> (agents.save())
+    };
+    // The run's input (a key) and output (a `Stored<Agent>`) are journaled with it.
+    let runs = Runs::shared(Arc::clone(&store));
+    let ada = key("agents/ada");
+    let saved = runs.run(&turn, "turn-1", ada.clone()).await.unwrap();
+    let saved = saved.done().unwrap();
+    assert_eq!((saved.key.as_str(), saved.version), ("agents/ada", Some(1)));
+    assert_eq!(saved.state.turns, 1);
+    // Run again, the finished run gives its journaled result and saves nothing more.
+    let again = runs.run(&turn, "turn-1", ada.clone()).await.unwrap();
+    assert_eq!(again.done(), Some(saved));
+    assert_eq!(store.get(&ada).await.unwrap().unwrap().version, 1);
+    // A new run is a new turn.
+    let next = runs.run(&turn, "turn-2", ada).await.unwrap();
+    assert_eq!(next.done().unwrap().version, Some(2));
 }
 
 #[tokio::test]

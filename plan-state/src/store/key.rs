@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// A store key: 1 to 200 bytes of ASCII letters, digits, `_`, `-`, `.` and `:`, in segments
 /// separated by `/`; no segment is empty, `.` or `..`, and none starts with `.` (a JSON
 /// store's temporary files do).
@@ -13,7 +15,19 @@ use std::fmt;
 ///     assert!(Key::new(bad).is_err(), "{bad}");
 /// }
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// It is serialized as its text, and checked as it is deserialized, so that a key read from
+/// a journal, a message or a file is as valid as one made with [`Key::new`]:
+///
+/// ```
+/// use plan_state::store::Key;
+/// let key: Key = serde_json::from_str(r#""agents/ada""#).unwrap();
+/// assert_eq!(serde_json::to_string(&key).unwrap(), r#""agents/ada""#);
+/// let err = serde_json::from_str::<Key>(r#""../etc/passwd""#).unwrap_err();
+/// assert!(err.to_string().contains("bad store key `../etc/passwd`"), "{err}");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Key(String);
 
 /// The longest key, in bytes.
@@ -52,6 +66,20 @@ impl Key {
     /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl TryFrom<String> for Key {
+    type Error = super::StoreError;
+
+    fn try_from(key: String) -> Result<Self, Self::Error> {
+        Key::new(key)
+    }
+}
+
+impl From<Key> for String {
+    fn from(key: Key) -> Self {
+        key.0
     }
 }
 
