@@ -3,8 +3,8 @@
 //! they came, so provider extensions pass through.
 //!
 //! What a server sends is read leniently: servers differ in what they leave out and what they
-//! send as `null` (vLLM and LiteLLM write every unset optional field as `null`, `tool_calls`,
-//! `usage` and `index` included), so every field read from a response takes `null` as absent.
+//! send as `null` (LiteLLM and vLLM-style servers write every unset optional field as `null`,
+//! `tool_calls` included), so every field read from a response takes `null` as absent.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
