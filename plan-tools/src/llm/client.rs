@@ -3,10 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use futures::Stream;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 use tracing::Instrument;
 
 use crate::llm::error::{EXCERPT_CHARS, excerpt};
@@ -159,9 +158,8 @@ impl OpenAi {
                 }
                 body.extend_from_slice(&chunk);
             }
-            let mut completion: Completion = serde_json::from_slice::<Wire>(&body)
-                .map_err(|err| LlmError::json(err, &body, &secrets))?
-                .0;
+            let mut completion: Completion = serde_json::from_slice(&body)
+                .map_err(|err| LlmError::json(err, &body, &secrets))?;
             if completion.usage == Usage::default() {
                 let output = completion.choices.iter().map(|c| c.message.chars()).sum();
                 completion.usage = Usage::estimate(request.chars(), output);
@@ -185,10 +183,35 @@ impl OpenAi {
     /// connection broke, or the server does not send usage — the last event is an estimate
     /// (`usage.estimated`) of the prompt and of what arrived. If the connection broke, that
     /// usage comes first and the error after it, so that spend is counted either way.
+    ///
+    /// The stream is boxed — `Unpin`, `Send` and `'static` — so it is read with a plain
+    /// `while let` loop, stored in a struct, or moved to a task. Here a server that is not
+    /// listening: the one event is the error.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use plan_tools::llm::{ChatRequest, LlmError, OpenAi};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// // A port nothing listens on.
+    /// let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    /// let client = OpenAi::new(format!("http://127.0.0.1:{port}/v1"), "qwen2.5-7b-instruct");
+    ///
+    /// let mut events = client.stream(ChatRequest::user("Say hi."));
+    /// let mut failed = false;
+    /// while let Some(event) = events.next().await {
+    ///     match event {
+    ///         Ok(event) => print!("{}", event.text().unwrap_or("")),
+    ///         Err(err) => failed = matches!(err, LlmError::Connect(_)),
+    ///     }
+    /// }
+    /// assert!(failed);
+    /// # });
+    /// ```
     pub fn stream(
         &self,
         request: ChatRequest,
-    ) -> impl Stream<Item = Result<StreamEvent, LlmError>> + Send + 'static {
+    ) -> BoxStream<'static, Result<StreamEvent, LlmError>> {
         let span = tracing::debug_span!(
             "llm.stream",
             model = %self.model_for(&request),
@@ -308,7 +331,7 @@ impl Llm for OpenAi {
     }
 
     fn stream(&self, request: ChatRequest) -> BoxStream<'_, Result<StreamEvent, LlmError>> {
-        Box::pin(OpenAi::stream(self, request))
+        OpenAi::stream(self, request)
     }
 }
 
@@ -348,20 +371,4 @@ struct WireRequest<'a> {
 #[derive(Serialize)]
 struct StreamOptions {
     include_usage: bool,
-}
-
-/// A completion as the server sends it, where `usage` may also be `null`.
-struct Wire(Completion);
-
-impl<'de> Deserialize<'de> for Wire {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        let mut value = serde_json::Map::<String, serde_json::Value>::deserialize(de)?;
-        // `"usage": null` reads as no usage, which is then estimated.
-        if value.get("usage").is_some_and(serde_json::Value::is_null) {
-            value.remove("usage");
-        }
-        serde_json::from_value(serde_json::Value::Object(value))
-            .map(Wire)
-            .map_err(serde::de::Error::custom)
-    }
 }

@@ -4,12 +4,13 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::Instrument;
 
 use crate::llm::error::excerpt;
+use crate::llm::types::null_as_default;
 use crate::llm::{ChatRequest, LlmError, OpenAi, StreamEvent, ToolCallDelta, Usage};
 use crate::redact::Redactor;
 use crate::sse::{SseEvent, SseStream};
@@ -27,7 +28,7 @@ struct Chunk {
 
 #[derive(Deserialize)]
 struct ChunkChoice {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     index: u32,
     #[serde(default)]
     delta: Option<Delta>,
@@ -59,12 +60,12 @@ struct State {
     secrets: Redactor,
 }
 
-/// The events of `request` streamed by `client`.
+/// The events of `request` streamed by `client`, boxed so that callers get an `Unpin` stream.
 pub(crate) fn events(
     client: OpenAi,
     request: ChatRequest,
     span: tracing::Span,
-) -> impl Stream<Item = Result<StreamEvent, LlmError>> + Send + 'static {
+) -> BoxStream<'static, Result<StreamEvent, LlmError>> {
     let state = State {
         prompt_chars: request.chars(),
         secrets: client.secrets(),
@@ -75,7 +76,7 @@ pub(crate) fn events(
         output_chars: 0,
         finished: false,
     };
-    futures::stream::unfold(state, move |state| state.next().instrument(span.clone()))
+    futures::stream::unfold(state, move |state| state.next().instrument(span.clone())).boxed()
 }
 
 impl State {

@@ -1,8 +1,12 @@
 //! The chat-completions protocol's values: requests, messages, completions, usage, stream
 //! events. Fields this crate does not model are kept in `extra` maps and sent or returned as
 //! they came, so provider extensions pass through.
+//!
+//! What a server sends is read leniently: servers differ in what they leave out and what they
+//! send as `null` (LiteLLM and vLLM-style servers write every unset optional field as `null`,
+//! `tool_calls` included), so every field read from a response takes `null` as absent.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 /// Who wrote a message. Unknown roles from a server are kept as [`Role::Other`].
@@ -42,8 +46,12 @@ pub struct Message {
     /// What it says; `None` for an assistant message that only calls tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<Content>,
-    /// The tool calls of an assistant message.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The tool calls of an assistant message (none when the server sent `null`).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tool_calls: Vec<ToolCall>,
     /// For a [`Role::Tool`] message, the call it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,10 +129,12 @@ impl Message {
 /// A tool call the model made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
-    /// The call's ID, to answer it with [`Message::tool_result`].
+    /// The call's ID, to answer it with [`Message::tool_result`] (empty when the server sent
+    /// none, as some local servers do for models that do not make IDs).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
-    /// The kind of tool: `"function"`.
-    #[serde(rename = "type", default = "function_kind")]
+    /// The kind of tool: `"function"` (also when the server sent none, or `null`).
+    #[serde(rename = "type", default = "function_kind", deserialize_with = "kind")]
     pub kind: String,
     /// The function and its arguments.
     pub function: FunctionCall,
@@ -137,13 +147,29 @@ fn function_kind() -> String {
     "function".to_owned()
 }
 
+/// A tool call's `type`, `"function"` when `null`.
+fn kind<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(de)?.unwrap_or_else(function_kind))
+}
+
+/// A field a server may send as `null`, read as its default (no tool calls, zero tokens,
+/// choice 0): `#[serde(default)]` covers a missing field, this covers `null`.
+pub(crate) fn null_as_default<'de, D, T>(de: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(de)?.unwrap_or_default())
+}
+
 /// The function a [`ToolCall`] calls.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionCall {
     /// Its name.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// Its arguments, as the JSON text the model wrote (which may not be valid JSON).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub arguments: String,
 }
 
@@ -298,13 +324,13 @@ impl From<String> for ChatRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// Tokens of the prompt.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub prompt_tokens: u64,
     /// Tokens generated.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub completion_tokens: u64,
     /// Their sum.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub total_tokens: u64,
     /// `true` when the server sent no usage (a cut stream, a server that does not count)
     /// and these numbers are this crate's estimate.
@@ -341,7 +367,7 @@ impl Usage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Choice {
     /// Its position.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub index: u32,
     /// The model's message: text, tool calls, or both.
     pub message: Message,
@@ -363,10 +389,10 @@ pub struct Completion {
     #[serde(default)]
     pub model: Option<String>,
     /// The answers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub choices: Vec<Choice>,
-    /// Tokens used. A server that sends none gets an estimate (`usage.estimated`).
-    #[serde(default)]
+    /// Tokens used. A server that sends none (or `null`) gets an estimate (`usage.estimated`).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub usage: Usage,
     /// Any other field (`created`, `system_fingerprint`, ..), passed through.
     #[serde(flatten)]
@@ -414,7 +440,7 @@ impl Completion {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCallDelta {
     /// Which tool call (of this choice) this continues.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub index: u32,
     /// The call's ID, in its first delta.
     #[serde(default, skip_serializing_if = "Option::is_none")]
