@@ -236,7 +236,9 @@ impl ChatOptions {
     }
 }
 
-/// One chat-completion request: the conversation, and options for this call.
+/// One chat-completion request: the conversation, and options for this call. It is serde
+/// (fields missing when read take their defaults), so that a durable run can journal it and
+/// a bus can carry it.
 ///
 /// ```
 /// use plan_tools::llm::{ChatRequest, Message};
@@ -246,8 +248,11 @@ impl ChatOptions {
 ///     .max_tokens(16);
 /// assert_eq!(request.messages.len(), 2);
 /// assert_eq!(ChatRequest::from("Hi").messages[0].text(), Some("Hi"));
+/// let journaled = serde_json::to_string(&request).unwrap();
+/// assert_eq!(serde_json::from_str::<ChatRequest>(&journaled).unwrap(), request);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ChatRequest {
     /// The conversation so far.
     pub messages: Vec<Message>,
