@@ -1,5 +1,6 @@
 //! The Redis store against a real `redis-server` on 127.0.0.1 — the one `.ci/run` starts
-//! (`PLAN_STATE_REDIS_URL`), or one the test starts on a free port: the conformance suite; a
+//! (`PLAN_STATE_REDIS_URL`), or one the test starts on a free port: the conformance suite (one
+//! test per property, each on a database or a server of its own); a
 //! server killed under a live store, which fails within seconds and reconnects when the
 //! server is back; a server that is not there; passwords, never shown; and values that
 //! another client wrote, which are corrupt.
@@ -8,12 +9,14 @@ mod common;
 
 use std::future::Future;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use common::{conformance, key};
+use common::key;
 use plan_runtime::prelude::*;
 use plan_state::persist::{Persist, PersistError};
 use plan_state::store::{Redis, Store, StoreError};
+use plan_state::store_conformance;
 use serde_json::json;
 
 /// A `redis-server` of the test's own, killed when dropped.
@@ -72,20 +75,28 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_conforms() {
-    // `.ci/run` starts a server for the suite; elsewhere the test starts its own.
+/// A store for one conformance test: on `PLAN_STATE_REDIS_URL`'s server (a URL without a
+/// database number), in a database of the test's own, emptied first, since the tests run at
+/// once and the server outlives earlier runs; elsewhere on a server of the test's own.
+async fn fresh() -> (Redis, Option<Server>) {
+    static NEXT: AtomicU8 = AtomicU8::new(1);
     if let Ok(url) = std::env::var("PLAN_STATE_REDIS_URL") {
-        let store = Redis::connect(&url).await.unwrap();
-        // A server shared with earlier runs: start from no keys of this suite.
+        // Databases 1 to 15 of the default 16: one per property of the suite.
+        let db = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(db < 16, "more conformance tests than Redis databases");
+        let store = Redis::connect(&format!("{}/{db}", url.trim_end_matches('/')))
+            .await
+            .unwrap();
         for key in store.keys("").await.unwrap() {
             store.delete(&key).await.unwrap();
         }
-        return conformance(store).await;
+        return (store, None);
     }
     let server = Server::start(free_port());
-    conformance(Redis::connect(&server.url()).await.unwrap()).await;
+    (Redis::connect(&server.url()).await.unwrap(), Some(server))
 }
+
+store_conformance!(conformance, fresh());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_reconnects_when_the_server_comes_back() {

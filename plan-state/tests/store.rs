@@ -1,56 +1,55 @@
-//! One conformance suite, run against every store: versions, compare-and-set, two
-//! concurrent writers losing nothing, deletes, key listing, and keys that are refused.
+//! One conformance suite, run against every store (the `testkit`'s, one test per property):
+//! versions, compare-and-set, two concurrent writers losing nothing, deletes, key listing;
+//! and, beyond it, what the file stores keep on reopening, and keys that are refused.
 
 mod common;
 
-use common::{TempDir, conformance, key, walk};
+use common::{TempDir, key, walk};
 use plan_state::store::{InMemory, JsonFiles, Key, Sqlite, Store, StoreError};
+use plan_state::store_conformance;
+use plan_state::testkit::two_racing_writers_lose_nothing;
 use serde_json::json;
 
+store_conformance!(json_files, async {
+    let dir = TempDir::unique("json");
+    (JsonFiles::open(&dir.0).unwrap(), dir)
+});
+
+store_conformance!(in_memory, async { InMemory::new() });
+
+store_conformance!(sqlite_in_memory, async {
+    Sqlite::open_in_memory().await.unwrap()
+});
+
+store_conformance!(sqlite_file, async {
+    let dir = TempDir::unique("sqlite");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    (Sqlite::open(dir.0.join("state.db")).await.unwrap(), dir)
+});
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn json_files_conform() {
-    let dir = TempDir::new("json");
-    conformance(JsonFiles::open(&dir.0).unwrap()).await;
-    // No temporary file is left behind, and a reopened store reads what was written.
+async fn json_files_leave_no_temporary_file_and_reopen_with_what_was_written() {
+    let dir = TempDir::new("json-reopen");
+    two_racing_writers_lose_nothing(JsonFiles::open(&dir.0).unwrap()).await;
     let leftovers = walk(&dir.0)
         .into_iter()
         .filter(|p| p.contains(".tmp"))
         .count();
     assert_eq!(leftovers, 0);
     let reopened = JsonFiles::open(&dir.0).unwrap();
-    assert_eq!(
-        reopened
-            .get(&key("shared/counter"))
-            .await
-            .unwrap()
-            .unwrap()
-            .value,
-        json!(100)
-    );
+    let counter = reopened.get(&key("shared/counter")).await.unwrap().unwrap();
+    assert_eq!((counter.value, counter.version), (json!(100), 101));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_memory_conforms() {
-    conformance(InMemory::new()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_conforms() {
-    conformance(Sqlite::open_in_memory().await.unwrap()).await;
-    let dir = TempDir::new("sqlite");
+async fn an_sqlite_file_reopens_with_what_was_written() {
+    let dir = TempDir::new("sqlite-reopen");
     std::fs::create_dir_all(&dir.0).unwrap();
     let path = dir.0.join("state.db");
-    conformance(Sqlite::open(&path).await.unwrap()).await;
+    two_racing_writers_lose_nothing(Sqlite::open(&path).await.unwrap()).await;
     let reopened = Sqlite::open(&path).await.unwrap();
-    assert_eq!(
-        reopened
-            .get(&key("shared/counter"))
-            .await
-            .unwrap()
-            .unwrap()
-            .value,
-        json!(100)
-    );
+    let counter = reopened.get(&key("shared/counter")).await.unwrap().unwrap();
+    assert_eq!((counter.value, counter.version), (json!(100), 101));
 }
 
 #[tokio::test]
