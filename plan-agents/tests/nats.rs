@@ -10,10 +10,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{LIMITS, PATIENCE, name, stays_pending, within};
+use common::name;
 use plan_agents::bus::nats::NatsConfig;
 use plan_agents::bus::{Bus, BusError, Consumer, Delivery, Message, Name, Nats, Subscription};
 use plan_agents::reactive::{Outcome, Reactive};
+use plan_agents::bus_conformance;
+use plan_agents::testkit::{LIMITS, PATIENCE, stays_pending, within};
 use plan_runtime::prelude::*;
 use plan_state::store::JsonFiles;
 
@@ -111,7 +113,7 @@ async fn bus() -> (Nats, Option<Server>) {
     (bus, Some(server))
 }
 
-conformance!(bus(), flavor = "multi_thread", worker_threads = 2);
+bus_conformance!(conformance, bus(), flavor = "multi_thread", worker_threads = 2);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_whose_process_dies_has_its_message_redelivered_to_another_process() {
