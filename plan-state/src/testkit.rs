@@ -115,7 +115,10 @@ fn key(k: &str) -> Key {
 pub async fn an_absent_key_reads_as_nothing<S: Store>(store: S) {
     let a = key("agents/ada/state");
     assert_eq!(store.get(&a).await.unwrap(), None, "a key never written");
-    assert!(store.keys("").await.unwrap().is_empty(), "a fresh store lists keys");
+    assert!(
+        store.keys("").await.unwrap().is_empty(),
+        "a fresh store lists keys"
+    );
 }
 
 /// Each write of a key gives it the next version (1 for the first), and a read gives the
@@ -167,7 +170,10 @@ pub async fn compare_and_set_on_nothing_writes_only_once<S: Store>(store: S) {
         .unwrap()
         .unwrap_err();
     assert_eq!(conflict.expected, None);
-    assert_eq!(conflict.current.map(|c| (c.value, c.version)), Some((json!(0), 1)));
+    assert_eq!(
+        conflict.current.map(|c| (c.value, c.version)),
+        Some((json!(0), 1))
+    );
 }
 
 /// Two tasks, each adding 1 fifty times to one counter by read, compare-and-set, retry:
@@ -229,6 +235,9 @@ pub async fn a_delete_removes_the_value_and_its_version<S: Store>(store: S) {
     assert!(store.delete(&k).await.unwrap(), "the value was there");
     assert!(!store.delete(&k).await.unwrap(), "the value was gone");
     assert_eq!(store.get(&k).await.unwrap(), None);
-    assert!(store.keys("").await.unwrap().is_empty(), "a deleted key is listed");
+    assert!(
+        store.keys("").await.unwrap().is_empty(),
+        "a deleted key is listed"
+    );
     assert_eq!(store.put(&k, &json!(null)).await.unwrap(), 1);
 }

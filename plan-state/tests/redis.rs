@@ -8,7 +8,7 @@
 mod common;
 
 use std::future::Future;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
@@ -18,12 +18,10 @@ use plan_state::persist::{Persist, PersistError};
 use plan_state::store::{Redis, Store, StoreError};
 use plan_state::store_conformance;
 use serde_json::json;
+use test_support::free_port;
 
-/// A `redis-server` of the test's own, killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-}
+/// A `redis-server` of the test's own (no persistence), killed when dropped.
+struct Server(test_support::Server);
 
 impl Server {
     fn start(port: u16) -> Self {
@@ -31,48 +29,25 @@ impl Server {
     }
 
     fn start_with(port: u16, options: &[&str]) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(options)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start `redis-server` ({e}): install it, e.g. `apt-get install redis-server`")
-            });
-        let server = Server { child, port };
-        server.wait_ready();
-        server
+        let mut command = Command::new("redis-server");
+        command
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(options);
+        Server(test_support::Server::start(command, port))
     }
 
     fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        format!("redis://127.0.0.1:{}/", self.0.port())
     }
-
-    /// Waits (at most 10 s) until the server accepts connections.
-    fn wait_ready(&self) {
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not start on port {}", self.port);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A store for one conformance test: on `PLAN_STATE_REDIS_URL`'s server (a URL without a
