@@ -82,7 +82,7 @@ async fn sqlite() -> Sqlite {
 /// A JSON-files store in a fresh directory, removed with the `TempDir`.
 fn files(name: &str) -> (TempDir, JsonFiles) {
     let dir = temp_dir(name);
-    let store = JsonFiles::open(&dir.path()).unwrap();
+    let store = JsonFiles::open(dir.path()).unwrap();
     (dir, store)
 }
 

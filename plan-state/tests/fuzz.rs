@@ -184,11 +184,11 @@ fn fuzz<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCase
 #[test]
 fn json_files_read_any_key_file_as_a_value_or_a_corrupt_error() {
     let dir = temp_dir("fuzz-json-file");
-    let store = JsonFiles::open(&dir.path()).unwrap();
+    let store = JsonFiles::open(dir.path()).unwrap();
     let saved = key("saved");
     block_on(store.put(&saved, &json!({ "kept": true }))).unwrap();
     fuzz(key_file(), |bytes| {
-        check_key_file(&store, &dir.path(), &key("agents/fuzzed"), &bytes);
+        check_key_file(&store, dir.path(), &key("agents/fuzzed"), &bytes);
         // The key saved before is untouched.
         let kept = block_on(store.get(&saved)).unwrap().unwrap();
         prop_assert_eq!((kept.value, kept.version), (json!({ "kept": true }), 1));
@@ -199,7 +199,7 @@ fn json_files_read_any_key_file_as_a_value_or_a_corrupt_error() {
 #[test]
 fn nesting_past_serde_jsons_recursion_limit_is_corrupt_not_a_stack_overflow() {
     let dir = temp_dir("fuzz-json-deep");
-    let store = JsonFiles::open(&dir.path()).unwrap();
+    let store = JsonFiles::open(dir.path()).unwrap();
     let k = key("deep");
     for kind in 0..3 {
         let bytes = format!("{{\"version\":1,\"value\":{}}}", nested(1_000_000, kind));
@@ -209,14 +209,14 @@ fn nesting_past_serde_jsons_recursion_limit_is_corrupt_not_a_stack_overflow() {
             err.to_string().contains("recursion limit exceeded"),
             "{err}"
         );
-        check_key_file(&store, &dir.path(), &k, bytes.as_bytes());
+        check_key_file(&store, dir.path(), &k, bytes.as_bytes());
     }
 }
 
 #[test]
 fn a_value_at_the_largest_version_is_refused_a_write_not_wrapped() {
     let dir = temp_dir("fuzz-json-max");
-    let store = JsonFiles::open(&dir.path()).unwrap();
+    let store = JsonFiles::open(dir.path()).unwrap();
     let k = key("old");
     let max = i64::MAX as u64;
     let file = dir.path().join("old.json");
@@ -264,7 +264,7 @@ fn sql_key() -> impl Strategy<Value = Vec<u8>> {
 #[test]
 fn sqlite_reads_any_row_as_a_value_or_a_corrupt_error() {
     let dir = temp_dir("fuzz-sqlite");
-    std::fs::create_dir_all(&dir.path()).unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
     let path = dir.path().join("state.db");
     let store = block_on(Sqlite::open(&path)).unwrap();
     block_on(store.put(&key("saved"), &json!([1, 2]))).unwrap();

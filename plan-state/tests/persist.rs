@@ -82,13 +82,13 @@ async fn a_turn_from_load_to_save_is_a_durable_run() {
 #[tokio::test]
 async fn state_survives_runs_in_json_files() {
     let dir = temp_dir("persist-json");
-    turns_survive_runs(JsonFiles::open(&dir.path()).unwrap()).await;
+    turns_survive_runs(JsonFiles::open(dir.path()).unwrap()).await;
 }
 
 #[tokio::test]
 async fn state_survives_runs_in_sqlite() {
     let dir = temp_dir("persist-sqlite");
-    std::fs::create_dir_all(&dir.path()).unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
     turns_survive_runs(Sqlite::open(dir.path().join("state.db")).await.unwrap()).await;
     turns_survive_runs(Sqlite::open_in_memory().await.unwrap()).await;
 }
@@ -155,7 +155,7 @@ async fn a_missing_state_is_an_error_naming_the_key_and_the_store_unless_there_i
 #[tokio::test]
 async fn a_state_of_the_wrong_shape_is_an_error_naming_the_key_the_store_and_the_type() {
     let dir = temp_dir("persist-shape");
-    let store = Arc::new(JsonFiles::open(&dir.path()).unwrap());
+    let store = Arc::new(JsonFiles::open(dir.path()).unwrap());
     let k = key("agents/ada");
     store
         .put(&k, &json!({ "turns": "many", "log": [] }))
@@ -254,7 +254,7 @@ async fn a_conflict_under_retry_loads_again_and_loses_no_turn() {
 #[tokio::test]
 async fn sanitizers_run_before_anything_is_written_and_leave_the_plans_state_alone() {
     let dir = temp_dir("persist-sanitize");
-    let store = Arc::new(JsonFiles::open(&dir.path()).unwrap());
+    let store = Arc::new(JsonFiles::open(dir.path()).unwrap());
     let agents: Persist<Agent, _> = Persist::new(Arc::clone(&store))
         .or_default()
         .sanitize(CapArrays::new(2))

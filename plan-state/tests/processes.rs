@@ -171,13 +171,13 @@ fn temporaries(dir: &Path) -> Vec<String> {
 fn two_processes_incrementing_one_value_lose_nothing() {
     let dir = temp_dir("processes-increment");
     block_on(
-        JsonFiles::open(&dir.path())
+        JsonFiles::open(dir.path())
             .unwrap()
             .put(&key("counter"), &json!(0)),
     )
     .unwrap();
     let mut processes: Vec<Process> = (0..2)
-        .map(|_| Process::spawn("increment", &dir.path()))
+        .map(|_| Process::spawn("increment", dir.path()))
         .collect();
     for process in &mut processes {
         assert_eq!(process.line(), "ready");
@@ -198,7 +198,7 @@ fn two_processes_incrementing_one_value_lose_nothing() {
         process.succeeded();
     }
     assert_eq!(successes, 2 * INCREMENTS);
-    let total = block_on(JsonFiles::open(&dir.path()).unwrap().get(&key("counter")))
+    let total = block_on(JsonFiles::open(dir.path()).unwrap().get(&key("counter")))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -210,14 +210,14 @@ fn two_processes_incrementing_one_value_lose_nothing() {
 
 fn a_write_killed_mid_way_leaves_a_temporary_file_that_opening_removes() {
     let dir = temp_dir("processes-killed");
-    std::fs::create_dir_all(&dir.path()).unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
     let file = dir.path().join("big.json");
     // A kill lands between two writes now and then; a few attempts make one land inside one.
     let cut = (0..10).any(|_| {
-        let mut writer = Process::spawn("write", &dir.path());
+        let mut writer = Process::spawn("write", dir.path());
         let deadline = Instant::now() + Duration::from_secs(60);
         // Killed once a write is complete and the next one is on its way.
-        while !file.exists() || temporaries(&dir.path()).is_empty() {
+        while !file.exists() || temporaries(dir.path()).is_empty() {
             assert!(
                 Instant::now() < deadline,
                 "the writer wrote nothing in 60 s"
@@ -226,12 +226,12 @@ fn a_write_killed_mid_way_leaves_a_temporary_file_that_opening_removes() {
         }
         writer.child.kill().unwrap();
         writer.child.wait().unwrap();
-        !temporaries(&dir.path()).is_empty()
+        !temporaries(dir.path()).is_empty()
     });
     assert!(cut, "no kill in 10 cut a write");
 
-    let store = JsonFiles::open(&dir.path()).unwrap();
-    assert_eq!(temporaries(&dir.path()), Vec::<String>::new());
+    let store = JsonFiles::open(dir.path()).unwrap();
+    assert_eq!(temporaries(dir.path()), Vec::<String>::new());
     // The last complete write is there, whole.
     let big = block_on(store.get(&key("big"))).unwrap().unwrap();
     assert_eq!(big.value["pad"].as_str().map(str::len), Some(PAD));
@@ -245,8 +245,8 @@ fn a_write_killed_mid_way_leaves_a_temporary_file_that_opening_removes() {
 
 fn the_temporary_file_of_a_live_writer_in_another_process_is_kept() {
     let dir = temp_dir("processes-live");
-    std::fs::create_dir_all(&dir.path()).unwrap();
-    let mut holder = Process::spawn("hold", &dir.path());
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let mut holder = Process::spawn("hold", dir.path());
     assert_eq!(holder.line(), "holding");
 
     let (opened, open) = mpsc::channel();
@@ -271,7 +271,7 @@ fn the_temporary_file_of_a_live_writer_in_another_process_is_kept() {
         .unwrap();
     let held = block_on(store.get(&key("held"))).unwrap().unwrap();
     assert_eq!((held.value, held.version), (json!("from the holder"), 1));
-    assert_eq!(temporaries(&dir.path()), Vec::<String>::new());
+    assert_eq!(temporaries(dir.path()), Vec::<String>::new());
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {

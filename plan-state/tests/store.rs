@@ -12,7 +12,7 @@ use serde_json::json;
 
 store_conformance!(json_files, async {
     let dir = temp_dir("json");
-    (JsonFiles::open(&dir.path()).unwrap(), dir)
+    (JsonFiles::open(dir.path()).unwrap(), dir)
 });
 
 store_conformance!(in_memory, async { InMemory::new() });
@@ -23,7 +23,7 @@ store_conformance!(sqlite_in_memory, async {
 
 store_conformance!(sqlite_file, async {
     let dir = temp_dir("sqlite");
-    std::fs::create_dir_all(&dir.path()).unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
     (
         Sqlite::open(dir.path().join("state.db")).await.unwrap(),
         dir,
@@ -33,13 +33,13 @@ store_conformance!(sqlite_file, async {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_files_leave_no_temporary_file_and_reopen_with_what_was_written() {
     let dir = temp_dir("json-reopen");
-    two_racing_writers_lose_nothing(JsonFiles::open(&dir.path()).unwrap()).await;
-    let leftovers = walk(&dir.path())
+    two_racing_writers_lose_nothing(JsonFiles::open(dir.path()).unwrap()).await;
+    let leftovers = walk(dir.path())
         .into_iter()
         .filter(|p| p.contains(".tmp"))
         .count();
     assert_eq!(leftovers, 0);
-    let reopened = JsonFiles::open(&dir.path()).unwrap();
+    let reopened = JsonFiles::open(dir.path()).unwrap();
     let counter = reopened.get(&key("shared/counter")).await.unwrap().unwrap();
     assert_eq!((counter.value, counter.version), (json!(100), 101));
 }
@@ -47,7 +47,7 @@ async fn json_files_leave_no_temporary_file_and_reopen_with_what_was_written() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sqlite_file_reopens_with_what_was_written() {
     let dir = temp_dir("sqlite-reopen");
-    std::fs::create_dir_all(&dir.path()).unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
     let path = dir.path().join("state.db");
     two_racing_writers_lose_nothing(Sqlite::open(&path).await.unwrap()).await;
     let reopened = Sqlite::open(&path).await.unwrap();
@@ -58,7 +58,7 @@ async fn an_sqlite_file_reopens_with_what_was_written() {
 #[tokio::test]
 async fn opening_removes_the_temporary_files_of_cut_writes_and_nothing_else() {
     let dir = temp_dir("leftovers");
-    let store = JsonFiles::open(&dir.path()).unwrap();
+    let store = JsonFiles::open(dir.path()).unwrap();
     store.put(&key("notes"), &json!("kept")).await.unwrap();
     store
         .put(&key("agents/ada"), &json!("kept too"))
@@ -83,7 +83,7 @@ async fn opening_removes_the_temporary_files_of_cut_writes_and_nothing_else() {
     let listed = [key("agents/ada"), key("notes")];
     assert_eq!(store.keys("").await.unwrap(), listed);
 
-    let reopened = JsonFiles::open(&dir.path()).unwrap();
+    let reopened = JsonFiles::open(dir.path()).unwrap();
     for leftover in leftovers {
         assert!(
             !dir.path().join(leftover).exists(),
@@ -101,7 +101,7 @@ async fn opening_removes_the_temporary_files_of_cut_writes_and_nothing_else() {
 #[tokio::test]
 async fn a_hand_edited_file_is_a_clear_error_and_nothing_is_overwritten() {
     let dir = temp_dir("corrupt");
-    let store = JsonFiles::open(&dir.path()).unwrap();
+    let store = JsonFiles::open(dir.path()).unwrap();
     let k = key("notes");
     store.put(&k, &json!("kept")).await.unwrap();
     let file = dir.path().join("notes.json");
