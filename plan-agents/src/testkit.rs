@@ -5,8 +5,10 @@
 //! a `#[tokio::test]` per property, in a module of the name you give, each with a bus of its
 //! own from the async block you give. The bus must have the limits [`LIMITS`] (small, so that
 //! the suite fills queues). The block gives the bus, or the bus and whatever must live as
-//! long as it (a server): see [`Fresh`]. Any further arguments are `tokio::test`'s; your
-//! `[dev-dependencies]` need `tokio` with `macros` (and what those arguments ask for).
+//! long as it (a server): see [`Fresh`]. The tests run on tokio's multi-threaded runtime
+//! (two workers) unless further arguments (`tokio::test`'s) say otherwise; your
+//! `[dev-dependencies]` need `tokio` with `macros` and `rt-multi-thread` (or what those
+//! arguments ask for: `test-util` for `start_paused`).
 //!
 //! The same code runs on tokio's paused clock (`start_paused = true`, for a bus in process:
 //! deadlines pass exactly, at once) and on real time (a server): a wait for something that
@@ -95,8 +97,10 @@ impl<B: Bus + Clone + 'static, G> Fresh for (B, G) {
 
 /// One `#[tokio::test]` per property of the [bus conformance suite](crate::testkit), in a
 /// module named `$name`, each with a fresh bus from `$fresh` (an async block, evaluated in
-/// each test, giving a [`Fresh`](crate::testkit::Fresh): a bus, or a bus and a guard), and
-/// any further arguments given to `tokio::test`. The module sees the items of the file it is
+/// each test, giving a [`Fresh`](crate::testkit::Fresh): a bus, or a bus and a guard). Any
+/// further arguments are given to `tokio::test` instead of its default here,
+/// `flavor = "multi_thread", worker_threads = 2` (a server's real time);
+/// `start_paused = true` suits a bus in process. The module sees the items of the file it is
 /// called in.
 ///
 /// ```
@@ -107,8 +111,11 @@ impl<B: Bus + Clone + 'static, G> Fresh for (B, G) {
 /// ```
 #[macro_export]
 macro_rules! bus_conformance {
-    ($name:ident, $fresh:expr $(, $($args:tt)*)?) => {
-        $crate::bus_conformance!(@tests $name [$fresh] ($($($args)*)?)
+    ($name:ident, $fresh:expr $(,)?) => {
+        $crate::bus_conformance!($name, $fresh, flavor = "multi_thread", worker_threads = 2);
+    };
+    ($name:ident, $fresh:expr, $($args:tt)+) => {
+        $crate::bus_conformance!(@tests $name [$fresh] ($($args)+)
             topics_fan_out_to_every_subscriber
             a_topic_without_subscribers_holds_nobody_back
             a_slow_subscriber_holds_the_publisher_back_and_misses_nothing

@@ -6,7 +6,8 @@
 //! of its own from the async block you give. The block gives the store, or the store and
 //! whatever must live as long as it (a temporary directory, a server): see [`Fresh`]. The
 //! tests run on tokio's multi-threaded runtime (two workers), so that two writers really do
-//! race; your `[dev-dependencies]` need `tokio` with `macros` and `rt-multi-thread`.
+//! race, unless further arguments (`tokio::test`'s) say otherwise; your `[dev-dependencies]`
+//! need `tokio` with `macros` and `rt-multi-thread`.
 //!
 //! ```
 //! use plan_state::store::InMemory;
@@ -72,7 +73,9 @@ impl<S: Store + 'static, G> Fresh for (S, G) {
 /// One `#[tokio::test]` per property of the [store conformance suite](crate::testkit), in a
 /// module named `$name`, each with a fresh store from `$fresh` (an async block, evaluated in
 /// each test, giving a [`Fresh`](crate::testkit::Fresh): a store, or a store and a guard).
-/// The module sees the items of the file it is called in.
+/// Any further arguments are given to `tokio::test` instead of its default here,
+/// `flavor = "multi_thread", worker_threads = 2`. The module sees the items of the file it is
+/// called in.
 ///
 /// ```
 /// use plan_state::store::InMemory;
@@ -82,7 +85,10 @@ impl<S: Store + 'static, G> Fresh for (S, G) {
 #[macro_export]
 macro_rules! store_conformance {
     ($name:ident, $fresh:expr $(,)?) => {
-        $crate::store_conformance!(@tests $name [$fresh]
+        $crate::store_conformance!($name, $fresh, flavor = "multi_thread", worker_threads = 2);
+    };
+    ($name:ident, $fresh:expr, $($args:tt)+) => {
+        $crate::store_conformance!(@tests $name [$fresh] ($($args)+)
             an_absent_key_reads_as_nothing
             versions_rise_with_every_write
             compare_and_set_writes_only_at_the_expected_version
@@ -92,12 +98,12 @@ macro_rules! store_conformance {
             a_delete_removes_the_value_and_its_version
         );
     };
-    (@tests $name:ident [$fresh:expr] $($property:ident)*) => {
+    (@tests $name:ident [$fresh:expr] $args:tt $($property:ident)*) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
             $(
-                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[::tokio::test $args]
                 async fn $property() {
                     let (store, _guard) = $crate::testkit::Fresh::split($fresh.await);
                     $crate::testkit::$property(store).await;
