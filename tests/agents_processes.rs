@@ -7,15 +7,15 @@
 mod processes;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use processes::{example, kill_when, succeeded};
+use test_support::{TempDir, temp_dir};
 
 /// One scenario's files: the store and the effects file.
 struct Scenario {
-    dir: PathBuf,
+    dir: TempDir,
 }
 
 /// A line of the effects file: `start|end AGENT TASK attempt N at MS`.
@@ -30,18 +30,16 @@ struct Line {
 
 impl Scenario {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("plan-agents-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = temp_dir(&format!("agents-{name}"));
         Scenario { dir }
     }
 
     fn spawn(&self) -> Child {
         Command::new(example("agents_restart"))
             .arg("--store")
-            .arg(self.dir.join("agents.db"))
+            .arg(self.dir.path().join("agents.db"))
             .arg("--effects")
-            .arg(self.dir.join("effects"))
+            .arg(self.dir.path().join("effects"))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -65,7 +63,7 @@ impl Scenario {
     }
 
     fn lines(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("effects"))
+        std::fs::read_to_string(self.dir.path().join("effects"))
             .unwrap_or_default()
             .lines()
             .map(str::to_owned)
@@ -89,12 +87,6 @@ impl Scenario {
                 }
             })
             .collect()
-    }
-}
-
-impl Drop for Scenario {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 
 use plan_state::store::{JsonFiles, Sqlite, Store};
 use processes::{example, kill_when, succeeded};
+use test_support::{TempDir, temp_dir};
 
 const STEPS: [&str; 10] = [
     "brief",
@@ -30,24 +31,22 @@ const STEPS: [&str; 10] = [
 
 /// One scenario's files: a store, an effects file.
 struct Scenario {
-    dir: PathBuf,
+    dir: TempDir,
     store: String,
 }
 
 impl Scenario {
     fn new(name: &str, store: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("plan-durable-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = temp_dir(&format!("durable-{name}"));
         let store = match store {
-            "sqlite" => format!("sqlite:{}", dir.join("runs.db").display()),
-            _ => format!("json:{}", dir.join("runs").display()),
+            "sqlite" => format!("sqlite:{}", dir.path().join("runs.db").display()),
+            _ => format!("json:{}", dir.path().join("runs").display()),
         };
         Scenario { dir, store }
     }
 
     fn effects(&self) -> PathBuf {
-        self.dir.join("effects")
+        self.dir.path().join("effects")
     }
 
     fn spawn(&self) -> Child {
@@ -100,12 +99,6 @@ impl Scenario {
                 .unwrap()
                 .len(),
         }
-    }
-}
-
-impl Drop for Scenario {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -189,7 +182,7 @@ fn approval(args: &[&str]) -> String {
 #[test]
 fn a_waiting_run_is_resumed_by_another_process() {
     let scenario = Scenario::new("approval", "sqlite");
-    let db = scenario.dir.join("approval.db");
+    let db = scenario.dir.path().join("approval.db");
     let base = ["--store", db.to_str().unwrap(), "--run-id", "post"];
 
     let first = approval(&base);

@@ -199,35 +199,18 @@ mod nats {
     /// store.
     const N: usize = 100;
 
-    struct Server(std::process::Child, std::path::PathBuf);
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-            let _ = std::fs::remove_dir_all(&self.1);
-        }
-    }
+    /// The server, then its store's directory, dropped in that order.
+    type Server = (test_support::Server, test_support::TempDir);
 
     fn start() -> (Server, String) {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let store = std::env::temp_dir().join(format!("plan-agents-bench-{port}"));
-        let child = std::process::Command::new("nats-server")
+        let port = test_support::free_port();
+        let store = test_support::temp_dir("bench-nats");
+        let mut command = std::process::Command::new("nats-server");
+        command
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(&store)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("cannot start `nats-server`: install it (`apt-get install nats-server`)");
-        let server = Server(child, store);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        (server, format!("nats://127.0.0.1:{port}"))
+            .arg(store.path());
+        let server = test_support::Server::start(command, port);
+        ((server, store), format!("nats://127.0.0.1:{port}"))
     }
 
     pub fn mailboxes(c: &mut Criterion) {

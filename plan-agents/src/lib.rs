@@ -13,6 +13,8 @@
 //!   event already handled are not run again.
 //! * `control` (feature `control`): a WebSocket endpoint speaking JSON-RPC 2.0 that creates,
 //!   schedules, sleeps, wakes, mails, stops and lists agents, and streams their events.
+//! * `testkit` (feature `testkit`): the bus conformance suite, one test per property, for a
+//!   backend of your own: one `bus_conformance!` call proves it.
 //!
 //! A bus is a plan's context: its steps send, publish and ask through it, and the plan does
 //! not care which backend it is.
@@ -68,3 +70,5 @@ mod echo;
 pub mod reactive;
 pub mod schedule;
 pub mod session;
+#[cfg(feature = "testkit")]
+pub mod testkit;

@@ -6,21 +6,19 @@ mod common;
 
 use std::time::Duration;
 
-use common::{LIMITS, name};
+use common::name;
 use plan_agents::bus::{
     Bus, BusError, Consumer, Delivery, Failure, Limits, Memory, Message, Responder, Subscription,
 };
+use plan_agents::bus_conformance;
+use plan_agents::testkit::LIMITS;
 use tokio::time::Instant;
 
 async fn bus() -> Memory {
     Memory::with_limits(LIMITS).unwrap()
 }
 
-async fn bus_for_the_suite() -> (Memory, ()) {
-    (bus().await, ())
-}
-
-conformance!(bus_for_the_suite(), start_paused = true);
+bus_conformance!(conformance, bus(), start_paused = true);
 
 #[tokio::test(start_paused = true)]
 async fn a_delivery_is_redelivered_exactly_at_its_ack_deadline() {

@@ -5,24 +5,25 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{LIMITS, PATIENCE, name, stays_pending, within};
+use common::name;
 use plan_agents::bus::nats::NatsConfig;
 use plan_agents::bus::{Bus, BusError, Consumer, Delivery, Message, Name, Nats, Subscription};
+use plan_agents::bus_conformance;
 use plan_agents::reactive::{Outcome, Reactive};
+use plan_agents::testkit::{LIMITS, PATIENCE, stays_pending, within};
 use plan_runtime::prelude::*;
 use plan_state::store::JsonFiles;
+use test_support::{TempDir, free_port, temp_dir};
 
-/// A `nats-server` of the test's own, with its store in a fresh directory; killed, and the
-/// directory removed, when dropped.
+/// A `nats-server` of the test's own, with its store in a fresh directory; killed, and then
+/// the directory removed, when dropped (fields drop in order).
 struct Server {
-    child: Child,
-    port: u16,
-    store: PathBuf,
+    server: test_support::Server,
+    _store: TempDir,
 }
 
 impl Server {
@@ -33,57 +34,27 @@ impl Server {
     /// A server whose `max_payload`, if given, is not NATS's default of 1 MiB.
     fn start_with(jetstream: bool, max_payload: Option<usize>) -> Self {
         let port = free_port();
-        let store =
-            std::env::temp_dir().join(format!("plan-agents-nats-{}-{port}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&store);
+        let store = temp_dir("nats");
         let mut command = Command::new("nats-server");
         command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
         if jetstream {
-            command.arg("-js").arg("-sd").arg(&store);
+            command.arg("-js").arg("-sd").arg(store.path());
         }
         if let Some(max_payload) = max_payload {
             // Only a configuration file sets it: there is no flag.
-            std::fs::create_dir_all(&store).unwrap();
-            let file = store.join("server.conf");
+            let file = store.path().join("server.conf");
             std::fs::write(&file, format!("max_payload: {max_payload}\n")).unwrap();
             command.arg("-c").arg(&file);
         }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start `nats-server` ({e}): install it, e.g. `apt-get install nats-server`")
-            });
-        let server = Server { child, port, store };
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        Server {
+            server: test_support::Server::start(command, port),
+            _store: store,
         }
-        panic!("nats-server did not start on port {port}");
     }
 
     fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        format!("nats://127.0.0.1:{}", self.server.port())
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.store);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A namespace of this test's own, so that tests sharing a server share no stream.
@@ -111,7 +82,12 @@ async fn bus() -> (Nats, Option<Server>) {
     (bus, Some(server))
 }
 
-conformance!(bus(), flavor = "multi_thread", worker_threads = 2);
+bus_conformance!(
+    conformance,
+    bus(),
+    flavor = "multi_thread",
+    worker_threads = 2
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_whose_process_dies_has_its_message_redelivered_to_another_process() {
@@ -271,10 +247,10 @@ async fn a_reactive_loop_over_a_mailbox_runs_each_id_once_and_publishes_every_ou
     }
     let (bus, _server) = bus().await;
     let (inbox, done) = (name("numbers"), name("doubled"));
-    let dir = std::env::temp_dir().join(format!("plan-agents-nats-{}", config().namespace));
+    let dir = temp_dir("nats-reactive");
     let reactor = Reactive::new(name("doubler"), plan! { double })
         .concurrency(2)
-        .persist(JsonFiles::open(&dir).unwrap())
+        .persist(JsonFiles::open(dir.path()).unwrap())
         .publish(bus.clone(), done.clone());
     let mut outcomes = bus.subscribe(&done).await.unwrap();
     for (id, body) in [("a", "21"), ("a", "21"), ("b", "{")] {
@@ -295,7 +271,6 @@ async fn a_reactive_loop_over_a_mailbox_runs_each_id_once_and_publishes_every_ou
         published
     });
     let summary = summary.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
         (summary.succeeded, summary.failed, summary.duplicates),
         (1, 1, 1)

@@ -5,7 +5,6 @@
 
 mod rigged;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -17,6 +16,7 @@ use plan_runtime::prelude::*;
 use plan_state::store::{JsonFiles, Key, Store};
 use rigged::Rigged;
 use serde_json::json;
+use test_support::{TempDir, temp_dir};
 use tokio::time::{Instant, sleep};
 
 fn name(name: &str) -> Name {
@@ -90,28 +90,9 @@ fn reactor() -> (Worker, Arc<Gauge>) {
     (reactor, gauge)
 }
 
-/// A directory of its own under the system's temporary one, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("plan-agents-reactive-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-
-    fn store(&self) -> Arc<JsonFiles> {
-        Arc::new(JsonFiles::open(&self.0).unwrap())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A JSON-files store in `dir`.
+fn store(dir: &TempDir) -> Arc<JsonFiles> {
+    Arc::new(JsonFiles::open(dir.path()).unwrap())
 }
 
 /// The outcomes persisted by the reactor `work`, by event id.
@@ -172,8 +153,8 @@ async fn by_default_events_run_one_at_a_time_in_order() {
 
 #[tokio::test(start_paused = true)]
 async fn outcomes_are_persisted_by_event_id_and_a_second_loop_runs_only_new_events() {
-    let dir = TempDir::new();
-    let store = dir.store();
+    let dir = temp_dir("reactive");
+    let store = store(&dir);
     let (reactor, gauge) = reactor();
     let reactor = reactor.concurrency(2).persist(Arc::clone(&store));
     let events = || {
@@ -276,8 +257,8 @@ async fn every_outcome_is_published_with_the_event_id_and_priority() {
 
 #[tokio::test(start_paused = true)]
 async fn bad_events_are_error_outcomes_acked_once_and_the_loop_goes_on() {
-    let dir = TempDir::new();
-    let store = dir.store();
+    let dir = temp_dir("reactive");
+    let store = store(&dir);
     let bus = Memory::new();
     let inbox = name("inbox");
     let (reactor, gauge) = reactor();
@@ -328,8 +309,8 @@ async fn bad_events_are_error_outcomes_acked_once_and_the_loop_goes_on() {
 
 #[tokio::test(start_paused = true)]
 async fn a_loop_dropped_mid_event_cancels_its_run_and_the_next_loop_handles_the_redelivery() {
-    let dir = TempDir::new();
-    let store = dir.store();
+    let dir = temp_dir("reactive");
+    let store = store(&dir);
     let bus = Memory::new();
     let inbox = name("inbox");
     let (reactor, gauge) = reactor();
@@ -370,8 +351,8 @@ async fn a_loop_dropped_mid_event_cancels_its_run_and_the_next_loop_handles_the_
 
 #[tokio::test(start_paused = true)]
 async fn a_redelivered_event_whose_outcome_is_persisted_is_published_again_not_run_again() {
-    let dir = TempDir::new();
-    let store = dir.store();
+    let dir = temp_dir("reactive");
+    let store = store(&dir);
     // A capacity of 1, so that one message fills the outcome topic's subscriber.
     let bus = Memory::with_limits(Limits {
         capacity: 1,
@@ -420,9 +401,9 @@ async fn a_redelivered_event_whose_outcome_is_persisted_is_published_again_not_r
 
 #[tokio::test(start_paused = true)]
 async fn an_event_that_arrives_while_its_id_is_in_flight_waits_and_is_not_run_twice() {
-    let dir = TempDir::new();
+    let dir = temp_dir("reactive");
     let (reactor, gauge) = reactor();
-    let reactor = reactor.concurrency(2).persist(dir.store());
+    let reactor = reactor.concurrency(2).persist(store(&dir));
     let events = stream::iter([event(Some("x"), 100), event(Some("x"), 100)]);
     let start = Instant::now();
     let summary = reactor.watch(events).await.unwrap();
@@ -468,8 +449,8 @@ async fn a_topic_loop_ends_when_its_bus_is_gone() {
 
 #[tokio::test(start_paused = true)]
 async fn an_outcome_the_store_cannot_keep_is_nacked_into_the_dead_letters_and_replayed_later() {
-    let dir = TempDir::new();
-    let files = dir.store();
+    let dir = temp_dir("reactive");
+    let files = store(&dir);
     // JSON files whose writes of outcomes fail.
     let store = Arc::new(Rigged::over(Arc::clone(&files)));
     store.fail(Some("/events/"));
@@ -507,8 +488,8 @@ async fn an_outcome_the_store_cannot_keep_is_nacked_into_the_dead_letters_and_re
 
 #[tokio::test(start_paused = true)]
 async fn a_store_that_cannot_count_the_loop_fails_it_before_it_takes_an_event() {
-    let dir = TempDir::new();
-    let store = dir.store();
+    let dir = temp_dir("reactive");
+    let store = store(&dir);
     let loops = Key::new("reactive/work/loops").unwrap();
     store.put(&loops, &json!("three")).await.unwrap();
     let (reactor, gauge) = reactor();
@@ -522,7 +503,7 @@ async fn a_store_that_cannot_count_the_loop_fails_it_before_it_takes_an_event() 
         err.to_string(),
         format!(
             "reactor `work`: cannot start a loop: the value under `reactive/work/loops` in json files at {} is not valid: a count of loops is a number, not \"three\"",
-            dir.0.display()
+            dir.path().display()
         )
     );
     assert_eq!(gauge.counts().0, 0);
@@ -530,7 +511,7 @@ async fn a_store_that_cannot_count_the_loop_fails_it_before_it_takes_an_event() 
 
 #[tokio::test(start_paused = true)]
 async fn a_run_that_outlives_its_ack_deadline_is_not_run_again_for_the_redelivery() {
-    let dir = TempDir::new();
+    let dir = temp_dir("reactive");
     let limits = Limits {
         ack_deadline: Duration::from_secs(1),
         ..Limits::default()
@@ -538,7 +519,7 @@ async fn a_run_that_outlives_its_ack_deadline_is_not_run_again_for_the_redeliver
     let bus = Memory::with_limits(limits).unwrap();
     let inbox = name("inbox");
     let (reactor, gauge) = reactor();
-    let reactor = reactor.concurrency(2).persist(dir.store());
+    let reactor = reactor.concurrency(2).persist(store(&dir));
     bus.send(&inbox, event(Some("long"), 1500)).await.unwrap();
     // At 1 s the message comes again, and waits for the run of its first delivery.
     let summary = reactor

@@ -14,6 +14,8 @@
 //!   and arrays capped.
 //! * [`runs`]: durable plan runs — each `#[durable]` node's output journaled in a store as it
 //!   finishes, replayed when the run is run again after a crash.
+//! * `testkit` (feature `testkit`): the store conformance suite, one test per property,
+//!   for a backend of your own: one `store_conformance!` call proves it.
 //! * [`wait`]: a step that pauses a durable run until a person answers its question.
 //!
 //! Memory and beliefs are `serde` values, so a store keeps them between runs.
@@ -39,4 +41,6 @@ pub mod persist;
 pub mod runs;
 pub mod sanitize;
 pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod wait;

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{TempDir, key};
+use common::{key, temp_dir};
 use plan_runtime::prelude::*;
 use plan_state::persist::{Persist, PersistError, Stored};
 use plan_state::store::{JsonFiles, Sqlite, Store, StoreError};
@@ -34,21 +34,21 @@ fn assert_corrupt(err: &StoreError, store: &str, k: &str) {
 
 #[tokio::test]
 async fn a_truncated_json_file_is_corrupt_and_no_write_replaces_it() {
-    let dir = TempDir::new("bad-truncated");
-    let store = JsonFiles::open(&dir.0).unwrap();
+    let dir = temp_dir("bad-truncated");
+    let store = JsonFiles::open(dir.path()).unwrap();
     let k = key("agents/ada");
     store
         .put(&k, &json!({ "notes": ["kept", "also kept"] }))
         .await
         .unwrap();
-    let file = dir.0.join("agents/ada.json");
+    let file = dir.path().join("agents/ada.json");
     let whole = std::fs::read(&file).unwrap();
     // Cut as a crash of another writer without atomic renames would leave it.
     std::fs::write(&file, &whole[..whole.len() / 2]).unwrap();
     let cut = std::fs::read(&file).unwrap();
 
     let err = store.get(&k).await.unwrap_err();
-    assert_corrupt(&err, &json_name(&dir.0), "agents/ada");
+    assert_corrupt(&err, &json_name(dir.path()), "agents/ada");
     assert!(err.to_string().contains("EOF while parsing"), "{err}");
 
     // Through the load step: the plan's error names the step, the key and the store; a
@@ -73,9 +73,9 @@ async fn a_truncated_json_file_is_corrupt_and_no_write_replaces_it() {
 
 #[tokio::test]
 async fn garbage_and_json_of_the_wrong_shape_are_corrupt() {
-    let dir = TempDir::new("bad-garbage");
-    let store = JsonFiles::open(&dir.0).unwrap();
-    let name = json_name(&dir.0);
+    let dir = temp_dir("bad-garbage");
+    let store = JsonFiles::open(dir.path()).unwrap();
+    let name = json_name(dir.path());
     for (k, bytes) in [
         ("garbage", &b"\x00\xff\xfe not json at all"[..]),
         ("empty", b""),
@@ -83,7 +83,7 @@ async fn garbage_and_json_of_the_wrong_shape_are_corrupt() {
         ("no-version", br#"{"value": 1}"#),
         ("bad-version", br#"{"version": "two", "value": 1}"#),
     ] {
-        std::fs::write(dir.0.join(format!("{k}.json")), bytes).unwrap();
+        std::fs::write(dir.path().join(format!("{k}.json")), bytes).unwrap();
         let err = store.get(&key(k)).await.unwrap_err();
         assert_corrupt(&err, &name, k);
         // The reason names the file, so that it can be found and mended.
@@ -151,16 +151,16 @@ impl Drop for Unwritable<'_> {
 
 #[tokio::test]
 async fn a_directory_this_process_may_only_read_opens_for_reading() {
-    let dir = TempDir::new("bad-read-only");
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = temp_dir("bad-read-only");
+    std::fs::create_dir_all(dir.path()).unwrap();
     // A store's file with no lock file beside it: copied in, or written by an older version.
     std::fs::write(
-        dir.0.join("notes.json"),
+        dir.path().join("notes.json"),
         br#"{"version":1,"value":"saved"}"#,
     )
     .unwrap();
-    let _unwritable = Unwritable::new(&dir.0).expect(UNWRITABLE);
-    let store = JsonFiles::open(&dir.0).unwrap();
+    let _unwritable = Unwritable::new(dir.path()).expect(UNWRITABLE);
+    let store = JsonFiles::open(dir.path()).unwrap();
     let k = key("notes");
     let saved = store.get(&k).await.unwrap().unwrap();
     assert_eq!((saved.value, saved.version), (json!("saved"), 1));
@@ -169,19 +169,19 @@ async fn a_directory_this_process_may_only_read_opens_for_reading() {
     assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
     let expected = format!(
         "write of `notes` in {} failed: cannot make the lock file {}: ",
-        json_name(&dir.0),
-        dir.0.join(".lock").display()
+        json_name(dir.path()),
+        dir.path().join(".lock").display()
     );
     assert!(err.to_string().starts_with(&expected), "{err}");
 }
 
 #[tokio::test]
 async fn a_write_into_an_unwritable_directory_fails_and_keeps_the_saved_state() {
-    let dir = TempDir::new("bad-unwritable");
-    let store = JsonFiles::open(&dir.0).unwrap();
+    let dir = temp_dir("bad-unwritable");
+    let store = JsonFiles::open(dir.path()).unwrap();
     let k = key("notes");
     store.put(&k, &json!(["saved"])).await.unwrap();
-    let _unwritable = Unwritable::new(&dir.0).expect(UNWRITABLE);
+    let _unwritable = Unwritable::new(dir.path()).expect(UNWRITABLE);
     let err = store.put(&k, &json!(["lost?"])).await.unwrap_err();
     assert!(
         matches!(
@@ -193,13 +193,13 @@ async fn a_write_into_an_unwritable_directory_fails_and_keeps_the_saved_state() 
         ),
         "{err:?}"
     );
-    let expected = format!("write of `notes` in {} failed: ", json_name(&dir.0));
+    let expected = format!("write of `notes` in {} failed: ", json_name(dir.path()));
     assert!(err.to_string().starts_with(&expected), "{err}");
     // The saved state is as it was, readable, with no temporary file beside it (only the
     // directory's lock file).
     let kept = store.get(&k).await.unwrap().unwrap();
     assert_eq!((kept.value, kept.version), (json!(["saved"]), 1));
-    let mut names: Vec<_> = std::fs::read_dir(&dir.0)
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
@@ -209,9 +209,9 @@ async fn a_write_into_an_unwritable_directory_fails_and_keeps_the_saved_state() 
 
 #[tokio::test]
 async fn a_file_that_is_not_an_sqlite_database_is_refused_and_left_alone() {
-    let dir = TempDir::new("bad-not-sqlite");
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let path = dir.0.join("state.db");
+    let dir = temp_dir("bad-not-sqlite");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let path = dir.path().join("state.db");
     let garbage =
         b"this is a text file, not an SQLite database; nothing may overwrite it\n".repeat(100);
     std::fs::write(&path, &garbage).unwrap();
@@ -229,9 +229,9 @@ async fn a_file_that_is_not_an_sqlite_database_is_refused_and_left_alone() {
 
 #[tokio::test]
 async fn a_truncated_sqlite_database_is_refused_when_opened() {
-    let dir = TempDir::new("bad-sqlite-truncated");
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let path = dir.0.join("state.db");
+    let dir = temp_dir("bad-sqlite-truncated");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let path = dir.path().join("state.db");
     let store = Sqlite::open(&path).await.unwrap();
     // Enough rows for the table to span many pages.
     for i in 0..200 {
@@ -244,7 +244,7 @@ async fn a_truncated_sqlite_database_is_refused_when_opened() {
     // The store's thread closes its connection once the store is dropped; the last
     // connection to close checkpoints the WAL into the database file and removes it.
     drop(store);
-    let wal = dir.0.join("state.db-wal");
+    let wal = dir.path().join("state.db-wal");
     for _ in 0..250 {
         if !wal.exists() {
             break;
@@ -271,9 +271,9 @@ async fn a_truncated_sqlite_database_is_refused_when_opened() {
 
 #[tokio::test]
 async fn rows_written_by_hand_that_the_store_did_not_write_are_corrupt() {
-    let dir = TempDir::new("bad-sqlite-rows");
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let path = dir.0.join("state.db");
+    let dir = temp_dir("bad-sqlite-rows");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let path = dir.path().join("state.db");
     let store = Sqlite::open(&path).await.unwrap();
     store.put(&key("good"), &json!(1)).await.unwrap();
     {

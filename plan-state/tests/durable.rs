@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::TempDir;
+use common::{TempDir, temp_dir};
 use plan_runtime::prelude::*;
 use plan_state::runs::{RunError, Runs};
 use plan_state::store::{JsonFiles, Key, Sqlite, Store};
@@ -81,8 +81,8 @@ async fn sqlite() -> Sqlite {
 
 /// A JSON-files store in a fresh directory, removed with the `TempDir`.
 fn files(name: &str) -> (TempDir, JsonFiles) {
-    let dir = TempDir::new(name);
-    let store = JsonFiles::open(&dir.0).unwrap();
+    let dir = temp_dir(name);
+    let store = JsonFiles::open(dir.path()).unwrap();
     (dir, store)
 }
 

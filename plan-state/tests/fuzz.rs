@@ -15,7 +15,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{TempDir, key};
+use common::{key, temp_dir};
 use plan_runtime::prelude::*;
 use plan_state::beliefs::{Beliefs, MAX_LOG_ODDS};
 use plan_state::memory::Episodes;
@@ -183,12 +183,12 @@ fn fuzz<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCase
 
 #[test]
 fn json_files_read_any_key_file_as_a_value_or_a_corrupt_error() {
-    let dir = TempDir::new("fuzz-json-file");
-    let store = JsonFiles::open(&dir.0).unwrap();
+    let dir = temp_dir("fuzz-json-file");
+    let store = JsonFiles::open(dir.path()).unwrap();
     let saved = key("saved");
     block_on(store.put(&saved, &json!({ "kept": true }))).unwrap();
     fuzz(key_file(), |bytes| {
-        check_key_file(&store, &dir.0, &key("agents/fuzzed"), &bytes);
+        check_key_file(&store, dir.path(), &key("agents/fuzzed"), &bytes);
         // The key saved before is untouched.
         let kept = block_on(store.get(&saved)).unwrap().unwrap();
         prop_assert_eq!((kept.value, kept.version), (json!({ "kept": true }), 1));
@@ -198,28 +198,28 @@ fn json_files_read_any_key_file_as_a_value_or_a_corrupt_error() {
 
 #[test]
 fn nesting_past_serde_jsons_recursion_limit_is_corrupt_not_a_stack_overflow() {
-    let dir = TempDir::new("fuzz-json-deep");
-    let store = JsonFiles::open(&dir.0).unwrap();
+    let dir = temp_dir("fuzz-json-deep");
+    let store = JsonFiles::open(dir.path()).unwrap();
     let k = key("deep");
     for kind in 0..3 {
         let bytes = format!("{{\"version\":1,\"value\":{}}}", nested(1_000_000, kind));
-        std::fs::write(dir.0.join("deep.json"), &bytes).unwrap();
+        std::fs::write(dir.path().join("deep.json"), &bytes).unwrap();
         let err = block_on(store.get(&k)).unwrap_err();
         assert!(
             err.to_string().contains("recursion limit exceeded"),
             "{err}"
         );
-        check_key_file(&store, &dir.0, &k, bytes.as_bytes());
+        check_key_file(&store, dir.path(), &k, bytes.as_bytes());
     }
 }
 
 #[test]
 fn a_value_at_the_largest_version_is_refused_a_write_not_wrapped() {
-    let dir = TempDir::new("fuzz-json-max");
-    let store = JsonFiles::open(&dir.0).unwrap();
+    let dir = temp_dir("fuzz-json-max");
+    let store = JsonFiles::open(dir.path()).unwrap();
     let k = key("old");
     let max = i64::MAX as u64;
-    let file = dir.0.join("old.json");
+    let file = dir.path().join("old.json");
     std::fs::write(&file, format!("{{\"version\":{max},\"value\":1}}")).unwrap();
     assert_eq!(block_on(store.get(&k)).unwrap().unwrap().version, max);
     let err = block_on(store.put(&k, &json!(2))).unwrap_err();
@@ -263,9 +263,9 @@ fn sql_key() -> impl Strategy<Value = Vec<u8>> {
 
 #[test]
 fn sqlite_reads_any_row_as_a_value_or_a_corrupt_error() {
-    let dir = TempDir::new("fuzz-sqlite");
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let path = dir.0.join("state.db");
+    let dir = temp_dir("fuzz-sqlite");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let path = dir.path().join("state.db");
     let store = block_on(Sqlite::open(&path)).unwrap();
     block_on(store.put(&key("saved"), &json!([1, 2]))).unwrap();
     let raw = rusqlite::Connection::open(&path).unwrap();

@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use common::{TempDir, key};
+use common::{key, temp_dir};
 use plan_runtime::prelude::*;
 use plan_runtime::report::Outcome;
 use plan_state::persist::{Persist, PersistError, Stored};
@@ -81,15 +81,15 @@ async fn a_turn_from_load_to_save_is_a_durable_run() {
 
 #[tokio::test]
 async fn state_survives_runs_in_json_files() {
-    let dir = TempDir::new("persist-json");
-    turns_survive_runs(JsonFiles::open(&dir.0).unwrap()).await;
+    let dir = temp_dir("persist-json");
+    turns_survive_runs(JsonFiles::open(dir.path()).unwrap()).await;
 }
 
 #[tokio::test]
 async fn state_survives_runs_in_sqlite() {
-    let dir = TempDir::new("persist-sqlite");
-    std::fs::create_dir_all(&dir.0).unwrap();
-    turns_survive_runs(Sqlite::open(dir.0.join("state.db")).await.unwrap()).await;
+    let dir = temp_dir("persist-sqlite");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    turns_survive_runs(Sqlite::open(dir.path().join("state.db")).await.unwrap()).await;
     turns_survive_runs(Sqlite::open_in_memory().await.unwrap()).await;
 }
 
@@ -154,8 +154,8 @@ async fn a_missing_state_is_an_error_naming_the_key_and_the_store_unless_there_i
 
 #[tokio::test]
 async fn a_state_of_the_wrong_shape_is_an_error_naming_the_key_the_store_and_the_type() {
-    let dir = TempDir::new("persist-shape");
-    let store = Arc::new(JsonFiles::open(&dir.0).unwrap());
+    let dir = temp_dir("persist-shape");
+    let store = Arc::new(JsonFiles::open(dir.path()).unwrap());
     let k = key("agents/ada");
     store
         .put(&k, &json!({ "turns": "many", "log": [] }))
@@ -168,7 +168,7 @@ async fn a_state_of_the_wrong_shape_is_an_error_naming_the_key_the_store_and_the
     };
     assert!(ty.ends_with("Agent"), "{ty}");
     let message = err.to_string();
-    let store_name = format!("json files at {}", dir.0.display());
+    let store_name = format!("json files at {}", dir.path().display());
     assert!(
         message.contains(&format!("the state under `agents/ada` in {store_name}")),
         "{message}"
@@ -253,8 +253,8 @@ async fn a_conflict_under_retry_loads_again_and_loses_no_turn() {
 
 #[tokio::test]
 async fn sanitizers_run_before_anything_is_written_and_leave_the_plans_state_alone() {
-    let dir = TempDir::new("persist-sanitize");
-    let store = Arc::new(JsonFiles::open(&dir.0).unwrap());
+    let dir = temp_dir("persist-sanitize");
+    let store = Arc::new(JsonFiles::open(dir.path()).unwrap());
     let agents: Persist<Agent, _> = Persist::new(Arc::clone(&store))
         .or_default()
         .sanitize(CapArrays::new(2))
@@ -276,7 +276,7 @@ async fn sanitizers_run_before_anything_is_written_and_leave_the_plans_state_alo
     turn.run(k.clone()).await.unwrap();
 
     // The file on disk has neither the secret nor more than two log lines of eight chars.
-    let file = std::fs::read_to_string(dir.0.join("agents/ada.json")).unwrap();
+    let file = std::fs::read_to_string(dir.path().join("agents/ada.json")).unwrap();
     assert!(!file.contains("sk-very-secret"), "{file}");
     let stored = store.get(&k).await.unwrap().unwrap().value;
     assert_eq!(

@@ -17,7 +17,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, key};
+use common::{key, temp_dir};
 use plan_state::store::{JsonFiles, Store};
 use serde_json::json;
 
@@ -169,15 +169,15 @@ fn temporaries(dir: &Path) -> Vec<String> {
 // The cases.
 
 fn two_processes_incrementing_one_value_lose_nothing() {
-    let dir = TempDir::new("processes-increment");
+    let dir = temp_dir("processes-increment");
     block_on(
-        JsonFiles::open(&dir.0)
+        JsonFiles::open(dir.path())
             .unwrap()
             .put(&key("counter"), &json!(0)),
     )
     .unwrap();
     let mut processes: Vec<Process> = (0..2)
-        .map(|_| Process::spawn("increment", &dir.0))
+        .map(|_| Process::spawn("increment", dir.path()))
         .collect();
     for process in &mut processes {
         assert_eq!(process.line(), "ready");
@@ -198,7 +198,7 @@ fn two_processes_incrementing_one_value_lose_nothing() {
         process.succeeded();
     }
     assert_eq!(successes, 2 * INCREMENTS);
-    let total = block_on(JsonFiles::open(&dir.0).unwrap().get(&key("counter")))
+    let total = block_on(JsonFiles::open(dir.path()).unwrap().get(&key("counter")))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -209,15 +209,15 @@ fn two_processes_incrementing_one_value_lose_nothing() {
 }
 
 fn a_write_killed_mid_way_leaves_a_temporary_file_that_opening_removes() {
-    let dir = TempDir::new("processes-killed");
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let file = dir.0.join("big.json");
+    let dir = temp_dir("processes-killed");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let file = dir.path().join("big.json");
     // A kill lands between two writes now and then; a few attempts make one land inside one.
     let cut = (0..10).any(|_| {
-        let mut writer = Process::spawn("write", &dir.0);
+        let mut writer = Process::spawn("write", dir.path());
         let deadline = Instant::now() + Duration::from_secs(60);
         // Killed once a write is complete and the next one is on its way.
-        while !file.exists() || temporaries(&dir.0).is_empty() {
+        while !file.exists() || temporaries(dir.path()).is_empty() {
             assert!(
                 Instant::now() < deadline,
                 "the writer wrote nothing in 60 s"
@@ -226,12 +226,12 @@ fn a_write_killed_mid_way_leaves_a_temporary_file_that_opening_removes() {
         }
         writer.child.kill().unwrap();
         writer.child.wait().unwrap();
-        !temporaries(&dir.0).is_empty()
+        !temporaries(dir.path()).is_empty()
     });
     assert!(cut, "no kill in 10 cut a write");
 
-    let store = JsonFiles::open(&dir.0).unwrap();
-    assert_eq!(temporaries(&dir.0), Vec::<String>::new());
+    let store = JsonFiles::open(dir.path()).unwrap();
+    assert_eq!(temporaries(dir.path()), Vec::<String>::new());
     // The last complete write is there, whole.
     let big = block_on(store.get(&key("big"))).unwrap().unwrap();
     assert_eq!(big.value["pad"].as_str().map(str::len), Some(PAD));
@@ -244,13 +244,13 @@ fn a_write_killed_mid_way_leaves_a_temporary_file_that_opening_removes() {
 }
 
 fn the_temporary_file_of_a_live_writer_in_another_process_is_kept() {
-    let dir = TempDir::new("processes-live");
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let mut holder = Process::spawn("hold", &dir.0);
+    let dir = temp_dir("processes-live");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let mut holder = Process::spawn("hold", dir.path());
     assert_eq!(holder.line(), "holding");
 
     let (opened, open) = mpsc::channel();
-    let opening = dir.0.clone();
+    let opening = dir.path().to_owned();
     std::thread::spawn(move || {
         let _ = opened.send(JsonFiles::open(opening));
     });
@@ -271,7 +271,7 @@ fn the_temporary_file_of_a_live_writer_in_another_process_is_kept() {
         .unwrap();
     let held = block_on(store.get(&key("held"))).unwrap().unwrap();
     assert_eq!((held.value, held.version), (json!("from the holder"), 1));
-    assert_eq!(temporaries(&dir.0), Vec::<String>::new());
+    assert_eq!(temporaries(dir.path()), Vec::<String>::new());
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {

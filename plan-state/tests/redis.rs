@@ -1,5 +1,6 @@
 //! The Redis store against a real `redis-server` on 127.0.0.1 — the one `.ci/run` starts
-//! (`PLAN_STATE_REDIS_URL`), or one the test starts on a free port: the conformance suite; a
+//! (`PLAN_STATE_REDIS_URL`), or one the test starts on a free port: the conformance suite (one
+//! test per property, each on a database or a server of its own); a
 //! server killed under a live store, which fails within seconds and reconnects when the
 //! server is back; a server that is not there; passwords, never shown; and values that
 //! another client wrote, which are corrupt.
@@ -7,20 +8,20 @@
 mod common;
 
 use std::future::Future;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use common::{conformance, key};
+use common::key;
 use plan_runtime::prelude::*;
 use plan_state::persist::{Persist, PersistError};
 use plan_state::store::{Redis, Store, StoreError};
+use plan_state::store_conformance;
 use serde_json::json;
+use test_support::free_port;
 
-/// A `redis-server` of the test's own, killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-}
+/// A `redis-server` of the test's own (no persistence), killed when dropped.
+struct Server(test_support::Server);
 
 impl Server {
     fn start(port: u16) -> Self {
@@ -28,64 +29,49 @@ impl Server {
     }
 
     fn start_with(port: u16, options: &[&str]) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(options)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start `redis-server` ({e}): install it, e.g. `apt-get install redis-server`")
-            });
-        let server = Server { child, port };
-        server.wait_ready();
-        server
+        let mut command = Command::new("redis-server");
+        command
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(options);
+        Server(test_support::Server::start(command, port))
     }
 
     fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// Waits (at most 10 s) until the server accepts connections.
-    fn wait_ready(&self) {
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not start on port {}", self.port);
+        format!("redis://127.0.0.1:{}/", self.0.port())
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_conforms() {
-    // `.ci/run` starts a server for the suite; elsewhere the test starts its own.
+/// A store for one conformance test: on `PLAN_STATE_REDIS_URL`'s server (a URL without a
+/// database number), in a database of the test's own, emptied first, since the tests run at
+/// once and the server outlives earlier runs; elsewhere on a server of the test's own.
+async fn fresh() -> (Redis, Option<Server>) {
+    static NEXT: AtomicU8 = AtomicU8::new(1);
     if let Ok(url) = std::env::var("PLAN_STATE_REDIS_URL") {
-        let store = Redis::connect(&url).await.unwrap();
-        // A server shared with earlier runs: start from no keys of this suite.
+        // Databases 1 to 15 of the default 16: one per property of the suite.
+        let db = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(db < 16, "more conformance tests than Redis databases");
+        let store = Redis::connect(&format!("{}/{db}", url.trim_end_matches('/')))
+            .await
+            .unwrap();
         for key in store.keys("").await.unwrap() {
             store.delete(&key).await.unwrap();
         }
-        return conformance(store).await;
+        return (store, None);
     }
     let server = Server::start(free_port());
-    conformance(Redis::connect(&server.url()).await.unwrap()).await;
+    (Redis::connect(&server.url()).await.unwrap(), Some(server))
 }
+
+store_conformance!(conformance, fresh());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_reconnects_when_the_server_comes_back() {

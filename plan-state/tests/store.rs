@@ -1,62 +1,64 @@
-//! One conformance suite, run against every store: versions, compare-and-set, two
-//! concurrent writers losing nothing, deletes, key listing, and keys that are refused.
+//! One conformance suite, run against every store (the `testkit`'s, one test per property):
+//! versions, compare-and-set, two concurrent writers losing nothing, deletes, key listing;
+//! and, beyond it, what the file stores keep on reopening, and keys that are refused.
 
 mod common;
 
-use common::{TempDir, conformance, key, walk};
+use common::{key, temp_dir, walk};
 use plan_state::store::{InMemory, JsonFiles, Key, Sqlite, Store, StoreError};
+use plan_state::store_conformance;
+use plan_state::testkit::two_racing_writers_lose_nothing;
 use serde_json::json;
 
+store_conformance!(json_files, async {
+    let dir = temp_dir("json");
+    (JsonFiles::open(dir.path()).unwrap(), dir)
+});
+
+store_conformance!(in_memory, async { InMemory::new() });
+
+store_conformance!(sqlite_in_memory, async {
+    Sqlite::open_in_memory().await.unwrap()
+});
+
+store_conformance!(sqlite_file, async {
+    let dir = temp_dir("sqlite");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    (
+        Sqlite::open(dir.path().join("state.db")).await.unwrap(),
+        dir,
+    )
+});
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn json_files_conform() {
-    let dir = TempDir::new("json");
-    conformance(JsonFiles::open(&dir.0).unwrap()).await;
-    // No temporary file is left behind, and a reopened store reads what was written.
-    let leftovers = walk(&dir.0)
+async fn json_files_leave_no_temporary_file_and_reopen_with_what_was_written() {
+    let dir = temp_dir("json-reopen");
+    two_racing_writers_lose_nothing(JsonFiles::open(dir.path()).unwrap()).await;
+    let leftovers = walk(dir.path())
         .into_iter()
         .filter(|p| p.contains(".tmp"))
         .count();
     assert_eq!(leftovers, 0);
-    let reopened = JsonFiles::open(&dir.0).unwrap();
-    assert_eq!(
-        reopened
-            .get(&key("shared/counter"))
-            .await
-            .unwrap()
-            .unwrap()
-            .value,
-        json!(100)
-    );
+    let reopened = JsonFiles::open(dir.path()).unwrap();
+    let counter = reopened.get(&key("shared/counter")).await.unwrap().unwrap();
+    assert_eq!((counter.value, counter.version), (json!(100), 101));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_memory_conforms() {
-    conformance(InMemory::new()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_conforms() {
-    conformance(Sqlite::open_in_memory().await.unwrap()).await;
-    let dir = TempDir::new("sqlite");
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let path = dir.0.join("state.db");
-    conformance(Sqlite::open(&path).await.unwrap()).await;
+async fn an_sqlite_file_reopens_with_what_was_written() {
+    let dir = temp_dir("sqlite-reopen");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let path = dir.path().join("state.db");
+    two_racing_writers_lose_nothing(Sqlite::open(&path).await.unwrap()).await;
     let reopened = Sqlite::open(&path).await.unwrap();
-    assert_eq!(
-        reopened
-            .get(&key("shared/counter"))
-            .await
-            .unwrap()
-            .unwrap()
-            .value,
-        json!(100)
-    );
+    let counter = reopened.get(&key("shared/counter")).await.unwrap().unwrap();
+    assert_eq!((counter.value, counter.version), (json!(100), 101));
 }
 
 #[tokio::test]
 async fn opening_removes_the_temporary_files_of_cut_writes_and_nothing_else() {
-    let dir = TempDir::new("leftovers");
-    let store = JsonFiles::open(&dir.0).unwrap();
+    let dir = temp_dir("leftovers");
+    let store = JsonFiles::open(dir.path()).unwrap();
     store.put(&key("notes"), &json!("kept")).await.unwrap();
     store
         .put(&key("agents/ada"), &json!("kept too"))
@@ -66,7 +68,7 @@ async fn opening_removes_the_temporary_files_of_cut_writes_and_nothing_else() {
     // under a key's directory, half written; and files that are not the store's.
     let leftovers = [".notes.json.4242.0.tmp", "agents/.ada.json.4242.17.tmp"];
     for leftover in leftovers {
-        std::fs::write(dir.0.join(leftover), br#"{"version": 2, "val"#).unwrap();
+        std::fs::write(dir.path().join(leftover), br#"{"version": 2, "val"#).unwrap();
     }
     let others = [
         ".notes.tmp",
@@ -75,18 +77,21 @@ async fn opening_removes_the_temporary_files_of_cut_writes_and_nothing_else() {
         "readme.txt",
     ];
     for other in others {
-        std::fs::write(dir.0.join(other), b"not the store's").unwrap();
+        std::fs::write(dir.path().join(other), b"not the store's").unwrap();
     }
     // Listing ignores them all, before and after.
     let listed = [key("agents/ada"), key("notes")];
     assert_eq!(store.keys("").await.unwrap(), listed);
 
-    let reopened = JsonFiles::open(&dir.0).unwrap();
+    let reopened = JsonFiles::open(dir.path()).unwrap();
     for leftover in leftovers {
-        assert!(!dir.0.join(leftover).exists(), "{leftover} is still there");
+        assert!(
+            !dir.path().join(leftover).exists(),
+            "{leftover} is still there"
+        );
     }
     for other in others {
-        assert!(dir.0.join(other).exists(), "{other} was removed");
+        assert!(dir.path().join(other).exists(), "{other} was removed");
     }
     assert_eq!(reopened.keys("").await.unwrap(), listed);
     let notes = reopened.get(&key("notes")).await.unwrap().unwrap();
@@ -95,17 +100,17 @@ async fn opening_removes_the_temporary_files_of_cut_writes_and_nothing_else() {
 
 #[tokio::test]
 async fn a_hand_edited_file_is_a_clear_error_and_nothing_is_overwritten() {
-    let dir = TempDir::new("corrupt");
-    let store = JsonFiles::open(&dir.0).unwrap();
+    let dir = temp_dir("corrupt");
+    let store = JsonFiles::open(dir.path()).unwrap();
     let k = key("notes");
     store.put(&k, &json!("kept")).await.unwrap();
-    let file = dir.0.join("notes.json");
+    let file = dir.path().join("notes.json");
     std::fs::write(&file, b"{ not json").unwrap();
     let err = store.get(&k).await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     let expected = format!(
         "the value under `notes` in json files at {} is not valid",
-        dir.0.display()
+        dir.path().display()
     );
     assert!(err.to_string().starts_with(&expected), "{err}");
     // A write does not replace what it cannot read.

@@ -73,8 +73,9 @@ pub use name::Name;
 #[cfg(feature = "nats")]
 pub use nats::{Nats, NatsConfig};
 
-/// A message bus. Every backend passes one conformance suite
-/// (`plan-agents/tests/common/mod.rs`); their guarantees are in the crate's docs.
+/// A message bus. Every backend passes one conformance suite (the feature `testkit`'s
+/// `bus_conformance!`, which a backend of your own can call too); their guarantees are in the
+/// crate's docs.
 pub trait Bus: Send + Sync {
     /// What [`Bus::subscribe`] returns.
     type Subscription: Subscription;

@@ -74,8 +74,8 @@ pub enum Expect {
     Version(Option<u64>),
 }
 
-/// A key–value store of versioned JSON values. Every backend passes one conformance suite
-/// (`plan-state/tests/store.rs`).
+/// A key–value store of versioned JSON values. Every backend passes one conformance suite:
+/// the feature `testkit`'s `store_conformance!`, which a backend of your own can call too.
 ///
 /// A store behind an [`Arc`] is a store, so that one store can serve several
 /// [`Persist`](crate::persist::Persist)s, and other code, at once.
