@@ -25,6 +25,7 @@
 
 pub mod allow;
 pub mod budget;
+mod cut;
 pub mod http;
 pub mod limit;
 pub mod llm;

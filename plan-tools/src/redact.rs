@@ -239,6 +239,18 @@ impl Redactor {
     /// [sensitive name](SENSITIVE_HEADERS), and those `secret` says are. A value with an
     /// authentication scheme (`Bearer TOKEN`) also adds the token alone, and a cookie header
     /// each cookie's value.
+    /// Adds the `Authorization` header reqwest makes of `url`'s user name and password (a
+    /// `Basic` header, whose base64 quotes neither), if it has them. Only then is a request
+    /// built to read it: a call without URL credentials pays nothing for this.
+    pub(crate) fn add_url_authorization(&mut self, client: &reqwest::Client, url: &reqwest::Url) {
+        if url.username().is_empty() && url.password().is_none() {
+            return;
+        }
+        if let Ok(request) = client.get(url.clone()).build() {
+            self.add_headers(request.headers(), |_| false);
+        }
+    }
+
     pub(crate) fn add_headers(
         &mut self,
         headers: &HeaderMap,

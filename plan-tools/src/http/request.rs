@@ -156,14 +156,8 @@ impl Request {
         secrets.add_url(&url, |name| {
             self.secret_query.iter().any(|(secret, _)| secret == name)
         });
-        // The headers as reqwest will send them: with an `Authorization` it made of the URL's
-        // user name and password, if it has them.
-        let built = client
-            .request(self.method.clone(), url.clone())
-            .headers(self.headers.clone())
-            .build();
-        let headers = built.as_ref().map_or(&self.headers, |r| r.headers());
-        secrets.add_headers(headers, |name| self.secret_headers.contains(name));
+        secrets.add_headers(&self.headers, |name| self.secret_headers.contains(name));
+        secrets.add_url_authorization(client, &url);
         (url, secrets)
     }
 

@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
+use crate::cut::cut;
+
 /// How [`Http`](super::Http) retries: up to `attempts` in all, waiting an exponential backoff
 /// with jitter between them, or what the server's `Retry-After` asks for.
 ///
@@ -135,10 +137,7 @@ fn asked_text(headers: Option<&HeaderMap>) -> String {
     let text = value.map_or_else(String::new, |v| {
         String::from_utf8_lossy(v.as_bytes()).trim().to_owned()
     });
-    match text.char_indices().nth(64) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text,
-    }
+    cut(&text, 64)
 }
 
 /// Whether a status is worth another attempt.

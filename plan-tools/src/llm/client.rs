@@ -286,13 +286,7 @@ impl OpenAi {
         }
         if let Ok(url) = reqwest::Url::parse(&self.endpoint) {
             secrets.add_url(&url, |_| false);
-        }
-        let mut builder = self.http.post(&self.endpoint);
-        if let Some(key) = &self.key {
-            builder = builder.bearer_auth(key.expose());
-        }
-        if let Ok(sent) = builder.build() {
-            secrets.add_headers(sent.headers(), |_| false);
+            secrets.add_url_authorization(&self.http, &url);
         }
         secrets
     }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::cut::cut;
+
 /// Why connecting to an MCP server, listing its tools or calling one failed. Each reads as one
 /// line naming the server or the tool; as a step's error it is wrapped in a
 /// [`PlanError`](plan_core::PlanError) that names the node.
@@ -96,14 +98,6 @@ pub(super) const LISTED: usize = 10;
 
 /// The longest tool name a message shows, in characters.
 pub(super) const NAME_CHARS: usize = 100;
-
-/// `text`, cut to `max` characters.
-pub(super) fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
-}
 
 /// The first few of `items`, joined with `, `, and how many there are in all if more.
 pub(super) fn listed(items: impl ExactSizeIterator<Item = String>) -> String {

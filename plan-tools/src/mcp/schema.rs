@@ -24,7 +24,8 @@
 use serde_json::{Map, Value};
 
 use super::McpError;
-use super::error::{LISTED, NAME_CHARS, cut, listed};
+use super::error::{LISTED, NAME_CHARS, listed};
+use crate::cut::cut;
 
 /// The longest message of a mismatch, in characters: the schema and the arguments come from
 /// outside (a server, a model), and their names and lists are cut to fit.
@@ -410,14 +411,7 @@ fn describe(value: &Value) -> String {
 
 /// A value as JSON, cut short for a message.
 fn short(value: &Value) -> String {
-    const SHOWN: usize = 40;
-    let text = value.to_string();
-    if text.chars().count() > SHOWN {
-        let cut: String = text.chars().take(SHOWN).collect();
-        format!("{cut}…")
-    } else {
-        text
-    }
+    cut(&value.to_string(), 40)
 }
 
 #[cfg(test)]
