@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Writes `benches/generated/chains.rs`: chains of 10, 100 and 1,000 trivial steps, each as a
-`plan!` and written by hand, for `benches/chain.rs`. Run it after changing the step or sizes;
+"""Writes `plan-runtime/benches/generated/chains.rs`: chains of 10, 100 and 1,000 trivial steps, each as a
+`plan!` and written by hand, for `plan-runtime/benches/chain.rs`. Run it after changing the step or sizes;
 the output is committed so that `cargo bench` needs no Python.
 
-A chain of 10,000 is ten 1,000-step plans in a plan (see `benches/chain.rs` for why).
+A chain of 10,000 is ten 1,000-step plans in a plan (see `plan-runtime/benches/chain.rs` for why).
 """
 
 from pathlib import Path
@@ -16,7 +16,7 @@ def plan(n: int) -> str:
     steps = " >> ".join(["inc"] * n)
     return (
         f"/// {n:,} steps as a plan.\n"
-        f"fn chain_{n}_plan() -> impl Run<u64, Out = u64> {{\n"
+        f"fn chain_{n}_plan() -> impl Plan<u64, Out = u64> {{\n"
         f"    plan! {{ {steps} }}\n"
         "}\n"
     )
@@ -36,7 +36,7 @@ def main() -> None:
         "// Chains of trivial steps (`inc`), as plans and by hand.\n"
     )
     parts = [header] + [f"\n{plan(n)}\n{hand(n)}" for n in SIZES]
-    out = ROOT / "benches" / "generated" / "chains.rs"
+    out = ROOT / "plan-runtime" / "benches" / "generated" / "chains.rs"
     out.parent.mkdir(exist_ok=True)
     out.write_text("".join(parts))
     print(out)

@@ -215,7 +215,7 @@ def memory_section(asyncio: dict, langgraph: dict) -> tuple[str, list[list[str]]
             targets.append(["10,000 × 10 ms fan-out within 1.3× of `FuturesUnordered`, peak memory per branch", f"{value:.2f}×", met(value, 1.3)])
     text = (
         "## Memory of a fan-out\n\n"
-        "Peak resident set size of a process that runs one fan-out (`benches/memory.rs`, one "
+        "Peak resident set size of a process that runs one fan-out (`plan-runtime/benches/memory.rs`, one "
         "process per cell): the kernel's high-water mark `VmHWM` from `/proc/self/status`, the "
         "figure `/usr/bin/time -v` reports. In parentheses, per branch: (peak − resident size "
         "just before the fan-out) / N. The ratio is per branch. The Python columns are per "
@@ -320,7 +320,7 @@ def boxed_rows() -> list[list[str]]:
     return rows
 
 
-DATAFLOW_GRAPHS = (
+BINDINGS_GRAPHS = (
     (10, "10 nodes: fan-out from the input, fan-in, a cross-branch edge"),
     (50, "50 nodes: six layers of 8, each node reading two of the layer above"),
 )
@@ -331,18 +331,18 @@ BINDINGS_VARIANTS = (
 )
 
 
-def dataflow_section() -> str:
+def bindings_section() -> str:
     rows = []
-    for nodes, label in DATAFLOW_GRAPHS:
-        plan, hand = ns("dataflow", "bindings", nodes), ns("dataflow", "hand_join_shared", nodes)
-        floor = ns("dataflow", "hand_sequential", nodes)
+    for nodes, label in BINDINGS_GRAPHS:
+        plan, hand = ns("bindings", "plan", nodes), ns("bindings", "hand_join_shared", nodes)
+        floor = ns("bindings", "hand_sequential", nodes)
         rows.append([label, human_ns(plan), human_ns(hand), ratio(plan, hand), human_ns(floor)])
     text = (
-        "## Dataflow: bindings against join/Shared\n\n"
+        "## Bindings against join/Shared\n\n"
         "The same graph of trivial async steps (`u64` arithmetic behind `black_box`, never "
         "pending) as a `plan!` of `let` bindings and written by hand with "
         "`futures::future::join`, with a `Shared` future for every value read by several "
-        "nodes: both start a node as soon as its inputs are ready (`benches/dataflow.rs`). "
+        "nodes: both start a node as soon as its inputs are ready (`plan-runtime/benches/bindings.rs`). "
         "Time per run, median, on one thread. The floor is the same steps as plain "
         "sequential `.await`s: no equivalent once a step waits, but what the steps alone cost "
         "here.\n\n"
@@ -488,7 +488,7 @@ def main() -> None:
         first_section(asyncio, langgraph),
         deadline_section(asyncio, langgraph),
         constructs_section(),
-        dataflow_section(),
+        bindings_section(),
         layers_section(),
         compile_time,
     ]

@@ -1,112 +1,274 @@
-//! The flagship example: a research agent planned with `plan!`, running against a real HTTP
-//! service, with live progress, a timeline of where the time went, and a Perfetto trace.
+//! The flagship example: a research agent on the whole stack. A model plans tool tasks, the
+//! tools read HTTP sources in parallel, a model drafts, an evaluator picks, a loop revises
+//! and a model writes the answer, streamed — as a durable run with a budget, remembering
+//! earlier runs in SQLite, with live progress, a timeline and a Perfetto trace.
 //!
 //! ```sh
-//! cargo run --example research                      # the full run (about 2 s)
-//! cargo run --example research -- --ci              # a shorter run that checks its own results
-//! RUST_LOG=plan_runtime=debug cargo run --example research   # also log every node's span
+//! cargo run --example research                                    # no setup: a scripted model
+//! cargo run --example research -- --base-url http://127.0.0.1:8080/v1 --model qwen2.5-7b-instruct
+//! cargo run --example research -- --run-id ID                     # continue a run that was killed
+//! cargo run --example research -- --budget-requests 3             # a budget too small: exit 1
+//! cargo run --example research -- --graph                         # also print the plan (Mermaid)
+//! RUST_LOG=plan_runtime=debug cargo run --example research        # also log every node's span
 //! ```
 //!
-//! The example starts its own backend (axum, on `127.0.0.1:0`): three search sources with
-//! different latencies, two mirrors of which one is down, a slow archive that misses its
-//! deadline, result pages, a drafting "model", a critic and a publishing endpoint that fails
-//! once. The plan searches everything at once under deadlines, reads the result pages at most
-//! three at a time, keeps the two best of three drafts, condenses the agent's memory, refines
-//! the answer until the critic is satisfied, and publishes with retries.
+//! * `agent.rs`: the plan and its steps; `prompts.rs`: what it asks the model.
+//! * `scripted.rs`: the scripted OpenAI-compatible model server, used when no `--base-url`
+//!   is given (no model can run here); `sources.rs`: the HTTP sources the tools read.
+//! * `streamed.rs`: the model call streamed to the terminal; `memory.rs`: what is kept
+//!   between runs.
+//! * `progress.rs` and `console.rs`: the live display.
+//!
+//! `--store sqlite:PATH` (default `target/research.db`) holds the runs' journals and the
+//! agent's memory. Every model and tool call is journaled as it finishes: kill a run (it
+//! prints its id) and run it again with `--run-id ID`, and no finished call is made again.
+//! The last two lines are `answer: …` and `usage: prompt P, completion C, total T` (the
+//! model tokens of the whole run). A run that fails — its budget spent — exits 1 with the
+//! reason; a bad command line exits 64. `--pause-after plan|tools` stops a run there for good,
+//! once what ran before is journaled: a fixed point to kill it at (the tests do).
 
+mod agent;
+mod console;
+mod memory;
+mod options;
 mod progress;
-mod service;
-mod steps;
+mod prompts;
+mod scripted;
+mod sources;
+mod streamed;
 
 use std::error::Error;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use plan_runtime::prelude::*;
-use plan_runtime::report::{Outcome, Recorder, RunReport};
+use plan_runtime::report::Recorder;
+use plan_state::runs::{RunStatus, Runs};
+use plan_state::store::Sqlite;
+use plan_tools::budget::Budget;
+use plan_tools::http::{Http, RetryPolicy};
+use plan_tools::limit::{Limits, RateLimit};
+use plan_tools::llm::{OpenAi, Usage};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::prelude::*;
 
-use steps::*;
+use agent::{Ctx, Finished};
+use console::Console;
+use options::Options;
 
 const QUESTION: &str = "How do typed plans cancel the work they no longer need?";
 
+/// `EX_USAGE` of sysexits.h: the command was used incorrectly.
+const BAD_USAGE: u8 = 64;
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
-    let ci = std::env::args().any(|arg| arg == "--ci");
-    init_tracing();
-
-    // The CI run scales every latency down; the deadline keeps a wide margin over the sources
-    // it must let through (at most 260 ms, scaled) and far below the archive (5 s, scaled).
-    let (scale, deadline) = if ci {
-        (0.25, Duration::from_millis(250))
-    } else {
-        (1.0, Duration::from_millis(600))
-    };
-    let (base, backend) = service::start(scale).await?;
-    let services = Services {
-        http: reqwest::Client::new(),
-        base,
-    };
-
-    let research = plan! {
-        #![name = "research"]
-        parse_question
-        >> #[name = "gather"] par(all) {
-            #[name = "sources"] #[timeout(deadline)] par(all) { search_web, search_papers, search_code },
-            #[name = "mirrors"] par(first) { mirror_eu, mirror_us },
-            // Optional: the archive is too slow for the deadline, and `settled` tolerates that.
-            #[name = "optional"] par(settled) { #[timeout(deadline)] search_archive },
+async fn main() -> ExitCode {
+    let options = match options::parse(std::env::args().skip(1), target_dir()) {
+        Ok(options) => options,
+        Err(problem) if problem.is_empty() => {
+            println!("{}", options::USAGE);
+            return ExitCode::SUCCESS;
         }
-        >> pick_pages
-        >> #[name = "read pages"] each(all, limit = 3) { fetch_page }
-        >> build_evidence
-        >> #[name = "drafts"] par(n_best(2, by = draft_quality)) { draft_concise, draft_detailed, draft_bulleted }
-        >> start_agent
-        >> #[name = "memory"] focus(Agent::memory) { condense }
-        >> #[name = "refine"] loop(until = good_enough, max = 4) { critique >> revise }
-        >> #[retry(3, backoff = 50ms)] publish
+        Err(problem) => {
+            eprintln!("research: {problem}\n{}", options::USAGE);
+            return ExitCode::from(BAD_USAGE);
+        }
     };
+    init_tracing();
+    match run(options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("research: {problem}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
+async fn run(options: Options) -> Result<(), String> {
+    if let Some(dir) = options.store.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let store = Sqlite::open(&options.store)
+        .await
+        .map_err(|e| format!("cannot open the store {}: {e}", options.store.display()))?;
+    let store = Arc::new(store);
+    let console = Console::new(progress::bar());
+
+    let model = match &options.model {
+        Some((url, name)) => {
+            println!("model: {name} at {url}");
+            OpenAi::new(url, name)
+        }
+        None => {
+            let url = scripted::start().await.map_err(|e| e.to_string())?;
+            println!(
+                "model: SCRIPTED — no model can run here, so a scripted OpenAI-compatible server \
+                 at {url} answers from a script (--base-url URL --model NAME for a real one)"
+            );
+            println!(
+                "  its plan names a `forum` source that does not exist: a deliberate fault, to \
+                 show a failed task isolated (once remembered, later runs leave it out)"
+            );
+            OpenAi::new(url, "scripted").without_api_key()
+        }
+    };
+    let sources = sources::start(console.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let host = sources.trim_start_matches("http://").to_owned();
+    println!("sources: {sources} (the only host the tools may call; 2 calls at once, 10 a second)");
+    // The tools: allowlisted, retrying transient failures, rate-limited.
+    let http = Http::builder()
+        .allow([host])
+        .retry(RetryPolicy::new(3).backoff(Duration::from_millis(50)))
+        .build();
+    let tool = Limits::new()
+        .rate(RateLimit::per_second(10).burst(2))
+        .wrap(http);
+
+    let mut mind = memory::recall(store.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{}", mind.state.summary());
+    let recollection = mind.state.recollection();
+    if !recollection.is_empty() {
+        println!("memory: the planning prompt is told “{recollection}”");
+    }
+
+    let research = agent::research(model, tool, console.clone());
+    if options.graph {
+        println!("{}", research.graph().to_mermaid());
+    }
+
+    let id = options.run_id.clone().unwrap_or_else(new_run_id);
+    let budget = Budget::new().requests(options.budget_requests);
     println!(
-        "The plan, as a Mermaid graph:\n\n{}",
-        research.graph().to_mermaid()
+        "run: {id} (a budget of {} requests; to continue it after a crash: --run-id {id})",
+        options.budget_requests
     );
+    let ctx = Ctx {
+        question: QUESTION.to_owned(),
+        sources,
+        recollection,
+        console: console.clone(),
+        pause_after: options.pause_after,
+        usage: Mutex::new(Usage::default()),
+        tasks: Mutex::default(),
+        sources_answered: Mutex::default(),
+    };
 
     let (recorder, events) = Recorder::with_events();
-    let progress = tokio::spawn(progress::show(events, research.graph()));
-    let outcome = research
-        .run_recorded(QUESTION.to_owned(), &services, &recorder)
+    let progress = tokio::spawn(progress::show(
+        events,
+        research.graph(),
+        console.bar().clone(),
+    ));
+    let runs = Runs::shared(store.clone());
+    let outcome = runs
+        .run(&research, &id, QUESTION.to_owned())
+        .ctx(&ctx)
+        .with(&budget)
+        .monitor(&recorder)
         .await;
     let report = recorder.into_report(); // ends the event stream, and so the progress display
-    let tally = progress.await?;
-    let published = outcome?;
+    let _ = progress.await;
+    if report.nodes.is_empty() {
+        // Nothing ran: the run had finished, or could not start (the error says why).
+        if let Ok(RunStatus::Done(_)) = outcome {
+            println!("run {id} had finished: its recorded result, and nothing run again");
+        }
+    } else {
+        println!("\n{report}");
+        let totals = report.totals();
+        let total = |name: &str| totals.iter().find(|(n, _)| *n == name).map_or(0.0, |t| t.1);
+        println!(
+            "durable: {} call(s) journaled by this process, {} replayed from the journal; \
+             budget: {} of {} requests spent",
+            total("journaled"),
+            total("replayed"),
+            budget.spent().requests,
+            options.budget_requests
+        );
+        write_trace(&report)?;
+    }
 
-    println!(
-        "\nQuestion: {QUESTION}\nAnswer:   {}\nReceipt:  {}\n",
-        published.answer, published.receipt
-    );
-    println!("{report}");
-    let pages_at_once = backend.max_pages_in_flight.load(Ordering::SeqCst);
-    println!(
-        "result pages served at once, counted by the server: at most {pages_at_once} (limit = 3)"
-    );
+    let finished: Finished = match outcome {
+        Ok(RunStatus::Done(finished)) => finished,
+        Ok(RunStatus::Waiting(question)) => return Err(format!("the run waits on {question:?}")),
+        Err(err) if budget.spent().requests >= options.budget_requests => {
+            return Err(format!(
+                "{} (all {} requests of the budget are spent: raise it with --budget-requests N)",
+                with_causes(&err),
+                options.budget_requests
+            ));
+        }
+        Err(err) => return Err(with_causes(&err)),
+    };
+    mind.state.learn(&id, &finished);
+    let remembered = mind.state.answers.len();
+    memory::keep(store, mind).await.map_err(|e| e.to_string())?;
+    println!("memory: saved; {remembered} run(s) remembered");
+    println!("answer: {}", one_line(&finished.answer));
+    let Usage {
+        prompt_tokens,
+        completion_tokens,
+        total_tokens,
+        ..
+    } = finished.usage;
+    println!("usage: prompt {prompt_tokens}, completion {completion_tokens}, total {total_tokens}");
+    Ok(())
+}
 
-    let trace = trace_path();
-    std::fs::create_dir_all(trace.parent().expect("a file in a directory"))?;
-    std::fs::write(&trace, serde_json::to_vec(&report.chrome_trace())?)?;
+/// A fresh run id: the time, to the millisecond.
+fn new_run_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("research-{}", now.as_millis())
+}
+
+/// An error and every cause under it, on one line: the budget's refusal is a cause.
+fn with_causes(err: &dyn Error) -> String {
+    let mut line = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !line.contains(&text) {
+            line += &format!(": {text}");
+        }
+        cause = inner.source();
+    }
+    one_line(&line)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `target/research.trace.json`: the run's Perfetto trace.
+fn write_trace(report: &plan_runtime::report::RunReport) -> Result<(), String> {
+    let trace = target_dir().join("research.trace.json");
+    let json = serde_json::to_vec(&report.chrome_trace()).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(target_dir())
+        .and_then(|()| std::fs::write(&trace, json))
+        .map_err(|e| format!("cannot write {}: {e}", trace.display()))?;
     println!(
         "Perfetto trace: {} (open it at https://ui.perfetto.dev)",
         trace.display()
     );
-
-    if ci {
-        check(&published, &report, &trace, pages_at_once, tally)?;
-        println!("--ci: answer, report and trace checked");
-    }
     Ok(())
+}
+
+/// `target/`, honouring `CARGO_TARGET_DIR`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
+        PathBuf::from,
+    )
 }
 
 /// `RUST_LOG` (for example `plan_runtime=debug`) turns on logs, with every node's span
@@ -125,84 +287,4 @@ fn init_tracing() {
         )
         .with(filter)
         .init();
-}
-
-/// `target/research.trace.json`, honouring `CARGO_TARGET_DIR`.
-fn trace_path() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
-        PathBuf::from,
-    );
-    target.join("research.trace.json")
-}
-
-/// What the CI run insists on: an answer, the behaviour the service was built to provoke, and
-/// a trace file that a trace viewer can load.
-fn check(
-    published: &Published,
-    report: &RunReport,
-    trace: &PathBuf,
-    pages_at_once: usize,
-    progress: progress::Tally,
-) -> Result<(), Box<dyn Error>> {
-    let outcome = |name: &str| report.find(name).map(|n| n.outcome.clone());
-    let expect = |ok: bool, what: &str| {
-        if ok {
-            Ok(())
-        } else {
-            Err(format!("--ci: {what}"))
-        }
-    };
-    expect(!published.answer.is_empty(), "the answer is empty")?;
-    expect(
-        published.receipt.starts_with("published"),
-        "publishing failed",
-    )?;
-    expect(
-        matches!(outcome("search_archive"), Some(Outcome::TimedOut { .. })),
-        "the archive should miss its deadline",
-    )?;
-    expect(
-        matches!(outcome("mirror_eu"), Some(Outcome::Failed { .. })),
-        "the broken mirror should fail",
-    )?;
-    expect(
-        report.find("publish").is_some_and(|n| n.attempts == 2),
-        "publish should take two attempts",
-    )?;
-    expect(
-        (1..=3).contains(&pages_at_once),
-        "at most 3 pages may be fetched at once",
-    )?;
-    expect(report.concurrency > 1.0, "searches should overlap")?;
-    // Every step of this plan runs at least once, so the bar, which started at the plan's
-    // steps and grew with each further pass and page, ends full at the number of step runs.
-    let step_runs = report
-        .nodes
-        .iter()
-        .filter(|n| n.kind == plan_runtime::NodeKind::Step)
-        .count() as u64;
-    expect(
-        progress.total == step_runs && progress.finished == step_runs,
-        &format!("the progress bar should end at {step_runs}/{step_runs}, not {progress:?}"),
-    )?;
-
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(trace)?)?;
-    let events = json["traceEvents"]
-        .as_array()
-        .ok_or("no traceEvents array")?;
-    let complete: Vec<_> = events.iter().filter(|e| e["ph"] == "X").collect();
-    expect(
-        complete.len() == report.nodes.len(),
-        "one trace event per node instance",
-    )?;
-    for event in complete {
-        for field in ["name", "cat", "ts", "dur", "pid", "tid", "args"] {
-            expect(
-                !event[field].is_null(),
-                &format!("a trace event lacks `{field}`"),
-            )?;
-        }
-    }
-    Ok(())
 }

@@ -20,23 +20,22 @@ fn is_step(kind: NodeKind) -> bool {
     matches!(kind, NodeKind::Step | NodeKind::Blocking)
 }
 
-/// Where the bar ended: step runs finished, out of its length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Tally {
-    pub finished: u64,
-    pub total: u64,
-}
-
-/// Shows the progress of a run of the plan whose graph is `graph` until its event stream ends.
-pub async fn show(mut events: Events, graph: PlanGraph) -> Tally {
-    let steps = graph.nodes.iter().filter(|n| is_step(n.kind)).count();
-    let bar = ProgressBar::new(steps as u64).with_style(
+/// The bar, before the run: the console prints above it from the start.
+pub fn bar() -> ProgressBar {
+    ProgressBar::new(0).with_style(
         ProgressStyle::with_template(
             "{spinner} {elapsed:>3} [{bar:32}] {pos}/{len} step runs  {wide_msg}",
         )
         .expect("a valid template")
         .progress_chars("=> "),
-    );
+    )
+}
+
+/// Shows the progress of a run of the plan whose graph is `graph` on `bar` until its event
+/// stream ends.
+pub async fn show(mut events: Events, graph: PlanGraph, bar: ProgressBar) {
+    let steps = graph.nodes.iter().filter(|n| is_step(n.kind)).count();
+    bar.set_length(steps as u64);
     bar.enable_steady_tick(Duration::from_millis(80));
     // Paths of the steps that have started: the graph counted each once.
     let mut started: HashSet<Cow<'static, str>> = HashSet::new();
@@ -69,7 +68,8 @@ pub async fn show(mut events: Events, graph: PlanGraph) -> Tally {
                     Outcome::Cancelled => Some('⊘'),
                     _ => None,
                 };
-                if let Some(mark) = mark {
+                // Steps only: the groups around a failed step would repeat its line.
+                if let (Some(mark), true) = (mark, step) {
                     bar.suspend(|| println!("  {mark} {} {outcome}", event.label));
                 }
             }
@@ -78,10 +78,5 @@ pub async fn show(mut events: Events, graph: PlanGraph) -> Tally {
         let names: Vec<&str> = running.iter().map(|&(_, name)| name).collect();
         bar.set_message(names.join(", "));
     }
-    let tally = Tally {
-        finished: bar.position(),
-        total: bar.length().unwrap_or(0),
-    };
     bar.finish_and_clear();
-    tally
 }

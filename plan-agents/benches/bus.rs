@@ -13,7 +13,7 @@
 //! the queue, not a wait. Run: `cargo bench -p plan-agents --features nats --bench bus`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use plan_agents::bus::{Bus, Consumer, Delivery, Limits, Memory, Message, Name, Subscription};
+use plan_agents::bus::{Bus, BusLimits, Consumer, Delivery, InMemory, Message, Name, Subscription};
 use tokio::sync::{broadcast, mpsc};
 
 const N: usize = 1000;
@@ -26,10 +26,10 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn memory_bus() -> Memory {
-    Memory::with_limits(Limits {
+fn in_memory_bus() -> InMemory {
+    InMemory::with_limits(BusLimits {
         capacity: N,
-        ..Limits::default()
+        ..BusLimits::default()
     })
     .unwrap()
 }
@@ -65,7 +65,7 @@ fn topics(c: &mut Criterion) {
     let topic = Name::new("bench").unwrap();
     let payload = bytes::Bytes::from_static(b"a message of some forty bytes, typical.");
     for subscribers in [1, 10] {
-        let bus = memory_bus();
+        let bus = in_memory_bus();
         let mut subs: Vec<_> = rt.block_on(async {
             let mut subs = Vec::new();
             for _ in 0..subscribers {
@@ -148,7 +148,7 @@ fn mailboxes(c: &mut Criterion) {
     let mailbox = Name::new("bench").unwrap();
     let payload = bytes::Bytes::from_static(b"a message of some forty bytes, typical.");
 
-    let bus = memory_bus();
+    let bus = in_memory_bus();
     let mut consumer = rt.block_on(bus.consume(&mailbox)).unwrap();
     group.bench_function("bus send, recv, ack", |b| {
         b.iter_custom(|iters| {
@@ -223,9 +223,9 @@ mod nats {
         let payload = bytes::Bytes::from_static(b"a message of some forty bytes, typical.");
 
         let config = NatsConfig {
-            limits: Limits {
+            limits: BusLimits {
                 capacity: N,
-                ..Limits::default()
+                ..BusLimits::default()
             },
             ..NatsConfig::default()
         };

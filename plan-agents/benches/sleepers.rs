@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use plan_agents::session::{Agents, Limits, Sleep, TaskSpec, Turn};
+use plan_agents::session::{AgentLimits, Agents, Sleep, TaskSpec, Turn};
 use plan_runtime::prelude::*;
 use plan_state::store::{InMemory, Sqlite, Store};
 
@@ -36,9 +36,9 @@ async fn agents<S: Store + 'static>(store: S, n: usize) -> Agents<S> {
     let agents = Agents::builder(Arc::new(store))
         .kind("sleeper", plan! { wake })
         // As many as asked for, past the default limit of 10,000.
-        .limits(Limits {
+        .limits(AgentLimits {
             agents: n.max(1),
-            ..Limits::default()
+            ..AgentLimits::default()
         })
         .start()
         .await

@@ -3,7 +3,7 @@
 //!
 //! * [`bus`]: topics, mailboxes with at-least-once delivery and dead letters, and
 //!   request/reply with a deadline, behind one async trait ([`bus::Bus`]), in process
-//!   ([`bus::Memory`]) or over NATS JetStream (`bus::Nats`, feature `nats`).
+//!   ([`bus::InMemory`]) or over NATS JetStream (`bus::Nats`, feature `nats`).
 //! * [`session`]: agents ([`session::Agents`]) of kinds registered with a plan each: idle,
 //!   active, sleeping, waiting or stopped, with priority task queues and limits, sleep until a
 //!   time, an event or urgent mail, [schedules](schedule), and records in a `plan-state` store
@@ -20,21 +20,21 @@
 //! not care which backend it is.
 //!
 //! ```
-//! use plan_agents::bus::{Bus, BusError, Consumer, Delivery, Memory, Message, Name};
+//! use plan_agents::bus::{Bus, BusError, Consumer, Delivery, InMemory, Message, Name};
 //! use plan_runtime::prelude::*;
 //!
 //! async fn draft(topic: String) -> String {
 //!     format!("a draft on {topic}")
 //! }
-//! async fn hand_in(text: String, bus: &Memory) -> Result<(), BusError> {
+//! async fn hand_in(text: String, bus: &InMemory) -> Result<(), BusError> {
 //!     bus.send(&Name::new("editor")?, Message::json(&text)?).await
 //! }
 //!
 //! let writer = plan! { draft >> hand_in };
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! let bus = Memory::new();
+//! let bus = InMemory::new();
 //! let mut editor = bus.consume(&Name::new("editor").unwrap()).await.unwrap();
-//! writer.run_with("rust".to_owned(), &bus).await.unwrap();
+//! writer.run("rust".to_owned()).ctx(&bus).await.unwrap();
 //! let mail = editor.recv().await.unwrap();
 //! assert_eq!(mail.message().decode::<String>().unwrap(), "a draft on rust");
 //! mail.ack().await.unwrap();
@@ -45,7 +45,7 @@
 //!
 //! Both backends pass one conformance suite; where they differ, it is here.
 //!
-//! | | [`Memory`](bus::Memory) | `Nats` |
+//! | | [`InMemory`](bus::InMemory) | `Nats` |
 //! | --- | --- | --- |
 //! | reach | one process | every process on the server |
 //! | kept across restarts | nothing | topics, mailboxes and dead letters (file storage); not requests |

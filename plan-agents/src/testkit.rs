@@ -16,15 +16,15 @@
 //! after [`PATIENCE`].
 //!
 //! ```
-//! use plan_agents::bus::Memory;
+//! use plan_agents::bus::InMemory;
 //! use plan_agents::testkit::LIMITS;
 //!
-//! // In `tests/conformance.rs`: twelve tests, `memory::competing_consumers_never_share_a_message`…
-//! plan_agents::bus_conformance!(memory, async { Memory::with_limits(LIMITS).unwrap() }, start_paused = true);
+//! // In `tests/conformance.rs`: twelve tests, `in_memory::competing_consumers_never_share_a_message`…
+//! plan_agents::bus_conformance!(in_memory, async { InMemory::with_limits(LIMITS).unwrap() }, start_paused = true);
 //!
 //! // Each property is also a plain async fn, for a test of your own.
 //! # tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap().block_on(async {
-//! plan_agents::testkit::a_nacked_message_is_delivered_again(Memory::with_limits(LIMITS).unwrap()).await;
+//! plan_agents::testkit::a_nacked_message_is_delivered_again(InMemory::with_limits(LIMITS).unwrap()).await;
 //! # });
 //! ```
 //!
@@ -37,13 +37,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::bus::{
-    Bus, BusError, Consumer, Delivery, Failure, Limits, Message, Name, Request, Responder,
+    Bus, BusError, BusLimits, Consumer, Delivery, Failure, Incoming, Message, Name, Responder,
     Subscription,
 };
 
 /// The limits of every bus under test: small, so that the suite fills queues; an ack
 /// deadline long enough that a loaded machine redelivers a dropped delivery well before it.
-pub const LIMITS: Limits = Limits {
+pub const LIMITS: BusLimits = BusLimits {
     capacity: 4,
     max_message: 1 << 20,
     ack_deadline: Duration::from_secs(2),
@@ -60,11 +60,11 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 /// a bus and a guard kept until the test ends (a server killed on drop).
 ///
 /// ```
-/// use plan_agents::bus::Memory;
+/// use plan_agents::bus::InMemory;
 /// use plan_agents::testkit::Fresh;
 ///
-/// let (_bus, ()) = Memory::new().split();
-/// let (_bus, kept) = (Memory::new(), "a guard").split();
+/// let (_bus, ()) = InMemory::new().split();
+/// let (_bus, kept) = (InMemory::new(), "a guard").split();
 /// assert_eq!(kept, "a guard");
 /// ```
 pub trait Fresh {
@@ -104,10 +104,10 @@ impl<B: Bus + Clone + 'static, G> Fresh for (B, G) {
 /// called in.
 ///
 /// ```
-/// use plan_agents::bus::Memory;
+/// use plan_agents::bus::InMemory;
 /// use plan_agents::testkit::LIMITS;
 ///
-/// plan_agents::bus_conformance!(memory, async { Memory::with_limits(LIMITS).unwrap() }, start_paused = true);
+/// plan_agents::bus_conformance!(in_memory, async { InMemory::with_limits(LIMITS).unwrap() }, start_paused = true);
 /// ```
 #[macro_export]
 macro_rules! bus_conformance {

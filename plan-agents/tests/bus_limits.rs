@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::name;
 use plan_agents::bus::{
-    Bus, BusError, Consumer, Delivery, Limits, Memory, Message, Name, Request, Responder,
+    Bus, BusError, BusLimits, Consumer, Delivery, InMemory, Incoming, Message, Name, Responder,
     Subscription,
 };
 
@@ -37,14 +37,14 @@ fn too_large<T: std::fmt::Debug>(
         shown.contains(&format!("`{subject}`"))
             && shown.contains(&format!("{size} bytes"))
             && shown.contains(&format!("{limit} bytes"))
-            && shown.contains("bus::Limits::max_message"),
+            && shown.contains("bus::BusLimits::max_message"),
         "{shown}"
     );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_message_over_the_default_limit_is_refused_and_one_at_it_goes_through() {
-    let bus = Memory::new();
+    let bus = InMemory::new();
     assert_eq!(bus.limits().max_message, MIB);
     let (topic, mailbox) = (name("news"), name("inbox"));
     let mut subscriber = bus.subscribe(&topic).await.unwrap();
@@ -81,11 +81,11 @@ async fn a_message_over_the_default_limit_is_refused_and_one_at_it_goes_through(
 
 #[tokio::test(start_paused = true)]
 async fn a_request_or_a_reply_over_the_limit_is_refused_and_the_requester_told() {
-    let limits = Limits {
+    let limits = BusLimits {
         max_message: 1_000,
-        ..Limits::default()
+        ..BusLimits::default()
     };
-    let bus = Memory::with_limits(limits).unwrap();
+    let bus = InMemory::with_limits(limits).unwrap();
     let subject = name("ask");
     let mut responder = bus.serve(&subject).await.unwrap();
     let deadline = Duration::from_secs(5);
@@ -132,11 +132,11 @@ async fn a_request_or_a_reply_over_the_limit_is_refused_and_the_requester_told()
 
 #[test]
 fn a_largest_message_of_0_bytes_is_refused() {
-    let zero = Limits {
+    let zero = BusLimits {
         max_message: 0,
-        ..Limits::default()
+        ..BusLimits::default()
     };
-    let error = Memory::with_limits(zero).unwrap_err();
+    let error = InMemory::with_limits(zero).unwrap_err();
     assert!(
         matches!(error, BusError::BadLimits { reason } if reason.contains("largest message of 0 bytes")),
         "{error:?}"

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
 use plan_agents::control::{Control, Token};
-use plan_agents::session::{Agents, Limits, Turn};
+use plan_agents::session::{AgentLimits, Agents, Turn};
 use plan_runtime::prelude::*;
 use plan_state::store::InMemory;
 use serde::{Deserialize, Serialize};
@@ -64,12 +64,12 @@ async fn server_with(configure: impl FnOnce(Control<InMemory>) -> Control<InMemo
     let agents = Agents::builder(Arc::new(InMemory::new()))
         .kind("counter", plan! { count })
         .kind("broken", plan! { idle })
-        .limits(Limits {
+        .limits(AgentLimits {
             queue: 4,
             max_attempts: 1,
             // Schedules every few ms, so that a test sees several runs soon.
             min_period: Duration::from_millis(1),
-            ..Limits::default()
+            ..AgentLimits::default()
         })
         .start()
         .await
@@ -802,9 +802,9 @@ async fn a_client_is_held_to_the_limits_on_agents_schedules_and_names() {
         .kind("counter", plan! { count })
         .kind("other", plan! { count })
         .kind_limit("counter", 2)
-        .limits(Limits {
+        .limits(AgentLimits {
             agents: 3,
-            ..Limits::default()
+            ..AgentLimits::default()
         })
         .start()
         .await
@@ -826,7 +826,7 @@ async fn a_client_is_held_to_the_limits_on_agents_schedules_and_names() {
         error["message"]
             .as_str()
             .unwrap()
-            .contains("session::Limits::agents"),
+            .contains("session::AgentLimits::agents"),
         "{error}"
     );
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use plan_agents::bus::{BusError, Message, Name};
 use plan_agents::schedule::Schedule;
-use plan_agents::session::{Agents, Limits, SessionError, Sleep, TaskSpec, Turn};
+use plan_agents::session::{AgentLimits, Agents, SessionError, Sleep, TaskSpec, Turn};
 use plan_runtime::prelude::*;
 use plan_state::store::{Expect, InMemory, Key, Store};
 use proptest::prelude::*;
@@ -204,9 +204,9 @@ async fn restore(records: Vec<(String, Value)>) -> Result<(), TestCaseError> {
     }
     let started = Agents::builder(store)
         .kind("idle", plan! { idle })
-        .limits(Limits {
+        .limits(AgentLimits {
             agents: 2,
-            ..Limits::default()
+            ..AgentLimits::default()
         })
         .start()
         .await;

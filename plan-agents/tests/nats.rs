@@ -13,7 +13,7 @@ use common::name;
 use plan_agents::bus::nats::NatsConfig;
 use plan_agents::bus::{Bus, BusError, Consumer, Delivery, Message, Name, Nats, Subscription};
 use plan_agents::bus_conformance;
-use plan_agents::reactive::{Outcome, Reactive};
+use plan_agents::reactive::{EventOutcome, Reactive};
 use plan_agents::testkit::{LIMITS, PATIENCE, stays_pending, within};
 use plan_runtime::prelude::*;
 use plan_state::store::JsonFiles;
@@ -265,7 +265,7 @@ async fn a_reactive_loop_over_a_mailbox_runs_each_id_once_and_publishes_every_ou
         let mut published = Vec::new();
         for _ in 0..3 {
             let message = within("an outcome", outcomes.recv()).await.unwrap();
-            published.push(message.decode::<Outcome<u64>>().unwrap());
+            published.push(message.decode::<EventOutcome<u64>>().unwrap());
         }
         stop.cancel();
         published
@@ -279,7 +279,7 @@ async fn a_reactive_loop_over_a_mailbox_runs_each_id_once_and_publishes_every_ou
     published.sort_by(|x, y| x.event.cmp(&y.event));
     assert_eq!(
         published[0],
-        Outcome {
+        EventOutcome {
             event: "a".into(),
             result: Ok(42)
         }

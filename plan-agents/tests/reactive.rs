@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::stream;
-use plan_agents::bus::{Bus, Consumer, Failure, Limits, Memory, Message, Name, Subscription};
-use plan_agents::reactive::{Outcome, Reactive, ReactiveError, Summary};
+use plan_agents::bus::{Bus, BusLimits, Consumer, Failure, InMemory, Message, Name, Subscription};
+use plan_agents::reactive::{EventOutcome, Reactive, ReactiveError, Summary};
 use plan_runtime::prelude::*;
 use plan_state::store::{JsonFiles, Key, Store};
 use rigged::Rigged;
@@ -86,7 +86,7 @@ type Worker = Reactive<BoxPlan<u64, u64, Arc<Gauge>>, u64, Arc<Gauge>>;
 /// A reactor `work` over [`work`], and the gauge of its runs.
 fn reactor() -> (Worker, Arc<Gauge>) {
     let gauge = Arc::new(Gauge::default());
-    let reactor = Reactive::new(name("work"), plan! { work }.boxed()).context(Arc::clone(&gauge));
+    let reactor = Reactive::new(name("work"), plan! { work }.boxed()).ctx(Arc::clone(&gauge));
     (reactor, gauge)
 }
 
@@ -131,7 +131,7 @@ async fn eight_events_of_100_ms_four_at_a_time_take_200_ms_and_never_more_than_f
 #[tokio::test(start_paused = true)]
 async fn by_default_events_run_one_at_a_time_in_order() {
     let (reactor, gauge) = reactor();
-    let bus = Memory::new();
+    let bus = InMemory::new();
     let reactor = reactor.publish(bus.clone(), name("done"));
     let mut done = bus.subscribe(&name("done")).await.unwrap();
     let events = stream::iter([30, 10, 20].map(|ms| event(Some(&format!("e{ms}")), ms * 2)));
@@ -140,10 +140,10 @@ async fn by_default_events_run_one_at_a_time_in_order() {
     assert_eq!(start.elapsed(), Duration::from_millis(120));
     assert_eq!(gauge.counts().2, 1);
     for ms in [30, 10, 20] {
-        let outcome: Outcome<u64> = done.recv().await.unwrap().decode().unwrap();
+        let outcome: EventOutcome<u64> = done.recv().await.unwrap().decode().unwrap();
         assert_eq!(
             outcome,
-            Outcome {
+            EventOutcome {
                 event: format!("e{ms}"),
                 result: Ok(ms * 2)
             }
@@ -209,7 +209,7 @@ async fn outcomes_are_persisted_by_event_id_and_a_second_loop_runs_only_new_even
 
 #[tokio::test(start_paused = true)]
 async fn every_outcome_is_published_with_the_event_id_and_priority() {
-    let bus = Memory::new();
+    let bus = InMemory::new();
     let (inbox, done) = (name("inbox"), name("done"));
     let (reactor, _) = reactor();
     let reactor = reactor.concurrency(3).publish(bus.clone(), done.clone());
@@ -230,13 +230,13 @@ async fn every_outcome_is_published_with_the_event_id_and_priority() {
     // In the order they finished: the bad event at once, then 5 ms, then 20 ms.
     let bad = outcomes.recv().await.unwrap();
     assert_eq!(bad.header("id"), Some("auto-1-3"));
-    let bad: Outcome<u64> = bad.decode().unwrap();
+    let bad: EventOutcome<u64> = bad.decode().unwrap();
     assert!(
         bad.result
             .unwrap_err()
             .starts_with("bad event: cannot decode the message on `inbox` as `u64`")
     );
-    let odd: Outcome<u64> = outcomes.recv().await.unwrap().decode().unwrap();
+    let odd: EventOutcome<u64> = outcomes.recv().await.unwrap().decode().unwrap();
     let error = odd.result.unwrap_err();
     assert!(
         error.starts_with("`work` (step at ") && error.ends_with("failed: 5 ms is odd"),
@@ -244,7 +244,7 @@ async fn every_outcome_is_published_with_the_event_id_and_priority() {
     );
     let ok = outcomes.recv().await.unwrap();
     assert_eq!((ok.header("id"), ok.priority()), (Some("ok"), 7));
-    assert_eq!(ok.decode::<Outcome<u64>>().unwrap().result, Ok(20));
+    assert_eq!(ok.decode::<EventOutcome<u64>>().unwrap().result, Ok(20));
     // Each was acked: nothing is left, nothing dead.
     assert!(bus.dead_letters(&inbox).await.unwrap().is_empty());
     let mut after = bus.consume(&inbox).await.unwrap();
@@ -259,7 +259,7 @@ async fn every_outcome_is_published_with_the_event_id_and_priority() {
 async fn bad_events_are_error_outcomes_acked_once_and_the_loop_goes_on() {
     let dir = temp_dir("reactive");
     let store = store(&dir);
-    let bus = Memory::new();
+    let bus = InMemory::new();
     let inbox = name("inbox");
     let (reactor, gauge) = reactor();
     let reactor = reactor.persist(Arc::clone(&store));
@@ -311,7 +311,7 @@ async fn bad_events_are_error_outcomes_acked_once_and_the_loop_goes_on() {
 async fn a_loop_dropped_mid_event_cancels_its_run_and_the_next_loop_handles_the_redelivery() {
     let dir = temp_dir("reactive");
     let store = store(&dir);
-    let bus = Memory::new();
+    let bus = InMemory::new();
     let inbox = name("inbox");
     let (reactor, gauge) = reactor();
     let reactor = reactor.persist(Arc::clone(&store));
@@ -354,9 +354,9 @@ async fn a_redelivered_event_whose_outcome_is_persisted_is_published_again_not_r
     let dir = temp_dir("reactive");
     let store = store(&dir);
     // A capacity of 1, so that one message fills the outcome topic's subscriber.
-    let bus = Memory::with_limits(Limits {
+    let bus = InMemory::with_limits(BusLimits {
         capacity: 1,
-        ..Limits::default()
+        ..BusLimits::default()
     })
     .unwrap();
     let (inbox, done) = (name("inbox"), name("done"));
@@ -388,10 +388,10 @@ async fn a_redelivered_event_whose_outcome_is_persisted_is_published_again_not_r
     assert_eq!(counts(summary), (0, 0, 1, 0));
     assert_eq!(start.elapsed(), Duration::from_millis(10), "nothing ran");
     assert_eq!(gauge.counts().0, 1, "the plan ran once in all");
-    let outcome: Outcome<u64> = outcomes.recv().await.unwrap().decode().unwrap();
+    let outcome: EventOutcome<u64> = outcomes.recv().await.unwrap().decode().unwrap();
     assert_eq!(
         outcome,
-        Outcome {
+        EventOutcome {
             event: "e-1".into(),
             result: Ok(100)
         }
@@ -414,7 +414,7 @@ async fn an_event_that_arrives_while_its_id_is_in_flight_waits_and_is_not_run_tw
 
 #[tokio::test(start_paused = true)]
 async fn a_graceful_shutdown_finishes_the_events_in_flight_and_takes_no_more() {
-    let bus = Memory::new();
+    let bus = InMemory::new();
     let topic = name("jobs");
     let (reactor, gauge) = reactor();
     let reactor = reactor.concurrency(2);
@@ -438,7 +438,7 @@ async fn a_graceful_shutdown_finishes_the_events_in_flight_and_takes_no_more() {
 
 #[tokio::test(start_paused = true)]
 async fn a_topic_loop_ends_when_its_bus_is_gone() {
-    let bus = Memory::new();
+    let bus = InMemory::new();
     let (reactor, _) = reactor();
     let subscription = bus.subscribe(&name("jobs")).await.unwrap();
     bus.publish(&name("jobs"), event(None, 10)).await.unwrap();
@@ -454,11 +454,11 @@ async fn an_outcome_the_store_cannot_keep_is_nacked_into_the_dead_letters_and_re
     // JSON files whose writes of outcomes fail.
     let store = Arc::new(Rigged::over(Arc::clone(&files)));
     store.fail(Some("/events/"));
-    let limits = Limits {
+    let limits = BusLimits {
         max_deliveries: 3,
-        ..Limits::default()
+        ..BusLimits::default()
     };
-    let bus = Memory::with_limits(limits).unwrap();
+    let bus = InMemory::with_limits(limits).unwrap();
     let inbox = name("inbox");
     let (reactor, gauge) = reactor();
     let reactor = reactor.persist(Arc::clone(&store));
@@ -512,11 +512,11 @@ async fn a_store_that_cannot_count_the_loop_fails_it_before_it_takes_an_event() 
 #[tokio::test(start_paused = true)]
 async fn a_run_that_outlives_its_ack_deadline_is_not_run_again_for_the_redelivery() {
     let dir = temp_dir("reactive");
-    let limits = Limits {
+    let limits = BusLimits {
         ack_deadline: Duration::from_secs(1),
-        ..Limits::default()
+        ..BusLimits::default()
     };
-    let bus = Memory::with_limits(limits).unwrap();
+    let bus = InMemory::with_limits(limits).unwrap();
     let inbox = name("inbox");
     let (reactor, gauge) = reactor();
     let reactor = reactor.concurrency(2).persist(store(&dir));

@@ -11,10 +11,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
-use plan_agents::bus::{Bus, Memory, Message, Name};
+use plan_agents::bus::{self, Bus, Message, Name};
 use plan_agents::schedule::Schedule;
 use plan_agents::session::{
-    Agents, Event, Limits, SessionError, Sleep, State, TaskSpec, Turn, Wake,
+    AgentEvent, AgentLimits, Agents, Kind, SessionError, Sleep, State, TaskSpec, Turn, Wake,
 };
 use plan_runtime::prelude::*;
 use plan_state::store::{InMemory, Key, Store};
@@ -27,10 +27,10 @@ fn task(ms: u64) -> TaskSpec {
 }
 
 /// The state changes of `agent` among the events received so far.
-fn states(events: &mut broadcast::Receiver<Event>, agent: &str) -> Vec<(State, State)> {
+fn states(events: &mut broadcast::Receiver<AgentEvent>, agent: &str) -> Vec<(State, State)> {
     let mut seen = Vec::new();
     while let Ok(event) = events.try_recv() {
-        if let Event::State {
+        if let AgentEvent::State {
             agent: a, from, to, ..
         } = event
             && a == agent
@@ -44,7 +44,7 @@ fn states(events: &mut broadcast::Receiver<Event>, agent: &str) -> Vec<(State, S
 #[tokio::test(start_paused = true)]
 async fn every_change_of_state_is_an_event() {
     let probe = Probe::new();
-    let agents = start(Arc::new(InMemory::new()), &probe, Limits::default()).await;
+    let agents = start(Arc::new(InMemory::new()), &probe, AgentLimits::default()).await;
     let mut events = agents.events();
     let created = agents.create("ada", "worker", None).await.unwrap();
     assert_eq!(created.state, State::Idle);
@@ -75,12 +75,51 @@ async fn every_change_of_state_is_an_event() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_agents_events_are_kept_in_the_store_and_read_back_as_they_were() {
+    let probe = Probe::new();
+    let store = Arc::new(InMemory::new());
+    let agents = start(store.clone(), &probe, AgentLimits::default()).await;
+    let mut events = agents.events();
+    agents.create("ada", "worker", None).await.unwrap();
+    agents.schedule("ada", task(100)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(101)).await;
+    agents.sleep("ada", Sleep::indefinitely()).await.unwrap();
+    agents.wake("ada").await.unwrap();
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    // An audit trail, as an application would keep one: every kind of event is in it.
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, AgentEvent::TaskDone { .. }))
+    );
+    assert!(seen.iter().any(|e| matches!(
+        e,
+        AgentEvent::State {
+            woken_by: Some(_),
+            ..
+        }
+    )));
+    let key = Key::new("audit/ada").unwrap();
+    store
+        .put(&key, &serde_json::to_value(&seen).unwrap())
+        .await
+        .unwrap();
+    let kept = store.get(&key).await.unwrap().unwrap().value;
+    assert_eq!(
+        serde_json::from_value::<Vec<AgentEvent>>(kept).unwrap(),
+        seen
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_agent_runs_its_limit_of_tasks_at_once_highest_priority_first() {
     let probe = Probe::new();
-    let limits = Limits {
+    let limits = AgentLimits {
         tasks_per_agent: 2,
         queue: 6,
-        ..Limits::default()
+        ..AgentLimits::default()
     };
     let agents = start(Arc::new(InMemory::new()), &probe, limits).await;
     agents.create("ada", "worker", None).await.unwrap();
@@ -131,9 +170,9 @@ async fn an_agent_runs_its_limit_of_tasks_at_once_highest_priority_first() {
 #[tokio::test(start_paused = true)]
 async fn two_turns_at_once_lose_neither_change_to_the_state() {
     let probe = Probe::new();
-    let limits = Limits {
+    let limits = AgentLimits {
         tasks_per_agent: 2,
-        ..Limits::default()
+        ..AgentLimits::default()
     };
     let agents = start(Arc::new(InMemory::new()), &probe, limits).await;
     let mut events = agents.events();
@@ -153,7 +192,7 @@ async fn two_turns_at_once_lose_neither_change_to_the_state() {
     let ms = Duration::from_millis;
     assert_eq!(starts, [ms(0), ms(0), ms(150)]);
     let retried = std::iter::from_fn(|| events.try_recv().ok()).any(|e| {
-        matches!(e, Event::TaskFailed { task: 2, dead: false, ref error, .. }
+        matches!(e, AgentEvent::TaskFailed { task: 2, dead: false, ref error, .. }
             if error.starts_with("another turn changed the agent's state meanwhile"))
     });
     assert!(retried);
@@ -162,9 +201,9 @@ async fn two_turns_at_once_lose_neither_change_to_the_state() {
 #[tokio::test(start_paused = true)]
 async fn no_more_agents_are_active_than_the_limit_and_the_rest_wait_their_turn() {
     let probe = Probe::new();
-    let limits = Limits {
+    let limits = AgentLimits {
         active_agents: 2,
-        ..Limits::default()
+        ..AgentLimits::default()
     };
     let agents = start(Arc::new(InMemory::new()), &probe, limits).await;
     for name in ["a", "b", "c", "d", "e"] {
@@ -203,7 +242,7 @@ async fn no_more_agents_are_active_than_the_limit_and_the_rest_wait_their_turn()
 #[tokio::test(start_paused = true)]
 async fn a_sleeping_agent_wakes_on_its_timer_its_events_or_urgent_mail_and_nothing_else() {
     let probe = Probe::new();
-    let agents = start(Arc::new(InMemory::new()), &probe, Limits::default()).await;
+    let agents = start(Arc::new(InMemory::new()), &probe, AgentLimits::default()).await;
     let mut events = agents.events();
     for name in ["timer", "event", "mail"] {
         agents.create(name, "worker", None).await.unwrap();
@@ -241,7 +280,7 @@ async fn a_sleeping_agent_wakes_on_its_timer_its_events_or_urgent_mail_and_nothi
     tokio::time::sleep(Duration::from_secs(51)).await;
     let woken: Vec<(String, Wake)> = std::iter::from_fn(|| events.try_recv().ok())
         .filter_map(|event| match event {
-            Event::State {
+            AgentEvent::State {
                 agent,
                 woken_by: Some(by),
                 ..
@@ -290,7 +329,7 @@ async fn schedules_queue_their_task_at_each_time_and_wake_the_agent() {
     // 1 January 2030, 00:00:00 UTC.
     let midnight = UNIX_EPOCH + Duration::from_secs(1_893_456_000);
     let agents = Agents::builder(Arc::new(InMemory::new()))
-        .kind_with("worker", plan! { work }, probe.clone())
+        .kind("worker", Kind::new(plan! { work }).ctx(probe.clone()))
         .now(midnight)
         .start()
         .await
@@ -347,7 +386,7 @@ async fn schedules_queue_their_task_at_each_time_and_wake_the_agent() {
 #[tokio::test(start_paused = true)]
 async fn a_failing_task_is_tried_again_then_dead_lettered_and_can_be_replayed() {
     let probe = Probe::new();
-    let agents = start(Arc::new(InMemory::new()), &probe, Limits::default()).await;
+    let agents = start(Arc::new(InMemory::new()), &probe, AgentLimits::default()).await;
     let mut events = agents.events();
     agents.create("ada", "worker", None).await.unwrap();
     agents
@@ -364,7 +403,7 @@ async fn a_failing_task_is_tried_again_then_dead_lettered_and_can_be_replayed() 
     tokio::time::sleep(Duration::from_secs(1)).await;
     let failures: Vec<(String, u32, String, bool)> = std::iter::from_fn(|| events.try_recv().ok())
         .filter_map(|event| match event {
-            Event::TaskFailed {
+            AgentEvent::TaskFailed {
                 name,
                 attempt,
                 error,
@@ -419,7 +458,7 @@ async fn a_failing_task_is_tried_again_then_dead_lettered_and_can_be_replayed() 
 #[tokio::test(start_paused = true)]
 async fn stopping_an_agent_cancels_its_running_task_and_dead_letters_its_queue() {
     let probe = Probe::new();
-    let agents = start(Arc::new(InMemory::new()), &probe, Limits::default()).await;
+    let agents = start(Arc::new(InMemory::new()), &probe, AgentLimits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     agents.schedule("ada", task(1_000)).await.unwrap();
     agents.schedule("ada", task(1_000)).await.unwrap();
@@ -429,7 +468,7 @@ async fn stopping_an_agent_cancels_its_running_task_and_dead_letters_its_queue()
     agents.stop("ada").await.unwrap();
     let told: Vec<(u64, bool)> = std::iter::from_fn(|| events.try_recv().ok())
         .filter_map(|e| match e {
-            Event::TaskFailed { task, dead, .. } => Some((task, dead)),
+            AgentEvent::TaskFailed { task, dead, .. } => Some((task, dead)),
             _ => None,
         })
         .collect();
@@ -466,7 +505,7 @@ async fn a_restart_restores_states_queues_wake_times_and_retries_what_the_crash_
     let probe = Probe::new();
     let t0 = UNIX_EPOCH + Duration::from_secs(1_900_000_000);
     let first = Agents::builder(store.clone())
-        .kind_with("worker", plan! { work }, probe.clone())
+        .kind("worker", Kind::new(plan! { work }).ctx(probe.clone()))
         .now(t0)
         .start()
         .await
@@ -508,7 +547,7 @@ async fn a_restart_restores_states_queues_wake_times_and_retries_what_the_crash_
     // The new process starts 10 s after the first did.
     let probe = Probe::new();
     let second = Agents::builder(store.clone())
-        .kind_with("worker", plan! { work }, probe.clone())
+        .kind("worker", Kind::new(plan! { work }).ctx(probe.clone()))
         .now(t0 + Duration::from_secs(10))
         .start()
         .await
@@ -565,10 +604,13 @@ async fn ten_thousand_sleeping_agents_each_wake_at_their_time() {
         turn
     }
     let agents = Agents::builder(store)
-        .kind_with("sleeper", plan! { note }, (origin, woke.clone()))
-        .limits(Limits {
+        .kind(
+            "sleeper",
+            Kind::new(plan! { note }).ctx((origin, woke.clone())),
+        )
+        .limits(AgentLimits {
             active_agents: 10_000,
-            ..Limits::default()
+            ..AgentLimits::default()
         })
         .start()
         .await
@@ -613,9 +655,9 @@ async fn ten_thousand_sleeping_agents_each_wake_at_their_time() {
 async fn mail_forwarded_from_a_bus_mailbox_is_acked_once_queued_and_held_back_when_the_queue_is_full()
  {
     let probe = Probe::new();
-    let limits = Limits {
+    let limits = AgentLimits {
         queue: 2,
-        ..Limits::default()
+        ..AgentLimits::default()
     };
     let agents = start(Arc::new(InMemory::new()), &probe, limits).await;
     agents.create("ada", "worker", None).await.unwrap();
@@ -623,7 +665,7 @@ async fn mail_forwarded_from_a_bus_mailbox_is_acked_once_queued_and_held_back_wh
         .sleep("ada", Sleep::indefinitely().or_mail(9))
         .await
         .unwrap();
-    let bus = Memory::new();
+    let bus = bus::InMemory::new();
     let inbox = Name::new("inbox-ada").unwrap();
     let consumer = bus.consume(&inbox).await.unwrap();
     let forwarding = tokio::spawn({
@@ -663,7 +705,7 @@ fn err<T>(result: Result<T, SessionError>) -> String {
 async fn bad_input_is_a_clear_error_and_changes_nothing() {
     let probe = Probe::new();
     let store = Arc::new(InMemory::new());
-    let agents = start(store.clone(), &probe, Limits::default()).await;
+    let agents = start(store.clone(), &probe, AgentLimits::default()).await;
     assert_eq!(
         err(agents.create("ada", "writer", None).await),
         "there is no kind of agent `writer`; the kinds are: worker"
@@ -687,10 +729,10 @@ async fn bad_input_is_a_clear_error_and_changes_nothing() {
             .starts_with("mail for agent `ada` is not JSON")
     );
     let zero = Agents::builder(store.clone())
-        .kind_with("worker", plan! { work }, probe.clone())
-        .limits(Limits {
+        .kind("worker", Kind::new(plan! { work }).ctx(probe.clone()))
+        .limits(AgentLimits {
             active_agents: 0,
-            ..Limits::default()
+            ..AgentLimits::default()
         })
         .start()
         .await;
@@ -704,7 +746,7 @@ async fn bad_input_is_a_clear_error_and_changes_nothing() {
     let key = Key::new("agents/ada/record").unwrap();
     store.put(&key, &json!({ "kind": "worker" })).await.unwrap();
     let restarted = Agents::builder(store.clone())
-        .kind_with("worker", plan! { work }, probe.clone())
+        .kind("worker", Kind::new(plan! { work }).ctx(probe.clone()))
         .start()
         .await;
     let shown = err(restarted);
@@ -722,7 +764,7 @@ async fn bad_input_is_a_clear_error_and_changes_nothing() {
         .await
         .unwrap();
     let restarted = Agents::builder(store.clone())
-        .kind_with("worker", plan! { work }, probe.clone())
+        .kind("worker", Kind::new(plan! { work }).ctx(probe.clone()))
         .start()
         .await;
     assert_eq!(
@@ -735,9 +777,9 @@ async fn bad_input_is_a_clear_error_and_changes_nothing() {
 async fn two_processes_on_one_store_cannot_both_write_an_agent() {
     let store = Arc::new(InMemory::new());
     let probe = Probe::new();
-    let one = start(store.clone(), &probe, Limits::default()).await;
+    let one = start(store.clone(), &probe, AgentLimits::default()).await;
     one.create("ada", "worker", None).await.unwrap();
-    let two = start(store.clone(), &probe, Limits::default()).await;
+    let two = start(store.clone(), &probe, AgentLimits::default()).await;
     two.schedule("ada", task(1)).await.unwrap();
     let err = one.schedule("ada", task(1)).await.unwrap_err();
     assert!(matches!(err, SessionError::Concurrent(_)), "{err}");
@@ -746,7 +788,7 @@ async fn two_processes_on_one_store_cannot_both_write_an_agent() {
 #[tokio::test(start_paused = true)]
 async fn dropped_agents_leave_no_timer_behind() {
     let probe = Probe::new();
-    let agents = start(Arc::new(InMemory::new()), &probe, Limits::default()).await;
+    let agents = start(Arc::new(InMemory::new()), &probe, AgentLimits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     agents
         .sleep("ada", Sleep::for_(Duration::from_secs(3_600)))

@@ -15,7 +15,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use plan_agents::bus::Message;
 use plan_agents::schedule::Schedule;
-use plan_agents::session::{Agents, Event, Limits, Sleep, State, TaskSpec};
+use plan_agents::session::{AgentEvent, AgentLimits, Agents, Kind, Sleep, State, TaskSpec};
 use plan_runtime::prelude::*;
 use serde_json::json;
 
@@ -28,9 +28,9 @@ fn task(name: &str, ms: u64) -> TaskSpec {
 #[tokio::test(start_paused = true)]
 async fn an_agent_that_rejoins_the_queue_for_a_slot_goes_to_its_end() {
     let probe = Probe::new();
-    let limits = Limits {
+    let limits = AgentLimits {
         active_agents: 1,
-        ..Limits::default()
+        ..AgentLimits::default()
     };
     let agents = start(Arc::new(Rigged::new()), &probe, limits).await;
     for name in ["x", "a", "b"] {
@@ -56,13 +56,13 @@ async fn an_agent_that_rejoins_the_queue_for_a_slot_goes_to_its_end() {
 async fn a_task_the_store_refused_announces_no_change_of_state() {
     let probe = Probe::new();
     let store = Arc::new(Rigged::new());
-    let agents = start(store.clone(), &probe, Limits::default()).await;
+    let agents = start(store.clone(), &probe, AgentLimits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     let mut events = agents.events();
     store.fail(Some("ada/record"));
     agents.schedule("ada", task("t", 10)).await.unwrap_err();
-    let seen: Vec<Event> = std::iter::from_fn(|| events.try_recv().ok())
-        .filter(|e| matches!(e, Event::State { .. }))
+    let seen: Vec<AgentEvent> = std::iter::from_fn(|| events.try_recv().ok())
+        .filter(|e| matches!(e, AgentEvent::State { .. }))
         .collect();
     assert!(seen.is_empty(), "{seen:?}");
 }
@@ -73,7 +73,7 @@ async fn a_task_the_store_refused_announces_no_change_of_state() {
 async fn urgent_mail_the_store_refused_leaves_the_agent_asleep() {
     let probe = Probe::new();
     let store = Arc::new(Rigged::new());
-    let agents = start(store.clone(), &probe, Limits::default()).await;
+    let agents = start(store.clone(), &probe, AgentLimits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     agents
         .sleep("ada", Sleep::indefinitely().or_mail(5))
@@ -91,7 +91,7 @@ async fn urgent_mail_the_store_refused_leaves_the_agent_asleep() {
 async fn a_signal_wakes_every_sleeper_though_one_cannot_be_saved() {
     let probe = Probe::new();
     let store = Arc::new(Rigged::new());
-    let agents = start(store.clone(), &probe, Limits::default()).await;
+    let agents = start(store.clone(), &probe, AgentLimits::default()).await;
     for name in ["a", "b"] {
         agents.create(name, "worker", None).await.unwrap();
         agents
@@ -113,7 +113,7 @@ async fn a_signal_wakes_every_sleeper_though_one_cannot_be_saved() {
 async fn a_queued_task_runs_once_the_store_recovers() {
     let probe = Probe::new();
     let store = Arc::new(Rigged::new());
-    let agents = start(store.clone(), &probe, Limits::default()).await;
+    let agents = start(store.clone(), &probe, AgentLimits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     agents.schedule("ada", task("one", 100)).await.unwrap();
     agents.schedule("ada", task("two", 100)).await.unwrap();
@@ -130,7 +130,7 @@ async fn a_queued_task_runs_once_the_store_recovers() {
 async fn an_every_the_store_refused_adds_no_schedule() {
     let probe = Probe::new();
     let store = Arc::new(Rigged::new());
-    let agents = start(store.clone(), &probe, Limits::default()).await;
+    let agents = start(store.clone(), &probe, AgentLimits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     let every = Schedule::every(Duration::from_secs(1)).unwrap();
     store.fail(Some("ada/record"));
@@ -148,9 +148,9 @@ async fn an_every_the_store_refused_adds_no_schedule() {
 /// Agents over `store` whose agent `ada`, asleep, has one dead task: `job`, which failed its
 /// one attempt.
 async fn one_dead_task(store: &Arc<Rigged>, probe: &Probe) -> Agents<Rigged> {
-    let limits = Limits {
+    let limits = AgentLimits {
         max_attempts: 1,
-        ..Limits::default()
+        ..AgentLimits::default()
     };
     let agents = start(store.clone(), probe, limits).await;
     agents.create("ada", "worker", None).await.unwrap();
@@ -200,9 +200,9 @@ async fn two_replays_at_once_queue_each_dead_task_once() {
 async fn a_stop_that_failed_gives_back_the_active_slot() {
     let probe = Probe::new();
     let store = Arc::new(Rigged::new());
-    let limits = Limits {
+    let limits = AgentLimits {
         active_agents: 1,
-        ..Limits::default()
+        ..AgentLimits::default()
     };
     let agents = start(store.clone(), &probe, limits).await;
     agents.create("a", "worker", None).await.unwrap();
@@ -223,9 +223,9 @@ async fn a_stop_that_failed_gives_back_the_active_slot() {
 async fn a_task_runs_at_most_max_attempts_even_when_it_cannot_be_buried() {
     let probe = Probe::new();
     let store = Arc::new(Rigged::new());
-    let limits = Limits {
+    let limits = AgentLimits {
         max_attempts: 2,
-        ..Limits::default()
+        ..AgentLimits::default()
     };
     let agents = start(store.clone(), &probe, limits).await;
     agents.create("ada", "worker", None).await.unwrap();
@@ -247,7 +247,7 @@ async fn a_task_runs_at_most_max_attempts_even_when_it_cannot_be_buried() {
 async fn a_start_that_fails_runs_nothing() {
     let probe = Probe::new();
     let store = Arc::new(Rigged::new());
-    let first = start(store.clone(), &probe, Limits::default()).await;
+    let first = start(store.clone(), &probe, AgentLimits::default()).await;
     for name in ["a", "b"] {
         first.create(name, "worker", None).await.unwrap();
         first.sleep(name, Sleep::indefinitely()).await.unwrap();
@@ -260,7 +260,7 @@ async fn a_start_that_fails_runs_nothing() {
     let probe = Probe::new();
     store.fail(Some("agents/b/record"));
     let second = Agents::builder(store.clone())
-        .kind_with("worker", plan! { work }, probe.clone())
+        .kind("worker", Kind::new(plan! { work }).ctx(probe.clone()))
         .start()
         .await;
     assert!(second.is_err());
@@ -276,7 +276,7 @@ async fn an_every_schedule_does_not_drift_when_its_timer_waits_for_the_lock() {
     let store = Arc::new(Rigged::new());
     let t0 = UNIX_EPOCH + Duration::from_secs(1_900_000_000);
     let agents = Agents::builder(store.clone())
-        .kind_with("worker", plan! { work }, probe.clone())
+        .kind("worker", Kind::new(plan! { work }).ctx(probe.clone()))
         .now(t0)
         .start()
         .await
@@ -309,7 +309,7 @@ async fn an_every_schedule_does_not_drift_when_its_timer_waits_for_the_lock() {
 async fn nothing_is_written_once_shutdown_is_called() {
     let probe = Probe::new();
     let store = Arc::new(Rigged::new());
-    let agents = start(store.clone(), &probe, Limits::default()).await;
+    let agents = start(store.clone(), &probe, AgentLimits::default()).await;
     agents.create("a", "worker", None).await.unwrap();
     agents.create("b", "worker", None).await.unwrap();
     agents.schedule("a", task("a", 10)).await.unwrap();
@@ -332,10 +332,10 @@ async fn nothing_is_written_once_shutdown_is_called() {
 #[tokio::test(start_paused = true)]
 async fn a_long_turn_among_short_ones_is_not_rerun_forever() {
     let probe = Probe::new();
-    let limits = Limits {
+    let limits = AgentLimits {
         tasks_per_agent: 2,
         queue: 64,
-        ..Limits::default()
+        ..AgentLimits::default()
     };
     let agents = start(Arc::new(Rigged::new()), &probe, limits).await;
     agents.create("ada", "worker", None).await.unwrap();
@@ -376,7 +376,7 @@ fn cron_next_after_at_millisecond_edges() {
 async fn a_task_the_store_could_not_keep_is_not_queued_and_events_come_in_order() {
     let probe = Probe::new();
     let store = Arc::new(Rigged::new());
-    let agents = start(store.clone(), &probe, Limits::default()).await;
+    let agents = start(store.clone(), &probe, AgentLimits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     store.fail(Some("ada/record"));
     let failed = agents.schedule("ada", task("t", 10)).await.unwrap_err();
@@ -394,10 +394,10 @@ async fn a_task_the_store_could_not_keep_is_not_queued_and_events_come_in_order(
     tokio::time::sleep(Duration::from_millis(20)).await;
     let seen: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
         .map(|e| match e {
-            Event::TaskQueued { task, .. } => format!("queued {task}"),
-            Event::TaskStarted { task, .. } => format!("started {task}"),
-            Event::TaskDone { task, .. } => format!("done {task}"),
-            Event::State { to, .. } => format!("{to}"),
+            AgentEvent::TaskQueued { task, .. } => format!("queued {task}"),
+            AgentEvent::TaskStarted { task, .. } => format!("started {task}"),
+            AgentEvent::TaskDone { task, .. } => format!("done {task}"),
+            AgentEvent::State { to, .. } => format!("{to}"),
             other => format!("{other:?}"),
         })
         .collect();
@@ -417,13 +417,13 @@ async fn a_task_the_store_could_not_keep_is_not_queued_and_events_come_in_order(
 /// queued once the store is back: nothing is lost, nothing dead-lettered.
 #[tokio::test(start_paused = true)]
 async fn forwarded_mail_waits_out_a_store_that_fails() {
-    use plan_agents::bus::{Bus, Memory, Name};
+    use plan_agents::bus::{Bus, InMemory, Name};
 
     let probe = Probe::new();
     let store = Arc::new(Rigged::new());
-    let agents = start(store.clone(), &probe, Limits::default()).await;
+    let agents = start(store.clone(), &probe, AgentLimits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
-    let bus = Memory::new();
+    let bus = InMemory::new();
     let inbox = Name::new("inbox-ada").unwrap();
     let consumer = bus.consume(&inbox).await.unwrap();
     let forwarding = tokio::spawn({

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use plan_agents::bus::{Message, Name};
 use plan_agents::schedule::Schedule;
-use plan_agents::session::{Agents, Event, Limits, MAX_NAME, SessionError, Sleep, State, TaskSpec};
+use plan_agents::session::{
+    AgentEvent, AgentLimits, Agents, MAX_NAME, SessionError, Sleep, State, TaskSpec,
+};
 use plan_runtime::prelude::*;
 use plan_state::store::InMemory;
 use serde_json::json;
@@ -32,7 +34,7 @@ fn short(error: &SessionError) {
 async fn one_caller_cannot_create_more_agents_than_the_limit() {
     let probe = Probe::new();
     // The default limits: the one connection created 20,000 agents.
-    let agents = start(Arc::new(InMemory::new()), &probe, Limits::default()).await;
+    let agents = start(Arc::new(InMemory::new()), &probe, AgentLimits::default()).await;
     let mut refused = None;
     for i in 0..20_000 {
         if let Err(e) = agents.create(&format!("a{i}"), "worker", None).await {
@@ -50,7 +52,7 @@ async fn one_caller_cannot_create_more_agents_than_the_limit() {
     assert!(
         shown.contains("`a10000`")
             && shown.contains("limit of 10000")
-            && shown.contains("session::Limits::agents"),
+            && shown.contains("session::AgentLimits::agents"),
         "{shown}"
     );
     assert_eq!(agents.snapshot().await.unwrap().agents.len(), 10_000);
@@ -69,9 +71,9 @@ async fn a_kind_holds_no_more_agents_than_its_limit_and_the_others_are_not_held_
         .kind("crawler", plan! { turn })
         .kind("chat", plan! { turn })
         .kind_limit("crawler", 2)
-        .limits(Limits {
+        .limits(AgentLimits {
             agents: 4,
-            ..Limits::default()
+            ..AgentLimits::default()
         })
         .start()
         .await
@@ -107,13 +109,13 @@ async fn a_kind_holds_no_more_agents_than_its_limit_and_the_others_are_not_held_
         .await;
     assert!(matches!(typo, Err(SessionError::NoKind { .. })));
     for zero in [
-        Limits {
+        AgentLimits {
             agents: 0,
-            ..Limits::default()
+            ..AgentLimits::default()
         },
-        Limits {
+        AgentLimits {
             schedules: 0,
-            ..Limits::default()
+            ..AgentLimits::default()
         },
     ] {
         let refused = Agents::builder(Arc::new(InMemory::new()))
@@ -129,14 +131,14 @@ async fn a_kind_holds_no_more_agents_than_its_limit_and_the_others_are_not_held_
 async fn agents_past_a_limit_lowered_since_are_all_restored_and_no_new_one_is_created() {
     let store = Arc::new(InMemory::new());
     let probe = Probe::new();
-    let first = start(store.clone(), &probe, Limits::default()).await;
+    let first = start(store.clone(), &probe, AgentLimits::default()).await;
     for name in ["a", "b", "c"] {
         first.create(name, "worker", None).await.unwrap();
     }
     first.shutdown().await;
-    let lowered = Limits {
+    let lowered = AgentLimits {
         agents: 2,
-        ..Limits::default()
+        ..AgentLimits::default()
     };
     let second = start(store, &probe, lowered).await;
     let names: Vec<String> = second
@@ -159,7 +161,7 @@ async fn agents_past_a_limit_lowered_since_are_all_restored_and_no_new_one_is_cr
 #[tokio::test(start_paused = true)]
 async fn a_schedule_more_often_than_once_a_second_is_refused_and_one_a_second_runs() {
     let probe = Probe::new();
-    let agents = start(Arc::new(InMemory::new()), &probe, Limits::default()).await;
+    let agents = start(Arc::new(InMemory::new()), &probe, AgentLimits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     // The issue's `every` with a 1 ms period ran 2,567 tasks in 5 s.
     let every_ms = Schedule::every(Duration::from_millis(1)).unwrap();
@@ -174,7 +176,7 @@ async fn a_schedule_more_often_than_once_a_second_is_refused_and_one_a_second_ru
     );
     let shown = error.to_string();
     assert!(
-        shown.contains("every 1 ms") && shown.contains("session::Limits::min_period"),
+        shown.contains("every 1 ms") && shown.contains("session::AgentLimits::min_period"),
         "{shown}"
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -193,7 +195,7 @@ async fn a_schedule_more_often_than_once_a_second_is_refused_and_one_a_second_ru
 async fn a_cron_pattern_is_refused_when_two_of_its_times_are_closer_than_the_limit() {
     let probe = Probe::new();
     let every_second = || Schedule::cron("* * * * * *").unwrap();
-    let agents = start(Arc::new(InMemory::new()), &probe, Limits::default()).await;
+    let agents = start(Arc::new(InMemory::new()), &probe, AgentLimits::default()).await;
     agents.create("ada", "worker", None).await.unwrap();
     assert!(
         agents
@@ -203,9 +205,9 @@ async fn a_cron_pattern_is_refused_when_two_of_its_times_are_closer_than_the_lim
             .is_some()
     );
 
-    let two_seconds = Limits {
+    let two_seconds = AgentLimits {
         min_period: Duration::from_secs(2),
-        ..Limits::default()
+        ..AgentLimits::default()
     };
     let agents = start(Arc::new(InMemory::new()), &probe, two_seconds).await;
     agents.create("bob", "worker", None).await.unwrap();
@@ -242,9 +244,9 @@ async fn a_cron_pattern_is_refused_when_two_of_its_times_are_closer_than_the_lim
 #[tokio::test(start_paused = true)]
 async fn an_agent_has_no_more_schedules_than_the_limit() {
     let probe = Probe::new();
-    let limits = Limits {
+    let limits = AgentLimits {
         schedules: 2,
-        ..Limits::default()
+        ..AgentLimits::default()
     };
     let agents = start(Arc::new(InMemory::new()), &probe, limits).await;
     agents.create("ada", "worker", None).await.unwrap();
@@ -263,16 +265,20 @@ async fn an_agent_has_no_more_schedules_than_the_limit() {
         matches!(error, SessionError::TooManySchedules { limit: 2, .. }),
         "{error:?}"
     );
-    assert!(error.to_string().contains("session::Limits::schedules"));
+    assert!(
+        error
+            .to_string()
+            .contains("session::AgentLimits::schedules")
+    );
     assert_eq!(agents.status("ada").await.unwrap().schedules.len(), 2);
 }
 
 #[tokio::test(start_paused = true)]
 async fn every_way_of_queueing_stops_at_the_queue_limit() {
     let probe = Probe::new();
-    let limits = Limits {
+    let limits = AgentLimits {
         queue: 2,
-        ..Limits::default()
+        ..AgentLimits::default()
     };
     let agents = start(Arc::new(InMemory::new()), &probe, limits).await;
     let mut events = agents.events();
@@ -304,7 +310,7 @@ async fn every_way_of_queueing_stops_at_the_queue_limit() {
     assert_eq!((status.queued, status.state), (2, State::Sleeping));
     let mut full = 0;
     while let Ok(event) = events.try_recv() {
-        if let Event::Error { error, .. } = event {
+        if let AgentEvent::Error { error, .. } = event {
             assert!(error.contains("has 2 tasks queued, its limit"), "{error}");
             full += 1;
         }
@@ -315,7 +321,7 @@ async fn every_way_of_queueing_stops_at_the_queue_limit() {
 #[tokio::test(start_paused = true)]
 async fn a_500000_character_name_is_refused_with_a_short_error_wherever_it_is_given() {
     let probe = Probe::new();
-    let agents = start(Arc::new(InMemory::new()), &probe, Limits::default()).await;
+    let agents = start(Arc::new(InMemory::new()), &probe, AgentLimits::default()).await;
     let mut events = agents.events();
     agents.create("ada", "worker", None).await.unwrap();
     let huge = "a".repeat(500_000);

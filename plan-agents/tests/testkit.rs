@@ -2,13 +2,13 @@
 //! (here, one with other limits than the suite's) fails the properties that need them, and
 //! passes the others.
 
-use plan_agents::bus::{Limits, Memory};
+use plan_agents::bus::{BusLimits, InMemory};
 use plan_agents::testkit::{self, LIMITS};
 
 /// A bus whose mailboxes and topics hold twice what the suite was told, and that delivers a
 /// message once more before dead-lettering it.
-fn broken() -> Memory {
-    Memory::with_limits(Limits {
+fn broken() -> InMemory {
+    InMemory::with_limits(BusLimits {
         capacity: 2 * LIMITS.capacity,
         max_deliveries: LIMITS.max_deliveries + 1,
         ..LIMITS

@@ -54,7 +54,7 @@ use crate::plan::{Describe, Plan};
 /// # futures::executor::block_on(async {
 /// let mut results = Vec::new();
 /// for plan in &plans {
-///     results.push(plan.run_with(20, &()).await.unwrap());
+///     results.push(plan.call(20, Cx::root(&())).await.unwrap());
 /// }
 /// assert_eq!(results, [21, 40]);
 /// # });
@@ -108,7 +108,7 @@ impl<In, Out, Ctx> BoxPlan<In, Out, Ctx> {
     ///
     /// let len: BoxPlan<String, usize> = BoxPlan::new(Len);
     /// # futures::executor::block_on(async {
-    /// assert_eq!(len.run_with("four".to_owned(), &()).await.unwrap(), 4);
+    /// assert_eq!(len.call("four".to_owned(), Cx::root(&())).await.unwrap(), 4);
     /// # });
     /// ```
     pub fn new<P>(plan: P) -> Self

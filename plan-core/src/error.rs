@@ -70,7 +70,7 @@ pub enum PlanError {
         /// The group whose deadline cut `node` off; `None` when the deadline was `node`'s own.
         group: Option<Box<NodeRef>>,
     },
-    /// The run was cancelled from outside (see `run_until`).
+    /// The run was cancelled from outside (a run given `until(..)` in plan-runtime).
     #[error("{node} was cancelled")]
     Cancelled {
         /// The plan that was cancelled.

@@ -25,8 +25,9 @@ use std::fmt;
 /// # futures::executor::block_on(async {
 /// let quota = Quota(7);
 /// let extensions = Extensions::new().with(&quota);
-/// assert_eq!(ReadQuota.run_extended((), &(), &extensions).await.unwrap(), Some(7));
-/// assert_eq!(ReadQuota.run_with((), &()).await.unwrap(), None);
+/// let cx = Cx::root(&()).extended(&extensions);
+/// assert_eq!(ReadQuota.call((), cx).await.unwrap(), Some(7));
+/// assert_eq!(ReadQuota.call((), Cx::root(&())).await.unwrap(), None);
 /// # });
 /// ```
 #[derive(Default)]
@@ -43,6 +44,19 @@ impl<'a> Extensions<'a> {
     /// These extensions and `value` (which shadows an earlier value of its type).
     pub fn with<T: Any + Sync>(mut self, value: &'a T) -> Self {
         self.values.push(value);
+        self
+    }
+
+    /// These extensions and `value`, whose type is known only at run time (a value an owned
+    /// set of options holds).
+    pub fn with_dyn(mut self, value: &'a (dyn Any + Sync)) -> Self {
+        self.values.push(value);
+        self
+    }
+
+    /// These extensions and all of `other`'s, which shadow these.
+    pub fn with_all(mut self, other: &Extensions<'a>) -> Self {
+        self.values.extend_from_slice(&other.values);
         self
     }
 

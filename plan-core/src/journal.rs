@@ -47,7 +47,7 @@ pub struct Entry {
 ///
 /// let journal: Arc<dyn Journal> = Arc::new(InMemory::default());
 /// let extensions = Extensions::new().with(&journal);
-/// // `plan.run_extended(input, &ctx, &extensions)` now journals the plan's durable nodes.
+/// // A run given it (`plan.run(input).with(&journal)` in plan-runtime) journals its durable nodes.
 /// # let _ = extensions;
 /// ```
 pub trait Journal: Send + Sync {
@@ -64,4 +64,17 @@ pub trait Journal: Send + Sync {
         entry: &'a Entry,
         output: serde_json::Value,
     ) -> BoxFuture<'a, Result<(), StepError>>;
+
+    /// Records `state`, the state of the run's `name` (what its budget has spent), before
+    /// an output is recorded: whatever a later attempt replays, it also knows what had been
+    /// spent to produce it. A later record replaces an earlier one. Journals that keep no
+    /// such state need not implement it.
+    fn checkpoint<'a>(
+        &'a self,
+        name: &'static str,
+        state: serde_json::Value,
+    ) -> BoxFuture<'a, Result<(), StepError>> {
+        let _ = (name, state);
+        Box::pin(async { Ok(()) })
+    }
 }

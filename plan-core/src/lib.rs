@@ -9,9 +9,10 @@
 //! * [`PlanError`] and [`NodeRef`], which name the failing node;
 //! * [`NodeInfo`], the static identity the macro records for every node;
 //! * [`Lens`], [`lens`] and [`Then`], for `focus`;
-//! * [`ParallelSpec`] and [`Policy`];
+//! * [`ParallelSpec`] and [`PolicyKind`];
 //! * [`PlanGraph`], a plan described as a graph, with Mermaid and DOT renderings;
-//! * [`Monitor`], the hooks through which a run is watched (run reports, progress).
+//! * [`Monitor`], the hooks through which a run is watched (run reports, progress);
+//! * [`layer`]: wrappers around plans (a deadline, limits, a cache), stacked in order.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -21,6 +22,7 @@ mod error;
 mod extensions;
 mod graph;
 mod journal;
+pub mod layer;
 mod lens;
 mod monitor;
 mod node;
@@ -37,4 +39,4 @@ pub use lens::{FnLens, Lens, Then, lens};
 pub use monitor::{Ended, Monitor};
 pub use node::{Label, Location, NodeInfo, NodeKind, NodeRef};
 pub use plan::{Describe, Plan};
-pub use spec::{ParallelSpec, Policy};
+pub use spec::{ParallelSpec, PolicyKind};

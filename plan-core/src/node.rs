@@ -35,7 +35,7 @@ pub enum NodeKind {
     Focus,
     /// `loop(while|until = p, max = n) { .. }`.
     Loop,
-    /// `let name = sources >> ..;`: one named value of a block of bindings.
+    /// `let name = sources >> ..;`: one binding of a block.
     Let,
 }
 

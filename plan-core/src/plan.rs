@@ -5,9 +5,8 @@ use std::future::Future;
 use crate::boxed::BoxPlan;
 use crate::cx::Cx;
 use crate::error::PlanError;
-use crate::extensions::Extensions;
 use crate::graph::{GraphBuilder, PlanGraph};
-use crate::node::{NodeInfo, NodeRef};
+use crate::node::NodeInfo;
 
 /// A plan, or any part of one: turns an `In` into an `Out`, asynchronously, given a shared
 /// context `Ctx`.
@@ -33,14 +32,14 @@ use crate::node::{NodeInfo, NodeRef};
 /// }
 ///
 /// # futures::executor::block_on(async {
-/// assert_eq!(Double.run_with(21, &()).await.unwrap(), 42);
+/// assert_eq!(Double.call(21, Cx::root(&())).await.unwrap(), 42);
 /// # });
 /// ```
 #[diagnostic::on_unimplemented(
     message = "this is not a plan that takes `{In}` with context `{Ctx}`",
     label = "not a `Plan<{In}, {Ctx}>`",
     note = "if the `plan!` has a `mismatched types in plan` error, fix that first: this one follows from it",
-    note = "a plan whose steps take a context `&Ctx` runs with `plan.run_with(input, &ctx)`; `plan.run(input)` is for plans without one",
+    note = "a plan whose steps take a context `&Ctx` runs with `plan.run(input).ctx(&ctx)`",
     note = "otherwise, check what the plan's first step takes"
 )]
 pub trait Plan<In, Ctx = ()>: Describe + Send + Sync {
@@ -54,69 +53,6 @@ pub trait Plan<In, Ctx = ()>: Describe + Send + Sync {
         input: In,
         cx: Cx<'_, Ctx>,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send;
-
-    /// Runs the plan with a shared context (clients, configuration) that steps taking
-    /// `&Ctx` receive.
-    fn run_with(
-        &self,
-        input: In,
-        ctx: &Ctx,
-    ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
-        self.call(input, Cx::root(ctx))
-    }
-
-    /// Runs the plan with a shared context and [`Extensions`] that the tools inside it find
-    /// by type (a budget every branch of this run spends from).
-    fn run_extended<'e>(
-        &'e self,
-        input: In,
-        ctx: &'e Ctx,
-        extensions: &'e Extensions<'e>,
-    ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send
-    where
-        Ctx: Sync,
-    {
-        self.call(input, Cx::root(ctx).extended(extensions))
-    }
-
-    /// Runs the plan until it finishes or `cancel` completes, whichever comes first. On
-    /// cancellation the run is dropped — every branch in flight with it — before this returns
-    /// [`PlanError::Cancelled`]. Pass `token.cancelled()` of a `CancellationToken`, a
-    /// shutdown signal, or any other future.
-    ///
-    /// ```
-    /// # use plan_core::{Cx, Describe, Plan, PlanError};
-    /// struct Forever;
-    /// impl Describe for Forever {}
-    /// impl Plan<(), ()> for Forever {
-    ///     type Out = ();
-    ///     async fn call(&self, _: (), _: Cx<'_, ()>) -> Result<(), PlanError> {
-    ///         std::future::pending().await
-    ///     }
-    /// }
-    /// # futures::executor::block_on(async {
-    /// let err = Forever.run_until((), &(), async {}).await.unwrap_err();
-    /// assert!(err.is_cancelled());
-    /// # });
-    /// ```
-    fn run_until(
-        &self,
-        input: In,
-        ctx: &Ctx,
-        cancel: impl Future<Output = ()> + Send,
-    ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
-        let run = self.call(input, Cx::root(ctx));
-        let node = self.info();
-        async move {
-            // `biased`: a run that is already done when cancellation fires keeps its result.
-            futures::select_biased! {
-                out = futures::FutureExt::fuse(run) => out,
-                () = futures::FutureExt::fuse(cancel) => Err(PlanError::Cancelled {
-                    node: Box::new(node.map_or_else(|| NodeRef::current(&Cx::root(&())), NodeRef::from_info)),
-                }),
-            }
-        }
-    }
 
     /// This plan with its type erased, as a [`BoxPlan`]: for a `Vec` or a registry of plans
     /// of different types, a struct field, or a trait method's return type. Cloning the
@@ -136,7 +72,7 @@ pub trait Plan<In, Ctx = ()>: Describe + Send + Sync {
     ///
     /// let greet: BoxPlan<&'static str, String> = Greet.boxed();
     /// # futures::executor::block_on(async {
-    /// assert_eq!(greet.clone().run_with("plans", &()).await.unwrap(), "hello, plans");
+    /// assert_eq!(greet.clone().call("plans", Cx::root(&())).await.unwrap(), "hello, plans");
     /// # });
     /// ```
     fn boxed(self) -> BoxPlan<In, Self::Out, Ctx>

@@ -8,13 +8,13 @@ use serde::Serialize;
 /// Which branch results a `par`/`each` group keeps, and when it returns.
 ///
 /// ```
-/// use plan_core::Policy;
-/// assert_eq!(Policy::NBest(2).to_string(), "n_best(2)");
+/// use plan_core::PolicyKind;
+/// assert_eq!(PolicyKind::NBest(2).to_string(), "n_best(2)");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum Policy {
+pub enum PolicyKind {
     /// Every branch must succeed; the first error cancels the rest.
     All,
     /// Every branch's outcome is kept; the group never fails as a whole.
@@ -29,15 +29,15 @@ pub enum Policy {
     Best,
 }
 
-impl fmt::Display for Policy {
+impl fmt::Display for PolicyKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Policy::All => f.write_str("all"),
-            Policy::Settled => f.write_str("settled"),
-            Policy::First => f.write_str("first"),
-            Policy::FirstCompleted => f.write_str("first_completed"),
-            Policy::NBest(n) => write!(f, "n_best({n})"),
-            Policy::Best => f.write_str("best"),
+            PolicyKind::All => f.write_str("all"),
+            PolicyKind::Settled => f.write_str("settled"),
+            PolicyKind::First => f.write_str("first"),
+            PolicyKind::FirstCompleted => f.write_str("first_completed"),
+            PolicyKind::NBest(n) => write!(f, "n_best({n})"),
+            PolicyKind::Best => f.write_str("best"),
         }
     }
 }
@@ -45,9 +45,9 @@ impl fmt::Display for Policy {
 /// A parallel group's policy and options: `par(POLICY, timeout = .., limit = ..)`.
 ///
 /// ```
-/// use plan_core::{ParallelSpec, Policy};
+/// use plan_core::{ParallelSpec, PolicyKind};
 /// use std::time::Duration;
-/// let spec = ParallelSpec::new(Policy::All)
+/// let spec = ParallelSpec::new(PolicyKind::All)
 ///     .timeout(Duration::from_secs(2))
 ///     .limit(4);
 /// assert_eq!(spec.limit, Some(4));
@@ -55,7 +55,7 @@ impl fmt::Display for Policy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct ParallelSpec {
     /// Which results are kept.
-    pub policy: Policy,
+    pub policy: PolicyKind,
     /// A deadline for the whole group, if any.
     pub timeout: Option<Duration>,
     /// At most this many branches run at once, if set.
@@ -64,7 +64,7 @@ pub struct ParallelSpec {
 
 impl ParallelSpec {
     /// A group with `policy`, no deadline and no limit.
-    pub const fn new(policy: Policy) -> Self {
+    pub const fn new(policy: PolicyKind) -> Self {
         ParallelSpec {
             policy,
             timeout: None,

@@ -1,4 +1,5 @@
-//! Attributes on an item: `#[timeout(..)]`, `#[retry(..)]`, `#[durable]`, `#[name = ".."]`.
+//! Attributes on an item: `#[timeout(..)]`, `#[retry(..)]`, `#[layer(..)]`, `#[durable]`,
+//! `#[name = ".."]`.
 
 use proc_macro2::Span;
 use syn::parse::ParseStream;
@@ -18,12 +19,14 @@ pub enum Wrapper {
         /// The `retry` keyword, where a non-`Clone` input is reported.
         span: Span,
     },
+    /// `#[layer(EXPR)]`: any `plan_runtime::layer::Layer` (a user's middleware).
+    Layer(Box<Expr>),
     /// `#[durable]`, at the keyword (where an output that cannot be journaled is reported).
     /// Outermost whatever the order it is written in: a replayed node runs no retry or timer.
     Durable(Span),
 }
 
-const ATTRIBUTES: &[&str] = &["timeout", "retry", "durable", "name"];
+const ATTRIBUTES: &[&str] = &["timeout", "retry", "layer", "durable", "name"];
 const RETRY_HINT: &str =
     "`#[retry]` needs the number of attempts: `#[retry(3)]` or `#[retry(3, backoff = 100ms)]`";
 
@@ -87,6 +90,20 @@ pub fn parse(
             backoff,
             span: key.span,
         });
+    } else if content.peek(kw::layer) {
+        let key: kw::layer = content.parse()?;
+        let hint = "`#[layer]` needs a layer: `#[layer(cache)]` (see `plan_runtime::layer`)";
+        if !content.peek(token::Paren) {
+            return Err(syn::Error::new(key.span, hint));
+        }
+        let args;
+        parenthesized!(args in content);
+        if args.is_empty() {
+            return Err(args.error(hint));
+        }
+        wrappers.push(Wrapper::Layer(Box::new(expr(&args)?)));
+        trailing_comma(&args)?;
+        expect_end(&args, "in `#[layer(..)]`: it takes one layer")?;
     } else if content.peek(kw::durable) {
         let key: kw::durable = content.parse()?;
         if content.peek(token::Paren) {
@@ -115,7 +132,7 @@ pub fn parse(
             &content,
             "plan attribute",
             ATTRIBUTES,
-            "plan attributes are `#[timeout(DURATION)]`, `#[retry(N)]` / `#[retry(N, backoff = DURATION)]`, `#[durable]` and `#[name = \"..\"]`",
+            "plan attributes are `#[timeout(DURATION)]`, `#[retry(N)]` / `#[retry(N, backoff = DURATION)]`, `#[layer(LAYER)]`, `#[durable]` and `#[name = \"..\"]`",
         ));
     }
     expect_end(&content, "in this attribute")

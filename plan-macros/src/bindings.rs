@@ -1,11 +1,11 @@
-//! A block of named values — `let name = sources >> steps;` bindings, then an output — as a
+//! A block of bindings — `let name = sources >> steps;` bindings, then an output — as a
 //! plan's body or inside `seq { .. }`: a dependency graph in which every binding starts the
 //! moment its own sources are ready.
 //!
 //! Names are checked here, while parsing: a source must be bound above the binding that reads
 //! it (so the graph is acyclic by construction), a name is bound once, and every name is read
 //! unless it starts with `_`. The expansion is a struct of the bindings' plans with a `Plan`
-//! impl whose where-clauses type every edge (see `plan_runtime::dataflow`).
+//! impl whose where-clauses type every edge (see `plan_runtime::__private::bindings`).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
@@ -14,6 +14,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, Ident, Token, parenthesized, token};
 
+use crate::MAX_ARITY;
 use crate::attr::{self, Wrapper};
 use crate::expander::{Agreement, Compare, Expander, Flow, Input, check_name, code};
 use crate::item::{Chain, Term, child, parse_chain, wrap};
@@ -23,9 +24,6 @@ use crate::suggest::did_you_mean;
 /// The most bindings (with the output) whose futures a block holds inline; a larger block
 /// boxes each binding's future while it runs.
 const INLINE_BINDINGS: usize = 16;
-
-/// The most sources one binding reads (the runtime reads tuples up to this size).
-const MAX_SOURCES: usize = 12;
 
 pub struct Bindings {
     pub lets: Vec<Binding>,
@@ -242,11 +240,11 @@ impl Bindings {
         let names: Vec<&str> = self.lets.iter().map(|b| b.name.text.as_str()).collect();
         let flowings = self.lets.iter().map(|b| &b.flowing).chain([&self.output]);
         for (index, flowing) in flowings.enumerate() {
-            if flowing.sources.len() > MAX_SOURCES {
+            if flowing.sources.len() > MAX_ARITY {
                 return Err(syn::Error::new(
                     flowing.span,
                     format!(
-                        "a binding reads at most {MAX_SOURCES} sources (this one reads {}): gather some of them in a binding of their own, `let parts = (a, b, c) >> gather;`",
+                        "a binding reads at most {MAX_ARITY} sources (this one reads {}): gather some of them in a binding of their own, `let parts = (a, b, c) >> gather;`",
                         flowing.sources.len()
                     ),
                 ));
@@ -411,7 +409,7 @@ impl Bindings {
                 (flow.tree, flow.out)
             }
             None => (
-                quote!(::plan_runtime::__private::dataflow::Output),
+                quote!(::plan_runtime::__private::bindings::Output),
                 feed.shadow,
             ),
         };
@@ -554,7 +552,7 @@ impl Bindings {
         let site = Span::mixed_site();
         let ty = Ident::new(&format!("__PlanBindings{id}"), site);
         let deps = Ident::new(&format!("__PLAN_DEPENDENCIES_{id}"), site);
-        let flow = quote!(::plan_runtime::__private::dataflow);
+        let flow = quote!(::plan_runtime::__private::bindings);
         let count = trees.len();
         let bs: Vec<Ident> = (0..count)
             .map(|k| format_ident!("B{k}", span = site))

@@ -13,8 +13,8 @@ use crate::choose::{ChooseIf, Route};
 use crate::each::Each;
 use crate::expander::{Compare, Expander, Flow, Input, check_name, code};
 use crate::focus::Focus;
+use crate::loops::Loop;
 use crate::par::Par;
-use crate::repeat::Repeat;
 use crate::source::source_text;
 use crate::step::{Blocking, Step};
 use crate::{keyword, seq};
@@ -46,7 +46,7 @@ pub enum Term {
     ChooseIf(ChooseIf),
     Route(Route),
     Focus(Focus),
-    Loop(Repeat),
+    Loop(Loop),
 }
 
 /// A plan's body, or a `seq`'s: a chain, or a block of bindings.
@@ -159,7 +159,7 @@ impl Term {
                 .collect(),
             Term::Route(route) => route.arms.iter().map(|arm| &arm.body).collect(),
             Term::Focus(focus) => vec![&focus.body],
-            Term::Loop(repeat) => vec![&repeat.body],
+            Term::Loop(looped) => vec![&looped.body],
         }
     }
 }
@@ -277,7 +277,7 @@ impl Item {
             Term::ChooseIf(choose) => choose.expand(x, &site, input),
             Term::Route(route) => route.expand(x, &site, input),
             Term::Focus(focus) => focus.expand(x, &site, input),
-            Term::Loop(repeat) => repeat.expand(x, &site, input),
+            Term::Loop(looped) => looped.expand(x, &site, input),
         };
         let all_durable =
             (x.durable_steps && matches!(kind, "Step" | "Blocking")).then_some(self.span);
@@ -325,6 +325,9 @@ pub fn wrap(
             Wrapper::Durable(span) => {
                 durable = Some((*span, false));
                 continue;
+            }
+            Wrapper::Layer(layer) => {
+                quote_spanned!(layer.span()=> ::plan_runtime::layer::Layer::layer(&(#layer), #tree))
             }
             Wrapper::Timeout(after) => {
                 let after = after.to_tokens();

@@ -7,8 +7,8 @@ use crate::choose::parse as parse_choose;
 use crate::each::Each;
 use crate::focus::Focus;
 use crate::item::{Body, Term, parse_body};
+use crate::loops::Loop;
 use crate::par::Par;
-use crate::repeat::Repeat;
 use crate::step::{Blocking, Step};
 use crate::suggest::closest;
 
@@ -36,6 +36,7 @@ syn::custom_keyword!(retry);
 syn::custom_keyword!(backoff);
 syn::custom_keyword!(name);
 syn::custom_keyword!(durable);
+syn::custom_keyword!(layer);
 
 /// The keywords that open a construct followed by `{ .. }` or `(..) { .. }`.
 const CONSTRUCTS: &[&str] = &["seq", "par", "each", "choose", "focus", "loop"];
@@ -61,7 +62,7 @@ pub fn parse_term(input: ParseStream) -> syn::Result<Term> {
         return Ok(Term::Focus(input.parse::<Focus>()?));
     }
     if input.peek(Token![loop]) {
-        return Ok(Term::Loop(input.parse::<Repeat>()?));
+        return Ok(Term::Loop(input.parse::<Loop>()?));
     }
     if input.peek(blocking) && input.peek2(token::Paren) {
         return Ok(Term::Blocking(input.parse::<Blocking>()?));

@@ -4,10 +4,15 @@
 //! One module per construct, named as its runtime module is, holds its syntax tree, its
 //! parsing (every malformed input a spanned `syn::Error` with a hint), its wiring checks and
 //! its expansion: `step` (steps and `blocking`), `seq`, `par`, `each` (with `group`, their
-//! policy and options), `choose`, `focus`, `repeat` (`loop`). `item` holds chains and items,
+//! policy and options), `choose`, `focus`, `loops` (`loop`). `item` holds chains and items,
 //! `attr` their attributes, `plan` the whole body, and `expander` what one expansion
 //! accumulates: node identities, step bindings and the wiring shadow.
 #![forbid(unsafe_code)]
+
+/// The most branches one `par` takes, sources one binding reads and steps one `seq` node
+/// chains: the largest tuple the runtime implements (its `arity::MAX_ARITY`, which
+/// `plan-runtime/tests/arity.rs` holds to this number).
+const MAX_ARITY: usize = 12;
 
 mod attr;
 mod bindings;
@@ -20,10 +25,10 @@ mod group;
 mod item;
 mod keyword;
 mod lens;
+mod loops;
 mod par;
 mod parse;
 mod plan;
-mod repeat;
 mod seq;
 mod source;
 mod step;

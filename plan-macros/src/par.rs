@@ -4,13 +4,11 @@ use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::{Token, braced, parenthesized, token};
 
+use crate::MAX_ARITY;
 use crate::expander::{Agreement, Compare, Expander, Flow, Input, code};
 use crate::group::{Group, Policy};
 use crate::item::{Chain, Expanded, Site, child, parse_chain};
 use crate::keyword as kw;
-
-/// The most branches a `par` takes (the runtime implements tuples up to this size).
-const MAX_PAR_BRANCHES: usize = 12;
 
 pub struct Par {
     pub group: Group,
@@ -46,11 +44,11 @@ impl Parse for Par {
                 "empty `par`: give it at least one branch, e.g. `par(all) { search_web, search_papers }`",
             ));
         }
-        if branches.len() > MAX_PAR_BRANCHES {
+        if branches.len() > MAX_ARITY {
             return Err(syn::Error::new(
                 keyword.span,
                 format!(
-                    "`par` takes at most {MAX_PAR_BRANCHES} branches (this one has {}): nest groups, or fan one step out over data with `each`",
+                    "`par` takes at most {MAX_ARITY} branches (this one has {}): nest groups, or fan one step out over data with `each`",
                     branches.len()
                 ),
             ));

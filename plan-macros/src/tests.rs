@@ -69,6 +69,10 @@ snapshot!(
     attributes,
     "#![name = \"publisher\"] #[retry(3, backoff = 100ms)] #[timeout(1.5s)] #[name = \"publish\"] publish(Channel::Web) >> blocking(render)"
 );
+snapshot!(
+    layer_attribute,
+    "#[timeout(1s)] #[layer(cache.clone())] fetch >> #[layer(audit)] store"
+);
 
 #[test]
 fn long_chains_are_balanced_trees_of_seq() {
@@ -308,6 +312,10 @@ fn malformed_plans_are_errors_with_hints() {
         ("each { a }", "needs a policy"),
         ("#[retry()] a", "needs the number of attempts"),
         ("#[retry(3, jitter = 1)] a", "only option is `backoff"),
+        ("#[layer] a", "`#[layer]` needs a layer: `#[layer(cache)]`"),
+        ("#[layer()] a", "`#[layer]` needs a layer"),
+        ("#[layer(cache, log)] a", "it takes one layer"),
+        ("#[layr(cache)] a", "did you mean `layer`?"),
         (
             "#[cache] a",
             "unknown plan attribute `cache` (plan attributes are",
@@ -387,6 +395,7 @@ fn trailing_commas_are_accepted_everywhere() {
         "choose(route,) { A => a, }",
         "#[timeout(2s,)] a",
         "#[retry(3, backoff = 1ms,)] a",
+        "#[layer(cache,)] a",
         "par(all, limit = 2,) { a, b, }",
         "loop(until = d, max = 3,) { a }",
     ] {

@@ -13,7 +13,7 @@ pub(crate) type BranchNames<'a> = &'a (dyn Fn(usize) -> NodeRef + Sync + 'a);
 /// The deadline of a `par`/`each` group, which has passed: what a policy needs to fail the
 /// group with [`PlanError::Timeout`] or to mark the branches it cut off.
 ///
-/// Made by the group when its deadline passes and given to [`Gather::end`](crate::nodes::Gather::end).
+/// Made by the group when its deadline passes and given to [`GroupPolicy::end`](crate::nodes::GroupPolicy::end).
 /// What `settled` makes of it:
 ///
 /// ```

@@ -6,7 +6,7 @@ use futures::future::Either;
 use plan_core::{Cx, Describe, GraphBuilder, ParallelSpec, Plan, PlanError};
 
 use crate::cut_off::branch_ref;
-use crate::gather::{Gather, ParallelPolicy, gather};
+use crate::group::{GroupPolicy, ParallelPolicy, run_group};
 
 /// Runs `step` on every item of its input (any `IntoIterator`), concurrently, under `policy`;
 /// results come back in input order. [`All`](crate::policy::All) gives `Vec<U>`,
@@ -81,7 +81,7 @@ where
     It::Item: Send,
     C: Sync,
     S: Plan<It::Item, C>,
-    P: Gather<S::Out>,
+    P: GroupPolicy<S::Out>,
 {
     type Out = P::Out;
 
@@ -96,6 +96,6 @@ where
         });
         // Every item runs the body, the group's only child.
         let names = |_item| branch_ref(&cx, 0, &self.step);
-        gather(branches, &self.spec(), &self.policy, &cx, &names).await
+        run_group(branches, &self.spec(), &self.policy, &cx, &names).await
     }
 }

@@ -46,7 +46,7 @@
 //! assert_eq!((draft.text.as_str(), draft.passes), ("PLANS", 2));
 //! ```
 //!
-//! A dependency graph, with named values: each binding starts as soon as the bindings it
+//! A dependency graph of bindings: each binding starts as soon as the bindings it
 //! reads are done (`summary` does not wait for `translation`):
 //!
 //! ```
@@ -99,7 +99,7 @@
 //! }
 //! # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 //! let cfg = Config { greeting: "hello" };
-//! assert_eq!(rt.block_on(greeter().run_with("ada".into(), &cfg)).unwrap(), "HELLO, ADA");
+//! assert_eq!(rt.block_on(greeter().run("ada".into()).ctx(&cfg)).unwrap(), "HELLO, ADA");
 //! ```
 //!
 //! Share one in an `Arc`, across tasks and as a step of other plans, without copying it:
@@ -140,7 +140,7 @@
 //!
 //! struct Service<P> { pipeline: P }
 //!
-//! impl<P: Run<String, Out = u64>> Service<P> {
+//! impl<P: Plan<String, Out = u64>> Service<P> {
 //!     async fn handle(&self, line: String) -> Result<u64, PlanError> {
 //!         self.pipeline.run(line).await
 //!     }
@@ -236,13 +236,13 @@
 //! ```
 //!
 //! A [`BoxPlan`] costs one allocation and one dynamic call per run (tens of nanoseconds,
-//! measured in `benches/constructs.rs`), and describes itself, fails and reports as the plan
+//! measured in `plan-runtime/benches/constructs.rs`), and describes itself, fails and reports as the plan
 //! inside.
 //!
 //! # Seeing runs
 //!
-//! [`Run::run_reported`] (and [`report::Observe`] for plans with a context) returns a
-//! [`report::RunReport`] with the run: every node's start, end, attempts and outcome, the
+//! A run awaited with [`.reported()`](Run::reported) gives a [`report::RunReport`] with its
+//! result: every node's start, end, attempts and outcome, the
 //! concurrency achieved and every parallel group's barrier wait, as a text timeline or a
 //! Chrome trace for Perfetto. [`report::Recorder::with_events`] streams progress events.
 //!
@@ -263,32 +263,38 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod arity;
+mod bindings;
 mod blocking;
+pub mod budget;
 mod choose;
 mod cut_off;
-mod dataflow;
 mod durable;
 mod each;
 mod focus;
-mod gather;
+mod group;
+pub mod layer;
 mod node;
 mod par;
 pub mod policy;
 #[doc = include_str!("reference.md")]
 pub mod reference {}
-mod repeat;
+mod loops;
 pub mod report;
 mod retry;
-mod run;
+pub mod run;
 mod seq;
 pub mod step;
 mod timeout;
+// Not public API: the checks `plan!`'s expansion type-checks a plan with (explained in
+// `reference.md`, "How the types are checked"), public only for the macro's paths.
+#[doc(hidden)]
 pub mod wiring;
 
 pub use plan_core::{
     BoxPlan, Cx, Describe, Edge, Ended, Entry, Extensions, FnLens, GraphBuilder, GraphNode,
     Journal, Label, Lens, Location, Monitor, NodeInfo, NodeKind, NodeRef, ParallelSpec, Plan,
-    PlanError, PlanGraph, Policy, RetryInfo, Scope, StepError, Then, lens,
+    PlanError, PlanGraph, PolicyKind, RetryInfo, Scope, StepError, Then, lens,
 };
 /// Derives a lens per named field: `Type::field` focuses on that field (see [`Lens`](trait@Lens)).
 pub use plan_macros::Lens;
@@ -310,22 +316,23 @@ pub use plan_macros::Lens;
 /// | `let a = f; let b = a >> g; let c = a >> h; (b, c) >> j` | a dependency graph: each binding starts when its sources are ready |
 ///
 /// Group options: `par(POLICY, timeout = 2s, limit = 4)`. Attributes on any item, outermost
-/// first: `#[timeout(250ms)]`, `#[retry(3, backoff = 100ms)]`, `#[name = "publish"]`, and
+/// first: `#[timeout(250ms)]`, `#[retry(3, backoff = 100ms)]`, `#[layer(cache)]` (any
+/// [`layer::Layer`]), `#[name = "publish"]`, and
 /// `#[durable]` (journaled in a durable run, always outermost); and `#![name = "plan"]` and
 /// `#![durable]` (every step durable) first in the plan. A plan's body, or a `seq { .. }`, may be a block of
 /// `let` bindings ending in an output, each read by the bindings below it (a tuple of names
-/// reads several); see [`reference`](mod@reference#bindings-named-values-and-dependency-graphs).
+/// reads several); see [`reference`](mod@reference#bindings-and-dependency-graphs).
 /// Durations are `10us`, `250ms`, `1.5s`, `1m`, `1h`,
 /// or any `Duration` expression. Closures (steps, predicates, scores, routers) go in
 /// parentheses with typed parameters: `(|n: &u32| *n > 3)`.
 ///
-/// The expansion is a value implementing [`Plan`]: run it with [`Run::run`],
-/// [`Plan::run_with`] or [`Plan::run_until`]. A step that does not fit its input is a
-/// compile error on that step (see [`wiring`]); a malformed plan is an error with a hint. The
+/// The expansion is a value implementing [`Plan`]: run it with
+/// [`plan.run(input)`](PlanExt::run), configured as a [`Run`]. A step that does not fit its input is a
+/// compile error on that step (see [how the types are checked](mod@reference#how-the-types-are-checked)); a malformed plan is an error with a hint. The
 /// crate documentation has a runnable example; the [`reference`](mod@reference) page has the
 /// full language.
 pub use plan_macros::plan;
-pub use run::Run;
+pub use run::{PlanExt, Run};
 pub use tokio_util::sync::CancellationToken;
 
 /// The combinators `plan!` expands to — the typed AST of a plan. Use them directly to build
@@ -335,7 +342,7 @@ pub use tokio_util::sync::CancellationToken;
 /// ```
 /// use plan_runtime::nodes::{leaf, node, par, root, seq};
 /// use plan_runtime::policy::All;
-/// use plan_runtime::{step, NodeInfo, NodeKind, Run};
+/// use plan_runtime::{step, NodeInfo, NodeKind, PlanExt};
 ///
 /// fn parse(text: &'static str) -> u64 { text.parse().unwrap_or(0) }
 /// async fn double(n: u64) -> u64 { n * 2 }
@@ -364,10 +371,10 @@ pub mod nodes {
     pub use crate::durable::{Durable, durable};
     pub use crate::each::{Each, each};
     pub use crate::focus::{Focus, focus};
-    pub use crate::gather::{Gather, ParallelPolicy, Uniform};
+    pub use crate::group::{GroupPolicy, ParallelPolicy, Uniform};
+    pub use crate::loops::{Check, Loop, OnLimit, r#loop};
     pub use crate::node::{Leaf, Nested, Node, Root, leaf, node, root};
     pub use crate::par::{Par, par};
-    pub use crate::repeat::{Check, OnLimit, Repeat, repeat};
     pub use crate::retry::{Retry, retry};
     pub use crate::seq::{Seq, seq};
     pub use crate::timeout::{Timeout, timeout};
@@ -376,9 +383,9 @@ pub mod nodes {
 /// `use plan_runtime::prelude::*;` brings in what plans are written with.
 pub mod prelude {
     pub use crate::nodes::blocking;
-    pub use crate::report::Observe;
     pub use crate::{
-        BoxPlan, CancellationToken, Describe, Lens, ParallelSpec, Plan, PlanError, Run, lens, plan,
+        BoxPlan, CancellationToken, Describe, Lens, ParallelSpec, Plan, PlanError, PlanExt, lens,
+        plan,
     };
     pub use std::time::Duration;
 }
@@ -386,8 +393,8 @@ pub mod prelude {
 /// Not public API: what `plan!` and `#[derive(Lens)]` expand to, besides [`nodes`].
 #[doc(hidden)]
 pub mod __private {
-    pub mod dataflow {
-        pub use crate::dataflow::*;
+    pub mod bindings {
+        pub use crate::bindings::*;
     }
     pub mod classify {
         pub use crate::step::classify::*;

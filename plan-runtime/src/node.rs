@@ -20,14 +20,15 @@ use plan_core::{
     Cx, Describe, Ended, GraphBuilder, Monitor, NodeInfo, NodeKind, NodeRef, Plan, PlanError,
 };
 
-use crate::wiring::{Free, Needs, RunsWithoutContext, Sig};
+use crate::wiring::{Free, Needs, Sig};
 
 /// A whole `plan!`: its root node, and the point where a panic in any of its steps is caught
 /// and turned into [`PlanError::Panicked`].
 ///
 /// `X` is what `plan!` found when it checked the plan ([`Sig`]): its input and output, and
 /// whether its steps take a context — [`Free`] (they don't, or it is not known) or
-/// [`Needs<C>`](Needs), which makes `plan.run(input)` an error that shows `run_with`.
+/// [`Needs<C>`](Needs), which makes it a plan with context `C` only, so that a run without
+/// `.ctx(&ctx)` is an error that names `C`.
 #[derive(Clone, Debug)]
 pub struct Root<P, X = Free> {
     info: &'static NodeInfo,
@@ -79,26 +80,6 @@ impl<P> Root<P> {
             inner: self.inner,
             marker: PhantomData,
         }
-    }
-}
-
-impl<P, I, O, C> Root<P, Sig<I, O, Needs<C>>> {
-    /// Not for this plan: its steps take a context `&C`, so it runs with
-    /// [`Plan::run_with`]`(input, &ctx)`. (This method exists to say so at compile time.)
-    pub fn run<In>(&self, input: In) -> <C as RunsWithoutContext<In>>::Never
-    where
-        C: RunsWithoutContext<In>,
-    {
-        C::never(input)
-    }
-
-    /// Not for this plan: its steps take a context `&C`, so it runs with
-    /// [`Observe::run_reported_with`](crate::report::Observe::run_reported_with)`(input, &ctx)`.
-    pub fn run_reported<In>(&self, input: In) -> <C as RunsWithoutContext<In>>::Never
-    where
-        C: RunsWithoutContext<In>,
-    {
-        C::never(input)
     }
 }
 
@@ -402,24 +383,28 @@ impl<P: Describe, X> Describe for Root<P, X> {
     }
 }
 
-impl<I, C, P, X> Plan<I, C> for Root<P, X>
-where
-    I: Send,
-    C: Sync,
-    P: Plan<I, C>,
-{
-    type Out = P::Out;
+// Three impls rather than one over every marker: a plan whose steps take `&C` is a plan with
+// context `C` only, so that running it without one is an error naming `C` (see `Needs`).
+macro_rules! root_plan {
+    ($ctx:ident, $marker:ty $(, $sig:ident)*) => {
+        impl<I: Send, $ctx: Sync, P: Plan<I, $ctx> $(, $sig)*> Plan<I, $ctx> for Root<P, $marker> {
+            type Out = P::Out;
 
-    fn call(
-        &self,
-        input: I,
-        cx: Cx<'_, C>,
-    ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
-        let cx = cx.at(self.info);
-        // The root's record ends with the run's own result, a caught panic included.
-        traced(&cx, catch_panics(cx, self.inner.call(input, cx)))
-    }
+            fn call(
+                &self,
+                input: I,
+                cx: Cx<'_, $ctx>,
+            ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+                let cx = cx.at(self.info);
+                // The root's record ends with the run's own result, a caught panic included.
+                traced(&cx, catch_panics(cx, self.inner.call(input, cx)))
+            }
+        }
+    };
 }
+root_plan!(C, Free);
+root_plan!(C, Sig<SI, SO, Free>, SI, SO);
+root_plan!(C, Sig<SI, SO, Needs<C>>, SI, SO);
 
 impl<P: Describe> Describe for Node<P> {
     fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {

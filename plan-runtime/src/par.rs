@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use plan_core::{Cx, Describe, GraphBuilder, NodeRef, ParallelSpec, Plan, PlanError};
 
+use crate::arity::for_each_arity;
 use crate::cut_off::branch_ref;
-use crate::gather::{Branch, Gather, ParallelPolicy, Uniform, gather_fixed};
+use crate::group::{Branch, GroupPolicy, ParallelPolicy, Uniform, run_group_fixed};
 use crate::policy::{All, Settled};
 
 /// A `par` group: `branches` is a tuple of plans, `policy` one of [`policy`](crate::policy).
@@ -118,7 +119,7 @@ macro_rules! par_impls {
                         )+];
                         drop(input);
                         let names = |index| self.branch_ref(&cx, index);
-                        gather_fixed(branches, &self.spec(), &All, &cx, &names).await?;
+                        run_group_fixed(branches, &self.spec(), &All, &cx, &names).await?;
                     }
                     // `All` returns `Ok` only when every branch has filled its slot.
                     Ok(($(slots.$i.expect("every branch succeeded"),)+))
@@ -154,7 +155,7 @@ macro_rules! par_impls {
                         )+];
                         drop(input);
                         let names = |index| self.branch_ref(&cx, index);
-                        gather_fixed(branches, &self.spec(), &Settled, &cx, &names).await?
+                        run_group_fixed(branches, &self.spec(), &Settled, &cx, &names).await?
                     };
                     // A branch without an outcome was cut off by the deadline: its mark says so.
                     let mut marks = marks.into_iter();
@@ -174,7 +175,7 @@ macro_rules! par_impls {
             I: Clone + Send,
             C: Sync,
             O: Send,
-            P: Gather<O> + Uniform,
+            P: GroupPolicy<O> + Uniform,
             $($B: Plan<I, C, Out = O>,)+
         {
             type Out = P::Out;
@@ -190,22 +191,11 @@ macro_rules! par_impls {
                     )+];
                     drop(input);
                     let names = |index| self.branch_ref(&cx, index);
-                    gather_fixed(branches, &self.spec(), &self.policy, &cx, &names).await
+                    run_group_fixed(branches, &self.spec(), &self.policy, &cx, &names).await
                 }
             }
         }
     };
 }
 
-par_impls!(B0 0);
-par_impls!(B0 0, B1 1);
-par_impls!(B0 0, B1 1, B2 2);
-par_impls!(B0 0, B1 1, B2 2, B3 3);
-par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4);
-par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5);
-par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5, B6 6);
-par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5, B6 6, B7 7);
-par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5, B6 6, B7 7, B8 8);
-par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5, B6 6, B7 7, B8 8, B9 9);
-par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5, B6 6, B7 7, B8 8, B9 9, B10 10);
-par_impls!(B0 0, B1 1, B2 2, B3 3, B4 4, B5 5, B6 6, B7 7, B8 8, B9 9, B10 10, B11 11);
+for_each_arity!(par_impls);

@@ -25,10 +25,10 @@
 use std::cmp::Ordering;
 use std::ops::ControlFlow;
 
-use plan_core::{Cx, NodeRef, PlanError, Policy};
+use plan_core::{Cx, NodeRef, PlanError, PolicyKind};
 
 use crate::cut_off::CutOff;
-use crate::gather::{Gather, ParallelPolicy, Uniform};
+use crate::group::{GroupPolicy, ParallelPolicy, Uniform};
 
 /// `all`: every branch must succeed; the first error cancels the rest and is returned.
 #[derive(Clone, Copy, Debug, Default)]
@@ -74,38 +74,38 @@ pub fn best<F>(score: F) -> Best<F> {
 }
 
 impl ParallelPolicy for All {
-    fn policy(&self) -> Policy {
-        Policy::All
+    fn policy(&self) -> PolicyKind {
+        PolicyKind::All
     }
 }
 
 impl ParallelPolicy for Settled {
-    fn policy(&self) -> Policy {
-        Policy::Settled
+    fn policy(&self) -> PolicyKind {
+        PolicyKind::Settled
     }
 }
 
 impl ParallelPolicy for First {
-    fn policy(&self) -> Policy {
-        Policy::First
+    fn policy(&self) -> PolicyKind {
+        PolicyKind::First
     }
 }
 
 impl ParallelPolicy for FirstCompleted {
-    fn policy(&self) -> Policy {
-        Policy::FirstCompleted
+    fn policy(&self) -> PolicyKind {
+        PolicyKind::FirstCompleted
     }
 }
 
 impl<F: Send + Sync> ParallelPolicy for NBest<F> {
-    fn policy(&self) -> Policy {
-        Policy::NBest(self.n)
+    fn policy(&self) -> PolicyKind {
+        PolicyKind::NBest(self.n)
     }
 }
 
 impl<F: Send + Sync> ParallelPolicy for Best<F> {
-    fn policy(&self) -> Policy {
-        Policy::Best
+    fn policy(&self) -> PolicyKind {
+        PolicyKind::Best
     }
 }
 
@@ -122,7 +122,7 @@ fn store<T>(slots: &mut Vec<Option<T>>, index: usize, value: T) {
     slots[index] = Some(value);
 }
 
-impl<O: Send> Gather<O> for All {
+impl<O: Send> GroupPolicy<O> for All {
     type State = (Vec<Option<O>>, Option<PlanError>);
     type Out = Vec<O>;
 
@@ -165,7 +165,7 @@ impl<O: Send> Gather<O> for All {
     }
 }
 
-impl<O: Send> Gather<O> for Settled {
+impl<O: Send> GroupPolicy<O> for Settled {
     type State = Vec<Option<Result<O, PlanError>>>;
     type Out = Vec<Result<O, PlanError>>;
 
@@ -206,7 +206,7 @@ impl<O: Send> Gather<O> for Settled {
     }
 }
 
-impl<O: Send> Gather<O> for First {
+impl<O: Send> GroupPolicy<O> for First {
     type State = (Option<O>, Vec<(usize, PlanError)>);
     type Out = O;
 
@@ -257,7 +257,7 @@ fn all_failed<C>(mut errors: Vec<(usize, PlanError)>, cx: &Cx<'_, C>) -> PlanErr
     }
 }
 
-impl<O: Send> Gather<O> for FirstCompleted {
+impl<O: Send> GroupPolicy<O> for FirstCompleted {
     type State = Option<Result<O, PlanError>>;
     type Out = O;
 
@@ -355,7 +355,7 @@ impl<K, O> Ranked<K, O> {
     }
 }
 
-impl<O, K, F> Gather<O> for NBest<F>
+impl<O, K, F> GroupPolicy<O> for NBest<F>
 where
     O: Send,
     K: PartialOrd + Send,
@@ -392,7 +392,7 @@ where
     }
 }
 
-impl<O, K, F> Gather<O> for Best<F>
+impl<O, K, F> GroupPolicy<O> for Best<F>
 where
     O: Send,
     K: PartialOrd + Send,

@@ -2,6 +2,8 @@
 
 use plan_core::{Cx, Describe, GraphBuilder, Plan, PlanError};
 
+use crate::arity::for_each_arity;
+
 /// `a >> b >> ..`: a tuple of 2 to 12 plans run in turn, the output of each the input of the
 /// next. One `Seq` is one state machine awaiting its steps in order.
 ///
@@ -18,7 +20,7 @@ pub fn seq<T>(steps: T) -> Seq<T> {
 }
 
 macro_rules! seq_impls {
-    ($last:ident; $first:ident 0 $(, $S:ident $i:tt after $prev:ident)+) => {
+    (@impl $last:ident; $first:ident 0 $(, $S:ident $i:tt after $prev:ident)+) => {
         impl<$first: Describe $(, $S: Describe)+> Describe for Seq<($first, $($S,)+)> {
             fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
                 let exits = self.steps.0.describe(graph, preds);
@@ -43,41 +45,18 @@ macro_rules! seq_impls {
             }
         }
     };
+    // Pairs each step with the one before it, whose output is its input.
+    (@pair $first:ident; $prev:ident; [$($done:ident $di:tt after $dp:ident),*] $S:ident $i:tt $(, $rest:ident $r:tt)*) => {
+        seq_impls!(@pair $first; $S; [$($done $di after $dp,)* $S $i after $prev] $($rest $r),*);
+    };
+    (@pair $first:ident; $last:ident; [$($S:ident $i:tt after $prev:ident),+]) => {
+        seq_impls!(@impl $last; $first 0 $(, $S $i after $prev)+);
+    };
+    // One step is not a `Seq`.
+    ($first:ident 0) => {};
+    ($first:ident 0, $($S:ident $i:tt),+) => {
+        seq_impls!(@pair $first; $first; [] $($S $i),+);
+    };
 }
 
-seq_impls!(S1; S0 0, S1 1 after S0);
-seq_impls!(S2; S0 0, S1 1 after S0, S2 2 after S1);
-seq_impls!(S3; S0 0, S1 1 after S0, S2 2 after S1, S3 3 after S2);
-seq_impls!(S4; S0 0, S1 1 after S0, S2 2 after S1, S3 3 after S2, S4 4 after S3);
-seq_impls!(S5; S0 0, S1 1 after S0, S2 2 after S1, S3 3 after S2, S4 4 after S3, S5 5 after S4);
-seq_impls!(
-    S6;
-    S0 0, S1 1 after S0, S2 2 after S1, S3 3 after S2, S4 4 after S3, S5 5 after S4,
-    S6 6 after S5
-);
-seq_impls!(
-    S7;
-    S0 0, S1 1 after S0, S2 2 after S1, S3 3 after S2, S4 4 after S3, S5 5 after S4,
-    S6 6 after S5, S7 7 after S6
-);
-seq_impls!(
-    S8;
-    S0 0, S1 1 after S0, S2 2 after S1, S3 3 after S2, S4 4 after S3, S5 5 after S4,
-    S6 6 after S5, S7 7 after S6, S8 8 after S7
-);
-seq_impls!(
-    S9;
-    S0 0, S1 1 after S0, S2 2 after S1, S3 3 after S2, S4 4 after S3, S5 5 after S4,
-    S6 6 after S5, S7 7 after S6, S8 8 after S7, S9 9 after S8
-);
-seq_impls!(
-    S10;
-    S0 0, S1 1 after S0, S2 2 after S1, S3 3 after S2, S4 4 after S3, S5 5 after S4,
-    S6 6 after S5, S7 7 after S6, S8 8 after S7, S9 9 after S8, S10 10 after S9
-);
-seq_impls!(
-    S11;
-    S0 0, S1 1 after S0, S2 2 after S1, S3 3 after S2, S4 4 after S3, S5 5 after S4,
-    S6 6 after S5, S7 7 after S6, S8 8 after S7, S9 9 after S8, S10 10 after S9,
-    S11 11 after S10
-);
+for_each_arity!(seq_impls);

@@ -2,40 +2,61 @@
 
 use std::time::Duration;
 
+use plan_core::layer::{Layered, Middleware};
 use plan_core::{Cx, Describe, GraphBuilder, NodeRef, Plan, PlanError};
 
-/// Cancels `inner` at the deadline with [`PlanError::Timeout`] naming the node. The inner
-/// future is dropped — its destructors have run — before the error is returned.
-#[derive(Clone, Debug)]
-pub struct Timeout<P> {
+/// The layer of `#[timeout(after)]`: cancels the plan inside at the deadline with
+/// [`PlanError::Timeout`] naming the node. The inner future is dropped — its destructors
+/// have run — before the error is returned. The clock starts when the node starts (its first
+/// poll), not when its future is made.
+///
+/// ```
+/// use plan_runtime::layer::{Timeout, around};
+/// use plan_runtime::prelude::*;
+///
+/// async fn slow(x: u32) -> u32 { tokio::time::sleep(Duration::from_secs(5)).await; x }
+/// // As `#[timeout(1s)] slow`:
+/// let p = plan! { #[layer(around(Timeout::new(Duration::from_secs(1))))] slow };
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+/// let err = rt.block_on(p.run(1)).unwrap_err();
+/// assert!(err.is_timeout());
+/// assert_eq!(err.node().name, "slow");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeout {
     after: Duration,
-    inner: P,
 }
 
-/// `#[timeout(after)] inner`.
-pub fn timeout<P>(after: Duration, inner: P) -> Timeout<P> {
-    Timeout { after, inner }
-}
+impl Timeout {
+    /// A deadline `after` the node starts.
+    pub fn new(after: Duration) -> Self {
+        Timeout { after }
+    }
 
-impl<P: Describe> Describe for Timeout<P> {
-    fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
-        graph.set_timeout(self.after);
-        self.inner.describe(graph, preds)
+    /// The deadline.
+    pub fn after(&self) -> Duration {
+        self.after
     }
 }
 
-impl<I, C, P> Plan<I, C> for Timeout<P>
-where
-    I: Send,
-    C: Sync,
-    P: Plan<I, C>,
-{
-    type Out = P::Out;
+/// `#[timeout(after)] inner`.
+pub fn timeout<P>(after: Duration, inner: P) -> Layered<Timeout, P> {
+    Layered::new(Timeout::new(after), inner)
+}
 
-    // An `async fn`: the clock starts when the node starts (first poll), not when the
-    // future is made.
-    async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<P::Out, PlanError> {
-        let run = tokio::time::timeout(self.after, self.inner.call(input, cx));
+impl Describe for Timeout {
+    fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
+        graph.set_timeout(self.after);
+        preds.to_vec()
+    }
+}
+
+impl<I: Send, O: Send, C: Sync> Middleware<I, O, C> for Timeout {
+    async fn around<P>(&self, input: I, cx: Cx<'_, C>, next: &P) -> Result<O, PlanError>
+    where
+        P: Plan<I, C, Out = O>,
+    {
+        let run = tokio::time::timeout(self.after, next.call(input, cx));
         run.await.unwrap_or_else(|_elapsed| {
             if let Some(monitor) = cx.monitor() {
                 monitor.deadline(self.after);

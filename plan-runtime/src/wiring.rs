@@ -1,6 +1,6 @@
 //! Compile-time wiring checks for `plan!`: how a plan that does not fit together is reported.
 //!
-//! After the plan it builds, the macro writes a *shadow* of the plan's dataflow: a block under
+//! After the plan it builds, the macro writes a *shadow* of the plan: a block under
 //! `if false`, type-checked but never run. Each value in it is [`Known<T>`] where the type of
 //! the data at that point is fixed (by a function step's signature, a nested plan's output, a
 //! lens's target …), or [`Unknown`]. Every place where two types must agree — a step and the
@@ -189,12 +189,12 @@ impl<C> CtxShadow for Known<C> {
 }
 
 /// The context marker of a plan none of whose steps take a context: it runs with
-/// [`Run::run`](crate::Run::run), or with any context.
+/// [`PlanExt::run`](crate::PlanExt::run), with or without a context.
 #[derive(Clone, Copy, Debug)]
 pub struct Free;
 
 /// The context marker of a plan whose steps take `&C`: it runs with
-/// [`Plan::run_with`]`(input, &ctx)`.
+/// `plan.run(input).ctx(&ctx)`, and only with a `&C`.
 pub struct Needs<C>(PhantomData<fn(&C)>);
 
 /// The plan a `plan!` built, once every check held: `plan`, marked with what the shadow
@@ -227,40 +227,6 @@ impl<I, O, X> std::fmt::Debug for Sig<I, O, X> {
         f.write_str("Sig")
     }
 }
-
-/// `plan.run(input)` on a plan whose steps take a context. (Generic over the input so that
-/// rustc reports it when `run` is called, not while it looks the method up.)
-#[diagnostic::on_unimplemented(
-    message = "this plan's steps take a context `&{Self}`: run it with `plan.run_with(input, &ctx)`",
-    label = "needs a `&{Self}`",
-    note = "`plan.run(input)` is for plans whose steps take no context; steps written `fn step(input, ctx: &{Self})` get the `ctx` passed to `run_with`"
-)]
-pub trait RunsWithoutContext<In> {
-    /// What `run` would return.
-    type Never;
-    /// Never called: only an input of the uninhabited [`Never`] fits.
-    fn never(input: In) -> Self::Never;
-}
-
-// Two impls, for inputs that cannot exist. With none, rustc would reject the method while
-// looking it up (a page of the plan's type instead of the message above); with one, it would
-// take the input to be that type.
-impl<C> RunsWithoutContext<Never> for C {
-    type Never = Never;
-    fn never(input: Never) -> Never {
-        input
-    }
-}
-impl<C> RunsWithoutContext<Impossible> for C {
-    type Never = Impossible;
-    fn never(input: Impossible) -> Impossible {
-        input
-    }
-}
-
-/// A second uninhabited type, for [`RunsWithoutContext`].
-#[doc(hidden)]
-pub enum Impossible {}
 
 /// The context shadow after a step taking `&C2` joins one for `&C1`: both must be the same.
 pub fn join_ctx<A, B>(_: A, _: B) -> (<A as JoinCtx<B>>::Pair, <A as JoinCtx<B>>::Ctx)
@@ -295,7 +261,7 @@ impl<B: CtxShadow> JoinCtx<B> for NoCtx {
 #[diagnostic::on_unimplemented(
     message = "this step takes a context `&{Self}`, but an earlier step of the plan takes `&{C}`",
     label = "takes `&{Self}`, not `&{C}`",
-    note = "every step of a plan gets the one context passed to `run_with(input, &ctx)`: put what both steps need into one struct and take `&` of it in both"
+    note = "every step of a plan gets the one context a run is given (`plan.run(input).ctx(&ctx)`): put what both steps need into one struct and take `&` of it in both"
 )]
 pub trait SameContext<C> {
     /// The proof.

@@ -42,6 +42,8 @@ pub(crate) struct RunKeys {
     pub record: Key,
     /// `runs/ID/nodes/`, the prefix of the node outputs.
     pub nodes: String,
+    /// `runs/ID/checkpoints/`, the prefix of the run's checkpoints (its budget's spending).
+    pub checkpoints: String,
 }
 
 impl RunKeys {
@@ -49,7 +51,13 @@ impl RunKeys {
         Ok(RunKeys {
             record: Key::new(format!("runs/{id}/run"))?,
             nodes: format!("runs/{id}/nodes/"),
+            checkpoints: format!("runs/{id}/checkpoints/"),
         })
+    }
+
+    /// The key of the checkpoint `name`.
+    pub fn checkpoint(&self, name: &str) -> Result<Key, StoreError> {
+        Key::new(format!("{}{name}", self.checkpoints))
     }
 
     /// The key of a node's output.
@@ -68,6 +76,26 @@ pub(crate) struct StoreJournal<S> {
 }
 
 impl<S: Store> StoreJournal<S> {
+    /// Writes `state` as the run's checkpoint `name`, over the one before.
+    pub async fn save_checkpoint(
+        &self,
+        name: &str,
+        state: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let key = self.keys.checkpoint(name)?;
+        self.store.put(&key, state).await?;
+        Ok(())
+    }
+
+    /// The run's checkpoint `name`, if an attempt wrote one.
+    pub async fn read_checkpoint(
+        &self,
+        name: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let key = self.keys.checkpoint(name)?;
+        Ok(self.store.get(&key).await?.map(|found| found.value))
+    }
+
     /// The journal of the run with `keys`, with what earlier attempts recorded; `sanitize`
     /// runs over every output before it is written.
     pub async fn load(
@@ -129,12 +157,24 @@ impl<S: Store + 'static> Journal for StoreJournal<S> {
             Ok(())
         })
     }
+
+    fn checkpoint<'a>(
+        &'a self,
+        name: &'static str,
+        state: serde_json::Value,
+    ) -> BoxFuture<'a, Result<(), StepError>> {
+        Box::pin(async move {
+            self.save_checkpoint(name, &state)
+                .await
+                .map_err(|e| Arc::new(e) as StepError)
+        })
+    }
 }
 
 /// A plan's fingerprint: its nodes' paths, names and kinds, hashed (64-bit FNV-1a, which is
 /// stable across builds and Rust versions, unlike `std`'s hasher). A run refuses to continue
 /// under a plan whose fingerprint differs, since its journal's keys are node paths.
-pub(crate) fn fingerprint(plan: &impl Describe) -> String {
+pub(crate) fn fingerprint(plan: &(impl Describe + ?Sized)) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for node in plan.graph().nodes {
         let kind = node.kind.as_str();

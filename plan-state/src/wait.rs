@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// A step `Q -> A` that asks for outside input (the approval of a draft, an answer): in a
 /// durable run, it pauses the run with its input as the question — the run is persisted and
-/// [`Runs::run`](crate::runs::Runs::run) returns [`Outcome::Waiting`](crate::runs::Outcome) —
+/// [`Runs::run`](crate::runs::Runs::run) returns [`RunStatus::Waiting`](crate::runs::RunStatus) —
 /// until [`Runs::resume`](crate::runs::Runs::resume) gives the answer, later and in any
 /// process; the step then returns the answer as an `A`, and the run goes on from there.
 ///
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// ```
 /// use plan_runtime::prelude::*;
-/// use plan_state::runs::{Outcome, Runs};
+/// use plan_state::runs::{RunStatus, Runs};
 /// use plan_state::store::Sqlite;
 /// use plan_state::wait::ask;
 ///
@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 ///     (draft, verdict) >> publish
 /// };
 /// let runs = Runs::new(Sqlite::open_in_memory().await.unwrap());
-/// let Outcome::Waiting(question) = runs.run(&plan, "post-1", "plans".to_owned()).await.unwrap() else {
+/// let RunStatus::Waiting(question) = runs.run(&plan, "post-1", "plans".to_owned()).await.unwrap() else {
 ///     panic!("the run waits for a verdict");
 /// };
 /// assert_eq!(question.question, serde_json::json!("a post about plans"));
@@ -106,7 +106,7 @@ impl Waits {
 #[non_exhaustive]
 pub enum AskError {
     /// The run is paused until the question is answered (the durable run turns this into
-    /// [`Outcome::Waiting`](crate::runs::Outcome)).
+    /// [`RunStatus::Waiting`](crate::runs::RunStatus)).
     #[error("waiting for an answer")]
     Waiting,
     /// The step ran outside a durable run.

@@ -102,7 +102,7 @@ async fn a_run_dropped_midway_replays_what_was_journaled_and_runs_the_rest() {
     // after it) have finished, and `papers` and `code` are running.
     let crashed = tokio::time::timeout(
         Duration::from_millis(250),
-        runs.run_with(&plan, "r1", input.clone(), &tally),
+        runs.run(&plan, "r1", input.clone()).ctx(&tally),
     )
     .await;
     assert!(crashed.is_err(), "the run was cut off");
@@ -112,7 +112,8 @@ async fn a_run_dropped_midway_replays_what_was_journaled_and_runs_the_rest() {
 
     let start = Instant::now();
     let outcome = runs
-        .run_with(&plan, "r1", input.clone(), &tally)
+        .run(&plan, "r1", input.clone())
+        .ctx(&tally)
         .await
         .unwrap();
     // `outline` and `web` were replayed; `papers` (300 ms) and `code` ran again, then `write`.
@@ -124,7 +125,8 @@ async fn a_run_dropped_midway_replays_what_was_journaled_and_runs_the_rest() {
     // The same result as an uninterrupted run.
     let fresh = Tally::default();
     let uninterrupted = runs
-        .run_with(&plan, "r2", input.clone(), &fresh)
+        .run(&plan, "r2", input.clone())
+        .ctx(&fresh)
         .await
         .unwrap();
     assert_eq!(outcome, uninterrupted);
@@ -138,7 +140,7 @@ async fn a_run_dropped_midway_replays_what_was_journaled_and_runs_the_rest() {
 
     // A finished run returns its result and runs nothing.
     let start = Instant::now();
-    let again = runs.run_with(&plan, "r1", input, &tally).await.unwrap();
+    let again = runs.run(&plan, "r1", input).ctx(&tally).await.unwrap();
     assert_eq!(start.elapsed(), Duration::ZERO);
     assert_eq!(again, uninterrupted);
     assert_eq!(tally.started("write"), 1);
@@ -151,7 +153,7 @@ async fn parallel_siblings_are_journaled_each_as_it_finishes() {
     let store = std::sync::Arc::new(store);
     let runs = Runs::shared(store.clone());
     let tally = Tally::default();
-    let run = runs.run_with(&plan, "siblings", vec![], &tally);
+    let run = runs.run(&plan, "siblings", vec![]).ctx(&tally);
     tokio::pin!(run);
     let journaled = || async { store.keys("runs/siblings/nodes/").await.unwrap().len() };
     let _ = tokio::time::timeout(Duration::from_millis(150), &mut run).await;
@@ -194,7 +196,7 @@ async fn each_item_and_loop_pass_has_its_own_entry() {
     let attempt = |cut_off: u64| {
         tokio::time::timeout(
             Duration::from_millis(cut_off),
-            runs.run_with(&plan, "each", items.clone(), &tally),
+            runs.run(&plan, "each", items.clone()).ctx(&tally),
         )
     };
     // Cut off after items 3 and 2 have run both steps (at 110 and 210 ms).
@@ -267,7 +269,8 @@ async fn ask_pauses_the_run_until_it_is_resumed_with_an_answer() {
     let topic = "plans".to_owned();
 
     let waiting = runs
-        .run_with(&plan, "post", topic.clone(), &tally)
+        .run(&plan, "post", topic.clone())
+        .ctx(&tally)
         .await
         .unwrap();
     let question = waiting.waiting().expect("the run waits");
@@ -275,14 +278,16 @@ async fn ask_pauses_the_run_until_it_is_resumed_with_an_answer() {
     assert_eq!(question.refused, None);
     // Running it again asks again, and runs nothing.
     let again = runs
-        .run_with(&plan, "post", topic.clone(), &tally)
+        .run(&plan, "post", topic.clone())
+        .ctx(&tally)
         .await
         .unwrap();
     assert_eq!(again.waiting(), Some(question));
 
     // An answer of the wrong shape is refused, and the run still waits.
     let refused = runs
-        .resume_with(&plan, "post", json!({ "approved": "yes" }), &tally)
+        .resume(&plan, "post", json!({ "approved": "yes" }))
+        .ctx(&tally)
         .await
         .unwrap()
         .waiting()
@@ -294,7 +299,8 @@ async fn ask_pauses_the_run_until_it_is_resumed_with_an_answer() {
         note: "lgtm".to_owned(),
     };
     let done = runs
-        .resume_with(&plan, "post", answer, &tally)
+        .resume(&plan, "post", answer)
+        .ctx(&tally)
         .await
         .unwrap();
     assert_eq!(done.done().unwrap(), "published a post about plans (lgtm)");
@@ -305,7 +311,8 @@ async fn ask_pauses_the_run_until_it_is_resumed_with_an_answer() {
     );
 
     let err = runs
-        .resume_with(&plan, "post", json!(null), &tally)
+        .resume(&plan, "post", json!(null))
+        .ctx(&tally)
         .await
         .unwrap_err();
     assert!(

@@ -20,7 +20,7 @@ use plan_runtime::prelude::*;
 use plan_state::beliefs::{Beliefs, MAX_LOG_ODDS};
 use plan_state::memory::Episodes;
 use plan_state::persist::{Persist, PersistError};
-use plan_state::runs::{Outcome, RunError, Runs};
+use plan_state::runs::{RunError, RunStatus, Runs};
 use plan_state::store::{InMemory, JsonFiles, Key, Sqlite, Store, StoreError};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -397,11 +397,11 @@ proptest! {
                     // one returns its result or question, any other runs the plan.
                     prop_assert_eq!(&record["input"], &json!(3));
                     match (outcome, record["stage"].as_str()) {
-                        (Outcome::Done(done), Some("done")) => {
+                        (RunStatus::Done(done), Some("done")) => {
                             prop_assert_eq!(json!(done), record["result"].clone())
                         }
-                        (Outcome::Done(done), _) => prop_assert!(done.starts_with("got "), "{}", done),
-                        (Outcome::Waiting(question), stage) => {
+                        (RunStatus::Done(done), _) => prop_assert!(done.starts_with("got "), "{}", done),
+                        (RunStatus::Waiting(question), stage) => {
                             prop_assert_eq!(stage, Some("waiting"));
                             prop_assert_eq!(json!(question), record["question"].clone());
                         }

@@ -106,7 +106,7 @@ async fn the_steps_show_in_the_graph_and_the_report_under_their_names() {
         ["plan", "(agents.load())", "focus", "think", "checkpoint"]
     );
 
-    let (saved, report) = turn.run_reported(key("agents/ada")).await;
+    let (saved, report) = turn.run(key("agents/ada")).reported().await;
     assert_eq!(saved.unwrap().version, Some(1));
     for name in ["(agents.load())", "checkpoint"] {
         let node = report

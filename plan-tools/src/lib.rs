@@ -2,7 +2,9 @@
 //! agent needs around them.
 //!
 //! * [`limit`]: a rate limiter (GCRA), a concurrency limit and a circuit breaker, shared by
-//!   every branch of a run and across runs; a limited step waits, it does not fail.
+//!   every branch of a run and across runs; a limited step waits, it does not fail, and a
+//!   call the run's budget refuses fails before it waits. [`limit::Limits`] is a layer
+//!   (`#[layer(limits)]` on a step of a `plan!`).
 //! * [`sse`]: a server-sent events decoder that takes its input split at any byte, holding at
 //!   most a capped event.
 //! * [`llm`]: the OpenAI-compatible chat-completions protocol (llama.cpp, vLLM, Ollama's
@@ -24,7 +26,8 @@
 #![warn(missing_docs)]
 
 pub mod allow;
-pub mod budget;
+/// Budgets, which every layer's runs carry: `plan_runtime::budget`, the same module.
+pub use plan_runtime::budget;
 mod cut;
 pub mod http;
 pub mod limit;

@@ -66,6 +66,17 @@ const SENSITIVE_QUERY: [&str; 16] = [
     "x-goog-signature",
 ];
 
+/// Whether a header named `name` carries a credential whatever a request says.
+pub(crate) fn sensitive_header(name: &HeaderName) -> bool {
+    SENSITIVE_HEADERS.contains(&name.as_str())
+}
+
+/// Whether a query parameter named `name` (decoded) carries a credential whatever a request
+/// says.
+pub(crate) fn sensitive_query(name: &str) -> bool {
+    SENSITIVE_QUERY.contains(&name.to_ascii_lowercase().as_str())
+}
+
 /// Secret values, and [`Redactor::scrub`] to replace them — however they are spelled, see
 /// the [module](self) docs — with `[redacted]`. Its `Debug` shows how many secrets it holds,
 /// never one of them. Cheap to clone.
@@ -228,7 +239,7 @@ impl Redactor {
         for pair in url.query().unwrap_or_default().split('&') {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let name = form_decoded(name);
-            if SENSITIVE_QUERY.contains(&name.to_ascii_lowercase().as_str()) || secret(&name) {
+            if sensitive_query(&name) || secret(&name) {
                 self.add(value);
                 self.add(&form_decoded(value));
             }
@@ -257,7 +268,7 @@ impl Redactor {
         secret: impl Fn(&HeaderName) -> bool,
     ) {
         for (name, value) in headers {
-            if !(SENSITIVE_HEADERS.contains(&name.as_str()) || secret(name)) {
+            if !(sensitive_header(name) || secret(name)) {
                 continue;
             }
             let value = String::from_utf8_lossy(value.as_bytes());

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
-use plan_runtime::Extensions;
 use plan_runtime::prelude::*;
 use plan_tools::budget::{Budget, BudgetExceeded, Price, PriceTable, Spent};
 use plan_tools::http::{Http, HttpError, Request, RetryPolicy};
@@ -59,10 +59,7 @@ async fn a_call_over_the_run_s_token_budget_fails_before_it_is_sent() {
     let budget = Budget::new()
         .tokens(120)
         .prices(PriceTable::new().model("small", Price::per_million(1.0, 2.0)));
-    let extensions = Extensions::new().with(&budget);
-    let (out, report) = drafts
-        .run_reported_extended("plans", &(), &extensions)
-        .await;
+    let (out, report) = drafts.run("plans").with(&budget).reported().await;
     let (a, b, c) = out.unwrap();
     let results = [a, b, c];
     let refused: Vec<&PlanError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
@@ -128,7 +125,7 @@ async fn without_a_budget_every_call_is_made_and_counted() {
     let model = Fake::default();
     let chat = Chat::new(model.clone());
     let two = plan! { prompt >> par(all) { (chat.clone()), (chat.clone()) } };
-    let (out, report) = two.run_reported("x").await;
+    let (out, report) = two.run("x").reported().await;
     let (a, _) = out.unwrap();
     assert_eq!(a.text(), Some("1 messages"));
     assert_eq!(model.calls.load(SeqCst), 2);
@@ -183,16 +180,129 @@ async fn a_model_call_never_sent_spends_nothing() {
     let model = OpenAi::new(format!("http://127.0.0.1:{}/v1", refused_port()), "small");
     let ask = plan! { prompt >> (model.clone()) };
     let budget = Budget::new().requests(1).tokens(1_000);
-    let extensions = Extensions::new().with(&budget);
     for _ in 0..2 {
-        let error = ask
-            .run_extended("plans", &(), &extensions)
-            .await
-            .unwrap_err();
+        let error = ask.run("plans").with(&budget).await.unwrap_err();
         assert!(
             matches!(error.step_error::<LlmError>(), Some(LlmError::Connect(_))),
             "{error}"
         );
     }
     assert_eq!(budget.spent(), Spent::default());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The budget is asked before the limits: a refused call takes no slot and no probe.
+
+#[tokio::test(start_paused = true)]
+async fn a_call_the_budget_refuses_takes_no_rate_limit_slot() {
+    use plan_tools::limit::{Limits, RateLimit};
+    use tokio::time::Instant;
+
+    let model = Fake::default();
+    let chat = Chat::new(model.clone());
+    // One call a second.
+    let limits = Limits::new().rate(RateLimit::every(Duration::from_secs(1)));
+    let ask = plan! { prompt >> #[name = "model"] #[layer(limits)] (chat.clone()) };
+    let budget = Budget::new().requests(1);
+    let start = Instant::now();
+    ask.run("first").with(&budget).await.unwrap();
+
+    // The budget is spent: the second call is refused at once, without waiting for the rate
+    // limit's next slot (at 1 s) or taking it.
+    let refused = ask.run("second").with(&budget).await.unwrap_err();
+    assert_eq!(
+        refused.step_error::<BudgetExceeded>(),
+        Some(&BudgetExceeded::Requests { limit: 1 }),
+        "{refused}"
+    );
+    assert_eq!(refused.node().name, "model");
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!(model.calls.load(SeqCst), 1);
+
+    // The slot at 1 s is still free: a call with a budget of its own takes it, not the one
+    // after it.
+    let fresh = Budget::new().requests(1);
+    ask.run("third").with(&fresh).await.unwrap();
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(model.calls.load(SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_the_budget_refuses_takes_no_circuit_breaker_probe() {
+    use plan_tools::limit::{BreakerState, CircuitBreaker, Limits};
+
+    let model = Fake::default();
+    let chat = Chat::new(model.clone());
+    let breaker = CircuitBreaker::new(1, Duration::from_secs(10));
+    let limits = Limits::new().breaker(breaker.clone());
+    let ask = plan! { prompt >> #[name = "model"] #[layer(limits)] (chat.clone()) };
+    let budget = Budget::new().requests(1);
+    ask.run("first").with(&budget).await.unwrap();
+
+    // The service failed once (the breaker opens), and its cool-down has passed: the next
+    // call is the breaker's probe.
+    breaker.admit().unwrap().failed();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(breaker.state(), BreakerState::HalfOpen);
+
+    // A call the budget refuses does not take the probe, and its refusal is no failure of the
+    // service: the breaker stays half-open, its probe left for a call that can be made.
+    let refused = ask.run("second").with(&budget).await.unwrap_err();
+    assert!(
+        refused.step_error::<BudgetExceeded>().is_some(),
+        "{refused}"
+    );
+    assert_eq!(breaker.state(), BreakerState::HalfOpen);
+    let fresh = Budget::new().requests(1);
+    ask.run("third").with(&fresh).await.unwrap();
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    assert_eq!(model.calls.load(SeqCst), 2);
+}
+
+/// Answers after 100 ms, counting calls.
+#[derive(Clone, Default)]
+struct Slow {
+    calls: Arc<AtomicUsize>,
+}
+
+impl Llm for Slow {
+    fn complete(&self, _: ChatRequest) -> BoxFuture<'_, Result<Completion, LlmError>> {
+        self.calls.fetch_add(1, SeqCst);
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok(Completion::from_text("done", Usage::estimate(0, 0)))
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_the_budget_refuses_after_waiting_is_no_failure_of_the_service() {
+    use plan_tools::limit::{BreakerState, CircuitBreaker, ConcurrencyLimit, Limits};
+
+    let model = Slow::default();
+    let chat = Chat::new(model.clone());
+    // One failure opens the breaker; one call at a time.
+    let breaker = CircuitBreaker::new(1, Duration::from_secs(60));
+    let limits = Limits::new()
+        .breaker(breaker.clone())
+        .concurrency(ConcurrencyLimit::new(1));
+    let model_step = plan! { #[name = "model"] #[layer(limits)] (chat.clone()) };
+    let three = plan! {
+        prompt >> par(settled) { (&model_step), (&model_step), (&model_step) }
+    };
+    // Two requests for three calls: all three find the budget open when they arrive, the third
+    // finds it spent once its turn comes, after 200 ms in line.
+    let budget = Budget::new().requests(2);
+    let (first, second, third) = three.run("topic").with(&budget).await.unwrap();
+    first.unwrap();
+    second.unwrap();
+    let refused = third.unwrap_err();
+    assert_eq!(
+        refused.step_error::<BudgetExceeded>(),
+        Some(&BudgetExceeded::Requests { limit: 2 }),
+        "{refused}"
+    );
+    assert_eq!(model.calls.load(SeqCst), 2);
+    // The refusal was the budget's, not the service's: the breaker is still closed.
+    assert_eq!(breaker.state(), BreakerState::Closed);
 }

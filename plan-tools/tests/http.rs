@@ -16,7 +16,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use plan_runtime::Extensions;
 use plan_runtime::prelude::*;
 use plan_tools::http::{Http, HttpError, Request, RetryBudget, RetryPolicy};
 
@@ -574,8 +573,7 @@ async fn a_run_s_budget_is_shared_by_its_branches_and_stops_calls_before_they_ar
         }
     };
     let budget = Budget::new().requests(2);
-    let extensions = Extensions::new().with(&budget);
-    let (a, b, c) = three.run_extended((), &(), &extensions).await.unwrap();
+    let (a, b, c) = three.run(()).with(&budget).await.unwrap();
     let outcomes = [a, b, c];
     assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 2);
     let refused = outcomes.into_iter().find_map(Result::err).unwrap();
@@ -605,7 +603,7 @@ async fn the_run_report_counts_requests_retries_and_the_success_rate() {
     let http = unbudgeted(3);
     let to_request = move |path: String| Request::get(format!("{base}{path}"));
     let call = plan! { to_request >> #[name = "call"] (http.clone()) };
-    let (out, report) = call.run_reported("/flaky/r/2".to_owned()).await;
+    let (out, report) = call.run("/flaky/r/2".to_owned()).reported().await;
     assert_eq!(out.unwrap().attempts, 3);
     let record = report.find("call").unwrap();
     assert_eq!(

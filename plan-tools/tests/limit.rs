@@ -210,7 +210,7 @@ async fn a_thousand_items_wait_and_all_succeed() {
     let p = plan! { each(all) { #[name = "svc"] (limits.wrap(service.clone())) } };
     let items: Vec<u32> = (0..1000).collect();
     let start = Instant::now();
-    let (out, report) = p.run_reported(items.clone()).await;
+    let (out, report) = p.run(items.clone()).reported().await;
     assert_eq!(out.unwrap(), items);
     assert_eq!(start.elapsed(), ms(9900 + 5));
     assert_eq!(report.wall, ms(9905));
@@ -470,7 +470,7 @@ async fn the_report_shows_the_waiting_time() {
         #![name = "demo"]
         par(all) { #[name = "a"] (limits.wrap(service.clone())), #[name = "b"] (limits.wrap(service.clone())), #[name = "c"] (limits.wrap(service.clone())) }
     };
-    let (out, report) = p.run_reported(1).await;
+    let (out, report) = p.run(1).reported().await;
     assert_eq!(out.unwrap(), (1, 1, 1));
     // a runs at 0; b waits 30 ms for the slot and starts at once (the burst); c waits 60 ms
     // for the slot, then 40 ms for the rate (its cell is free at 100 ms).

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use plan_runtime::prelude::*;
 use plan_tools::llm::{
-    ApiKey, Chat, ChatOptions, ChatRequest, Completion, Llm, LlmError, Message, OpenAi,
+    ApiKey, Chat, ChatMessage, ChatOptions, ChatRequest, Completion, Llm, LlmError, OpenAi,
     StreamEvent, Usage,
 };
 use plan_tools::sse::{DEFAULT_MAX_EVENT, SseError};
@@ -275,9 +275,12 @@ async fn completion_with_usage_tool_calls_and_options() {
     });
     let tool = json!({"type": "function", "function": {"name": "get_weather",
                       "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}});
-    let mut request = ChatRequest::new([Message::system("be brief"), Message::user("weather?")])
-        .max_tokens(20)
-        .tools([tool.clone()]);
+    let mut request = ChatRequest::new([
+        ChatMessage::system("be brief"),
+        ChatMessage::user("weather?"),
+    ])
+    .max_tokens(20)
+    .tools([tool.clone()]);
     request.options.extra.insert("top_k".into(), json!(40));
 
     let completion = llm.call(request).await.unwrap();
@@ -328,9 +331,9 @@ async fn completion_with_usage_tool_calls_and_options() {
 
     // The assistant's tool call goes back to the server as it came, with its result.
     let follow_up = ChatRequest::new([
-        Message::user("weather?"),
+        ChatMessage::user("weather?"),
         completion.choices[0].message.clone(),
-        Message::tool_result("call_1", "sunny"),
+        ChatMessage::tool_result("call_1", "sunny"),
     ]);
     llm.call(follow_up).await.unwrap();
     let sent = shared.bodies.lock().unwrap()[1].clone();

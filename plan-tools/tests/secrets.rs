@@ -270,7 +270,7 @@ async fn the_http_tool_shows_no_secret_a_server_echoes() {
         };
         let call = plan! { to_request >> #[name = "call"] (http.clone()) };
         for i in 0..2 {
-            let (out, report) = call.run_reported(i).await;
+            let (out, report) = call.run(i).reported().await;
             assert_hidden(&HTTP_SECRETS, "the run", &shown_by_run(&out, &report));
         }
     }
@@ -315,7 +315,7 @@ async fn the_model_client_shows_no_secret_a_server_echoes() {
 
         let ask = |topic: String| ChatRequest::user(topic);
         let model = plan! { ask >> #[name = "model"] (client.clone()) };
-        let (out, report) = model.run_reported("plans".to_owned()).await;
+        let (out, report) = model.run("plans".to_owned()).reported().await;
         assert_hidden(&LLM_SECRETS, "the run", &shown_by_run(&out, &report));
     }
     let logged = captured.text();

@@ -1,6 +1,6 @@
 //! The fixtures the workspace's tests share, written once: a child server on a free port,
-//! killed on drop ([`Server`]); a temporary directory, removed on drop ([`temp_dir`]). A
-//! dev-dependency only; not published.
+//! killed on drop ([`Server`]); a temporary directory, removed on drop ([`temp_dir`]); a
+//! package's example run as a process ([`processes`]). A dev-dependency only; not published.
 //!
 //! ```no_run
 //! use std::process::Command;
@@ -14,6 +14,8 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod processes;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

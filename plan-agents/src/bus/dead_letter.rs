@@ -2,10 +2,11 @@
 
 use super::Message;
 
-/// A message that was delivered [`Limits::max_deliveries`](super::Limits::max_deliveries)
+/// A message that was delivered [`BusLimits::max_deliveries`](super::BusLimits::max_deliveries)
 /// times without an ack, kept aside in its mailbox's dead letters until it is replayed
-/// ([`Bus::replay_dead_letters`](super::Bus::replay_dead_letters)).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// ([`Bus::replay_dead_letters`](super::Bus::replay_dead_letters)). It is serde, so that
+/// dead letters can be kept aside in a store or reported.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeadLetter {
     /// The message, as it was sent (its subject is the mailbox).
     pub message: Message,
@@ -15,8 +16,9 @@ pub struct DeadLetter {
     pub failure: Failure,
 }
 
-/// How a delivery failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// How a delivery failed (serde as the word [`Failure::as_str`] gives).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Failure {
     /// The consumer nacked it.
     Nacked,

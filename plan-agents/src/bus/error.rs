@@ -24,16 +24,16 @@ pub enum BusError {
         /// Why it is refused.
         reason: String,
     },
-    /// [`Limits`](super::Limits) that no queue could keep.
+    /// [`BusLimits`](super::BusLimits) that no queue could keep.
     #[error("bad bus limits: {reason}")]
     BadLimits {
         /// What is wrong with them.
         reason: &'static str,
     },
-    /// A message larger than the bus carries: over [`Limits::max_message`](super::Limits::max_message),
+    /// A message larger than the bus carries: over [`BusLimits::max_message`](super::BusLimits::max_message),
     /// or over a NATS server's `max_payload` if that is smaller. Nothing was sent.
     #[error(
-        "the message for `{subject}` is {size} bytes, over the bus's limit of {limit} bytes (raise `bus::Limits::max_message`, and a NATS server's `max_payload`, to send larger ones)"
+        "the message for `{subject}` is {size} bytes, over the bus's limit of {limit} bytes (raise `bus::BusLimits::max_message`, and a NATS server's `max_payload`, to send larger ones)"
     )]
     TooLarge {
         /// The topic, mailbox or request subject.

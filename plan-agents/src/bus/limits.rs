@@ -1,4 +1,4 @@
-//! [`Limits`]: how much a queue holds, how large a message may be, and how often a message is
+//! [`BusLimits`]: how much a queue holds, how large a message may be, and how often a message is
 //! tried.
 
 use std::time::Duration;
@@ -11,21 +11,21 @@ use super::BusError;
 ///
 /// ```
 /// use std::time::Duration;
-/// use plan_agents::bus::{Limits, Memory};
+/// use plan_agents::bus::{BusLimits, InMemory};
 ///
-/// let limits = Limits {
+/// let limits = BusLimits {
 ///     capacity: 64,
 ///     max_message: 64 * 1024,
 ///     ack_deadline: Duration::from_secs(5),
 ///     max_deliveries: 3,
 /// };
-/// let bus = Memory::with_limits(limits).unwrap();
+/// let bus = InMemory::with_limits(limits).unwrap();
 /// # drop(bus);
-/// assert!(Memory::with_limits(Limits { capacity: 0, ..Limits::default() }).is_err());
-/// assert!(Memory::with_limits(Limits { max_message: 0, ..Limits::default() }).is_err());
+/// assert!(InMemory::with_limits(BusLimits { capacity: 0, ..BusLimits::default() }).is_err());
+/// assert!(InMemory::with_limits(BusLimits { max_message: 0, ..BusLimits::default() }).is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
+pub struct BusLimits {
     /// How many messages a mailbox, or a topic's subscriber, holds before a publisher waits
     /// (a mailbox counts those delivered and not yet acked). Default 1024.
     pub capacity: usize,
@@ -43,9 +43,9 @@ pub struct Limits {
     pub max_deliveries: u32,
 }
 
-impl Default for Limits {
+impl Default for BusLimits {
     fn default() -> Self {
-        Limits {
+        BusLimits {
             capacity: 1024,
             max_message: 1 << 20,
             ack_deadline: Duration::from_secs(30),
@@ -54,7 +54,7 @@ impl Default for Limits {
     }
 }
 
-impl Limits {
+impl BusLimits {
     /// Whether a queue can keep these limits.
     pub(crate) fn check(&self) -> Result<(), BusError> {
         let reason = if self.capacity == 0 {

@@ -16,6 +16,9 @@ use crate::echo;
 /// reorder a queue: mailboxes stay first in, first out, on every backend alike. It is there so
 /// that a receiver can tell urgent mail from the rest (and wake for it).
 ///
+/// A message is serde itself (its subject, payload, headers and priority), so that a durable
+/// run can journal one and a store keep it.
+///
 /// ```
 /// use plan_agents::bus::Message;
 /// use serde::{Deserialize, Serialize};
@@ -35,10 +38,10 @@ use crate::echo;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Message {
-    subject: Option<Name>,
-    payload: Bytes,
-    headers: BTreeMap<String, String>,
-    priority: u8,
+    pub(super) subject: Option<Name>,
+    pub(super) payload: Bytes,
+    pub(super) headers: BTreeMap<String, String>,
+    pub(super) priority: u8,
 }
 
 /// Header names that the bus and NATS use themselves (`Plan-Priority`, `Nats-Msg-Id`).
@@ -127,7 +130,7 @@ impl Message {
         self.priority
     }
 
-    /// The message's size, as [`Limits::max_message`](super::Limits::max_message) counts
+    /// The message's size, as [`BusLimits::max_message`](super::BusLimits::max_message) counts
     /// it: the payload's bytes and those of each header's name and value.
     ///
     /// ```

@@ -5,38 +5,38 @@
 //!   published after it subscribed, in order.
 //! * **Mailboxes** ([`Bus::send`], [`Bus::consume`]): each message goes to one of the
 //!   mailbox's consumers, which acks it ([`Delivery::ack`]) once it is handled. A delivery
-//!   that is nacked, dropped unacked, or not acked within [`Limits::ack_deadline`] is
-//!   delivered again, to any consumer; after [`Limits::max_deliveries`] it goes to the
+//!   that is nacked, dropped unacked, or not acked within [`BusLimits::ack_deadline`] is
+//!   delivered again, to any consumer; after [`BusLimits::max_deliveries`] it goes to the
 //!   mailbox's dead letters ([`Bus::dead_letters`]), to be replayed
 //!   ([`Bus::replay_dead_letters`]) once whatever made it fail is fixed.
 //! * **Requests** ([`Bus::request`], [`Bus::serve`]): one responder of a subject gets each
 //!   request and replies; the requester gets the reply, or an error once its deadline passes.
 //!
-//! Queues are bounded ([`Limits::capacity`]): a publisher or sender facing a full one waits
+//! Queues are bounded ([`BusLimits::capacity`]): a publisher or sender facing a full one waits
 //! until there is room. Nothing is dropped to make room.
 //!
 //! # Limits
 //!
-//! * **Messages**: at most [`Limits::max_message`] bytes (payload and headers, as
+//! * **Messages**: at most [`BusLimits::max_message`] bytes (payload and headers, as
 //!   [`Message::size`] counts them), 1 MiB by default, the default `max_payload` of a NATS
 //!   server. A larger publish, send, request or reply fails with [`BusError::TooLarge`]
 //!   before anything is sent; on NATS, so does one over the server's own `max_payload`, so
 //!   that the server never closes the connection over it.
-//! * **Queues**: [`Limits::capacity`] messages each (above).
+//! * **Queues**: [`BusLimits::capacity`] messages each (above).
 //! * **Names** ([`Name`]): 1 to 64 bytes; an error echoes at most 64 bytes of a name or a
 //!   header's name given to it (`aaaa… (500000 bytes)`).
 //!
-//! * [`Memory`]: in process, the default.
+//! * [`InMemory`]: in process, the default.
 //! * `Nats` (feature `nats`): NATS JetStream, for agents in several processes.
 //!
 //! Both pass one conformance suite (`plan-agents/tests/common/mod.rs`).
 //!
 //! ```
 //! use std::time::Duration;
-//! use plan_agents::bus::{Bus, Consumer, Delivery, Memory, Message, Name};
+//! use plan_agents::bus::{Bus, Consumer, Delivery, InMemory, Message, Name};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! let bus = Memory::new();
+//! let bus = InMemory::new();
 //! let inbox = Name::new("agent-ada").unwrap();
 //! let mut consumer = bus.consume(&inbox).await.unwrap();
 //! bus.send(&inbox, Message::json(&"summarize chapter 3").unwrap()).await.unwrap();
@@ -54,8 +54,9 @@
 
 mod dead_letter;
 mod error;
+pub mod in_memory;
+mod journal;
 mod limits;
-pub mod memory;
 mod message;
 mod name;
 #[cfg(feature = "nats")]
@@ -66,8 +67,8 @@ use std::time::Duration;
 
 pub use dead_letter::{DeadLetter, Failure};
 pub use error::BusError;
-pub use limits::Limits;
-pub use memory::Memory;
+pub use in_memory::InMemory;
+pub use limits::BusLimits;
 pub use message::Message;
 pub use name::Name;
 #[cfg(feature = "nats")]
@@ -179,15 +180,15 @@ pub trait Delivery: Send {
 /// A request subject's responder (from [`Bus::serve`]). Dropping it stops serving.
 pub trait Responder: Send {
     /// What [`Responder::recv`] returns.
-    type Request: Request;
+    type Incoming: Incoming;
 
     /// The next request for this responder; waits for one.
-    fn recv(&mut self) -> impl Future<Output = Result<Self::Request, BusError>> + Send;
+    fn recv(&mut self) -> impl Future<Output = Result<Self::Incoming, BusError>> + Send;
 }
 
 /// A request to reply to. Dropping it unanswered fails the requester at once with
 /// [`BusError::Unanswered`].
-pub trait Request: Send {
+pub trait Incoming: Send {
     /// The request's message.
     fn message(&self) -> &Message;
 

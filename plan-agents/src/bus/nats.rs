@@ -40,7 +40,7 @@ pub use mailbox::{NatsConsumer, NatsDelivery};
 pub use reply::{NatsRequest, NatsResponder};
 pub use topic::NatsSubscription;
 
-use super::{Bus, BusError, DeadLetter, Limits, Message, Name};
+use super::{Bus, BusError, BusLimits, DeadLetter, Message, Name};
 use crate::echo;
 
 /// How a [`Nats`] bus is set up.
@@ -51,7 +51,7 @@ pub struct NatsConfig {
     pub namespace: String,
     /// The limits of every queue. A stream is made with them; one that exists is changed
     /// to them.
-    pub limits: Limits,
+    pub limits: BusLimits,
     /// Where the server keeps the streams. Default [`stream::StorageType::File`].
     pub storage: stream::StorageType,
     /// How long connecting, and each operation on the server, may take before it fails.
@@ -63,7 +63,7 @@ impl Default for NatsConfig {
     fn default() -> Self {
         NatsConfig {
             namespace: "plan".to_owned(),
-            limits: Limits::default(),
+            limits: BusLimits::default(),
             storage: stream::StorageType::File,
             timeout: Duration::from_secs(5),
         }
@@ -266,7 +266,7 @@ impl Inner {
 
 impl Inner {
     /// Fails with [`BusError::TooLarge`] if `message` is over the bus's
-    /// [`Limits::max_message`], or, framed with `headers` as NATS sends it, over the server's
+    /// [`BusLimits::max_message`], or, framed with `headers` as NATS sends it, over the server's
     /// `max_payload`: checked before sending, so that neither the client refuses it with an
     /// error of its own nor the server closes the connection over it.
     fn fits(&self, subject: &Name, message: &Message, headers: &HeaderMap) -> Result<(), BusError> {

@@ -26,7 +26,7 @@
 //! | `subscribe` | `agent`? (else all) | `{"subscribed": true}`; then notifications |
 //! | `unsubscribe` | | `{"unsubscribed"}`: whether it was subscribed |
 //!
-//! After `subscribe`, the connection gets each [`Event`] (of the agent, if one was named) as
+//! After `subscribe`, the connection gets each [`AgentEvent`] (of the agent, if one was named) as
 //! a notification `{"jsonrpc": "2.0", "method": "event", "params": EVENT}`, between
 //! responses. Its buffer is that of [`Agents::events`]: a connection that falls more than
 //! 1,024 events behind gets `{"method": "lagged", "params": {"missed": N}}` and carries on
@@ -41,7 +41,7 @@
 //! | -32601 | no such method (the message lists them) | |
 //! | -32602 | params not an object, or not what the method takes (the message names the field) | |
 //! | -32603 | the server failed (a method panicked) | |
-//! | -32001 … -32017 | the [`SessionError`](crate::session::SessionError)s: `no_agent`, `exists`, `no_kind`, `stopped`, `queue_full`, `bad_state`, `bad_mail`, `bad_name`, `store`, `concurrent`, `shut_down`, `corrupt`, `too_many_agents`, `kind_full`, `too_frequent`, `too_many_schedules`, `name_too_long` (the limits of [`Limits`](crate::session::Limits)) | `{"kind", "agent"?}` |
+//! | -32001 … -32017 | the [`SessionError`](crate::session::SessionError)s: `no_agent`, `exists`, `no_kind`, `stopped`, `queue_full`, `bad_state`, `bad_mail`, `bad_name`, `store`, `concurrent`, `shut_down`, `corrupt`, `too_many_agents`, `kind_full`, `too_frequent`, `too_many_schedules`, `name_too_long` (the limits of [`AgentLimits`](crate::session::AgentLimits)) | `{"kind", "agent"?}` |
 //! | -32000 | any other session error | `{"kind": "session"}` |
 //! | -32020 | the call ran, but its answer is over [`Control::max_response`] (alone, or with the answers before it in its batch) | `{"kind": "too_large"}` |
 //! | -32021 | a call of a batch not run: the batch's answers reached [`Control::max_response`] | `{"kind": "not_run"}` |
@@ -201,7 +201,7 @@ use self::limits::Limits;
 pub use self::token::{Token, TokenError};
 use crate::session::Agents;
 #[cfg(doc)]
-use crate::session::{AgentStatus, DeadTask, Event, Snapshot};
+use crate::session::{AgentEvent, AgentStatus, DeadTask, Snapshot};
 
 /// The control API of some agents, for the holder of a [`Token`], with its limits; to serve:
 /// [`Control::router`] or [`Control::serve`].

@@ -1,19 +1,19 @@
-//! A connection's subscription to [`Event`]s, which it gets as notifications.
+//! A connection's subscription to [`AgentEvent`]s, which it gets as notifications.
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::rpc::notification;
-use crate::session::Event;
+use crate::session::AgentEvent;
 
 /// The events a connection asked for: all, or one agent's.
 pub(super) struct Subscription {
-    events: broadcast::Receiver<Event>,
+    events: broadcast::Receiver<AgentEvent>,
     agent: Option<String>,
 }
 
 impl Subscription {
-    pub fn new(events: broadcast::Receiver<Event>, agent: Option<String>) -> Self {
+    pub fn new(events: broadcast::Receiver<AgentEvent>, agent: Option<String>) -> Self {
         Subscription { events, agent }
     }
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use plan_runtime::Plan;
+use plan_runtime::{Plan, PlanExt};
 use plan_state::store::Key;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -14,7 +14,7 @@ use tracing::Instrument as _;
 
 use super::Reactive;
 use super::event::{Arrival, ID_HEADER, auto_id, own_id};
-use super::outcome::{Outcome, Tally};
+use super::outcome::{EventOutcome, Tally};
 use super::sinks::Records;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -115,7 +115,7 @@ where
                     Tally::Failed
                 }
             };
-            let outcome = Outcome { event: id, result };
+            let outcome = EventOutcome { event: id, result };
             let priority = arrival.message().priority();
             match self.record(&outcome, priority).await {
                 Ok(()) => settle(arrival, tally).await,
@@ -133,7 +133,9 @@ where
             .map_err(|error| format!("bad event: {error}"))?;
         let output = self
             .plan
-            .run_with(event, &self.ctx)
+            .run(event)
+            .ctx(&self.ctx)
+            .options(&self.options)
             .await
             .map_err(|error| error.to_string())?;
         serde_json::to_value(output)
@@ -155,7 +157,7 @@ where
     }
 
     /// Persists the outcome, then publishes it.
-    async fn record(&self, outcome: &Outcome, priority: u8) -> Result<(), BoxError> {
+    async fn record(&self, outcome: &EventOutcome, priority: u8) -> Result<(), BoxError> {
         let value = serde_json::to_value(outcome)?;
         if let Some(store) = &self.store {
             // Written only where there is nothing: the first outcome of an event is the one

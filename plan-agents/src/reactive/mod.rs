@@ -1,9 +1,9 @@
 //! Reactive loops: a plan run per event of a topic, a mailbox or any stream of messages, a
-//! few at once, each event's [`Outcome`] persisted in a store and published on a topic.
+//! few at once, each event's [`EventOutcome`] persisted in a store and published on a topic.
 //!
 //! ```
-//! use plan_agents::bus::{Bus, Memory, Message, Name, Subscription};
-//! use plan_agents::reactive::{Outcome, Reactive};
+//! use plan_agents::bus::{Bus, InMemory, Message, Name, Subscription};
+//! use plan_agents::reactive::{EventOutcome, Reactive};
 //! use plan_runtime::prelude::*;
 //!
 //! #[derive(serde::Deserialize)]
@@ -14,7 +14,7 @@
 //! }
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! let bus = Memory::new();
+//! let bus = InMemory::new();
 //! let (tickets, triaged) = (Name::new("tickets").unwrap(), Name::new("triaged").unwrap());
 //! let reactor = Reactive::new(Name::new("triage").unwrap(), plan! { triage })
 //!     .concurrency(4)
@@ -28,9 +28,9 @@
 //!     let ticket = Message::json(&serde_json::json!({ "title": "app crash" })).unwrap();
 //!     bus.publish(&tickets, ticket.with_header("id", "t-1").unwrap()).await.unwrap();
 //!     bus.publish(&tickets, Message::new("not json")).await.unwrap();
-//!     let first: Outcome<String> = outcomes.recv().await.unwrap().decode().unwrap();
-//!     assert_eq!(first, Outcome { event: "t-1".into(), result: Ok("urgent".into()) });
-//!     let second: Outcome<String> = outcomes.recv().await.unwrap().decode().unwrap();
+//!     let first: EventOutcome<String> = outcomes.recv().await.unwrap().decode().unwrap();
+//!     assert_eq!(first, EventOutcome { event: "t-1".into(), result: Ok("urgent".into()) });
+//!     let second: EventOutcome<String> = outcomes.recv().await.unwrap().decode().unwrap();
 //!     assert_eq!(second.event, "auto-1-2"); // no `id` header: loop 1's 2nd event
 //!     assert!(second.result.unwrap_err().starts_with("bad event: cannot decode"));
 //!     stop.cancel();
@@ -111,11 +111,12 @@ use std::sync::atomic::AtomicU64;
 
 use futures::{Stream, StreamExt as _};
 use plan_runtime::Plan;
+use plan_runtime::run::Options;
 use plan_state::store::Store;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use outcome::{Outcome, ReactiveError, Summary};
+pub use outcome::{EventOutcome, ReactiveError, Summary};
 pub use watch::Watch;
 
 use crate::bus::{Bus, Consumer, Message, Name, Subscription};
@@ -131,6 +132,7 @@ pub struct Reactive<P, E, C = ()> {
     name: Name,
     plan: P,
     ctx: C,
+    options: Options,
     concurrency: usize,
     store: Option<Box<dyn Records>>,
     outlet: Option<Box<dyn Outlet>>,
@@ -147,6 +149,7 @@ impl<P, E> Reactive<P, E> {
             name,
             plan,
             ctx: (),
+            options: Options::new(),
             concurrency: 1,
             store: None,
             outlet: None,
@@ -170,22 +173,50 @@ impl<P, E, C> Reactive<P, E, C> {
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let reactor = Reactive::new(Name::new("fx").unwrap(), plan! { to_eur })
-    ///     .context(Rates { eur_per_usd: 0.5 });
+    ///     .ctx(Rates { eur_per_usd: 0.5 });
     /// let events = futures::stream::iter([Message::json(&10.0).unwrap()]);
     /// assert_eq!(reactor.watch(events).await.unwrap().succeeded, 1);
     /// # });
     /// ```
-    pub fn context<D>(self, ctx: D) -> Reactive<P, E, D> {
+    pub fn ctx<D>(self, ctx: D) -> Reactive<P, E, D> {
         Reactive {
             name: self.name,
             plan: self.plan,
             ctx,
+            options: self.options,
             concurrency: self.concurrency,
             store: self.store,
             outlet: self.outlet,
             loops: self.loops,
             events: PhantomData,
         }
+    }
+
+    /// The reactor, each event's run given `options`: a budget that all the events of every
+    /// loop spend from (`Options::new().shared(budget)`), a deadline per event, cancellation,
+    /// a monitor. An event whose run fails on them (a budget refusal, a timeout) is an event
+    /// that failed, with the error as its outcome.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use plan_agents::bus::{Message, Name};
+    /// use plan_agents::reactive::Reactive;
+    /// use plan_runtime::prelude::*;
+    /// use plan_runtime::run::Options;
+    ///
+    /// async fn slow(n: u32) -> u32 { tokio::time::sleep(Duration::from_secs(n.into())).await; n }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+    /// let reactor = Reactive::new(Name::new("slow").unwrap(), plan! { slow })
+    ///     .options(Options::new().timeout(Duration::from_secs(5)));
+    /// let events = futures::stream::iter([Message::json(&1).unwrap(), Message::json(&60).unwrap()]);
+    /// let tally = reactor.watch(events).await.unwrap();
+    /// assert_eq!((tally.succeeded, tally.failed), (1, 1));
+    /// # });
+    /// ```
+    pub fn options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
     }
 
     /// The reactor, with at most `limit` events in flight in each loop (a limit of 0 is
@@ -195,7 +226,7 @@ impl<P, E, C> Reactive<P, E, C> {
         self
     }
 
-    /// The reactor, writing each event's [`Outcome`] to `store` under
+    /// The reactor, writing each event's [`EventOutcome`] to `store` under
     /// `reactive/NAME/events/ID` (and counting its loops under `reactive/NAME/loops`), and
     /// running no event whose id already has one there. Pass an `Arc` of a store to keep
     /// using it elsewhere.
@@ -228,13 +259,13 @@ impl<P, E, C> Reactive<P, E, C> {
         self
     }
 
-    /// The reactor, publishing each event's [`Outcome`] as JSON on `topic` of `bus`, with
+    /// The reactor, publishing each event's [`EventOutcome`] as JSON on `topic` of `bus`, with
     /// the event's id in an `id` header (so that a reactor watching `topic` deduplicates by
     /// it) and the event's priority.
     ///
     /// ```
-    /// use plan_agents::bus::{Bus, Memory, Message, Name, Subscription};
-    /// use plan_agents::reactive::{Outcome, Reactive};
+    /// use plan_agents::bus::{Bus, InMemory, Message, Name, Subscription};
+    /// use plan_agents::reactive::{EventOutcome, Reactive};
     /// use plan_runtime::prelude::*;
     ///
     /// fn check(n: u32) -> Result<u32, std::fmt::Error> {
@@ -242,7 +273,7 @@ impl<P, E, C> Reactive<P, E, C> {
     /// }
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let (bus, done) = (Memory::new(), Name::new("checked").unwrap());
+    /// let (bus, done) = (InMemory::new(), Name::new("checked").unwrap());
     /// let reactor = Reactive::new(Name::new("checker").unwrap(), plan! { check })
     ///     .publish(bus.clone(), done.clone());
     /// let mut outcomes = bus.subscribe(&done).await.unwrap();
@@ -250,7 +281,7 @@ impl<P, E, C> Reactive<P, E, C> {
     /// reactor.watch(futures::stream::iter([event])).await.unwrap();
     /// let published = outcomes.recv().await.unwrap();
     /// assert_eq!(published.header("id"), Some("n-10"));
-    /// let outcome: Outcome<u32> = published.decode().unwrap();
+    /// let outcome: EventOutcome<u32> = published.decode().unwrap();
     /// assert!(outcome.result.unwrap_err().starts_with("`check` (step at "), "the node is named");
     /// # });
     /// ```
@@ -283,14 +314,14 @@ where
     /// message goes to one of them.
     ///
     /// ```
-    /// use plan_agents::bus::{Bus, Memory, Message, Name};
+    /// use plan_agents::bus::{Bus, InMemory, Message, Name};
     /// use plan_agents::reactive::Reactive;
     /// use plan_runtime::prelude::*;
     ///
     /// fn shout(text: String) -> String { text.to_uppercase() }
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let (bus, inbox) = (Memory::new(), Name::new("inbox").unwrap());
+    /// let (bus, inbox) = (InMemory::new(), Name::new("inbox").unwrap());
     /// let reactor = Reactive::new(Name::new("shouter").unwrap(), plan! { shout });
     /// let consumer = bus.consume(&inbox).await.unwrap();
     /// bus.send(&inbox, Message::json("hi").unwrap()).await.unwrap();

@@ -1,4 +1,4 @@
-//! What a reactive loop produces: an [`Outcome`] per event, a [`Summary`] per loop, and the
+//! What a reactive loop produces: an [`EventOutcome`] per event, a [`Summary`] per loop, and the
 //! [`ReactiveError`] that ends a loop early.
 
 use plan_state::store::StoreError;
@@ -15,14 +15,14 @@ use crate::bus::{BusError, Name};
 ///
 /// ```
 /// use plan_agents::bus::Message;
-/// use plan_agents::reactive::Outcome;
+/// use plan_agents::reactive::EventOutcome;
 ///
 /// let message = Message::new(r#"{"event": "t-1", "result": {"Ok": ["urgent", 2]}}"#);
-/// let outcome: Outcome<(String, u32)> = message.decode().unwrap();
-/// assert_eq!(outcome, Outcome { event: "t-1".into(), result: Ok(("urgent".into(), 2)) });
+/// let outcome: EventOutcome<(String, u32)> = message.decode().unwrap();
+/// assert_eq!(outcome, EventOutcome { event: "t-1".into(), result: Ok(("urgent".into(), 2)) });
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Outcome<T = serde_json::Value> {
+pub struct EventOutcome<T = serde_json::Value> {
     /// The event's id: its `id` header, or the one the reactor gave it (`auto-LOOP-N`).
     pub event: String,
     /// The plan's output, or the error text.
@@ -45,9 +45,11 @@ pub struct Outcome<T = serde_json::Value> {
 /// let events = [Message::json(&4).unwrap(), Message::json(&5).unwrap(), Message::new("?")];
 /// let summary = reactor.watch(futures::stream::iter(events)).await.unwrap();
 /// assert_eq!((summary.succeeded, summary.failed, summary.total()), (1, 2, 3));
+/// // It is serde, to be reported or kept.
+/// assert_eq!(serde_json::to_value(summary).unwrap()["failed"], 2);
 /// # });
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Summary {
     /// Events whose plan succeeded, their outcome recorded.

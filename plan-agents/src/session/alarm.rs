@@ -9,7 +9,7 @@ use tokio::task::AbortHandle;
 
 use super::engine::{Agent, Inner, Slot};
 use super::record::Status;
-use super::{Event, TaskSpec, Wake};
+use super::{AgentEvent, TaskSpec, Wake};
 
 /// An armed timer.
 pub(crate) struct Alarm {
@@ -110,7 +110,7 @@ impl<S: Store + 'static> Inner<S> {
                     events.push(self.queued(agent, name, &task));
                     woken_by = Some(Wake::Schedule { task: task.name });
                 }
-                Err(e) => events.push(Event::Error {
+                Err(e) => events.push(AgentEvent::Error {
                     agent: name.to_owned(),
                     error: format!("a schedule's task was not queued: {e}"),
                 }),

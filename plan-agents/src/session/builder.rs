@@ -12,9 +12,9 @@ use serde::de::DeserializeOwned;
 
 use super::clock::Clock;
 use super::engine::{Inner, Slot, lock};
-use super::kind::{Handler, Typed};
+use super::kind::{Handler, IntoKind, Typed};
 use super::record::{self, Record};
-use super::{Agents, Limits, SessionError, Turn};
+use super::{AgentLimits, Agents, SessionError, Turn};
 use crate::bus::Name;
 use crate::echo;
 
@@ -22,7 +22,7 @@ use crate::echo;
 pub struct Builder<S> {
     store: Arc<S>,
     kinds: BTreeMap<String, Arc<dyn Handler>>,
-    limits: Limits,
+    limits: AgentLimits,
     kind_limits: BTreeMap<String, usize>,
     now: Option<SystemTime>,
 }
@@ -32,45 +32,38 @@ impl<S: Store + 'static> Builder<S> {
         Builder {
             store,
             kinds: BTreeMap::new(),
-            limits: Limits::default(),
+            limits: AgentLimits::default(),
             kind_limits: BTreeMap::new(),
             now: None,
         }
     }
 
-    /// A kind of agent named `kind`, whose tasks `plan` runs, each as a [`Turn`] of the
-    /// agent's state `St` (a new agent starts from `St::default()`). Registering a kind
-    /// again replaces it.
-    pub fn kind<St, P>(self, kind: &str, plan: P) -> Self
+    /// A kind of agent named `kind`, whose tasks a plan runs, each as a [`Turn`] of the
+    /// agent's state `St` (a new agent starts from `St::default()`): a plan with no context,
+    /// or a [`Kind`](super::Kind) (a plan with its context and the options each turn's run is given).
+    /// Registering a kind again replaces it.
+    pub fn kind<St, K>(mut self, kind: &str, definition: K) -> Self
     where
         St: Serialize + DeserializeOwned + Default + Send + 'static,
-        P: Plan<Turn<St>, (), Out = Turn<St>> + 'static,
+        K: IntoKind<St>,
+        K::Plan: Plan<Turn<St>, K::Ctx, Out = Turn<St>> + 'static,
+        K::Ctx: Send + Sync + 'static,
     {
-        self.kind_with(kind, plan, ())
-    }
-
-    /// A kind of agent as [`Builder::kind`], whose plan runs with `context`, as
-    /// [`Plan::run_with`] runs it: a bus, a store, a client.
-    pub fn kind_with<St, P, C>(mut self, kind: &str, plan: P, context: C) -> Self
-    where
-        St: Serialize + DeserializeOwned + Default + Send + 'static,
-        P: Plan<Turn<St>, C, Out = Turn<St>> + 'static,
-        C: Send + Sync + 'static,
-    {
-        let handler: Arc<dyn Handler> = Arc::new(Typed::<St, P, C>::new(plan, context));
+        let typed = Typed::<St, K::Plan, K::Ctx>::new(definition.into_kind());
+        let handler: Arc<dyn Handler> = Arc::new(typed);
         self.kinds.insert(kind.to_owned(), handler);
         self
     }
 
-    /// The limits on queues, running tasks and attempts ([`Limits::default`] unless set).
-    pub fn limits(mut self, limits: Limits) -> Self {
+    /// The limits on queues, running tasks and attempts ([`AgentLimits::default`] unless set).
+    pub fn limits(mut self, limits: AgentLimits) -> Self {
         self.limits = limits;
         self
     }
 
     /// At most `agents` agents of kind `kind` (registered with [`Builder::kind`]), stopped
     /// ones included; one more is refused with [`SessionError::KindFull`]. Without it, a
-    /// kind's agents are limited only by [`Limits::agents`], the limit on all of them.
+    /// kind's agents are limited only by [`AgentLimits::agents`], the limit on all of them.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -113,7 +106,7 @@ impl<S: Store + 'static> Builder<S> {
     /// last attempt. A wake time or schedule that passed while the process was down fires at
     /// once (a schedule once, however many times it came due).
     ///
-    /// Every agent the store keeps is restored, even past [`Limits::agents`] or a kind's
+    /// Every agent the store keeps is restored, even past [`AgentLimits::agents`] or a kind's
     /// limit (lowered since it was created): then no agent is created until there are fewer.
     ///
     /// Fails, restoring nothing, if a record cannot be read or names a kind not registered,

@@ -1,10 +1,10 @@
 //! [`Census`]: how many agents there are, in all and of each kind, held to
-//! [`Limits::agents`] and the kinds' limits.
+//! [`AgentLimits::agents`] and the kinds' limits.
 
 use std::collections::{BTreeMap, HashMap};
 
 use super::engine::lock;
-use super::{Limits, SessionError};
+use super::{AgentLimits, SessionError};
 use crate::echo;
 
 /// The count of agents, places taken by agents being created included.
@@ -17,7 +17,7 @@ pub(crate) struct Census {
 }
 
 impl Census {
-    pub fn new(limits: &Limits, kind_limits: BTreeMap<String, usize>) -> Self {
+    pub fn new(limits: &AgentLimits, kind_limits: BTreeMap<String, usize>) -> Self {
         Census {
             total: 0,
             limit: limits.agents,

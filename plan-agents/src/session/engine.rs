@@ -25,14 +25,16 @@ use super::census::Census;
 use super::clock::Clock;
 use super::kind::Handler;
 use super::record::{self, DeadTask, Record, Status};
-use super::{AgentStatus, Event, Limits, SessionError, Sleep, State, Task, TaskSpec, Turn, Wake};
+use super::{
+    AgentEvent, AgentLimits, AgentStatus, SessionError, Sleep, State, Task, TaskSpec, Turn, Wake,
+};
 use crate::echo;
 
 /// The agents of one [`Agents`](super::Agents).
 pub(crate) struct Inner<S> {
     pub store: Arc<S>,
     pub kinds: BTreeMap<String, Arc<dyn Handler>>,
-    pub limits: Limits,
+    pub limits: AgentLimits,
     pub clock: Clock,
     agents: Mutex<BTreeMap<String, Arc<Slot>>>,
     /// How many agents there are, in all and by kind, against the limits.
@@ -40,7 +42,7 @@ pub(crate) struct Inner<S> {
     active: Mutex<Active>,
     /// Which agents sleep on each event.
     sleepers: Mutex<HashMap<String, BTreeSet<String>>>,
-    events: broadcast::Sender<Event>,
+    events: broadcast::Sender<AgentEvent>,
     /// Set by [`Inner::shutdown`]: nothing more starts or is written.
     pub(super) closed: AtomicBool,
 }
@@ -175,7 +177,7 @@ impl Agent {
     }
 
     /// Whether the agent would run a task if it had an active slot.
-    fn wants_slot(&self, limits: &Limits) -> bool {
+    fn wants_slot(&self, limits: &AgentLimits) -> bool {
         self.record.status == Status::Awake
             && self.running.len() < limits.tasks_per_agent
             && self.record.tasks.iter().any(|q| runnable(q, limits))
@@ -184,7 +186,7 @@ impl Agent {
 
 /// Whether a queued task may start: not running, and with attempts left (one without is
 /// waiting to be dead-lettered).
-fn runnable(queued: &record::Queued, limits: &Limits) -> bool {
+fn runnable(queued: &record::Queued, limits: &AgentLimits) -> bool {
     !queued.running && queued.task.attempt < limits.max_attempts
 }
 
@@ -209,7 +211,7 @@ impl<S: Store + 'static> Inner<S> {
     pub fn new(
         store: Arc<S>,
         kinds: BTreeMap<String, Arc<dyn Handler>>,
-        limits: Limits,
+        limits: AgentLimits,
         kind_limits: BTreeMap<String, usize>,
         clock: Clock,
     ) -> Self {
@@ -227,11 +229,11 @@ impl<S: Store + 'static> Inner<S> {
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> broadcast::Receiver<AgentEvent> {
         self.events.subscribe()
     }
 
-    pub fn emit(&self, event: Event) {
+    pub fn emit(&self, event: AgentEvent) {
         event.trace();
         // Nobody listening is fine: the tracing event went out.
         let _ = self.events.send(event);
@@ -239,12 +241,12 @@ impl<S: Store + 'static> Inner<S> {
 
     /// Sends what a change made in the background left to tell: its events, then its
     /// failure, if it failed.
-    pub fn report(&self, agent: &str, events: Vec<Event>, outcome: Result<(), SessionError>) {
+    pub fn report(&self, agent: &str, events: Vec<AgentEvent>, outcome: Result<(), SessionError>) {
         for event in events {
             self.emit(event);
         }
         if let Err(e) = outcome {
-            self.emit(Event::Error {
+            self.emit(AgentEvent::Error {
                 agent: agent.to_owned(),
                 error: e.to_string(),
             });
@@ -332,7 +334,7 @@ impl<S: Store + 'static> Inner<S> {
         slot: &Arc<Slot>,
         agent: &mut Agent,
         woken_by: Option<Wake>,
-        announce: &mut Vec<Event>,
+        announce: &mut Vec<AgentEvent>,
         undo: Option<Record>,
     ) -> Result<(), SessionError> {
         let buried = self.bury_exhausted(&slot.name, agent, announce).await;
@@ -378,7 +380,7 @@ impl<S: Store + 'static> Inner<S> {
         let now = agent.state();
         if now != agent.shown {
             let from = std::mem::replace(&mut agent.shown, now);
-            self.emit(Event::State {
+            self.emit(AgentEvent::State {
                 agent: slot.name.clone(),
                 from,
                 to: now,
@@ -444,7 +446,7 @@ impl<S: Store + 'static> Inner<S> {
         let Ok(handler) = self.handler(&agent.record.kind).cloned() else {
             return; // kinds are checked when an agent is created or restored
         };
-        self.emit(Event::TaskStarted {
+        self.emit(AgentEvent::TaskStarted {
             agent: slot.name.clone(),
             task: id,
             name: task.name.clone(),
@@ -528,14 +530,14 @@ impl<S: Store + 'static> Inner<S> {
         changes: u64,
         outcome: Outcome,
         took: Duration,
-        events: &mut Vec<Event>,
+        events: &mut Vec<AgentEvent>,
     ) {
         let id = task.id;
         let mut failed = |agent: &mut Agent, error: String, dead: bool| {
             agent.stats.failed += 1;
             agent.stats.dead += u64::from(dead);
             agent.stats.last_error = Some(error.clone());
-            events.push(Event::TaskFailed {
+            events.push(AgentEvent::TaskFailed {
                 agent: name.to_owned(),
                 task: id,
                 name: task.name.clone(),
@@ -575,7 +577,7 @@ impl<S: Store + 'static> Inner<S> {
                 agent.stats.done += 1;
                 agent.stats.last_ms = Some(ms);
                 agent.stats.max_ms = agent.stats.max_ms.max(Some(ms));
-                events.push(Event::TaskDone {
+                events.push(AgentEvent::TaskDone {
                     agent: name.to_owned(),
                     task: id,
                     name: task.name.clone(),
@@ -601,7 +603,7 @@ impl<S: Store + 'static> Inner<S> {
         &self,
         name: &str,
         agent: &mut Agent,
-        events: &mut Vec<Event>,
+        events: &mut Vec<AgentEvent>,
     ) -> Result<(), SessionError> {
         self.bury_exhausted(name, agent, events).await?;
         self.save(name, agent).await
@@ -612,7 +614,7 @@ impl<S: Store + 'static> Inner<S> {
         &self,
         name: &str,
         agent: &mut Agent,
-        events: &mut Vec<Event>,
+        events: &mut Vec<AgentEvent>,
     ) -> Result<(), SessionError> {
         let limits = self.limits;
         let exhausted: Vec<(Task, String)> = agent
@@ -629,7 +631,7 @@ impl<S: Store + 'static> Inner<S> {
             .collect();
         for (task, error) in exhausted {
             if let Err(e) = self.bury(name, task.clone(), error).await {
-                events.push(Event::Error {
+                events.push(AgentEvent::Error {
                     agent: name.to_owned(),
                     error: format!("task {} could not be dead-lettered: {e}", task.id),
                 });
@@ -725,8 +727,8 @@ impl<S: Store + 'static> Inner<S> {
     }
 
     /// The event for a task just queued.
-    pub fn queued(&self, agent: &Agent, name: &str, task: &Task) -> Event {
-        Event::TaskQueued {
+    pub fn queued(&self, agent: &Agent, name: &str, task: &Task) -> AgentEvent {
+        AgentEvent::TaskQueued {
             agent: name.to_owned(),
             task: task.id,
             name: task.name.clone(),

@@ -77,9 +77,9 @@ pub enum SessionError {
     /// [`Agents::shutdown`](super::Agents::shutdown) was called.
     #[error("the agents are shut down")]
     ShutDown,
-    /// Creating one more agent would pass [`Limits::agents`](super::Limits::agents).
+    /// Creating one more agent would pass [`AgentLimits::agents`](super::AgentLimits::agents).
     #[error(
-        "cannot create agent `{agent}`: the agents are at their limit of {limit} (raise `session::Limits::agents` on the builder)"
+        "cannot create agent `{agent}`: the agents are at their limit of {limit} (raise `session::AgentLimits::agents` on the builder)"
     )]
     TooManyAgents {
         /// The agent that was not created.
@@ -89,7 +89,7 @@ pub enum SessionError {
     },
     /// Creating one more agent of a kind would pass the kind's limit
     /// ([`Builder::kind_limit`](super::Builder::kind_limit), else
-    /// [`Limits::agents`](super::Limits::agents)).
+    /// [`AgentLimits::agents`](super::AgentLimits::agents)).
     #[error(
         "cannot create agent `{agent}`: the agents of kind `{kind}` are at their limit of {limit} (raise it with `Builder::kind_limit`)"
     )]
@@ -102,9 +102,9 @@ pub enum SessionError {
         limit: usize,
     },
     /// A schedule that would come due more often than
-    /// [`Limits::min_period`](super::Limits::min_period) allows.
+    /// [`AgentLimits::min_period`](super::AgentLimits::min_period) allows.
     #[error(
-        "agent `{agent}`'s schedule {schedule} comes due {gap:?} apart, more often than every {min:?} (lower `session::Limits::min_period` on the builder to allow it)"
+        "agent `{agent}`'s schedule {schedule} comes due {gap:?} apart, more often than every {min:?} (lower `session::AgentLimits::min_period` on the builder to allow it)"
     )]
     TooFrequent {
         /// The agent.
@@ -117,9 +117,9 @@ pub enum SessionError {
         /// The limit.
         min: std::time::Duration,
     },
-    /// One more schedule would pass [`Limits::schedules`](super::Limits::schedules).
+    /// One more schedule would pass [`AgentLimits::schedules`](super::AgentLimits::schedules).
     #[error(
-        "agent `{agent}` has {limit} schedules, its limit (raise `session::Limits::schedules` on the builder)"
+        "agent `{agent}` has {limit} schedules, its limit (raise `session::AgentLimits::schedules` on the builder)"
     )]
     TooManySchedules {
         /// The agent.

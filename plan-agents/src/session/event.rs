@@ -1,17 +1,17 @@
-//! [`Event`]: what happens to agents, for monitoring, as tracing events and on a channel
+//! [`AgentEvent`]: what happens to agents, for monitoring, as tracing events and on a channel
 //! ([`Agents::events`](super::Agents::events)).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{State, Wake};
 
 /// Something that happened to an agent. Each is also a tracing event (target
 /// `plan_agents::session`): state changes and finished tasks at `INFO`, failures at `WARN`,
 /// store failures at `ERROR`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum Event {
+pub enum AgentEvent {
     /// An agent was created.
     Created {
         /// The agent.
@@ -93,12 +93,12 @@ pub enum Event {
     },
 }
 
-impl Event {
+impl AgentEvent {
     /// Writes the event as a tracing event.
     pub(crate) fn trace(&self) {
         match self {
-            Event::Created { agent, kind } => tracing::info!(agent, kind, "agent created"),
-            Event::State {
+            AgentEvent::Created { agent, kind } => tracing::info!(agent, kind, "agent created"),
+            AgentEvent::State {
                 agent,
                 from,
                 to,
@@ -111,26 +111,26 @@ impl Event {
                     tracing::info!(agent, from = from.as_str(), to = to.as_str(), "agent state")
                 }
             },
-            Event::TaskQueued {
+            AgentEvent::TaskQueued {
                 agent,
                 task,
                 name,
                 queued,
             } => tracing::debug!(agent, task, name, queued, "task queued"),
-            Event::TaskStarted {
+            AgentEvent::TaskStarted {
                 agent,
                 task,
                 name,
                 attempt,
             } => tracing::debug!(agent, task, name, attempt, "task started"),
-            Event::TaskDone {
+            AgentEvent::TaskDone {
                 agent,
                 task,
                 name,
                 ms,
                 ..
             } => tracing::info!(agent, task, name, ms, "task done"),
-            Event::TaskFailed {
+            AgentEvent::TaskFailed {
                 agent,
                 task,
                 name,
@@ -138,7 +138,7 @@ impl Event {
                 error,
                 dead,
             } => tracing::warn!(agent, task, name, attempt, error, dead, "task failed"),
-            Event::Error { agent, error } => tracing::error!(agent, error, "agent error"),
+            AgentEvent::Error { agent, error } => tracing::error!(agent, error, "agent error"),
         }
     }
 }

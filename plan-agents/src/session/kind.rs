@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use plan_runtime::Plan;
+use plan_runtime::run::Options;
+use plan_runtime::{Plan, PlanExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -29,18 +30,104 @@ pub(crate) trait Handler: Send + Sync {
     ) -> BoxFuture<'static, Result<Turn<serde_json::Value>, String>>;
 }
 
+/// A kind of agent: the plan that runs its tasks, each as a [`Turn`] of the agent's state,
+/// with the context its steps take and the [`Options`] each turn's run is given (a budget
+/// all the turns of every agent of the kind spend from, a deadline per turn, a monitor).
+/// Register it with [`Builder::kind`](super::Builder::kind); a plain plan is a kind with no
+/// context and no options.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use plan_agents::session::{Agents, Kind, Turn};
+/// use plan_runtime::prelude::*;
+/// use plan_runtime::run::Options;
+/// use plan_state::store::InMemory;
+///
+/// struct Greeting(&'static str);
+/// fn greet(mut turn: Turn<()>, greeting: &Greeting) -> Turn<()> {
+///     turn.output = serde_json::json!(greeting.0);
+///     turn
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let greeter = Kind::new(plan! { greet })
+///     .ctx(Greeting("hello"))
+///     .options(Options::new().timeout(Duration::from_secs(30)));
+/// let agents = Agents::builder(Arc::new(InMemory::new())).kind("greeter", greeter).start().await.unwrap();
+/// agents.create("ada", "greeter", None).await.unwrap();
+/// # });
+/// ```
+pub struct Kind<P, C = ()> {
+    plan: P,
+    ctx: C,
+    options: Options,
+}
+
+impl<P> Kind<P> {
+    /// The kind whose tasks `plan` runs.
+    pub fn new(plan: P) -> Self {
+        Kind {
+            plan,
+            ctx: (),
+            options: Options::new(),
+        }
+    }
+}
+
+impl<P, C> Kind<P, C> {
+    /// With the context that the plan's steps taking `&D` receive: a bus, a store, a client.
+    pub fn ctx<D>(self, ctx: D) -> Kind<P, D> {
+        Kind {
+            plan: self.plan,
+            ctx,
+            options: self.options,
+        }
+    }
+
+    /// With the options each turn's run is given.
+    pub fn options(self, options: Options) -> Self {
+        Kind { options, ..self }
+    }
+}
+
+/// What [`Builder::kind`](super::Builder::kind) takes: a [`Kind`], or a plan over `Turn<St>`
+/// with no context (a kind with nothing else).
+pub trait IntoKind<St> {
+    /// The plan.
+    type Plan;
+    /// Its context.
+    type Ctx;
+    /// The kind.
+    fn into_kind(self) -> Kind<Self::Plan, Self::Ctx>;
+}
+
+impl<St, P: Plan<Turn<St>, (), Out = Turn<St>>> IntoKind<St> for P {
+    type Plan = P;
+    type Ctx = ();
+    fn into_kind(self) -> Kind<P> {
+        Kind::new(self)
+    }
+}
+
+impl<St, P: Plan<Turn<St>, C, Out = Turn<St>>, C> IntoKind<St> for Kind<P, C> {
+    type Plan = P;
+    type Ctx = C;
+    fn into_kind(self) -> Kind<P, C> {
+        self
+    }
+}
+
 /// A kind from a plan over `Turn<St>` with context `C`.
 pub(crate) struct Typed<St, P, C> {
-    plan: Arc<P>,
-    context: Arc<C>,
+    kind: Arc<Kind<P, C>>,
     state: PhantomData<fn() -> St>,
 }
 
 impl<St, P, C> Typed<St, P, C> {
-    pub fn new(plan: P, context: C) -> Self {
+    pub fn new(kind: Kind<P, C>) -> Self {
         Typed {
-            plan: Arc::new(plan),
-            context: Arc::new(context),
+            kind: Arc::new(kind),
             state: PhantomData,
         }
     }
@@ -68,7 +155,7 @@ where
         &self,
         turn: Turn<serde_json::Value>,
     ) -> BoxFuture<'static, Result<Turn<serde_json::Value>, String>> {
-        let (plan, context) = (self.plan.clone(), self.context.clone());
+        let kind = Arc::clone(&self.kind);
         Box::pin(async move {
             let state = decode::<St>(turn.state)
                 .map_err(|e| format!("the agent's state cannot be read: {e}"))?;
@@ -79,7 +166,8 @@ where
                 output: turn.output,
                 sleep: turn.sleep,
             };
-            let run = AssertUnwindSafe(plan.run_with(turn, &context)).catch_unwind();
+            let run = kind.plan.run(turn).ctx(&kind.ctx).options(&kind.options);
+            let run = AssertUnwindSafe(run).catch_unwind();
             let done = match run.await {
                 Ok(Ok(done)) => done,
                 Ok(Err(error)) => return Err(error.to_string()),

@@ -8,12 +8,12 @@ use plan_state::store::Store;
 
 use super::engine::{Agent, Inner, Slot};
 use super::record::Status;
-use super::{Event, SessionError};
+use super::{AgentEvent, SessionError};
 
 impl<S: Store + 'static> Inner<S> {
     /// After a restart: every attempt that was running when the process stopped failed. The
     /// events to send for them; nothing is written yet.
-    pub fn recover(&self, name: &str, agent: &mut Agent) -> Vec<Event> {
+    pub fn recover(&self, name: &str, agent: &mut Agent) -> Vec<AgentEvent> {
         let mut events = Vec::new();
         for queued in agent.record.tasks.iter_mut().filter(|q| q.running) {
             let error = format!("the process stopped during attempt {}", queued.task.attempt);
@@ -22,7 +22,7 @@ impl<S: Store + 'static> Inner<S> {
             queued.error = Some(error.clone());
             agent.stats.failed += 1;
             agent.stats.dead += u64::from(dead);
-            events.push(Event::TaskFailed {
+            events.push(AgentEvent::TaskFailed {
                 agent: name.to_owned(),
                 task: queued.task.id,
                 name: queued.task.name.clone(),
@@ -56,7 +56,7 @@ impl<S: Store + 'static> Inner<S> {
             } else {
                 "the agent was stopped before the task ran".to_owned()
             };
-            events.push(Event::TaskFailed {
+            events.push(AgentEvent::TaskFailed {
                 agent: slot.name.clone(),
                 task: queued.task.id,
                 name: queued.task.name.clone(),

@@ -1,4 +1,4 @@
-//! [`Limits`]: how many agents there may be, how much each may queue, run and schedule, and
+//! [`AgentLimits`]: how many agents there may be, how much each may queue, run and schedule, and
 //! how often a task is tried.
 
 use std::time::Duration;
@@ -12,14 +12,14 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use plan_agents::session::Limits;
+/// use plan_agents::session::AgentLimits;
 ///
-/// let limits = Limits { active_agents: 4, agents: 100, ..Limits::default() };
+/// let limits = AgentLimits { active_agents: 4, agents: 100, ..AgentLimits::default() };
 /// assert_eq!((limits.queue, limits.tasks_per_agent, limits.max_attempts), (64, 1, 3));
 /// assert_eq!((limits.schedules, limits.min_period), (16, Duration::from_secs(1)));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
+pub struct AgentLimits {
     /// Agents there may be, stopped ones included (they stay in the store); one more is
     /// refused with [`SessionError::TooManyAgents`](super::SessionError::TooManyAgents).
     /// Agents of each kind are at most as many, or fewer with
@@ -32,7 +32,7 @@ pub struct Limits {
     /// [`Agents::schedule`](super::Agents::schedule), [mail](super::Agents::mail), a
     /// schedule coming due, a replay of dead tasks. One more is refused with
     /// [`SessionError::QueueFull`](super::SessionError::QueueFull) (from a schedule, told as
-    /// an [`Event::Error`](super::Event::Error)). 64 by default.
+    /// an [`AgentEvent::Error`](super::AgentEvent::Error)). 64 by default.
     pub queue: usize,
     /// Schedules ([`Agents::every`](super::Agents::every)) an agent may have; one more is
     /// refused with [`SessionError::TooManySchedules`](super::SessionError::TooManySchedules).
@@ -71,9 +71,9 @@ pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), super::Se
     Ok(())
 }
 
-impl Default for Limits {
+impl Default for AgentLimits {
     fn default() -> Self {
-        Limits {
+        AgentLimits {
             agents: 10_000,
             queue: 64,
             schedules: 16,

@@ -7,10 +7,10 @@
 //! and the task, and gives back the new state, an output, and maybe a [`Sleep`].
 //!
 //! * **States** ([`State`]): idle, active, sleeping, waiting (for a slot under
-//!   [`Limits::active_agents`]) and stopped; every change is an [`Event`].
+//!   [`AgentLimits::active_agents`]) and stopped; every change is an [`AgentEvent`].
 //! * **Queues**: tasks queue by priority, then in order ([`Agents::schedule`],
-//!   [`Agents::mail`]); an agent runs [`Limits::tasks_per_agent`] at once, and refuses more
-//!   than [`Limits::queue`] queued.
+//!   [`Agents::mail`]); an agent runs [`AgentLimits::tasks_per_agent`] at once, and refuses more
+//!   than [`AgentLimits::queue`] queued.
 //! * **Sleep and wake**: [`Agents::sleep`] (or a turn's [`Turn::sleep`]) until a time, a
 //!   named event ([`Agents::signal`]), mail at or above a priority, or [`Agents::wake`];
 //!   [`Agents::every`] queues a task on a [`Schedule`], which
@@ -18,7 +18,7 @@
 //! * **Kept in a store** (any [`plan_state::store::Store`]): each agent's record, written
 //!   before anything it says happens, so that a restart ([`Builder::start`]) restores every
 //!   agent with its state, queue, sleep and schedules. An attempt a crash cut off is tried
-//!   again; a task that fails [`Limits::max_attempts`] times is dead-lettered
+//!   again; a task that fails [`AgentLimits::max_attempts`] times is dead-lettered
 //!   ([`Agents::dead_tasks`], [`Agents::replay_dead_tasks`]).
 //! * **Monitoring**: [`Agents::events`] and tracing events for state changes, queue depths,
 //!   task durations and errors; [`Agents::snapshot`] for all agents at one moment.
@@ -26,16 +26,16 @@
 //! # Limits
 //!
 //! What a caller can make the agents hold is bounded, for every caller alike (code in
-//! process, a client of the control API), by [`Limits`] set on the [`Builder`]; going past
+//! process, a client of the control API), by [`AgentLimits`] set on the [`Builder`]; going past
 //! one is an error that names the limit and how to raise it, and changes nothing:
 //!
 //! | what | limit | default | refused with |
 //! | --- | --- | --- | --- |
-//! | agents, in all (stopped ones too) | [`Limits::agents`] | 10,000 | [`SessionError::TooManyAgents`] |
-//! | agents of one kind | [`Builder::kind_limit`] | [`Limits::agents`] | [`SessionError::KindFull`] |
-//! | tasks queued per agent, however they come | [`Limits::queue`] | 64 | [`SessionError::QueueFull`] |
-//! | schedules per agent | [`Limits::schedules`] | 16 | [`SessionError::TooManySchedules`] |
-//! | time between two runs of a schedule | [`Limits::min_period`] | 1 s | [`SessionError::TooFrequent`] |
+//! | agents, in all (stopped ones too) | [`AgentLimits::agents`] | 10,000 | [`SessionError::TooManyAgents`] |
+//! | agents of one kind | [`Builder::kind_limit`] | [`AgentLimits::agents`] | [`SessionError::KindFull`] |
+//! | tasks queued per agent, however they come | [`AgentLimits::queue`] | 64 | [`SessionError::QueueFull`] |
+//! | schedules per agent | [`AgentLimits::schedules`] | 16 | [`SessionError::TooManySchedules`] |
+//! | time between two runs of a schedule | [`AgentLimits::min_period`] | 1 s | [`SessionError::TooFrequent`] |
 //! | task and event names | [`MAX_NAME`] | 255 bytes | [`SessionError::NameTooLong`] |
 //!
 //! An agent's name is a bus [`Name`]: 64 bytes at most. Errors echo at most 64 bytes of a
@@ -101,8 +101,9 @@ use tokio::sync::broadcast;
 
 pub use builder::Builder;
 pub use error::SessionError;
-pub use event::Event;
-pub use limits::{Limits, MAX_NAME};
+pub use event::AgentEvent;
+pub use kind::{IntoKind, Kind};
+pub use limits::{AgentLimits, MAX_NAME};
 pub use record::DeadTask;
 pub use snapshot::{AgentStatus, Snapshot};
 pub use state::{Sleep, State, Wake};
@@ -171,7 +172,7 @@ impl<S: Store + 'static> Agents<S> {
             return Err(exists());
         }
         place.keep();
-        self.inner.emit(Event::Created {
+        self.inner.emit(AgentEvent::Created {
             agent: name.to_owned(),
             kind: kind.to_owned(),
         });
@@ -289,8 +290,8 @@ impl<S: Store + 'static> Agents<S> {
     /// Queues `task` for `agent` each time `schedule` comes due, from now on (waking it if it
     /// sleeps); returns when it first comes due (ms since the Unix epoch), if ever.
     ///
-    /// Refused if it would come due more often than [`Limits::min_period`], if the agent has
-    /// [`Limits::schedules`] already, or if the task's name is longer than [`MAX_NAME`].
+    /// Refused if it would come due more often than [`AgentLimits::min_period`], if the agent has
+    /// [`AgentLimits::schedules`] already, or if the task's name is longer than [`MAX_NAME`].
     ///
     /// ```
     /// use std::sync::Arc;
@@ -446,9 +447,9 @@ impl<S: Store + 'static> Agents<S> {
         Ok(replayed.len())
     }
 
-    /// Every [`Event`] from now on. A receiver that falls more than 1,024 events behind is
+    /// Every [`AgentEvent`] from now on. A receiver that falls more than 1,024 events behind is
     /// told how many it missed (`RecvError::Lagged`); the tracing events have them all.
-    pub fn events(&self) -> broadcast::Receiver<Event> {
+    pub fn events(&self) -> broadcast::Receiver<AgentEvent> {
         self.inner.subscribe()
     }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-/// Where an agent is. Every change is an [`Event::State`](super::Event::State).
+/// Where an agent is. Every change is an [`AgentEvent::State`](super::AgentEvent::State).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -17,7 +17,7 @@ pub enum State {
     /// running finish).
     Sleeping,
     /// Awake with tasks queued, but not running any because as many agents as
-    /// [`Limits::active_agents`](super::Limits::active_agents) allows are active; it runs
+    /// [`AgentLimits::active_agents`](super::AgentLimits::active_agents) allows are active; it runs
     /// once one of them is done, first come first served.
     Waiting,
     /// Stopped for good: it runs nothing more.
@@ -139,7 +139,7 @@ mod millis {
     }
 }
 
-/// What woke a sleeping agent, in its [`Event::State`](super::Event::State).
+/// What woke a sleeping agent, in its [`AgentEvent::State`](super::AgentEvent::State).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum Wake {

@@ -15,7 +15,7 @@ pub struct Task {
     pub priority: u8,
     /// Which attempt this is: 1 for the first. An attempt whose plan failed, or that was cut
     /// off by a crash, is followed by another until
-    /// [`Limits::max_attempts`](super::Limits::max_attempts).
+    /// [`AgentLimits::max_attempts`](super::AgentLimits::max_attempts).
     pub attempt: u32,
 }
 

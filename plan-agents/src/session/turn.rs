@@ -38,7 +38,7 @@ pub struct Turn<St> {
     /// The agent's state: as it was before the task, and as the plan leaves it.
     pub state: St,
     /// What the task gives out (`null` until the plan sets it): sent with
-    /// [`Event::TaskDone`](super::Event::TaskDone).
+    /// [`AgentEvent::TaskDone`](super::AgentEvent::TaskDone).
     pub output: serde_json::Value,
     /// Set by the plan to put the agent to sleep once the task is done.
     pub sleep: Option<Sleep>,

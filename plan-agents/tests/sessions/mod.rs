@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use plan_agents::session::{Agents, Limits, Sleep, Turn};
+use plan_agents::session::{AgentLimits, Agents, Kind, Sleep, Turn};
 use plan_runtime::prelude::*;
 use plan_state::store::Store;
 use serde::{Deserialize, Serialize};
@@ -98,9 +98,13 @@ pub async fn work(mut turn: Turn<Count>, probe: &Probe) -> Result<Turn<Count>, s
 }
 
 /// Agents of kind `worker` (the plan `work`) over `store`.
-pub async fn start<S: Store + 'static>(store: Arc<S>, probe: &Probe, limits: Limits) -> Agents<S> {
+pub async fn start<S: Store + 'static>(
+    store: Arc<S>,
+    probe: &Probe,
+    limits: AgentLimits,
+) -> Agents<S> {
     Agents::builder(store)
-        .kind_with("worker", plan! { work }, probe.clone())
+        .kind("worker", Kind::new(plan! { work }).ctx(probe.clone()))
         .limits(limits)
         .start()
         .await

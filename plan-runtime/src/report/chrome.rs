@@ -23,7 +23,7 @@ use super::record::{NodeRecord, RunReport};
 /// let p = plan! { par(all) { inc, inc } };
 /// # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
 /// # rt.block_on(async {
-/// let (_, report) = p.run_reported(1).await;
+/// let (_, report) = p.run(1).reported().await;
 /// let json = serde_json::to_value(report.chrome_trace()).unwrap();
 /// let events = json["traceEvents"].as_array().unwrap();
 /// assert!(events.iter().any(|e| e["ph"] == "X" && e["name"] == "inc"));

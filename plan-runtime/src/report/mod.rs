@@ -16,7 +16,7 @@
 //!
 //! # let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
 //! # rt.block_on(async {
-//! let (text, report) = writer.run_reported("plans".to_owned()).await;
+//! let (text, report) = writer.run("plans".to_owned()).reported().await;
 //! assert!(text.is_ok());
 //! assert_eq!(report.wall, Duration::from_millis(50));
 //! assert_eq!(report.find("body").unwrap().start, Duration::from_millis(10));
@@ -45,14 +45,12 @@
 
 mod chrome;
 mod event;
-mod observe;
 mod record;
 mod recorder;
 mod timeline;
 
 pub use chrome::{ChromeTrace, TraceArgs, TraceEvent};
 pub use event::{Event, EventKind, Events};
-pub use observe::Observe;
 pub use record::{Barrier, NodeRecord, Outcome, RunReport};
 pub use recorder::Recorder;
 pub use timeline::Timeline;

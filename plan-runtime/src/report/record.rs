@@ -22,7 +22,7 @@ use serde::{Serialize, Serializer};
 ///
 /// # let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
 /// # rt.block_on(async {
-/// let (out, report) = p.run_reported(100).await;
+/// let (out, report) = p.run(100).reported().await;
 /// assert_eq!(out.unwrap(), (100, 100));
 /// assert_eq!(report.wall, Duration::from_millis(100));
 /// assert_eq!(report.busy, Duration::from_millis(200)); // two steps of 100 ms each
@@ -197,7 +197,7 @@ impl NodeRecord {
     /// fn inc(x: u32) -> u32 { x + 1 }
     /// let p = plan! { par(all) { inc, inc } };
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-    /// let (_, report) = rt.block_on(p.run_reported(1));
+    /// let (_, report) = rt.block_on(p.run(1).reported());
     /// let par = report.find("par").unwrap();
     /// let at = par.location;
     /// assert_eq!(par.label().to_string(), format!("par(all) at {}:{}", at.file_name(), at.line));

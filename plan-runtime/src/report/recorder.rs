@@ -14,7 +14,7 @@ use super::record::{Barrier, NodeRecord, Outcome, RunReport, add_to};
 
 /// Records one run: every node instance's start, end, attempts, outcome and time waited for
 /// limits, and the barrier of every parallel group. Make one, run a plan with it
-/// ([`Observe::run_recorded`](super::Observe::run_recorded)), then take its [`RunReport`].
+/// ([`Run::monitor`](crate::Run::monitor)), then take its [`RunReport`].
 /// [`Recorder::with_events`] also streams what happens, live, for progress displays.
 ///
 /// Times come from tokio's clock, so under a paused test clock they are exact virtual times.
@@ -31,7 +31,7 @@ use super::record::{Barrier, NodeRecord, Outcome, RunReport, add_to};
 /// # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
 /// # rt.block_on(async {
 /// let recorder = Recorder::new();
-/// assert_eq!(p.run_recorded(1, &(), &recorder).await.unwrap(), 4);
+/// assert_eq!(p.run(1).monitor(&recorder).await.unwrap(), 4);
 /// let report = recorder.into_report();
 /// assert_eq!(report.nodes.len(), 3); // the plan and its two steps
 /// # });
@@ -89,7 +89,7 @@ impl Recorder {
     /// # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     /// # rt.block_on(async {
     /// let (recorder, events) = Recorder::with_events();
-    /// p.run_recorded(1, &(), &recorder).await.unwrap();
+    /// p.run(1).monitor(&recorder).await.unwrap();
     /// drop(recorder);
     /// let kinds: Vec<_> = events.map(|e| (e.name, e.kind)).collect().await;
     /// assert_eq!(kinds[1], ("inc", EventKind::Started));

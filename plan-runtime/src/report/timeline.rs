@@ -25,7 +25,7 @@ use super::record::{NodeRecord, Outcome, RunReport};
 ///
 /// # let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
 /// # rt.block_on(async {
-/// let (_, report) = p.run_reported(1).await;
+/// let (_, report) = p.run(1).reported().await;
 /// let chart = report.timeline().width(10).to_string();
 /// assert_eq!(chart, "\
 /// demo    0 ms ┃██████████┃ 50 ms  ok

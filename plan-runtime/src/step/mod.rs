@@ -14,6 +14,9 @@ use std::marker::PhantomData;
 
 use plan_core::{Cx, Describe, NodeRef, Plan, PlanError};
 
+// The markers that record how a step is called: named only by `plan!`'s and `step!`'s
+// expansions, so not part of the documented API.
+#[doc(hidden)]
 pub use classify::{Awaits, Fallible, IsPlan, Plain, PlanResult, Returns, Tag, WithCtx};
 
 /// A function or closure adapted into a [`Plan`]; `K` records how it is called. Made by

@@ -2,6 +2,7 @@
 //! construct — by autoref specialization; the macro brings them into scope with a glob import.
 
 use super::*;
+use crate::arity::for_each_arity;
 
 /// What a step produces, given what flows into it and the plan's context.
 pub struct OutProbe<L, S, X>(pub Ty<L>, pub S, pub X);
@@ -193,7 +194,7 @@ pub trait TupleOther {
 impl<T> TupleOther for TupleProbe<T> {}
 
 macro_rules! tuple_known {
-    ($($T:ident),+) => {
+    ($($T:ident $i:tt),+) => {
         impl<$($T),+> TupleKnown for &TupleProbe<($(Known<$T>,)+)> {
             type All = Known<($($T,)+)>;
             type Settled = Known<($(Result<$T, PlanError>,)+)>;
@@ -206,18 +207,7 @@ macro_rules! tuple_known {
         }
     };
 }
-tuple_known!(A);
-tuple_known!(A, B);
-tuple_known!(A, B, C);
-tuple_known!(A, B, C, D);
-tuple_known!(A, B, C, D, E);
-tuple_known!(A, B, C, D, E, F);
-tuple_known!(A, B, C, D, E, F, G);
-tuple_known!(A, B, C, D, E, F, G, H);
-tuple_known!(A, B, C, D, E, F, G, H, I);
-tuple_known!(A, B, C, D, E, F, G, H, I, J);
-tuple_known!(A, B, C, D, E, F, G, H, I, J, K);
-tuple_known!(A, B, C, D, E, F, G, H, I, J, K, L);
+for_each_arity!(tuple_known);
 
 // --- `each`: the items of its input. -------------------------------------------------
 

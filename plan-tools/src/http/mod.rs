@@ -30,6 +30,7 @@
 
 mod budget;
 mod error;
+mod journal;
 mod request;
 mod retry;
 

@@ -30,6 +30,10 @@ use crate::redact::{Redactor, shown};
 /// `client_secret`, `signature`, or, as presigned URLs name them, `sig`, `X-Amz-Signature`,
 /// `X-Amz-Security-Token` or `X-Goog-Signature` (names compared without case).
 ///
+/// It is serde, for a durable run's journal and a bus, as long as it carries no secret:
+/// one that does is refused rather than written down in clear (see
+/// [`Serialize for Request`](#impl-Serialize-for-Request)).
+///
 /// ```
 /// use plan_tools::http::Request;
 ///
@@ -205,6 +209,10 @@ impl fmt::Debug for Request {
 }
 
 /// What a server answered: the status, headers and the whole body (up to the tool's cap).
+///
+/// It is serde, so that a durable run journals an HTTP step's answer and a resumed run does
+/// not call the server again; the headers that set or carry credentials (`Set-Cookie`,
+/// `Authorization`, ..) are left out of what it writes.
 #[derive(Clone)]
 pub struct Response {
     /// The status code.

@@ -1,14 +1,19 @@
-//! [`Limits`] and [`Limited`]: any plan, behind a rate limit, a concurrency limit and a
-//! circuit breaker.
+//! [`Limits`] and [`Limited`]: any plan, behind the run's budget, a rate limit, a concurrency
+//! limit and a circuit breaker — a layer (see [`plan_runtime::layer`]).
 
 use std::time::Duration;
 
-use plan_core::{Cx, Describe, GraphBuilder, NodeInfo, NodeRef, Plan, PlanError};
+use plan_core::{Cx, Describe, NodeRef, Plan, PlanError};
+use plan_runtime::layer::{Layer, Layered, Middleware};
 
-use super::{BreakerOpen, CircuitBreaker, ConcurrencyLimit, RateLimit};
+use super::{CircuitBreaker, ConcurrencyLimit, RateLimit};
+use crate::budget::{Budget, BudgetExceeded, Charge};
+use crate::http::HttpError;
 
 /// The limits to put around a plan: any of a [`RateLimit`], a [`ConcurrencyLimit`] and a
-/// [`CircuitBreaker`]. [`Limits::wrap`] puts them around a plan, giving a [`Limited`] plan.
+/// [`CircuitBreaker`], and the budget of the run, if it carries one. [`Limits::wrap`] puts
+/// them around a plan, giving a [`Limited`] plan; `Limits` is a [`Layer`] (for
+/// `#[layer(limits)]` in a `plan!`, or a [`Layers`](plan_runtime::layer::Layers) stack).
 ///
 /// A `Limits` is cheap to clone, and its clones (and every plan wrapped with it) share the
 /// same limits; so do plans wrapped with different `Limits` holding clones of one limit.
@@ -30,33 +35,42 @@ pub struct Limits {
     breaker: Option<CircuitBreaker>,
 }
 
-/// A plan behind [`Limits`], made by [`Limits::wrap`]. It is a [`Plan`] with the same input
-/// and output as the plan inside, and describes itself as that plan does (a plan's graph is
-/// the same with or without limits).
+/// A plan behind [`Limits`], made by [`Limits::wrap`] (or by [`Limits`] as a
+/// [`Layer`]): a [`Layered`] plan, with the same input, output and graph as the plan inside
+/// (a plan's graph is the same with or without limits).
 ///
-/// A call:
+/// A call goes through the limits in the order of
+/// [`plan_runtime::layer`](plan_runtime::layer#order), fail-fast checks before any wait:
 ///
-/// 1. is refused at once with [`BreakerOpen`] if the breaker is open (or half-open with its
+/// 1. it is refused at once if the run's [`Budget`] (found among the run's extensions) would
+///    refuse any call now — its requests or wall time are spent, or its tokens or money are
+///    already over their limit — with [`BudgetExceeded`](crate::budget::BudgetExceeded);
+/// 2. it is refused at once with [`BreakerOpen`](super::BreakerOpen) if the breaker is open (or half-open with its
 ///    probe running);
-/// 2. waits for a concurrency slot, then for the rate limit (in that order, so that a call
+/// 3. it waits for a concurrency slot, then for the rate limit (in that order, so that a call
 ///    starts as soon as it is admitted by the rate limit, and calls that waited for slots
 ///    don't start in a burst);
-/// 3. asks the breaker again — it may have opened while the call waited — and is refused, or
-///    runs (as the probe, if the breaker is half-open);
-/// 4. runs the plan inside, holding its concurrency slot, and tells the breaker how it went:
-///    any error is a failure except [`PlanError::Cancelled`], which counts for nothing.
+/// 4. it asks the budget and the breaker again — either may have changed while it waited —
+///    and is refused, or runs (as the breaker's probe, if the breaker is half-open);
+/// 5. it runs the plan inside, holding its concurrency slot, and tells the breaker how it
+///    went: any error is a failure except [`PlanError::Cancelled`] and a refusal by the budget,
+///    which count for nothing.
 ///
-/// A refusal is `PlanError::step(node, BreakerOpen { .. })` naming the step being run (the
-/// node of the `plan!` around this plan). Waiting never fails; in a run that is reported on
-/// (`run_reported`, a [`Recorder`](plan_runtime::report::Recorder)) the step's
+/// So a call the budget refuses takes no rate-limit slot and no probe. The budget is only
+/// *asked* here: the call inside (a model step, an HTTP step) reserves its own estimate when
+/// it is sent and settles it with what it spent, which only it knows — a reservation taken
+/// here could be neither sized (a model call's estimate is its prompt and `max_tokens`) nor
+/// settled, and would count the request twice. Parallel calls may pass the check together and
+/// one of them be refused by the call itself after its wait.
+///
+/// A refusal is `PlanError::step(node, error)` naming the step being run (the node of the
+/// `plan!` around this plan); get the error back with `err.step_error::<BreakerOpen>()` or
+/// `err.step_error::<BudgetExceeded>()`. Waiting never fails; in a run that is reported on
+/// (`.reported()`, a [`Recorder`](plan_runtime::report::Recorder)) the step's
 /// [`NodeRecord::waited`](plan_runtime::report::NodeRecord::waited) holds the time it waited,
 /// reported through [`Monitor::waited`](plan_core::Monitor::waited) (only when it did wait;
 /// without a monitor, nothing is reported).
-#[derive(Clone, Debug)]
-pub struct Limited<P> {
-    limits: Limits,
-    inner: P,
-}
+pub type Limited<P> = Layered<Limits, P>;
 
 impl Limits {
     /// No limits yet.
@@ -107,51 +121,46 @@ impl Limits {
     /// function made a plan with `plan_runtime::step!`:
     /// `plan! { each(all) { (limits.wrap(step!(search))) } }`.
     pub fn wrap<P>(&self, plan: P) -> Limited<P> {
-        Limited {
-            limits: self.clone(),
-            inner: plan,
-        }
+        self.layer(plan)
     }
 }
 
-impl<P> Limited<P> {
-    /// The limits around the plan.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
+impl<P> Layer<P> for Limits {
+    type Plan = Limited<P>;
 
-    /// The plan inside.
-    pub fn inner(&self) -> &P {
-        &self.inner
+    fn layer(&self, plan: P) -> Limited<P> {
+        Layered::new(self.clone(), plan)
     }
 }
 
-impl<P: Describe> Describe for Limited<P> {
-    fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {
-        self.inner.describe(graph, preds)
-    }
+impl Describe for Limits {}
 
-    fn info(&self) -> Option<&'static NodeInfo> {
-        self.inner.info()
-    }
-}
-
-impl<In, Ctx, P> Plan<In, Ctx> for Limited<P>
+impl<In, Out, Ctx> Middleware<In, Out, Ctx> for Limits
 where
     In: Send,
+    Out: Send,
     Ctx: Sync,
-    P: Plan<In, Ctx>,
 {
-    type Out = P::Out;
-
-    async fn call(&self, input: In, cx: Cx<'_, Ctx>) -> Result<P::Out, PlanError> {
-        let refused = |open: BreakerOpen| PlanError::step(NodeRef::current(&cx), open);
-        let limits = &self.limits;
-        // Fail fast: a call the breaker would refuse does not wait in line first.
-        if let Some(breaker) = &limits.breaker {
-            breaker.check().map_err(refused)?;
+    async fn around<P>(&self, input: In, cx: Cx<'_, Ctx>, next: &P) -> Result<Out, PlanError>
+    where
+        P: Plan<In, Ctx, Out = Out>,
+    {
+        let node = || NodeRef::current(&cx);
+        // The budget is asked with the least any call spends: a budget that refuses it
+        // refuses every call.
+        let budget = cx.extension::<Budget>();
+        let ask_budget = || match budget {
+            Some(budget) => budget
+                .check(&Charge::request())
+                .map_err(|e| PlanError::step(node(), e)),
+            None => Ok(()),
+        };
+        // Fail fast: a call the budget or the breaker would refuse does not wait in line.
+        ask_budget()?;
+        if let Some(breaker) = &self.breaker {
+            breaker.check().map_err(|e| PlanError::step(node(), e))?;
         }
-        let _slot = match &limits.concurrency {
+        let _slot = match &self.concurrency {
             Some(limit) => {
                 let slot = limit.acquire().await;
                 report_wait(&cx, "concurrency limit", slot.waited());
@@ -159,25 +168,39 @@ where
             }
             None => None,
         };
-        if let Some(rate) = &limits.rate {
+        if let Some(rate) = &self.rate {
             let waited = rate.acquire().await;
             report_wait(&cx, "rate limit", waited);
         }
-        let call = match &limits.breaker {
-            Some(breaker) => Some(breaker.admit().map_err(refused)?),
+        // Asked again after the waits (others spent meanwhile), before the breaker's probe
+        // is taken: a call the budget now refuses must not be the probe.
+        ask_budget()?;
+        let call = match &self.breaker {
+            Some(breaker) => Some(breaker.admit().map_err(|e| PlanError::step(node(), e))?),
             None => None,
         };
-        let out = self.inner.call(input, cx).await;
+        let out = next.call(input, cx).await;
         match (call, &out) {
             (None, _) => {}
             (Some(call), Ok(_)) => call.succeeded(),
-            // Cancelled from outside: says nothing about the service (a probe's drop makes
-            // way for the next probe).
-            (Some(call), Err(err)) if err.is_cancelled() => drop(call),
+            // Cancelled from outside, or refused by the budget when it was about to be sent
+            // (a call in parallel took the last of it): says nothing about the service (a
+            // probe's drop makes way for the next probe).
+            (Some(call), Err(err)) if err.is_cancelled() || over_budget(err) => drop(call),
             (Some(call), Err(_)) => call.failed(),
         }
         out
     }
+}
+
+/// Whether `err` is a call refused by the run's budget before it was sent, by a tool of this
+/// crate: a model step's [`BudgetExceeded`], an HTTP step's [`HttpError::OverBudget`].
+fn over_budget(err: &PlanError) -> bool {
+    err.step_error::<BudgetExceeded>().is_some()
+        || matches!(
+            err.step_error::<HttpError>(),
+            Some(HttpError::OverBudget(_))
+        )
 }
 
 /// Tells the run's monitor, if any, that the node being run waited `waited` for `on`.

@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use crate::llm::error::{EXCERPT_CHARS, excerpt};
 use crate::llm::{
-    ApiKey, ChatOptions, ChatRequest, Completion, Llm, LlmError, Message, StreamEvent, Usage,
+    ApiKey, ChatMessage, ChatOptions, ChatRequest, Completion, Llm, LlmError, StreamEvent, Usage,
 };
 use crate::redact::{Redactor, url_for_debug};
 
@@ -353,7 +353,7 @@ impl<C: Sync> plan_core::Plan<ChatRequest, C> for OpenAi {
 #[derive(Serialize)]
 struct WireRequest<'a> {
     model: &'a str,
-    messages: &'a [Message],
+    messages: &'a [ChatMessage],
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]

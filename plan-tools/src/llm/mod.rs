@@ -53,8 +53,8 @@ pub use error::{EXCERPT_CHARS, LlmError};
 pub use key::ApiKey;
 pub use step::Chat;
 pub use types::{
-    ChatOptions, ChatRequest, Choice, Completion, Content, FunctionCall, FunctionDelta, Message,
-    Role, StreamEvent, ToolCall, ToolCallDelta, Usage,
+    ChatMessage, ChatOptions, ChatRequest, Choice, Completion, Content, FunctionCall,
+    FunctionDelta, Role, StreamEvent, ToolCall, ToolCallDelta, Usage,
 };
 
 use futures::StreamExt as _;

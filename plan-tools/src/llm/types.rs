@@ -40,7 +40,7 @@ pub enum Content {
 
 /// One message of a conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Message {
+pub struct ChatMessage {
     /// Who wrote it.
     pub role: Role,
     /// What it says; `None` for an assistant message that only calls tools.
@@ -64,10 +64,10 @@ pub struct Message {
     pub extra: Map<String, Value>,
 }
 
-impl Message {
+impl ChatMessage {
     /// A message with text content.
     pub fn new(role: Role, text: impl Into<String>) -> Self {
-        Message {
+        ChatMessage {
             role,
             content: Some(Content::Text(text.into())),
             tool_calls: Vec::new(),
@@ -94,7 +94,7 @@ impl Message {
 
     /// The result of the tool call `call_id`.
     pub fn tool_result(call_id: impl Into<String>, text: impl Into<String>) -> Self {
-        Message {
+        ChatMessage {
             tool_call_id: Some(call_id.into()),
             ..Self::new(Role::Tool, text)
         }
@@ -129,7 +129,7 @@ impl Message {
 /// A tool call the model made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
-    /// The call's ID, to answer it with [`Message::tool_result`] (empty when the server sent
+    /// The call's ID, to answer it with [`ChatMessage::tool_result`] (empty when the server sent
     /// none, as some local servers do for models that do not make IDs).
     #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
@@ -241,9 +241,9 @@ impl ChatOptions {
 /// a bus can carry it.
 ///
 /// ```
-/// use plan_tools::llm::{ChatRequest, Message};
+/// use plan_tools::llm::{ChatRequest, ChatMessage};
 ///
-/// let request = ChatRequest::new([Message::system("Be brief."), Message::user("Hi")])
+/// let request = ChatRequest::new([ChatMessage::system("Be brief."), ChatMessage::user("Hi")])
 ///     .temperature(0.0)
 ///     .max_tokens(16);
 /// assert_eq!(request.messages.len(), 2);
@@ -255,7 +255,7 @@ impl ChatOptions {
 #[serde(default)]
 pub struct ChatRequest {
     /// The conversation so far.
-    pub messages: Vec<Message>,
+    pub messages: Vec<ChatMessage>,
     /// A model other than the client's.
     pub model: Option<String>,
     /// Options for this call, over the client's defaults.
@@ -264,7 +264,7 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     /// A request with these messages.
-    pub fn new(messages: impl IntoIterator<Item = Message>) -> Self {
+    pub fn new(messages: impl IntoIterator<Item = ChatMessage>) -> Self {
         ChatRequest {
             messages: messages.into_iter().collect(),
             ..Self::default()
@@ -273,7 +273,7 @@ impl ChatRequest {
 
     /// A request of one user message.
     pub fn user(text: impl Into<String>) -> Self {
-        Self::new([Message::user(text)])
+        Self::new([ChatMessage::user(text)])
     }
 
     /// Uses `model` instead of the client's.
@@ -308,7 +308,7 @@ impl ChatRequest {
 
     /// Characters of text in the conversation, for a token estimate.
     pub(crate) fn chars(&self) -> usize {
-        self.messages.iter().map(Message::chars).sum()
+        self.messages.iter().map(ChatMessage::chars).sum()
     }
 }
 
@@ -375,7 +375,7 @@ pub struct Choice {
     #[serde(default, deserialize_with = "null_as_default")]
     pub index: u32,
     /// The model's message: text, tool calls, or both.
-    pub message: Message,
+    pub message: ChatMessage,
     /// Why the model stopped: `"stop"`, `"length"`, `"tool_calls"`, ..
     #[serde(default)]
     pub finish_reason: Option<String>,
@@ -430,7 +430,7 @@ impl Completion {
             model: None,
             choices: vec![Choice {
                 index: 0,
-                message: Message::assistant(text),
+                message: ChatMessage::assistant(text),
                 finish_reason: Some("stop".to_owned()),
                 extra: Map::new(),
             }],
@@ -474,7 +474,20 @@ pub struct FunctionDelta {
 
 /// What a streamed completion yields. The last item of a stream that did not fail before
 /// the model answered is always [`StreamEvent::Usage`].
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It is serde (`{"text": {"choice": 0, "text": ".."}}`, ..), so that a stream's events can be
+/// journaled or sent on as they come:
+///
+/// ```
+/// use plan_tools::llm::StreamEvent;
+///
+/// let event = StreamEvent::Text { choice: 0, text: "Hi".to_owned() };
+/// let written = serde_json::to_string(&event).unwrap();
+/// assert_eq!(written, r#"{"text":{"choice":0,"text":"Hi"}}"#);
+/// assert_eq!(serde_json::from_str::<StreamEvent>(&written).unwrap(), event);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StreamEvent {
     /// More text of choice `choice`.
     Text {

@@ -29,8 +29,9 @@ pub struct McpTool {
     timeout: Option<Duration>,
 }
 
-/// What a tool call gave.
-#[derive(Clone, Debug)]
+/// What a tool call gave. It is serde (content blocks as MCP writes them), so that a durable
+/// run journals a tool call's output and a bus can carry it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct McpOutput {
     /// The text of its text content blocks, one per line.

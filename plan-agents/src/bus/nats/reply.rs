@@ -8,7 +8,7 @@ use async_nats::{HeaderMap, Subject};
 use futures::StreamExt;
 
 use super::{Inner, backend, from_nats, header, to_headers};
-use crate::bus::{BusError, Message, Name, Request, Responder};
+use crate::bus::{BusError, Incoming, Message, Name, Responder};
 
 /// The header of a reply that is no reply: the responder dropped the request.
 const STATUS: &str = "Plan-Status";
@@ -95,7 +95,7 @@ impl NatsResponder {
 }
 
 impl Responder for NatsResponder {
-    type Request = NatsRequest;
+    type Incoming = NatsRequest;
 
     async fn recv(&mut self) -> Result<NatsRequest, BusError> {
         loop {
@@ -133,7 +133,7 @@ pub struct NatsRequest {
     reply: Option<Subject>,
 }
 
-impl Request for NatsRequest {
+impl Incoming for NatsRequest {
     fn message(&self) -> &Message {
         &self.message
     }

@@ -1,4 +1,4 @@
-// Every step of a plan gets the one context passed to `run_with`.
+// Every step of a plan gets the one context a run is given (`.ctx(&ctx)`).
 use plan_runtime::prelude::*;
 
 struct Http;
@@ -13,5 +13,5 @@ async fn store(page: String, _db: &Db) -> usize {
 
 fn main() {
     let plan = plan! { fetch >> store };
-    let _ = plan.run_with(String::new(), &Http);
+    let _ = plan.run(String::new()).ctx(&Http);
 }

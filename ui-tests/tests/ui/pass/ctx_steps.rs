@@ -1,5 +1,5 @@
 //! Steps that read a shared context: sync and async, plain and fallible, and a closure taking
-//! `&Ctx`, mixed with context-free steps, run with `run_with` and `run_until`.
+//! `&Ctx`, mixed with context-free steps, run with `.ctx(&ctx)` and `.until(..)`.
 
 use plan_runtime::prelude::*;
 
@@ -37,10 +37,10 @@ fn main() {
         .enable_time()
         .build()
         .unwrap();
-    let n: usize = rt.block_on(with_ctx.run_with(2, &cfg)).unwrap();
+    let n: usize = rt.block_on(with_ctx.run(2).ctx(&cfg)).unwrap();
     assert_eq!(n, "id-12".len() + "id-#12".len());
 
     let token = CancellationToken::new();
-    let m: usize = rt.block_on(with_ctx.run_until(2, &cfg, token.cancelled_owned())).unwrap();
+    let m: usize = rt.block_on(with_ctx.run(2).ctx(&cfg).until(token.cancelled_owned())).unwrap();
     assert_eq!(m, n);
 }

@@ -1,0 +1,43 @@
+//! Where the run's lines go: stdout, above the live progress bar (which draws on stderr, and
+//! only on a terminal), so that neither garbles the other.
+
+use std::io::Write;
+
+use indicatif::{ProgressBar, ProgressDrawTarget};
+
+/// The output of a run, shared by the steps, the sources and the progress display.
+#[derive(Clone)]
+pub struct Console {
+    bar: ProgressBar,
+}
+
+impl Console {
+    pub fn new(bar: ProgressBar) -> Self {
+        Console { bar }
+    }
+
+    /// The progress bar, for the progress display.
+    pub fn bar(&self) -> &ProgressBar {
+        &self.bar
+    }
+
+    /// Prints `text` as a line of its own.
+    pub fn line(&self, text: &str) {
+        self.bar.suspend(|| println!("{text}"));
+    }
+
+    /// Prints `header`, then gets out of the way of a text streamed after it: the bar would
+    /// redraw in the middle of the text's lines, so it is cleared and drawn no more.
+    pub fn start_stream(&self, header: &str) {
+        self.bar.finish_and_clear();
+        self.bar.set_draw_target(ProgressDrawTarget::hidden());
+        println!("{header}");
+    }
+
+    /// Prints a piece of a streamed text as it arrives.
+    pub fn stream(&self, piece: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(piece.as_bytes());
+        let _ = out.flush();
+    }
+}
