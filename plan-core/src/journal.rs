@@ -65,6 +65,12 @@ pub trait Journal: Send + Sync {
         output: serde_json::Value,
     ) -> BoxFuture<'a, Result<(), StepError>>;
 
+    /// The id of the durable run this journal is of, if it has one: what a step that hands
+    /// work to another process keys it with, so that the run continued elsewhere finds it.
+    fn run_id(&self) -> Option<&str> {
+        None
+    }
+
     /// Records `state`, the state of the run's `name` (what its budget has spent), before
     /// an output is recorded: whatever a later attempt replays, it also knows what had been
     /// spent to produce it. A later record replaces an earlier one. Journals that keep no

@@ -93,6 +93,13 @@ pub trait Monitor: Sync {
     fn count(&self, counter: &'static str, amount: f64) {
         let _ = (counter, amount);
     }
+
+    /// Says `value` of the instance being polled under `key`: where it ran (`"worker"`, for a
+    /// step run on a worker process). A later note under the same key replaces it; a run
+    /// report keeps the notes per instance.
+    fn note(&self, key: &'static str, value: &str) {
+        let _ = (key, value);
+    }
 }
 
 /// How a node instance ended.

@@ -73,6 +73,29 @@ pub struct Spent {
     pub requests: u64,
 }
 
+/// What is left of a [`Budget`]'s limits ([`Budget::left`]), to send with work run
+/// elsewhere. Serde.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Left {
+    /// Tokens left, if tokens are limited.
+    pub tokens: Option<u64>,
+    /// Money left, if money is limited.
+    pub dollars: Option<f64>,
+    /// Requests left, if requests are limited.
+    pub requests: Option<u64>,
+}
+
+impl Left {
+    /// A budget of what is left (its wall time, if any, is not carried over).
+    pub fn budget(&self) -> Budget {
+        let mut budget = Budget::new();
+        budget.tokens = self.tokens;
+        budget.dollars = self.dollars;
+        budget.requests = self.requests;
+        budget
+    }
+}
+
 /// What one call spends: an estimate before it is sent, the actual figures after.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Charge {
@@ -275,6 +298,47 @@ impl Budget {
     pub fn period(mut self, period: Duration) -> Self {
         self.period = (!period.is_zero()).then_some(period);
         self
+    }
+
+    /// What is left of each limit (`None`: the budget has no such limit): what a call run
+    /// elsewhere — a step on a worker process — may spend, given to a budget made there
+    /// ([`Left::budget`]), whose spending comes back with [`Budget::spend`].
+    ///
+    /// ```
+    /// use plan_runtime::budget::{Budget, Charge};
+    ///
+    /// let budget = Budget::new().requests(3);
+    /// budget.admit(&Charge::request()).unwrap().settle(&Charge::request());
+    /// let left = budget.left();
+    /// assert_eq!((left.requests, left.tokens), (Some(2), None));
+    /// ```
+    pub fn left(&self) -> Left {
+        let spent = self.spent();
+        Left {
+            tokens: self.tokens.map(|limit| limit.saturating_sub(spent.tokens)),
+            dollars: self.dollars.map(|limit| (limit - spent.dollars).max(0.0)),
+            requests: self.requests.map(|limit| limit.saturating_sub(spent.requests)),
+        }
+    }
+
+    /// Counts `spent`, spent elsewhere (by a step run on a worker process, from a budget
+    /// made of [`Budget::left`]), as spent here too.
+    ///
+    /// ```
+    /// use plan_runtime::budget::{Budget, Charge, Spent};
+    ///
+    /// let budget = Budget::new().requests(3);
+    /// let remote = budget.left().budget();
+    /// remote.admit(&Charge::request()).unwrap().settle(&Charge::request());
+    /// budget.spend(&remote.spent());
+    /// assert_eq!(budget.spent().requests, 1);
+    /// ```
+    pub fn spend(&self, spent: &Spent) {
+        let mut ledger = self.ledger();
+        let now = &mut ledger.spent;
+        now.tokens += spent.tokens;
+        now.dollars += spent.dollars;
+        now.requests += spent.requests;
     }
 
     /// Counts `spent` as spent, where it is more than this budget has counted: what a run

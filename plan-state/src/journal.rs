@@ -39,6 +39,8 @@ pub(crate) enum Stage {
 /// The keys of one run in a store.
 #[derive(Clone, Debug)]
 pub(crate) struct RunKeys {
+    /// The run's id.
+    pub id: String,
     pub record: Key,
     /// `runs/ID/nodes/`, the prefix of the node outputs.
     pub nodes: String,
@@ -49,6 +51,7 @@ pub(crate) struct RunKeys {
 impl RunKeys {
     pub fn new(id: &str) -> Result<Self, StoreError> {
         Ok(RunKeys {
+            id: id.to_owned(),
             record: Key::new(format!("runs/{id}/run"))?,
             nodes: format!("runs/{id}/nodes/"),
             checkpoints: format!("runs/{id}/checkpoints/"),
@@ -156,6 +159,10 @@ impl<S: Store + 'static> Journal for StoreJournal<S> {
             self.store.put(&key, &output).await.map_err(shared)?;
             Ok(())
         })
+    }
+
+    fn run_id(&self) -> Option<&str> {
+        Some(&self.keys.id)
     }
 
     fn checkpoint<'a>(

@@ -85,6 +85,9 @@ pub enum TraceArgs {
         /// What its tools counted (tokens, money, requests, retries), by name.
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
         counters: BTreeMap<&'static str, f64>,
+        /// What was said of it (the worker a remote step ran on), by key.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        notes: BTreeMap<&'static str, String>,
     },
     /// For a lane's name.
     Lane {
@@ -130,6 +133,7 @@ impl RunReport {
                     location: node.location.to_string(),
                     policy: node.policy,
                     counters: node.counters.iter().copied().collect(),
+                    notes: node.notes.iter().cloned().collect(),
                 },
             }
         });

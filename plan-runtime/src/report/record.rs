@@ -87,6 +87,10 @@ pub struct NodeRecord {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub counters: Vec<(&'static str, f64)>,
+    /// What was said of it (see [`Monitor::note`](plan_core::Monitor::note)): the worker a
+    /// remote step ran on. Left out of the serialized record when empty.
+    #[serde(serialize_with = "serialize_notes", skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<(&'static str, String)>,
     /// How it ended.
     pub outcome: Outcome,
     /// For `par` and `each`: when its branches finished.
@@ -183,6 +187,7 @@ impl NodeRecord {
             attempts: 1,
             waited: Duration::ZERO,
             counters: Vec::new(),
+            notes: Vec::new(),
             outcome: Outcome::Running,
             barrier: None,
         }
@@ -296,6 +301,10 @@ fn serialize_counters<S: Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     s.collect_map(counters.iter().map(|(name, value)| (*name, *value)))
+}
+
+fn serialize_notes<S: Serializer>(notes: &[(&'static str, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(notes.iter().map(|(key, value)| (*key, value)))
 }
 
 /// Adds `amount` to `counter` in `counters`, appending it if it is new.

@@ -273,6 +273,15 @@ impl Monitor for Recorder {
         let Some(id) = self.current() else { return };
         add_to(&mut self.lock().nodes[id].record.counters, counter, amount);
     }
+
+    fn note(&self, key: &'static str, value: &str) {
+        let Some(id) = self.current() else { return };
+        let notes = &mut self.lock().nodes[id].record.notes;
+        match notes.iter_mut().find(|(name, _)| *name == key) {
+            Some((_, old)) => value.clone_into(old),
+            None => notes.push((key, value.to_owned())),
+        }
+    }
 }
 
 /// `scope/path`, either side possibly empty.

@@ -104,6 +104,9 @@ impl fmt::Display for Timeline<'_> {
             for (counter, amount) in &row.node.counters {
                 write!(f, ", {counter} {amount}")?;
             }
+            for (key, value) in &row.node.notes {
+                write!(f, ", {key} {value}")?;
+            }
             writeln!(f)?;
         }
         Ok(())

@@ -94,4 +94,9 @@ impl Monitor for Tee<'_> {
         self.first.count(counter, amount);
         self.second.count(counter, amount);
     }
+
+    fn note(&self, key: &'static str, value: &str) {
+        self.first.note(key, value);
+        self.second.note(key, value);
+    }
 }
