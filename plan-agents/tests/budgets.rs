@@ -88,11 +88,7 @@ async fn the_turns_of_an_agent_kind_share_one_budget() {
 
 /// Polls (on the paused clock) until `agent`'s state is `want`, or its last error is set
 /// when `want` is `None`; returns its last error.
-async fn settle<S: plan_state::store::Store>(
-    agents: &Agents<S>,
-    agent: &str,
-    want: Option<u32>,
-) -> Option<String> {
+async fn settle(agents: &Agents<InMemory>, agent: &str, want: Option<u32>) -> Option<String> {
     for _ in 0..600 {
         let status = agents.status(agent).await.unwrap();
         let state = agents.state(agent).await.unwrap();

@@ -214,7 +214,7 @@ impl PlanError {
             return None;
         };
         let own: &(dyn StdError + 'static) = &**source;
-        std::iter::successors(Some(own), |e| e.source()).find_map(|e| e.downcast_ref())
+        std::iter::successors(Some(own), |&e| e.source()).find_map(|e| e.downcast_ref())
     }
 }
 

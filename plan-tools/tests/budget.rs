@@ -240,13 +240,14 @@ async fn a_model_call_whose_tokens_are_spent_is_refused_before_the_rate_limit_wa
         .rate(RateLimit::every(Duration::from_secs(1)))
         .charge(Charge::tokens(1, 0));
     let ask = plan! { prompt >> #[name = "model"] #[layer(limits)] (chat.clone()) };
-    // Requests to spare, but the first call's 55 tokens are all the budget has.
+    // Requests to spare, but every token spent.
     let budget = Budget::new().tokens(55);
+    budget
+        .admit(&Charge::tokens(55, 0))
+        .unwrap()
+        .settle(&Charge::tokens(55, 0));
     let start = Instant::now();
-    ask.run("first").with(&budget).await.unwrap();
-    assert_eq!(budget.spent().tokens, 55);
-
-    let refused = ask.run("second").with(&budget).await.unwrap_err();
+    let refused = ask.run("first").with(&budget).await.unwrap_err();
     assert_eq!(
         refused.step_error::<BudgetExceeded>(),
         Some(&BudgetExceeded::Tokens {
@@ -257,21 +258,19 @@ async fn a_model_call_whose_tokens_are_spent_is_refused_before_the_rate_limit_wa
         "{refused}"
     );
     assert_eq!(refused.node().name, "model");
-    // Refused by `Limits` at once, not after waiting a second for the slot, which is left
-    // for the next call.
+    // Refused by `Limits` at once, taking no slot: the next call takes the one at 0 s.
+    ask.run("second").with(&Budget::new()).await.unwrap();
     assert_eq!(start.elapsed(), Duration::ZERO);
-    ask.run("third").with(&Budget::new()).await.unwrap();
-    assert_eq!(start.elapsed(), Duration::from_secs(1));
-    assert_eq!(model.calls.load(SeqCst), 2);
+    assert_eq!(model.calls.load(SeqCst), 1);
 
     // Without the charge, `Limits` asks for one request, which the budget has: the call
-    // waits for its slot and is refused only when it is sent.
+    // waits for the next slot, at 1 s, and is refused only when it is sent.
     let plain = Limits::new().rate(RateLimit::every(Duration::from_secs(1)));
     let ask = plan! { prompt >> #[name = "model"] #[layer(plain)] (chat.clone()) };
-    ask.run("fourth").with(&Budget::new()).await.unwrap();
-    let waited = Instant::now();
-    assert!(ask.run("fifth").with(&budget).await.is_err());
-    assert_eq!(waited.elapsed(), Duration::from_secs(1));
+    ask.run("third").with(&Budget::new()).await.unwrap();
+    assert!(ask.run("fourth").with(&budget).await.is_err());
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(model.calls.load(SeqCst), 2);
 }
 
 #[tokio::test(start_paused = true)]

@@ -51,8 +51,7 @@ type MakeBudget = Arc<dyn Fn() -> Budget + Send + Sync>;
 /// use std::time::Duration;
 /// use plan_agents::session::{Agents, Kind, Turn};
 /// use plan_runtime::prelude::*;
-/// use plan_runtime::budget::Budget;
-use plan_runtime::run::Options;
+/// use plan_runtime::run::Options;
 /// use plan_state::store::InMemory;
 ///
 /// struct Greeting(&'static str);
