@@ -85,3 +85,58 @@ async fn the_turns_of_an_agent_kind_share_one_budget() {
     assert_eq!(budget.spent().requests, 2);
     agents.shutdown().await;
 }
+
+/// Polls (on the paused clock) until `agent`'s state is `want`, or its last error is set
+/// when `want` is `None`; returns its last error.
+async fn settle(agents: &Agents<InMemory>, agent: &str, want: Option<u32>) -> Option<String> {
+    for _ in 0..600 {
+        let status = agents.status(agent).await.unwrap();
+        let state = agents.state(agent).await.unwrap();
+        match want {
+            Some(want) if state == serde_json::json!(want) => return status.last_error,
+            None if status.last_error.is_some() => return status.last_error,
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    panic!("{agent} did not settle at {want:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_agent_has_its_own_budget_and_a_restart_does_not_refill_it() {
+    const HOUR: Duration = Duration::from_secs(3600);
+    let store = Arc::new(InMemory::new());
+    let start = || async {
+        let kind = Kind::new(plan! { (Work) }).budget(|| Budget::new().requests(2).period(HOUR));
+        Agents::builder(Arc::clone(&store))
+            .kind("worker", kind)
+            .start()
+            .await
+            .unwrap()
+    };
+    let agents = start().await;
+    agents.create("a", "worker", None).await.unwrap();
+    agents.create("b", "worker", None).await.unwrap();
+    for _ in 0..2 {
+        agents.schedule("a", TaskSpec::new("work")).await.unwrap();
+    }
+    agents.schedule("b", TaskSpec::new("work")).await.unwrap();
+    // Each spends from its own budget of two.
+    assert_eq!(settle(&agents, "a", Some(2)).await, None);
+    assert_eq!(settle(&agents, "b", Some(1)).await, None);
+    agents.shutdown().await;
+
+    // Restarted on the same store: `a`'s budget is as spent as it was, `b` has one left.
+    let agents = start().await;
+    agents.schedule("a", TaskSpec::new("work")).await.unwrap();
+    agents.schedule("b", TaskSpec::new("work")).await.unwrap();
+    assert_eq!(settle(&agents, "b", Some(2)).await, None);
+    let error = settle(&agents, "a", None).await.unwrap();
+    assert!(error.contains("budget of 2 requests is spent"), "{error}");
+    assert_eq!(agents.state("a").await.unwrap(), serde_json::json!(2));
+
+    // A new period: `a`'s task, retried, goes through.
+    tokio::time::sleep(HOUR).await;
+    agents.replay_dead_tasks("a").await.unwrap();
+    settle(&agents, "a", Some(3)).await;
+    agents.shutdown().await;
+}

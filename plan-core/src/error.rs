@@ -191,6 +191,31 @@ impl PlanError {
             _ => None,
         }
     }
+
+    /// The step's own error or one of its causes (its [`source`](StdError::source) chain),
+    /// downcast to `E`: for an error a step wraps in its own, as an HTTP step wraps a budget's
+    /// refusal.
+    ///
+    /// ```
+    /// # use plan_core::{NodeInfo, NodeKind, NodeRef, PlanError};
+    /// # static INFO: NodeInfo = NodeInfo { name: "fetch", kind: NodeKind::Step, path: "0",
+    /// #     source: "fetch", policy: None, file: "f.rs", line: 1, column: 1 };
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("not sent")]
+    /// struct NotSent(#[source] std::fmt::Error);
+    ///
+    /// let err = PlanError::step(NodeRef::from_info(&INFO), NotSent(std::fmt::Error));
+    /// assert!(err.step_error::<std::fmt::Error>().is_none());
+    /// assert!(err.caused_by::<std::fmt::Error>().is_some());
+    /// assert!(err.caused_by::<NotSent>().is_some());
+    /// ```
+    pub fn caused_by<E: StdError + 'static>(&self) -> Option<&E> {
+        let PlanError::Step { source, .. } = self else {
+            return None;
+        };
+        let own: &(dyn StdError + 'static) = &**source;
+        std::iter::successors(Some(own), |&e| e.source()).find_map(|e| e.downcast_ref())
+    }
 }
 
 /// `Debug` as a report (the `Display` line, then the causes and branch errors it leaves

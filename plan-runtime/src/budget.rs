@@ -341,6 +341,11 @@ impl Budget {
         now.requests += spent.requests;
     }
 
+    /// How often the limits renew ([`Budget::period`]), if they do.
+    pub fn renews_every(&self) -> Option<Duration> {
+        self.period
+    }
+
     /// Counts `spent` as spent, where it is more than this budget has counted: what a run
     /// spent before it was interrupted, read back from its journal. Each figure becomes the
     /// larger of the two, so restoring twice, or restoring what this budget itself counted,

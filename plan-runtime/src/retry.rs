@@ -73,8 +73,9 @@ fn backoff_delay(base: Duration, retry: u32) -> Duration {
 }
 
 fn is_retryable(err: &PlanError) -> bool {
-    // A budget refusal comes again on every attempt: the budget only ever fills up.
-    !(err.is_cancelled() || err.is_panic() || err.step_error::<BudgetExceeded>().is_some())
+    // A budget refusal comes again on every attempt: the budget only ever fills up. A tool
+    // may wrap it in its own error (an HTTP step's `OverBudget`): it is found among the causes.
+    !(err.is_cancelled() || err.is_panic() || err.caused_by::<BudgetExceeded>().is_some())
 }
 
 impl Describe for Retry {

@@ -228,6 +228,52 @@ async fn a_call_the_budget_refuses_takes_no_rate_limit_slot() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_model_call_whose_tokens_are_spent_is_refused_before_the_rate_limit_wait() {
+    use plan_tools::budget::Charge;
+    use plan_tools::limit::{Limits, RateLimit};
+    use tokio::time::Instant;
+
+    let model = Fake::default();
+    let chat = Chat::new(model.clone());
+    // One call a second, and a model call spends at least a token.
+    let limits = Limits::new()
+        .rate(RateLimit::every(Duration::from_secs(1)))
+        .charge(Charge::tokens(1, 0));
+    let ask = plan! { prompt >> #[name = "model"] #[layer(limits)] (chat.clone()) };
+    // Requests to spare, but every token spent.
+    let budget = Budget::new().tokens(55);
+    budget
+        .admit(&Charge::tokens(55, 0))
+        .unwrap()
+        .settle(&Charge::tokens(55, 0));
+    let start = Instant::now();
+    let refused = ask.run("first").with(&budget).await.unwrap_err();
+    assert_eq!(
+        refused.step_error::<BudgetExceeded>(),
+        Some(&BudgetExceeded::Tokens {
+            limit: 55,
+            spent: 55,
+            needs: 1
+        }),
+        "{refused}"
+    );
+    assert_eq!(refused.node().name, "model");
+    // Refused by `Limits` at once, taking no slot: the next call takes the one at 0 s.
+    ask.run("second").with(&Budget::new()).await.unwrap();
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!(model.calls.load(SeqCst), 1);
+
+    // Without the charge, `Limits` asks for one request, which the budget has: the call
+    // waits for the next slot, at 1 s, and is refused only when it is sent.
+    let plain = Limits::new().rate(RateLimit::every(Duration::from_secs(1)));
+    let ask = plan! { prompt >> #[name = "model"] #[layer(plain)] (chat.clone()) };
+    ask.run("third").with(&Budget::new()).await.unwrap();
+    assert!(ask.run("fourth").with(&budget).await.is_err());
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(model.calls.load(SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_call_the_budget_refuses_takes_no_circuit_breaker_probe() {
     use plan_tools::limit::{BreakerState, CircuitBreaker, Limits};
 

@@ -558,6 +558,35 @@ async fn the_http_tool_is_a_plan_step_whose_errors_name_it() {
 }
 
 #[tokio::test]
+async fn a_request_over_the_budget_is_not_retried() {
+    use plan_tools::budget::{Budget, BudgetExceeded};
+
+    let (base, counts) = serve().await;
+    let http = Http::builder().retry(quick(1)).build();
+    let to_request = move |_: ()| Request::get(format!("{base}/ok"));
+    let text = |r: plan_tools::http::Response| r.text();
+    let attempts = std::sync::atomic::AtomicUsize::new(0);
+    let count = |request: Request| {
+        attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        request
+    };
+    let fetch = plan! {
+        to_request >> #[retry(5, backoff = 1ms)] #[name = "fetch"] seq { count >> (http.clone()) >> text }
+    };
+    let budget = Budget::new().requests(1);
+    fetch.run(()).with(&budget).await.unwrap();
+    let refused = fetch.run(()).with(&budget).await.unwrap_err();
+    assert_eq!(
+        refused.caused_by::<BudgetExceeded>(),
+        Some(&BudgetExceeded::Requests { limit: 1 }),
+        "{refused:?}"
+    );
+    // One attempt for each run: the refusal, wrapped in the HTTP step's error, is not retried.
+    assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(counts.of("/ok"), 1);
+}
+
+#[tokio::test]
 async fn a_run_s_budget_is_shared_by_its_branches_and_stops_calls_before_they_are_sent() {
     use plan_tools::budget::{Budget, BudgetExceeded};
 
@@ -582,11 +611,18 @@ async fn a_run_s_budget_is_shared_by_its_branches_and_stops_calls_before_they_ar
         Some(HttpError::OverBudget(BudgetExceeded::Requests { limit: 2 }))
     ));
     assert!(["a", "b", "c"].contains(&refused.node().name), "{refused}");
+    // The step's error says the request was not sent; its cause, why.
     assert!(
-        refused
-            .to_string()
-            .contains("the run's budget of 2 requests is spent"),
+        refused.to_string().contains("the request was not sent"),
         "{refused}"
+    );
+    assert_eq!(
+        refused.caused_by::<BudgetExceeded>(),
+        Some(&BudgetExceeded::Requests { limit: 2 })
+    );
+    assert!(
+        format!("{refused:?}").contains("Caused by:\n    the run's budget of 2 requests is spent"),
+        "{refused:?}"
     );
     // The refused call was never sent.
     assert_eq!(counts.of("/ok"), 2);

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use plan_runtime::budget::Budget;
 use plan_state::store::{Expect, Store};
 use tokio::sync::{Notify, broadcast};
 use tokio::task::AbortHandle;
@@ -24,7 +25,7 @@ use super::alarm::Alarm;
 use super::census::Census;
 use super::clock::Clock;
 use super::kind::Handler;
-use super::record::{self, DeadTask, Record, Status};
+use super::record::{self, DeadTask, Record, Spending, Status};
 use super::{
     AgentEvent, AgentLimits, AgentStatus, SessionError, Sleep, State, Task, TaskSpec, Turn, Wake,
 };
@@ -88,6 +89,8 @@ pub(crate) struct Agent {
     /// does not overwrite that change.
     changes: u64,
     pub(super) stats: Stats,
+    /// The agent's own budget, once it has run in this process (if its kind gives one).
+    budget: Option<Arc<Budget>>,
 }
 
 /// What an agent did since the process started.
@@ -127,6 +130,7 @@ impl Agent {
             shown: State::Idle,
             changes: 0,
             stats: Stats::default(),
+            budget: None,
         };
         agent.shown = agent.state();
         agent
@@ -446,6 +450,7 @@ impl<S: Store + 'static> Inner<S> {
         let Ok(handler) = self.handler(&agent.record.kind).cloned() else {
             return; // kinds are checked when an agent is created or restored
         };
+        let budget = self.budget(agent, &*handler);
         self.emit(AgentEvent::TaskStarted {
             agent: slot.name.clone(),
             task: id,
@@ -472,13 +477,32 @@ impl<S: Store + 'static> Inner<S> {
                 output: serde_json::Value::Null,
                 sleep: None,
             };
-            let outcome = handler.turn(turn).await;
+            let outcome = handler.turn(turn, budget).await;
             inner
                 .finish(&slot2, id, before, changes, outcome, started.elapsed())
                 .await;
         };
         let handle = tokio::spawn(run.instrument(span)).abort_handle();
         agent.running.insert(id, handle);
+    }
+
+    /// The agent's own budget, made (and restored from its record) the first time it runs
+    /// in this process.
+    fn budget(&self, agent: &mut Agent, handler: &dyn Handler) -> Option<Arc<Budget>> {
+        if agent.budget.is_none() {
+            let budget = handler.budget()?;
+            if let Some(saved) = &agent.record.spending {
+                let age = self.clock.now_ms().saturating_sub(saved.at_ms);
+                let current = budget
+                    .renews_every()
+                    .is_none_or(|period| u128::from(age) < period.as_millis());
+                if current {
+                    budget.restore(&saved.spent);
+                }
+            }
+            agent.budget = Some(Arc::new(budget));
+        }
+        agent.budget.clone()
     }
 
     /// Takes a finished attempt's outcome into the agent's record.
@@ -498,6 +522,13 @@ impl<S: Store + 'static> Inner<S> {
         }
         let name = slot.name.clone();
         let mut events = Vec::new();
+        // Saved with the outcome, whatever it is: a failed turn spent too.
+        if let Some(budget) = &agent.budget {
+            agent.record.spending = Some(Spending {
+                spent: budget.spent(),
+                at_ms: self.clock.now_ms(),
+            });
+        }
         if let Some(task) = agent.record.task_mut(id).map(|q| q.task.clone()) {
             self.take_outcome(
                 &name,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use plan_runtime::budget::Budget;
 use plan_runtime::run::Options;
 use plan_runtime::{Plan, PlanExt};
 use serde::Serialize;
@@ -23,16 +24,25 @@ pub(crate) trait Handler: Send + Sync {
     /// Whether `state` is a state of this kind.
     fn check(&self, state: &serde_json::Value) -> Result<(), String>;
 
-    /// Runs one turn. A panic of the plan is an error, not the end of the process.
+    /// A new budget of one agent of this kind, if agents of this kind have their own.
+    fn budget(&self) -> Option<Budget>;
+
+    /// Runs one turn, spending from `budget` (the agent's own) if it has one. A panic of the
+    /// plan is an error, not the end of the process.
     fn turn(
         &self,
         turn: Turn<serde_json::Value>,
+        budget: Option<Arc<Budget>>,
     ) -> BoxFuture<'static, Result<Turn<serde_json::Value>, String>>;
 }
 
+/// What makes an agent's own budget.
+type MakeBudget = Arc<dyn Fn() -> Budget + Send + Sync>;
+
 /// A kind of agent: the plan that runs its tasks, each as a [`Turn`] of the agent's state,
-/// with the context its steps take and the [`Options`] each turn's run is given (a budget
-/// all the turns of every agent of the kind spend from, a deadline per turn, a monitor).
+/// with the context its steps take, the [`Options`] each turn's run is given (a budget
+/// all the turns of every agent of the kind spend from, a deadline per turn, a monitor), and
+/// a budget of each agent's own ([`Kind::budget`]).
 /// Register it with [`Builder::kind`](super::Builder::kind); a plain plan is a kind with no
 /// context and no options.
 ///
@@ -62,6 +72,7 @@ pub struct Kind<P, C = ()> {
     plan: P,
     ctx: C,
     options: Options,
+    budget: Option<MakeBudget>,
 }
 
 impl<P> Kind<P> {
@@ -71,6 +82,7 @@ impl<P> Kind<P> {
             plan,
             ctx: (),
             options: Options::new(),
+            budget: None,
         }
     }
 }
@@ -82,12 +94,50 @@ impl<P, C> Kind<P, C> {
             plan: self.plan,
             ctx,
             options: self.options,
+            budget: self.budget,
         }
     }
 
     /// With the options each turn's run is given.
     pub fn options(self, options: Options) -> Self {
         Kind { options, ..self }
+    }
+
+    /// Each agent of this kind with a budget of its own, made by `make` when the agent is
+    /// first run in this process, which all its turns spend from ("each agent may spend $5 a
+    /// day": `Budget::new().dollars(5.0).period(DAY)`). It shadows a budget the
+    /// [`Options`] hold for the whole kind.
+    ///
+    /// What it has spent is saved in the agent's record with each turn's result, and
+    /// restored when the agent is loaded again (after a restart, in another process): a
+    /// restart does not refill it. A budget with a period is restored only if the save is
+    /// less than a period old; its new period counts from when it is restored, so a restart
+    /// can only make a period end later, never sooner. What a turn spent is saved when the
+    /// turn ends: a turn cut off by a crash is run again, and what it had spent before the
+    /// crash is not counted (a turn's durable run, which journals its spending, is).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use plan_agents::session::{Agents, Kind, Turn};
+    /// use plan_runtime::budget::Budget;
+    /// use plan_runtime::prelude::*;
+    /// use plan_state::store::InMemory;
+    ///
+    /// fn think(turn: Turn<()>) -> Turn<()> { turn }
+    /// const DAY: Duration = Duration::from_secs(86_400);
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let thinker = Kind::new(plan! { think }).budget(|| Budget::new().dollars(5.0).period(DAY));
+    /// let agents = Agents::builder(Arc::new(InMemory::new())).kind("thinker", thinker).start().await.unwrap();
+    /// agents.create("ada", "thinker", None).await.unwrap();
+    /// # });
+    /// ```
+    pub fn budget(self, make: impl Fn() -> Budget + Send + Sync + 'static) -> Self {
+        Kind {
+            budget: Some(Arc::new(make)),
+            ..self
+        }
     }
 }
 
@@ -151,9 +201,14 @@ where
         decode::<St>(state.clone()).map(drop)
     }
 
+    fn budget(&self) -> Option<Budget> {
+        self.kind.budget.as_ref().map(|make| make())
+    }
+
     fn turn(
         &self,
         turn: Turn<serde_json::Value>,
+        budget: Option<Arc<Budget>>,
     ) -> BoxFuture<'static, Result<Turn<serde_json::Value>, String>> {
         let kind = Arc::clone(&self.kind);
         Box::pin(async move {
@@ -166,7 +221,10 @@ where
                 output: turn.output,
                 sleep: turn.sleep,
             };
-            let run = kind.plan.run(turn).ctx(&kind.ctx).options(&kind.options);
+            let mut run = kind.plan.run(turn).ctx(&kind.ctx).options(&kind.options);
+            if let Some(budget) = &budget {
+                run = run.with(&**budget);
+            }
             let run = AssertUnwindSafe(run).catch_unwind();
             let done = match run.await {
                 Ok(Ok(done)) => done,

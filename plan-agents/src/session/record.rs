@@ -1,6 +1,7 @@
 //! What the store keeps of an agent: its record (kind, state, status, tasks, schedules)
 //! under `agents/NAME/record`, and its dead tasks under `agents/NAME/dead/ID`.
 
+use plan_runtime::budget::Spent;
 use plan_state::store::{Key, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +19,18 @@ pub(crate) struct Record {
     pub schedules: Vec<Recurring>,
     /// The id of the next task.
     pub next_task: u64,
+    /// What the agent's own budget ([`Kind::budget`](super::Kind::budget)) has spent, as of
+    /// its last turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spending: Option<Spending>,
+}
+
+/// What an agent's budget had spent, and when that was saved.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Spending {
+    pub spent: Spent,
+    /// When it was saved, in ms since the epoch.
+    pub at_ms: u64,
 }
 
 /// Whether an agent is awake, asleep or stopped.
@@ -72,6 +85,7 @@ impl Record {
             tasks: Vec::new(),
             schedules: Vec::new(),
             next_task: 1,
+            spending: None,
         }
     }
 

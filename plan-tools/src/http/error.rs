@@ -100,8 +100,9 @@ pub enum HttpError {
         /// The cap.
         limit: usize,
     },
-    /// The run's budget would be exceeded by this request; it was not sent.
-    #[error(transparent)]
+    /// The run's budget would be exceeded by this request; it was not sent. The budget's
+    /// refusal is this error's source (`PlanError::caused_by::<BudgetExceeded>()` finds it).
+    #[error("the request was not sent: the run's budget would be exceeded")]
     OverBudget(#[from] crate::budget::BudgetExceeded),
     /// A redirect led to a host and port that are not on the allowlist.
     #[error(

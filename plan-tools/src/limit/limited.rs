@@ -8,7 +8,6 @@ use plan_runtime::layer::{Layer, Layered, Middleware};
 
 use super::{CircuitBreaker, ConcurrencyLimit, RateLimit};
 use crate::budget::{Budget, BudgetExceeded, Charge};
-use crate::http::HttpError;
 
 /// The limits to put around a plan: any of a [`RateLimit`], a [`ConcurrencyLimit`] and a
 /// [`CircuitBreaker`], and the budget of the run, if it carries one. [`Limits::wrap`] puts
@@ -33,6 +32,8 @@ pub struct Limits {
     rate: Option<RateLimit>,
     concurrency: Option<ConcurrencyLimit>,
     breaker: Option<CircuitBreaker>,
+    /// The least one call spends, asked of the budget before any wait (`None`: one request).
+    charge: Option<Charge>,
 }
 
 /// A plan behind [`Limits`], made by [`Limits::wrap`] (or by [`Limits`] as a
@@ -43,8 +44,9 @@ pub struct Limits {
 /// [`plan_runtime::layer`](plan_runtime::layer#order), fail-fast checks before any wait:
 ///
 /// 1. it is refused at once if the run's [`Budget`] (found among the run's extensions) would
-///    refuse any call now — its requests or wall time are spent, or its tokens or money are
-///    already over their limit — with [`BudgetExceeded`](crate::budget::BudgetExceeded);
+///    refuse the least such a call spends ([`Limits::charge`]; one request unless told) —
+///    its requests or wall time are spent, or its tokens or money are — with
+///    [`BudgetExceeded`](crate::budget::BudgetExceeded);
 /// 2. it is refused at once with [`BreakerOpen`](super::BreakerOpen) if the breaker is open (or half-open with its
 ///    probe running);
 /// 3. it waits for a concurrency slot, then for the rate limit (in that order, so that a call
@@ -102,6 +104,32 @@ impl Limits {
         }
     }
 
+    /// The least one call through these limits spends, which the budget is asked for before
+    /// the call waits: one request unless told ([`Charge::request`]). A model call spends at
+    /// least a token, so for a model step say so, and a budget whose tokens or money are
+    /// spent refuses the call before it waits for the rate limit, not after:
+    ///
+    /// ```
+    /// use plan_tools::budget::Charge;
+    /// use plan_tools::limit::{Limits, RateLimit};
+    ///
+    /// let limits = Limits::new()
+    ///     .rate(RateLimit::per_second(1))
+    ///     .charge(Charge::tokens(1, 0).model("gpt-4o-mini"));
+    /// assert_eq!(limits.least_charge(), Charge::tokens(1, 0).model("gpt-4o-mini"));
+    /// ```
+    pub fn charge(self, least: Charge) -> Self {
+        Limits {
+            charge: Some(least),
+            ..self
+        }
+    }
+
+    /// The least one call spends, as asked of the budget ([`Limits::charge`]).
+    pub fn least_charge(&self) -> Charge {
+        self.charge.clone().unwrap_or_else(Charge::request)
+    }
+
     /// The rate limit, if any.
     pub fn rate_limit(&self) -> Option<&RateLimit> {
         self.rate.as_ref()
@@ -146,14 +174,15 @@ where
         P: Plan<In, Ctx, Out = Out>,
     {
         let node = || NodeRef::current(&cx);
-        // The budget is asked with the least any call spends: a budget that refuses it
-        // refuses every call.
+        // The budget is asked with the least a call spends: a budget that refuses it
+        // refuses the call, whatever the call inside estimates when it is sent.
         let budget = cx.extension::<Budget>();
-        let ask_budget = || match budget {
-            Some(budget) => budget
-                .check(&Charge::request())
-                .map_err(|e| PlanError::step(node(), e)),
-            None => Ok(()),
+        let least = budget.map(|_| self.least_charge());
+        let ask_budget = || match (budget, &least) {
+            (Some(budget), Some(least)) => {
+                budget.check(least).map_err(|e| PlanError::step(node(), e))
+            }
+            _ => Ok(()),
         };
         // Fail fast: a call the budget or the breaker would refuse does not wait in line.
         ask_budget()?;
@@ -193,14 +222,11 @@ where
     }
 }
 
-/// Whether `err` is a call refused by the run's budget before it was sent, by a tool of this
-/// crate: a model step's [`BudgetExceeded`], an HTTP step's [`HttpError::OverBudget`].
+/// Whether `err` is a call refused by the run's budget before it was sent: a model step's
+/// [`BudgetExceeded`], or one a tool wrapped in its own error (an HTTP step's
+/// [`HttpError::OverBudget`](crate::http::HttpError::OverBudget)).
 fn over_budget(err: &PlanError) -> bool {
-    err.step_error::<BudgetExceeded>().is_some()
-        || matches!(
-            err.step_error::<HttpError>(),
-            Some(HttpError::OverBudget(_))
-        )
+    err.caused_by::<BudgetExceeded>().is_some()
 }
 
 /// Tells the run's monitor, if any, that the node being run waited `waited` for `on`.
