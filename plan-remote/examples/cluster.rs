@@ -90,6 +90,7 @@ async fn run(args: Args) -> Result<Vec<Item>, String> {
             worker: "local".to_owned(),
             effects: None,
             pause: Duration::from_millis(200),
+            announce: false,
         };
         let remote = Remote::new(Local::new(Registry::new().step("item", step)));
         let item = remote.step("item").await.map_err(|e| e.to_string())?;

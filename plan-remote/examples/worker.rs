@@ -1,12 +1,14 @@
 //! A worker process: serves the `item` step of the `cluster` example from NATS JetStream
-//! until it is killed. Each item takes about 200 ms, then appends the line `ITEM NAME` to
-//! the effects file, if given.
+//! until it is killed, one item at a time (`--concurrency N` for more). Each item takes
+//! about 200 ms (`--item-ms`), then appends the line `ITEM NAME` to the effects file, if
+//! given.
 //!
 //! ```text
 //! cargo run --example worker -- --nats nats://127.0.0.1:4222 --name w1 --effects /tmp/effects
 //! ```
 //!
-//! It prints `worker NAME: serving item on QUEUE` once it is registered and pulling jobs.
+//! It prints `worker NAME: serving item on QUEUE` once it is registered and pulling jobs,
+//! and `took item N` as it starts each item.
 
 #[path = "shared/items.rs"]
 mod items;
@@ -19,7 +21,7 @@ use plan_remote::Registry;
 use plan_remote::nats::{Nats, NatsConfig, Worker};
 
 const USAGE: &str =
-    "usage: worker --nats URL [--name NAME] [--effects FILE] [--replicas R] [--item-ms MS]";
+    "usage: worker --nats URL [--name NAME] [--effects FILE] [--replicas R] [--item-ms MS] [--concurrency N]";
 
 struct Args {
     nats: String,
@@ -27,6 +29,7 @@ struct Args {
     effects: Option<PathBuf>,
     replicas: usize,
     item: Duration,
+    concurrency: usize,
 }
 
 fn args() -> Result<Args, String> {
@@ -36,6 +39,7 @@ fn args() -> Result<Args, String> {
         effects: None,
         replicas: 1,
         item: Duration::from_millis(200),
+        concurrency: 1,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -47,6 +51,7 @@ fn args() -> Result<Args, String> {
             "--effects" => parsed.effects = Some(PathBuf::from(value()?)),
             "--replicas" => parsed.replicas = number(value()?)? as usize,
             "--item-ms" => parsed.item = Duration::from_millis(number(value()?)?),
+            "--concurrency" => parsed.concurrency = number(value()?)? as usize,
             _ => return Err(format!("unknown argument `{flag}`\n{USAGE}")),
         }
     }
@@ -82,8 +87,10 @@ async fn main() -> ExitCode {
         worker: args.name.clone(),
         effects: args.effects,
         pause: args.item,
+        announce: true,
     };
-    let worker = Worker::new(&nats, &args.name, Registry::new().step("item", step));
+    let worker = Worker::new(&nats, &args.name, Registry::new().step("item", step))
+        .concurrency(args.concurrency);
     println!("worker {}: serving item on {}", args.name, nats.config().queue);
     match worker.serve().await {
         Ok(()) => ExitCode::SUCCESS,

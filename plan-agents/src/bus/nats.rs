@@ -54,6 +54,9 @@ pub struct NatsConfig {
     pub limits: BusLimits,
     /// Where the server keeps the streams. Default [`stream::StorageType::File`].
     pub storage: stream::StorageType,
+    /// How many servers of a cluster keep each stream and its consumers (1 to 5). Default
+    /// 1; 3 on a 3-node cluster survives the loss of a node.
+    pub replicas: usize,
     /// How long connecting, and each operation on the server, may take before it fails.
     /// Default 5 s.
     pub timeout: Duration,
@@ -65,6 +68,7 @@ impl Default for NatsConfig {
             namespace: "plan".to_owned(),
             limits: BusLimits::default(),
             storage: stream::StorageType::File,
+            replicas: 1,
             timeout: Duration::from_secs(5),
         }
     }
@@ -117,6 +121,11 @@ impl Nats {
     /// server is down, and if it runs without JetStream.
     pub async fn connect_with(url: &str, config: NatsConfig) -> Result<Self, BusError> {
         config.limits.check()?;
+        if !(1..=5).contains(&config.replicas) {
+            return Err(BusError::BadLimits {
+                reason: "a stream has 1 to 5 replicas",
+            });
+        }
         let namespace = &config.namespace;
         if namespace.is_empty()
             || namespace.len() > 16
@@ -207,6 +216,7 @@ impl Inner {
             max_messages,
             discard: stream::DiscardPolicy::New,
             storage: self.config.storage,
+            num_replicas: self.config.replicas,
             ..stream::Config::default()
         };
         self.jetstream

@@ -15,12 +15,14 @@ pub struct Item {
     pub worker: String,
 }
 
-/// The step workers serve as `item`: takes `pause`, appends `N WORKER` to the effects file
-/// if there is one (the effect a rerun must not repeat), and returns the item.
+/// The step workers serve as `item`: says `took item N` if `announce`, takes `pause`,
+/// appends `N WORKER` to the effects file if there is one (the effect a rerun must not
+/// repeat), and returns the item.
 pub struct ItemStep {
     pub worker: String,
     pub effects: Option<PathBuf>,
     pub pause: Duration,
+    pub announce: bool,
 }
 
 impl Describe for ItemStep {}
@@ -29,6 +31,9 @@ impl Plan<u32> for ItemStep {
     type Out = Item;
 
     async fn call(&self, n: u32, cx: Cx<'_, ()>) -> Result<Item, PlanError> {
+        if self.announce {
+            println!("took item {n}");
+        }
         tokio::time::sleep(self.pause).await;
         if let Some(path) = &self.effects {
             let write = || -> std::io::Result<()> {

@@ -368,19 +368,62 @@ impl Engine for Nats {
 
     fn dispatch(&self, job: Job) -> BoxFuture<'_, Result<Done, RemoteError>> {
         Box::pin(async move {
-            let key = job.key.clone();
-            // Watching first, a result written from now on is seen; read next, one written
-            // before is too.
-            let mut watch = self
-                .bounded("watch a result", self.inner.results.watch_with_history(&key))
-                .await?;
-            if let Some(done) = self.result(&key).await? {
-                return Ok(done);
+            let mut cancel = CancelOnDrop {
+                nats: None,
+                key: job.key.clone(),
+            };
+            // The server's troubles (a node lost, a leader being elected) are waited out for
+            // up to six timeouts in a row.
+            let mut trouble = None;
+            loop {
+                match self.await_result(&job, &mut cancel, &mut trouble).await {
+                    Ok(done) => {
+                        cancel.nats = None;
+                        return done;
+                    }
+                    Err(e) => {
+                        let since = *trouble.get_or_insert_with(tokio::time::Instant::now);
+                        if since.elapsed() > 6 * self.inner.config.timeout {
+                            return Err(e);
+                        }
+                        tracing::warn!(key = job.key, error = %e, "waiting for the server");
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                }
             }
-            let payload = serde_json::to_vec(&job).map_err(|e| self.error("send a job", e))?;
+        })
+    }
+}
+
+impl Nats {
+    /// Sends `job` (once: `cancel` holds this engine once it is sent) and waits for its
+    /// result. The outer error is the server's (worth another try); the inner, the result's.
+    async fn await_result(
+        &self,
+        job: &Job,
+        cancel: &mut CancelOnDrop,
+        trouble: &mut Option<tokio::time::Instant>,
+    ) -> Result<Result<Done, RemoteError>, RemoteError> {
+        let key = &job.key;
+        // Watching first, a result written from now on is seen; read next, one written
+        // before is too.
+        let mut watch = self
+            .bounded("watch a result", self.inner.results.watch_with_history(key))
+            .await?;
+        *trouble = None;
+        if let Some(done) = self.result(key).await? {
+            return Ok(Ok(done));
+        }
+        if cancel.nats.is_none() {
+            let payload = serde_json::to_vec(job).map_err(|e| self.error("send a job", e));
+            let payload = match payload {
+                Ok(payload) => payload,
+                Err(e) => return Ok(Err(e)),
+            };
+            // Sent again after a failure, it has the same message id: the server keeps one.
             let publish = PublishMessage::build()
                 .payload(payload.into())
-                .message_id(&key);
+                .message_id(key);
             let ack = self
                 .bounded(
                     "send a job",
@@ -389,19 +432,15 @@ impl Engine for Nats {
                 .await?;
             self.bounded("send a job", ack.into_future()).await?;
             // From here on, dropped unfinished, the job is given up.
-            let mut cancel = CancelOnDrop {
-                nats: Some(self.clone()),
-                key: key.clone(),
-            };
-            while let Some(entry) = watch.next().await {
-                let entry = entry.map_err(|e| self.error("watch a result", e))?;
-                if entry.operation == Operation::Put {
-                    cancel.nats = None;
-                    return decode(&entry.value);
-                }
+            cancel.nats = Some(self.clone());
+        }
+        while let Some(entry) = watch.next().await {
+            let entry = entry.map_err(|e| self.error("watch a result", e))?;
+            if entry.operation == Operation::Put {
+                return Ok(decode(&entry.value));
             }
-            Err(self.error("watch a result", "the server ended the watch"))
-        })
+        }
+        Err(self.error("watch a result", "the server ended the watch"))
     }
 }
 

@@ -64,6 +64,7 @@ impl NatsConsumer {
             // it; the consumers count and move it themselves.
             max_deliver: -1,
             max_ack_pending: limits.capacity as i64,
+            num_replicas: inner.config.replicas,
             ..pull::Config::default()
         };
         let fail = |e: &dyn std::fmt::Display| backend("consume from", mailbox, e.to_string());
