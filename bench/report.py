@@ -442,6 +442,29 @@ def layers_section() -> str:
     )
 
 
+def remote_section() -> str:
+    data = load("remote.json")
+    if not data:
+        return "## Remote steps on NATS JetStream\n\nnot run"
+    trip = data["round_trip"]
+    rows = [["one remote step (64 bytes there and back)", human(trip["remote_s"]), f"raw request/reply: {human(trip['raw_s'])}", ratio(trip["remote_s"], trip["raw_s"])]]
+    for r in data["fan_out"]:
+        floor = 10.0 / r["workers"]
+        rows.append([f"1,000 steps of 10 ms, {r['workers']} worker(s), one step at a time each", human(r["seconds"]), f"floor: {human(floor)}", ratio(r["seconds"], floor)])
+    return (
+        "## Remote steps on NATS JetStream\n\n"
+        "`cargo bench -p plan-remote --bench remote`, against a `nats-server -js` of its own on "
+        "127.0.0.1, workers in the same process. A remote step is a job published to a work-queue "
+        "stream (deduplicated by its key), pulled by a worker, and a result kept in a key-value "
+        "bucket that the coordinator watches; a raw request/reply is one core NATS round trip.\n\n"
+        + table(["operation", "ours", "baseline", "ratio"], rows)
+        + "\n\nFailover: from `kill -9` of the worker running a step (the `worker` example, whose "
+        f"redelivery deadline is 2 s) to the step's result from another worker: {human(data['worker_failover_s'])}; "
+        "from the loss (`kill -9`) of one node of a 3-node cluster (streams and buckets with 3 "
+        f"replicas) to the next remote step's result: {human(data['node_failover_s'])}."
+    )
+
+
 def compile_section() -> tuple[str, list[list[str]]]:
     data = load("compile.json")
     if not data:
@@ -490,6 +513,7 @@ def main() -> None:
         constructs_section(),
         bindings_section(),
         layers_section(),
+        remote_section(),
         compile_time,
     ]
     out = ROOT / "bench" / "RESULTS.md"

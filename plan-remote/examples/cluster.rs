@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use items::Item;
 use plan_remote::nats::{Nats, NatsConfig};
-use plan_remote::{Local, Registry, Remote, RemoteStep};
+use plan_remote::{Local, Registry, Remote, RemoteError, RemoteStep};
 use plan_runtime::prelude::*;
 use plan_state::runs::{RunStatus, Runs};
 use plan_state::store::{InMemory, Store};
@@ -104,9 +104,27 @@ async fn run(args: Args) -> Result<Vec<Item>, String> {
         ..NatsConfig::default()
     };
     let nats = Nats::connect(&url, config).await.map_err(|e| e.to_string())?;
-    let item = Remote::new(nats).step("item").await.map_err(|e| e.to_string())?;
+    let item = served_item(&Remote::new(nats)).await?;
     let store = open_store(&url, args.replicas).await?;
     fan_out(store, item, &args.run_id, args.items).await
+}
+
+/// The `item` step, once a worker serves it (waiting up to 60 s for one to start).
+async fn served_item(remote: &Remote) -> Result<RemoteStep<u32, Item>, String> {
+    let mut told = false;
+    for _ in 0..600 {
+        match remote.step("item").await {
+            Err(RemoteError::NotServed { .. }) => {
+                if !told {
+                    eprintln!("cluster: waiting for a worker that serves `item`");
+                    told = true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            step => return step.map_err(|e| e.to_string()),
+        }
+    }
+    Err("no worker serves `item`: start one with `cargo run --example worker`".to_owned())
 }
 
 #[tokio::main]

@@ -37,11 +37,26 @@ impl Plan<u32> for Spend {
     }
 }
 
+/// Fails its first two calls (in this process), then passes its input on.
+struct Flaky(std::sync::atomic::AtomicU32);
+impl Describe for Flaky {}
+impl Plan<u32> for Flaky {
+    type Out = u32;
+    async fn call(&self, n: u32, cx: Cx<'_, ()>) -> Result<u32, PlanError> {
+        let call = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if call < 2 {
+            return Err(PlanError::step(NodeRef::current(&cx), Odd(call)));
+        }
+        Ok(n)
+    }
+}
+
 async fn remote() -> Remote {
     let registry = Registry::new()
         .step("square", plan! { square })
         .step("even", plan! { even })
-        .step("spend", Spend);
+        .step("spend", Spend)
+        .step("flaky", Flaky(std::sync::atomic::AtomicU32::new(0)));
     Remote::new(Local::new(registry).worker("w1"))
 }
 
@@ -101,4 +116,18 @@ async fn the_run_s_budget_reaches_the_worker_and_what_it_spent_comes_back() {
     assert_eq!(err.node().name, "third");
     assert!(err.to_string().contains("budget of 0 requests is spent"), "{err}");
     assert_eq!(budget.spent().requests, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_and_deadlines_around_a_remote_step_work_as_around_any_step() {
+    let flaky = remote().await.step::<u32, u32>("flaky").await.unwrap();
+    let plan = plan! { #[retry(3)] #[name = "flaky"] (flaky.clone()) };
+    let (out, report) = plan.run(9).reported().await;
+    assert_eq!(out.unwrap(), 9);
+    let node = report.nodes.iter().find(|n| n.name == "flaky").unwrap();
+    assert_eq!(node.attempts, 3);
+
+    let square = remote().await.step::<u32, u64>("square").await.unwrap();
+    let plan = plan! { #[timeout(1s)] #[name = "square"] (square.clone()) };
+    assert_eq!(plan.run(3).await.unwrap(), 9);
 }
