@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -17,45 +16,8 @@ use plan_agents::reactive::{EventOutcome, Reactive};
 use plan_agents::testkit::{LIMITS, PATIENCE, stays_pending, within};
 use plan_runtime::prelude::*;
 use plan_state::store::JsonFiles;
-use test_support::{TempDir, free_port, temp_dir};
-
-/// A `nats-server` of the test's own, with its store in a fresh directory; killed, and then
-/// the directory removed, when dropped (fields drop in order).
-struct Server {
-    server: test_support::Server,
-    _store: TempDir,
-}
-
-impl Server {
-    fn start(jetstream: bool) -> Self {
-        Server::start_with(jetstream, None)
-    }
-
-    /// A server whose `max_payload`, if given, is not NATS's default of 1 MiB.
-    fn start_with(jetstream: bool, max_payload: Option<usize>) -> Self {
-        let port = free_port();
-        let store = temp_dir("nats");
-        let mut command = Command::new("nats-server");
-        command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
-        if jetstream {
-            command.arg("-js").arg("-sd").arg(store.path());
-        }
-        if let Some(max_payload) = max_payload {
-            // Only a configuration file sets it: there is no flag.
-            let file = store.path().join("server.conf");
-            std::fs::write(&file, format!("max_payload: {max_payload}\n")).unwrap();
-            command.arg("-c").arg(&file);
-        }
-        Server {
-            server: test_support::Server::start(command, port),
-            _store: store,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.server.port())
-    }
-}
+use test_support::nats::NatsServer;
+use test_support::{free_port, temp_dir};
 
 /// A namespace of this test's own, so that tests sharing a server share no stream.
 fn config() -> NatsConfig {
@@ -72,12 +34,12 @@ fn config() -> NatsConfig {
 }
 
 /// A bus on `PLAN_AGENTS_NATS_URL`'s server, or on a server of its own (returned with it).
-async fn bus() -> (Nats, Option<Server>) {
+async fn bus() -> (Nats, Option<NatsServer>) {
     let config = config();
     if let Ok(url) = std::env::var("PLAN_AGENTS_NATS_URL") {
         return (Nats::connect_with(&url, config).await.unwrap(), None);
     }
-    let server = Server::start(true);
+    let server = NatsServer::start();
     let bus = Nats::connect_with(&server.url(), config).await.unwrap();
     (bus, Some(server))
 }
@@ -91,7 +53,7 @@ bus_conformance!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_whose_process_dies_has_its_message_redelivered_to_another_process() {
-    let server = Server::start(true);
+    let server = NatsServer::start();
     let (url, config, mailbox) = (server.url(), config(), name("jobs"));
     let survivor = Nats::connect_with(&url, config.clone()).await.unwrap();
     let mut survivor_consumer = survivor.consume(&mailbox).await.unwrap();
@@ -151,7 +113,7 @@ async fn a_server_that_is_down_is_a_clear_error_in_bounded_time() {
 
 #[tokio::test]
 async fn a_server_without_jetstream_is_refused_at_connect() {
-    let server = Server::start(false);
+    let server = NatsServer::without_jetstream();
     let err = Nats::connect_with(&server.url(), config())
         .await
         .unwrap_err();
@@ -162,7 +124,7 @@ async fn a_server_without_jetstream_is_refused_at_connect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_dies_under_a_live_bus_fails_each_operation_in_bounded_time() {
-    let server = Server::start(true);
+    let server = NatsServer::start();
     let config = NatsConfig {
         timeout: Duration::from_secs(2),
         ..config()
@@ -212,7 +174,7 @@ async fn a_server_that_dies_under_a_live_bus_fails_each_operation_in_bounded_tim
 
 #[test]
 fn handles_dropped_outside_a_runtime_do_not_panic() {
-    let server = Server::start(true);
+    let server = NatsServer::start();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let handles = runtime.block_on(async {
         let bus = Nats::connect_with(&server.url(), config()).await.unwrap();
@@ -315,7 +277,7 @@ fn too_large<T: std::fmt::Debug>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_over_the_servers_max_payload_is_refused_before_sending_and_the_bus_goes_on() {
     const MAX_PAYLOAD: usize = 4_096;
-    let server = Server::start_with(true, Some(MAX_PAYLOAD));
+    let server = NatsServer::with_config(&format!("max_payload: {MAX_PAYLOAD}\n"));
     // The bus's own limit, 1 MiB, is larger: the server's is the one that counts.
     let bus = Nats::connect_with(&server.url(), config()).await.unwrap();
     let (mailbox, topic, subject) = (name("jobs"), name("news"), name("ask"));

@@ -1,6 +1,8 @@
 //! The fixtures the workspace's tests share, written once: a child server on a free port,
 //! killed on drop ([`Server`]); a temporary directory, removed on drop ([`temp_dir`]); a
-//! package's example run as a process ([`processes`]). A dev-dependency only; not published.
+//! package's example run as a process ([`processes`]); a `nats-server` with JetStream, alone
+//! or in a cluster, killed and restarted at will ([`nats`]). A dev-dependency only; not
+//! published.
 //!
 //! ```no_run
 //! use std::process::Command;
@@ -15,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod nats;
 pub mod processes;
 
 use std::process::{Child, Command, Stdio};
