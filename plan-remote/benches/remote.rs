@@ -94,14 +94,18 @@ async fn fan_out(url: &str, workers: usize) -> f64 {
     let queue = format!("nap{workers}");
     let nats = Nats::connect(url, config(&queue)).await.unwrap();
     for w in 0..workers {
-        let worker = Worker::new(&nats, &format!("w{w}"), Registry::new().step("nap", plan! { nap }))
-            .concurrency(1);
+        let worker = Worker::new(
+            &nats,
+            &format!("w{w}"),
+            Registry::new().step("nap", plan! { nap }),
+        )
+        .concurrency(1);
         tokio::spawn(worker.serve());
     }
     let step = step_made::<u32, u32>(&Remote::new(nats), "nap").await;
     let plan = plan! { each(all) { (step.clone()) } };
     let start = Instant::now();
-    let out = plan.run((0..1000).collect()).await.unwrap();
+    let out = plan.run((0..1000).collect::<Vec<u32>>()).await.unwrap();
     assert_eq!(out.len(), 1000);
     start.elapsed().as_secs_f64()
 }
@@ -111,13 +115,24 @@ fn worker_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let release = exe.parent().and_then(|p| p.parent()).unwrap();
     let path = release.join("examples").join("worker");
-    assert!(path.exists(), "{} is missing: `cargo build --release -p plan-remote --examples`", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo build --release -p plan-remote --examples`",
+        path.display()
+    );
     path
 }
 
 fn spawn_worker(urls: &str, name: &str, item_ms: u64, replicas: usize) -> std::process::Child {
     Command::new(worker_binary())
-        .args(["--nats", urls, "--name", name, "--item-ms", &item_ms.to_string()])
+        .args([
+            "--nats",
+            urls,
+            "--name",
+            name,
+            "--item-ms",
+            &item_ms.to_string(),
+        ])
         .args(["--replicas", &replicas.to_string()])
         .stdout(Stdio::piped())
         .spawn()
@@ -125,7 +140,10 @@ fn spawn_worker(urls: &str, name: &str, item_ms: u64, replicas: usize) -> std::p
 }
 
 /// Reads `child`'s output until a line contains `text`.
-fn wait_for(child: &mut std::process::Child, text: &str) -> std::io::Lines<std::io::BufReader<std::process::ChildStdout>> {
+fn wait_for(
+    child: &mut std::process::Child,
+    text: &str,
+) -> std::io::Lines<std::io::BufReader<std::process::ChildStdout>> {
     use std::io::BufRead;
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     for line in lines.by_ref() {
@@ -168,9 +186,15 @@ async fn worker_failover(url: &str) -> f64 {
 async fn node_failover() -> f64 {
     let mut nodes = NatsCluster::start(3);
     let urls = nodes.urls();
-    let nats = Nats::connect(&urls, NatsConfig { replicas: 3, ..config("naps") })
-        .await
-        .unwrap();
+    let nats = Nats::connect(
+        &urls,
+        NatsConfig {
+            replicas: 3,
+            ..config("naps")
+        },
+    )
+    .await
+    .unwrap();
     let worker = Worker::new(&nats, "w", Registry::new().step("nap", plan! { nap }));
     tokio::spawn(worker.serve());
     let step = step_made::<u32, u32>(&Remote::new(nats), "nap").await;
@@ -189,7 +213,9 @@ async fn main() {
     let (remote, raw) = round_trip(&url).await;
     let mut fan = Vec::new();
     for workers in [1, 2, 4] {
-        fan.push(serde_json::json!({ "workers": workers, "seconds": fan_out(&url, workers).await }));
+        fan.push(
+            serde_json::json!({ "workers": workers, "seconds": fan_out(&url, workers).await }),
+        );
     }
     let worker = worker_failover(&url).await;
     let node = node_failover().await;

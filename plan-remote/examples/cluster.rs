@@ -27,8 +27,7 @@ use plan_runtime::prelude::*;
 use plan_state::runs::{RunStatus, Runs};
 use plan_state::store::{InMemory, Store};
 
-const USAGE: &str =
-    "usage: cluster --nats URL --run-id ID --items N [--replicas R] [--local]";
+const USAGE: &str = "usage: cluster --nats URL --run-id ID --items N [--replicas R] [--local]";
 
 struct Args {
     nats: Option<String>,
@@ -42,8 +41,14 @@ fn args() -> Result<Args, String> {
     let (mut nats, mut run_id, mut items, mut replicas, mut local) = (None, None, None, 1, false);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or(format!("`{flag}` needs a value\n{USAGE}"));
-        let number = |v: String| v.parse::<u32>().map_err(|_| format!("`{flag}` takes a number\n{USAGE}"));
+        let mut value = || {
+            args.next()
+                .ok_or(format!("`{flag}` needs a value\n{USAGE}"))
+        };
+        let number = |v: String| {
+            v.parse::<u32>()
+                .map_err(|_| format!("`{flag}` takes a number\n{USAGE}"))
+        };
         match flag.as_str() {
             "--nats" => nats = Some(value()?),
             "--run-id" => run_id = Some(value()?),
@@ -77,7 +82,8 @@ async fn fan_out<S: Store + 'static>(
         #![durable]
         each(all) { #[name = "item"] (item.clone()) }
     };
-    match Runs::new(store).run(&plan, id, (1..=items).collect()).await {
+    let input: Vec<u32> = (1..=items).collect();
+    match Runs::new(store).run(&plan, id, input).await {
         Ok(RunStatus::Done(items)) => Ok(items),
         Ok(RunStatus::Waiting(question)) => Err(format!("waiting on {question:?}")),
         Err(e) => Err(e.to_string()),
@@ -103,7 +109,9 @@ async fn run(args: Args) -> Result<Vec<Item>, String> {
         redeliver_after: Duration::from_secs(2),
         ..NatsConfig::default()
     };
-    let nats = Nats::connect(&url, config).await.map_err(|e| e.to_string())?;
+    let nats = Nats::connect(&url, config)
+        .await
+        .map_err(|e| e.to_string())?;
     let item = served_item(&Remote::new(nats)).await?;
     let store = open_store(&url, args.replicas).await?;
     fan_out(store, item, &args.run_id, args.items).await
@@ -125,6 +133,18 @@ async fn served_item(remote: &Remote) -> Result<RemoteStep<u32, Item>, String> {
         }
     }
     Err("no worker serves `item`: start one with `cargo run --example worker`".to_owned())
+}
+
+/// The journal's store: JetStream key-value on the same servers, with `replicas` replicas.
+async fn open_store(url: &str, replicas: usize) -> Result<plan_state::store::Nats, String> {
+    let config = plan_state::store::NatsConfig {
+        bucket: "plan-cluster".to_owned(),
+        replicas,
+        ..plan_state::store::NatsConfig::default()
+    };
+    plan_state::store::Nats::connect_with(url, config)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::main]

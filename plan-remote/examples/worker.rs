@@ -20,8 +20,7 @@ use std::time::Duration;
 use plan_remote::Registry;
 use plan_remote::nats::{Nats, NatsConfig, Worker};
 
-const USAGE: &str =
-    "usage: worker --nats URL [--name NAME] [--effects FILE] [--replicas R] [--item-ms MS] [--concurrency N]";
+const USAGE: &str = "usage: worker --nats URL [--name NAME] [--effects FILE] [--replicas R] [--item-ms MS] [--concurrency N]";
 
 struct Args {
     nats: String,
@@ -43,8 +42,14 @@ fn args() -> Result<Args, String> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or(format!("`{flag}` needs a value\n{USAGE}"));
-        let number = |v: String| v.parse::<u64>().map_err(|_| format!("`{flag}` takes a number\n{USAGE}"));
+        let mut value = || {
+            args.next()
+                .ok_or(format!("`{flag}` needs a value\n{USAGE}"))
+        };
+        let number = |v: String| {
+            v.parse::<u64>()
+                .map_err(|_| format!("`{flag}` takes a number\n{USAGE}"))
+        };
         match flag.as_str() {
             "--nats" => parsed.nats = value()?,
             "--name" => parsed.name = value()?,
@@ -91,7 +96,11 @@ async fn main() -> ExitCode {
     };
     let worker = Worker::new(&nats, &args.name, Registry::new().step("item", step))
         .concurrency(args.concurrency);
-    println!("worker {}: serving item on {}", args.name, nats.config().queue);
+    println!(
+        "worker {}: serving item on {}",
+        args.name,
+        nats.config().queue
+    );
     match worker.serve().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -23,7 +23,8 @@ pub trait Engine: Send + Sync + 'static {
     fn name(&self) -> &str;
 
     /// The signature the workers serve step `step` with, if any worker has registered it.
-    fn served<'a>(&'a self, step: &'a str) -> BoxFuture<'a, Result<Option<Signature>, RemoteError>>;
+    fn served<'a>(&'a self, step: &'a str)
+    -> BoxFuture<'a, Result<Option<Signature>, RemoteError>>;
 
     /// Runs `job` on a worker; its result, the first kept for its key.
     fn dispatch(&self, job: Job) -> BoxFuture<'_, Result<Done, RemoteError>>;

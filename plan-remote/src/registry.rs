@@ -75,8 +75,9 @@ where
                 None => plan.run(input),
             };
             let out = match AssertUnwindSafe(run).catch_unwind().await {
-                Ok(Ok(out)) => serde_json::to_value(out)
-                    .map_err(|e| format!("its output cannot be sent: {e}")),
+                Ok(Ok(out)) => {
+                    serde_json::to_value(out).map_err(|e| format!("its output cannot be sent: {e}"))
+                }
                 Ok(Err(error)) => Err(error.to_string()),
                 Err(_) => Err("it panicked".to_owned()),
             };
@@ -170,7 +171,11 @@ impl Registry {
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map()
-            .entries(self.steps.iter().map(|(name, step)| (name, step.signature())))
+            .entries(
+                self.steps
+                    .iter()
+                    .map(|(name, step)| (name, step.signature())),
+            )
             .finish()
     }
 }

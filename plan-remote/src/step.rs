@@ -185,9 +185,10 @@ where
                     budget.spend(spent);
                 }
                 if let Some(monitor) = cx.monitor() {
-                    for (counter, amount) in
-                        [("requests", spent.requests as f64), ("dollars", spent.dollars)]
-                    {
+                    for (counter, amount) in [
+                        ("requests", spent.requests as f64),
+                        ("dollars", spent.dollars),
+                    ] {
                         if amount > 0.0 {
                             monitor.count(counter, amount);
                         }

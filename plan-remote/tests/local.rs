@@ -19,7 +19,11 @@ fn total(squares: Vec<u64>) -> u64 {
 struct Odd(u32);
 
 fn even(n: u32) -> Result<u32, Odd> {
-    if n % 2 == 0 { Ok(n) } else { Err(Odd(n)) }
+    if n.is_multiple_of(2) {
+        Ok(n)
+    } else {
+        Err(Odd(n))
+    }
 }
 
 /// Spends one request of the run's budget, then doubles.
@@ -28,7 +32,9 @@ impl Describe for Spend {}
 impl Plan<u32> for Spend {
     type Out = u32;
     async fn call(&self, n: u32, cx: Cx<'_, ()>) -> Result<u32, PlanError> {
-        let budget = cx.extension::<Budget>().expect("the worker's run has a budget");
+        let budget = cx
+            .extension::<Budget>()
+            .expect("the worker's run has a budget");
         let call = budget
             .admit(&Charge::request())
             .map_err(|e| PlanError::step(NodeRef::current(&cx), e))?;
@@ -114,7 +120,10 @@ async fn the_run_s_budget_reaches_the_worker_and_what_it_spent_comes_back() {
     let err = three.run(1).with(&budget).await.unwrap_err();
     // The worker's run had what was left: the third call found it spent.
     assert_eq!(err.node().name, "third");
-    assert!(err.to_string().contains("budget of 0 requests is spent"), "{err}");
+    assert!(
+        err.to_string().contains("budget of 0 requests is spent"),
+        "{err}"
+    );
     assert_eq!(budget.spent().requests, 2);
 }
 

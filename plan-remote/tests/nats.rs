@@ -78,9 +78,19 @@ fn serve(nats: &Nats, name: &str, registry: Registry) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_fans_out_over_workers_and_says_which_ran_each_item() {
     let server = NatsServer::start();
-    let nats = Nats::connect(&server.url(), config("squares")).await.unwrap();
-    serve(&nats, "w1", Registry::new().step("square", plan! { square }));
-    serve(&nats, "w2", Registry::new().step("square", plan! { square }));
+    let nats = Nats::connect(&server.url(), config("squares"))
+        .await
+        .unwrap();
+    serve(
+        &nats,
+        "w1",
+        Registry::new().step("square", plan! { square }),
+    );
+    serve(
+        &nats,
+        "w2",
+        Registry::new().step("square", plan! { square }),
+    );
     // Made once the workers have registered the step.
     let remote = Remote::new(nats.clone());
     let mut square = remote.step::<u32, u64>("square").await;
@@ -93,7 +103,7 @@ async fn a_plan_fans_out_over_workers_and_says_which_ran_each_item() {
     }
     let square = square.unwrap();
     let sum = plan! { each(all) { #[name = "square"] (square.clone()) } >> total };
-    let (out, report) = sum.run((1..=20).collect()).reported().await;
+    let (out, report) = sum.run((1..=20).collect::<Vec<u32>>()).reported().await;
     assert_eq!(out.unwrap(), (1..=20u64).map(|n| n * n).sum::<u64>());
     let workers: Vec<&str> = report
         .nodes
@@ -102,7 +112,10 @@ async fn a_plan_fans_out_over_workers_and_says_which_ran_each_item() {
         .map(|n| n.notes[0].1.as_str())
         .collect();
     assert_eq!(workers.len(), 20);
-    assert!(workers.iter().all(|w| ["w1", "w2"].contains(w)), "{workers:?}");
+    assert!(
+        workers.iter().all(|w| ["w1", "w2"].contains(w)),
+        "{workers:?}"
+    );
 
     // The signature the workers registered is checked.
     let err = remote.step::<u64, u64>("square").await.unwrap_err();
@@ -131,7 +144,10 @@ async fn a_job_sent_twice_has_one_result() {
     serve(&nats, "w2", Registry::new().step("slow", slow.clone()));
     // One key dispatched twice at once (a coordinator and its restarted self), then again
     // once done: one result, the same for all three.
-    let (a, b) = tokio::join!(nats.dispatch(job("run.0.1", 1)), nats.dispatch(job("run.0.1", 1)));
+    let (a, b) = tokio::join!(
+        nats.dispatch(job("run.0.1", 1)),
+        nats.dispatch(job("run.0.1", 1))
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a, b);
     assert_eq!(a.outcome, Outcome::Output(serde_json::json!(2)));
@@ -160,7 +176,9 @@ async fn a_step_longer_than_the_redelivery_deadline_is_not_redelivered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loser_or_a_timed_out_step_is_stopped_on_its_worker() {
     let server = NatsServer::start();
-    let nats = Nats::connect(&server.url(), config("cancel")).await.unwrap();
+    let nats = Nats::connect(&server.url(), config("cancel"))
+        .await
+        .unwrap();
     let slow = Slow {
         pause: Duration::from_secs(30),
         ..Slow::default()
@@ -187,11 +205,17 @@ async fn a_loser_or_a_timed_out_step_is_stopped_on_its_worker() {
     };
     let race = plan! { par(first) { #[name = "remote"] (slow_step.clone()), started } };
     assert_eq!(race.run(1).await.unwrap(), 1);
-    eventually("the loser's drop on its worker", || slow.dropped.load(SeqCst) == 1).await;
+    eventually("the loser's drop on its worker", || {
+        slow.dropped.load(SeqCst) == 1
+    })
+    .await;
 
     // `#[timeout]` around the remote step: the worker stops it too.
     let timed = plan! { #[timeout(500ms)] #[name = "remote"] (slow_step.clone()) };
     assert!(timed.run(2).await.unwrap_err().is_timeout());
-    eventually("the timed-out step's drop on its worker", || slow.dropped.load(SeqCst) == 2).await;
+    eventually("the timed-out step's drop on its worker", || {
+        slow.dropped.load(SeqCst) == 2
+    })
+    .await;
     assert_eq!(slow.runs.load(SeqCst), 2);
 }

@@ -50,7 +50,10 @@ impl Process {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !self.lines.lock().unwrap().iter().any(|l| l.contains(text)) {
             assert!(Instant::now() < deadline, "no `{text}` within 60 s");
-            assert!(self.child.try_wait().unwrap().is_none(), "it ended before `{text}`");
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "it ended before `{text}`"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -65,7 +68,14 @@ impl Drop for Process {
 
 fn worker(urls: &str, name: &str, effects: &Path, item_ms: u64, replicas: usize) -> Command {
     let mut command = Command::new(example("worker"));
-    command.args(["--nats", urls, "--name", name, "--item-ms", &item_ms.to_string()]);
+    command.args([
+        "--nats",
+        urls,
+        "--name",
+        name,
+        "--item-ms",
+        &item_ms.to_string(),
+    ]);
     command.arg("--effects").arg(effects);
     command.args(["--replicas", &replicas.to_string()]);
     command
@@ -73,7 +83,14 @@ fn worker(urls: &str, name: &str, effects: &Path, item_ms: u64, replicas: usize)
 
 fn cluster(urls: &str, id: &str, items: u32, replicas: usize) -> Command {
     let mut command = Command::new(example("cluster"));
-    command.args(["--nats", urls, "--run-id", id, "--items", &items.to_string()]);
+    command.args([
+        "--nats",
+        urls,
+        "--run-id",
+        id,
+        "--items",
+        &items.to_string(),
+    ]);
     command.args(["--replicas", &replicas.to_string()]);
     command
 }
@@ -142,9 +159,17 @@ fn a_coordinator_killed_mid_run_is_continued_by_another_process() {
         .unwrap();
     kill_when(first, "four items done", || effects(&file).len() >= 4);
     let done_before = effects(&file).len();
-    assert!(done_before < 12, "the run was killed mid-run: {done_before} items done");
+    assert!(
+        done_before < 12,
+        "the run was killed mid-run: {done_before} items done"
+    );
 
-    let out = succeeded(cluster(&server.url(), "run-1", 12, 1).stdout(Stdio::piped()).spawn().unwrap());
+    let out = succeeded(
+        cluster(&server.url(), "run-1", 12, 1)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     // Every item ran once: none that had finished (or was running) ran again.
     assert_eq!(items(&file), (1..=12).collect::<Vec<_>>());
     // The same result as a run in one process.
@@ -154,11 +179,18 @@ fn a_coordinator_killed_mid_run_is_continued_by_another_process() {
         .spawn()
         .unwrap();
     let local = succeeded(local);
-    let result = |out: &str| out.lines().find(|l| l.starts_with("result: ")).map(str::to_owned);
+    let result = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("result: "))
+            .map(str::to_owned)
+    };
     assert_eq!(result(&out), result(&local));
     assert!(result(&out).is_some(), "{out}");
     let by_worker = out.lines().find(|l| l.starts_with("by worker: ")).unwrap();
-    assert!(by_worker.contains("a=") || by_worker.contains("b="), "{by_worker}");
+    assert!(
+        by_worker.contains("a=") || by_worker.contains("b="),
+        "{by_worker}"
+    );
 }
 
 #[test]
@@ -168,8 +200,8 @@ fn a_nats_node_lost_mid_run_loses_nothing() {
     let dir = temp_dir("remote-node");
     let file = dir.path().join("effects");
     let mut a = Process::start(worker(&urls, "a", &file, 200, 3));
-    let mut b = Process::start(worker(&urls, "b", &file, 200, 3));
     a.wait_for("serving item");
+    let mut b = Process::start(worker(&urls, "b", &file, 200, 3));
     b.wait_for("serving item");
     let run = cluster(&urls, "run-node", 20, 3)
         .stdout(Stdio::piped())
@@ -183,8 +215,14 @@ fn a_nats_node_lost_mid_run_loses_nothing() {
     let lost = Instant::now();
     nodes.kill(0);
     let out = succeeded(run);
-    eprintln!("the run went on and finished {:?} after a node was lost", lost.elapsed());
-    assert!(out.contains("result: 20 items, sum of squares 2870"), "{out}");
+    eprintln!(
+        "the run went on and finished {:?} after a node was lost",
+        lost.elapsed()
+    );
+    assert!(
+        out.contains("result: 20 items, sum of squares 2870"),
+        "{out}"
+    );
     // At least once: an item whose worker's acknowledgement was lost with the node may
     // have run twice; none is missing.
     let mut seen = items(&file);

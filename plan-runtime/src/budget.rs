@@ -317,7 +317,9 @@ impl Budget {
         Left {
             tokens: self.tokens.map(|limit| limit.saturating_sub(spent.tokens)),
             dollars: self.dollars.map(|limit| (limit - spent.dollars).max(0.0)),
-            requests: self.requests.map(|limit| limit.saturating_sub(spent.requests)),
+            requests: self
+                .requests
+                .map(|limit| limit.saturating_sub(spent.requests)),
         }
     }
 

@@ -111,17 +111,27 @@ impl Nats {
     pub async fn connect(urls: &str, config: NatsConfig) -> Result<Self, RemoteError> {
         check(&config)?;
         let name = format!("nats {} queue {}", hosts(urls), config.queue);
-        let fail = |operation, source: Box<dyn std::error::Error + Send + Sync>| {
-            RemoteError::Backend {
+        let fail =
+            |operation, source: Box<dyn std::error::Error + Send + Sync>| RemoteError::Backend {
                 engine: name.clone(),
                 operation,
                 source,
-            }
-        };
+            };
+        // An unparsable URL is not shown: the password in it may be where it failed.
+        let servers = urls
+            .split(',')
+            .map(|url| url.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| {
+                fail(
+                    "connect",
+                    "a server is `nats://HOST:PORT`, several are separated by `,`".into(),
+                )
+            })?;
         let connecting = async_nats::ConnectOptions::new()
             .name("plan-remote")
             .connection_timeout(config.timeout)
-            .connect(urls);
+            .connect(servers);
         let client = tokio::time::timeout(config.timeout, connecting)
             .await
             .map_err(|_| fail("connect", "timed out".into()))?
@@ -130,7 +140,7 @@ impl Nats {
             .timeout(config.timeout)
             .build(client.clone());
         let ns = &config.namespace;
-        let setup = async {
+        let setup = || async {
             let jobs = jetstream
                 .create_or_update_stream(stream::Config {
                     name: format!("{ns}_jobs"),
@@ -146,27 +156,50 @@ impl Nats {
                 .get_stream(&jobs.config.name)
                 .await
                 .map_err(|e| fail("open the jobs' stream", e.into()))?;
-            let bucket = |bucket: String, max_age| kv::Config {
-                bucket,
-                history: 1,
-                max_age,
-                num_replicas: config.replicas,
-                ..Default::default()
+            // Made as `create_key_value` makes a bucket's stream, which it cannot do on a 2.9
+            // server (it reads the account's info into fields such a server lacks).
+            let jetstream = &jetstream;
+            let fail = &fail;
+            let bucket = |bucket: String, max_age| async move {
+                jetstream
+                    .create_or_update_stream(stream::Config {
+                        name: format!("KV_{bucket}"),
+                        subjects: vec![format!("$KV.{bucket}.>")],
+                        max_messages_per_subject: 1,
+                        max_age,
+                        discard: stream::DiscardPolicy::New,
+                        allow_rollup: true,
+                        deny_delete: true,
+                        allow_direct: true,
+                        num_replicas: config.replicas,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| fail("make a bucket", e.into()))?;
+                jetstream
+                    .get_key_value(&bucket)
+                    .await
+                    .map_err(|e| fail("open a bucket", e.into()))
             };
-            let results = jetstream
-                .create_or_update_key_value(bucket(format!("{ns}_results"), config.keep_results))
-                .await
-                .map_err(|e| fail("make the results' bucket", e.into()))?;
-            let steps = jetstream
-                .create_or_update_key_value(bucket(format!("{ns}_steps"), Duration::ZERO))
-                .await
-                .map_err(|e| fail("make the steps' bucket", e.into()))?;
+            let results = bucket(format!("{ns}_results"), config.keep_results).await?;
+            let steps = bucket(format!("{ns}_steps"), Duration::ZERO).await?;
             Ok::<_, RemoteError>((jobs, results, steps))
         };
-        // Each request is bounded by the context's timeout; this bounds them all.
-        let (jobs, results, steps) = tokio::time::timeout(4 * config.timeout, setup)
-            .await
-            .map_err(|_| fail("set up its streams", "timed out".into()))??;
+        // A cluster that has just formed, or lost a node, may need a few seconds to place a
+        // replicated stream: setting up is tried again, for up to four timeouts in all.
+        let deadline = tokio::time::Instant::now() + 4 * config.timeout;
+        let (jobs, results, steps) = loop {
+            match tokio::time::timeout_at(deadline, setup()).await {
+                Ok(Ok(made)) => break made,
+                Ok(Err(e))
+                    if tokio::time::Instant::now() + Duration::from_millis(250) >= deadline =>
+                {
+                    return Err(e);
+                }
+                Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(250)).await,
+                Err(_) => return Err(fail("set up its streams", "timed out".into())),
+            }
+        };
         Ok(Nats {
             inner: Arc::new(Inner {
                 client,
@@ -356,11 +389,15 @@ impl Engine for Nats {
     ) -> BoxFuture<'a, Result<Option<Signature>, RemoteError>> {
         Box::pin(async move {
             let value = self
-                .bounded("read the steps served", self.inner.steps.get(self.step_key(step)))
+                .bounded(
+                    "read the steps served",
+                    self.inner.steps.get(self.step_key(step)),
+                )
                 .await?;
             value
                 .map(|value| {
-                    serde_json::from_slice(&value).map_err(|e| self.error("read the steps served", e))
+                    serde_json::from_slice(&value)
+                        .map_err(|e| self.error("read the steps served", e))
                 })
                 .transpose()
         })
@@ -427,7 +464,9 @@ impl Nats {
             let ack = self
                 .bounded(
                     "send a job",
-                    self.inner.jetstream.send_publish(self.jobs_subject(), publish),
+                    self.inner
+                        .jetstream
+                        .send_publish(self.jobs_subject(), publish),
                 )
                 .await?;
             self.bounded("send a job", ack.into_future()).await?;
@@ -468,7 +507,12 @@ impl Drop for CancelOnDrop {
                 tracing::warn!(key, error = %e, "a job given up could not be marked so");
             }
             let subject = nats.cancel_subject(&key);
-            if let Err(e) = nats.inner.client.publish(subject, bytes::Bytes::new()).await {
+            if let Err(e) = nats
+                .inner
+                .client
+                .publish(subject, bytes::Bytes::new())
+                .await
+            {
                 tracing::warn!(key, error = %e, "a job given up: its worker could not be told");
             }
         });

@@ -89,10 +89,16 @@ impl Worker {
     ) -> Result<(), RemoteError> {
         let nats = &self.nats;
         for step in self.registry.names() {
-            let signature = self.registry.signature(step).unwrap_or_else(|| unreachable!());
+            let signature = self
+                .registry
+                .signature(step)
+                .unwrap_or_else(|| unreachable!());
             let value = serde_json::to_vec(&signature).map_err(|e| nats.error("register", e))?;
-            nats.bounded("register its steps", nats.inner.steps.put(nats.step_key(step), value.into()))
-                .await?;
+            nats.bounded(
+                "register its steps",
+                nats.inner.steps.put(nats.step_key(step), value.into()),
+            )
+            .await?;
         }
         let consumer = consumer(nats).await?;
         let slots = Arc::new(Semaphore::new(self.concurrency));
@@ -124,7 +130,13 @@ impl Worker {
             match next {
                 Ok(Some(message)) => {
                     let registry = Arc::clone(&self.registry);
-                    running.spawn(take(message, nats.clone(), self.name.clone(), registry, slot));
+                    running.spawn(take(
+                        message,
+                        nats.clone(),
+                        self.name.clone(),
+                        registry,
+                        slot,
+                    ));
                 }
                 Ok(None) => {}
                 Err(e) => {

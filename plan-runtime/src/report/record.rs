@@ -89,7 +89,10 @@ pub struct NodeRecord {
     pub counters: Vec<(&'static str, f64)>,
     /// What was said of it (see [`Monitor::note`](plan_core::Monitor::note)): the worker a
     /// remote step ran on. Left out of the serialized record when empty.
-    #[serde(serialize_with = "serialize_notes", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        serialize_with = "serialize_notes",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub notes: Vec<(&'static str, String)>,
     /// How it ended.
     pub outcome: Outcome,
@@ -303,7 +306,10 @@ fn serialize_counters<S: Serializer>(
     s.collect_map(counters.iter().map(|(name, value)| (*name, *value)))
 }
 
-fn serialize_notes<S: Serializer>(notes: &[(&'static str, String)], s: S) -> Result<S::Ok, S::Error> {
+fn serialize_notes<S: Serializer>(
+    notes: &[(&'static str, String)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.collect_map(notes.iter().map(|(key, value)| (*key, value)))
 }
 
