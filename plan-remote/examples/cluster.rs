@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use items::Item;
-use plan_remote::nats::{Nats, NatsConfig};
+use plan_remote::nats::{Nats, NatsConfig, NatsStore, NatsStoreConfig};
 use plan_remote::{Local, Registry, Remote, RemoteError, RemoteStep};
 use plan_runtime::prelude::*;
 use plan_state::runs::{RunStatus, Runs};
@@ -136,13 +136,13 @@ async fn served_item(remote: &Remote) -> Result<RemoteStep<u32, Item>, String> {
 }
 
 /// The journal's store: JetStream key-value on the same servers, with `replicas` replicas.
-async fn open_store(url: &str, replicas: usize) -> Result<plan_state::store::Nats, String> {
-    let config = plan_state::store::NatsConfig {
+async fn open_store(url: &str, replicas: usize) -> Result<NatsStore, String> {
+    let config = NatsStoreConfig {
         bucket: "plan-cluster".to_owned(),
         replicas,
-        ..plan_state::store::NatsConfig::default()
+        ..NatsStoreConfig::default()
     };
-    plan_state::store::Nats::connect_with(url, config)
+    NatsStore::connect_with(url, config)
         .await
         .map_err(|e| e.to_string())
 }

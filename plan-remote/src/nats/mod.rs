@@ -16,6 +16,7 @@
 //! buckets have [`NatsConfig::replicas`] replicas: with 3 on a 3-node cluster, the loss of
 //! one node loses nothing.
 
+mod store;
 mod worker;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use async_nats::jetstream::{self, consumer, stream};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 
+pub use store::{NatsStore, NatsStoreConfig};
 pub use worker::Worker;
 
 use crate::{Done, Engine, Job, Outcome, RemoteError, Signature};
@@ -110,27 +112,23 @@ impl Nats {
     /// `config.timeout` if no server answers or it has no JetStream.
     pub async fn connect(urls: &str, config: NatsConfig) -> Result<Self, RemoteError> {
         check(&config)?;
-        let name = format!("nats {} queue {}", hosts(urls), config.queue);
+        let parsed = store::servers(urls);
+        let at = parsed
+            .as_deref()
+            .map_or_else(|_| "?".to_owned(), store::hosts);
+        let name = format!("nats {at} queue {}", config.queue);
         let fail =
             |operation, source: Box<dyn std::error::Error + Send + Sync>| RemoteError::Backend {
                 engine: name.clone(),
                 operation,
                 source,
             };
-        // An unparsable URL is not shown: the password in it may be where it failed.
-        let servers = urls
-            .split(',')
-            .map(|url| url.trim().parse::<async_nats::ServerAddr>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| {
-                fail(
-                    "connect",
-                    "a server is `nats://HOST:PORT`, several are separated by `,`".into(),
-                )
-            })?;
-        let connecting = async_nats::ConnectOptions::new()
+        let servers = parsed.map_err(|e| fail("connect", e.into()))?;
+        let options = async_nats::ConnectOptions::new()
             .name("plan-remote")
-            .connection_timeout(config.timeout)
+            .connection_timeout(config.timeout);
+        let connecting = store::with_credentials(options, &servers)
+            .map_err(|e| fail("connect", e.into()))?
             .connect(servers);
         let client = tokio::time::timeout(config.timeout, connecting)
             .await
@@ -347,18 +345,6 @@ fn check(config: &NatsConfig) -> Result<(), RemoteError> {
         return Err(bad("redeliver_after is at least 300 ms"));
     }
     Ok(())
-}
-
-/// The hosts of `urls`, without user names or passwords.
-fn hosts(urls: &str) -> String {
-    urls.split(',')
-        .map(|url| {
-            let url = url.trim();
-            let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-            rest.rsplit_once('@').map_or(rest, |(_, host)| host)
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// A step's name as a key segment: as it is if it is ASCII letters, digits, `-` and `_`;

@@ -72,9 +72,19 @@ pub enum StoreError {
     },
 }
 
+/// The errors a backend returns, made as the crate's own backends make them (for a backend of
+/// your own, which the conformance suite holds to the same errors).
+///
+/// ```
+/// use plan_state::store::StoreError;
+///
+/// let err = StoreError::corrupt("my-store", "agents/ada", "not JSON");
+/// assert!(matches!(err, StoreError::Corrupt { .. }));
+/// assert!(err.to_string().contains("agents/ada"));
+/// ```
 impl StoreError {
     /// A backend failure of `operation` on `key` in `store`.
-    pub(crate) fn backend(
+    pub fn backend(
         store: &str,
         operation: &'static str,
         key: &str,
@@ -89,7 +99,7 @@ impl StoreError {
     }
 
     /// The value under `key` in `store` is not what the store wrote.
-    pub(crate) fn corrupt(store: &str, key: &str, reason: impl ToString) -> Self {
+    pub fn corrupt(store: &str, key: &str, reason: impl ToString) -> Self {
         StoreError::Corrupt {
             store: store.to_owned(),
             key: key.to_owned(),
@@ -98,7 +108,7 @@ impl StoreError {
     }
 
     /// `store` could not be opened.
-    pub(crate) fn open(
+    pub fn open(
         store: &str,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {

@@ -15,8 +15,9 @@
 //!   may share its file (SQLite's locks).
 //! * `Redis` (feature `redis`): for state shared by processes, on one machine or several, over
 //!   a connection that reconnects by itself.
-//! * `Nats` (feature `nats`): a NATS JetStream key-value bucket, for state shared by processes
-//!   on several machines, kept on several servers of a cluster (`NatsConfig::replicas`).
+//! * `plan_remote::nats::NatsStore` (in the distributed layer's crate, `plan-remote`): a NATS
+//!   JetStream key-value bucket, for state shared by processes on several machines, kept on
+//!   several servers of a cluster.
 //!
 //! Every version is at most 2^63 - 1 (SQLite's integers are signed); a write over a value at
 //! that version is refused ([`StoreError::Corrupt`]) rather than wrapped.
@@ -40,13 +41,11 @@ mod error;
 mod in_memory;
 mod json;
 mod key;
-#[cfg(feature = "nats")]
-mod nats;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
-mod version;
+pub mod version;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -55,8 +54,6 @@ pub use error::{Conflict, StoreError};
 pub use in_memory::InMemory;
 pub use json::JsonFiles;
 pub use key::Key;
-#[cfg(feature = "nats")]
-pub use nats::{Nats, NatsConfig};
 #[cfg(feature = "redis")]
 pub use redis::Redis;
 #[cfg(feature = "sqlite")]

@@ -1,4 +1,4 @@
-//! [`Nats`]: state shared by processes on one machine or several, in a NATS JetStream
+//! [`NatsStore`]: state shared by processes on one machine or several, in a NATS JetStream
 //! key-value bucket, replicated over a cluster.
 
 use std::future::Future;
@@ -14,19 +14,19 @@ use bytes::Bytes;
 use futures::TryStreamExt as _;
 use serde::Deserialize;
 
-use super::{Conflict, Expect, Key, Store, StoreError, Versioned, version};
+use plan_state::store::{Conflict, Expect, Key, Store, StoreError, Versioned, version};
 
-/// How a [`Nats`] store is set up.
+/// How a [`NatsStore`] store is set up.
 ///
 /// ```
 /// use std::time::Duration;
-/// use plan_state::store::NatsConfig;
+/// use plan_remote::nats::NatsStoreConfig;
 ///
-/// let config = NatsConfig { replicas: 3, ..NatsConfig::default() };
+/// let config = NatsStoreConfig { replicas: 3, ..NatsStoreConfig::default() };
 /// assert_eq!((config.bucket.as_str(), config.timeout), ("plan-state", Duration::from_secs(5)));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NatsConfig {
+pub struct NatsStoreConfig {
     /// The key-value bucket: ASCII letters, digits, `_` and `-`; made if missing. Stores on
     /// one server (or cluster) with the same bucket are one store. Default `plan-state`.
     pub bucket: String,
@@ -38,9 +38,9 @@ pub struct NatsConfig {
     pub timeout: Duration,
 }
 
-impl Default for NatsConfig {
+impl Default for NatsStoreConfig {
     fn default() -> Self {
-        NatsConfig {
+        NatsStoreConfig {
             bucket: "plan-state".to_owned(),
             replicas: 1,
             timeout: Duration::from_secs(5),
@@ -48,7 +48,7 @@ impl Default for NatsConfig {
     }
 }
 
-impl NatsConfig {
+impl NatsStoreConfig {
     /// Why the server would refuse this configuration, if it would.
     fn check(&self) -> Result<(), String> {
         let bucket = &self.bucket;
@@ -73,10 +73,10 @@ impl NatsConfig {
 }
 
 /// A NATS JetStream key-value bucket (`nats-server -js`), for state shared by processes on
-/// several machines; with [`NatsConfig::replicas`] 3 on a cluster of three, every value is
+/// several machines; with [`NatsStoreConfig::replicas`] 3 on a cluster of three, every value is
 /// kept on three servers and the store goes on while any two of them run.
 ///
-/// A key's entry holds `{"version": N, "value": ..}`, as a [`JsonFiles`](super::JsonFiles)
+/// A key's entry holds `{"version": N, "value": ..}`, as a [`JsonFiles`](plan_state::store::JsonFiles)
 /// file does: the bucket's own revision is a sequence over the whole bucket, not the
 /// per-key version every store counts (1 for a key's first write, again 1 after a delete).
 /// Each write reads the key's entry and writes only if the entry's revision is still the
@@ -93,17 +93,18 @@ impl NatsConfig {
 /// with the prefix's code.
 ///
 /// A server that is down or unreachable makes every operation fail within
-/// [`NatsConfig::timeout`], never hang; the connection reconnects by itself (to any server
+/// [`NatsStoreConfig::timeout`], never hang; the connection reconnects by itself (to any server
 /// given) when one is back. A write that fails that way may still have been made.
 ///
 /// ```
-/// use plan_state::store::{Key, Nats, Store};
+/// use plan_state::store::{Key, Store};
+/// use plan_remote::nats::NatsStore;
 /// use serde_json::json;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// # let server = test_support::nats::NatsServer::start();
 /// # let url = server.url();
-/// let store = Nats::connect(&url).await.unwrap();
+/// let store = NatsStore::connect(&url).await.unwrap();
 /// let key = Key::new("agents/ada:1").unwrap(); // `agents/ada=3A1` in the bucket
 /// let v1 = store.put(&key, &json!({ "turns": 1 })).await.unwrap();
 /// assert_eq!(v1, 1);
@@ -114,14 +115,14 @@ impl NatsConfig {
 /// # });
 /// ```
 #[derive(Clone)]
-pub struct Nats {
+pub struct NatsStore {
     kv: kv::Store,
     timeout: Duration,
     /// `nats HOST:PORT bucket B`: never the URL, which may hold a password.
     name: Arc<str>,
 }
 
-impl std::fmt::Debug for Nats {
+impl std::fmt::Debug for NatsStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("Nats").field(&self.name).finish()
     }
@@ -142,10 +143,10 @@ struct Last {
     value: Option<Bytes>,
 }
 
-impl Nats {
-    /// The store in the default [`NatsConfig`]'s bucket on the server at `url`.
+impl NatsStore {
+    /// The store in the default [`NatsStoreConfig`]'s bucket on the server at `url`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Nats::connect_with(url, NatsConfig::default()).await
+        NatsStore::connect_with(url, NatsStoreConfig::default()).await
     }
 
     /// The store on the server at `url` (`nats://127.0.0.1:4222`, `nats://USER:PASS@HOST`;
@@ -156,31 +157,19 @@ impl Nats {
     ///
     /// ```no_run
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use plan_state::store::{Nats, NatsConfig, Store};
+    /// use plan_remote::nats::{NatsStore, NatsStoreConfig};
+    /// use plan_state::store::Store;
     ///
     /// let urls = "nats://app:hunter2@10.0.0.1:4222,nats://app:hunter2@10.0.0.2:4222";
-    /// let config = NatsConfig { bucket: "agents".into(), replicas: 3, ..NatsConfig::default() };
-    /// let store = Nats::connect_with(urls, config).await.unwrap();
+    /// let config = NatsStoreConfig { bucket: "agents".into(), replicas: 3, ..NatsStoreConfig::default() };
+    /// let store = NatsStore::connect_with(urls, config).await.unwrap();
     /// assert_eq!(store.name(), "nats 10.0.0.1:4222,10.0.0.2:4222 bucket agents"); // no password
     /// # });
     /// ```
-    pub async fn connect_with(url: &str, config: NatsConfig) -> Result<Self, StoreError> {
-        // An unparsable URL is not shown at all: the password in it may be where it failed.
-        let servers = url
-            .split(',')
-            .map(|url| url.trim().parse::<ServerAddr>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| {
-                StoreError::open(
-                    "nats at a URL that does not parse",
-                    "a server is `nats://HOST:PORT`, several are separated by `,`",
-                )
-            })?;
-        let at = servers
-            .iter()
-            .map(|server| address(server.host(), server.port()))
-            .collect::<Vec<_>>()
-            .join(",");
+    pub async fn connect_with(url: &str, config: NatsStoreConfig) -> Result<Self, StoreError> {
+        let servers =
+            servers(url).map_err(|e| StoreError::open("nats at a URL that does not parse", e))?;
+        let at = hosts(&servers);
         let name = format!("nats {at} bucket {}", config.bucket);
         config.check().map_err(|e| StoreError::open(&name, e))?;
         let options = async_nats::ConnectOptions::new()
@@ -194,7 +183,7 @@ impl Nats {
             .await
             .map_err(|_| StoreError::open(&name, no_answer(config.timeout)))?
             .map_err(|e| StoreError::open(&name, e))?;
-        Nats::open(client, config, name.into()).await
+        NatsStore::open(client, config, name.into()).await
     }
 
     /// The store in `config`'s bucket, over a connection of the caller's (one connection for
@@ -203,27 +192,27 @@ impl Nats {
     ///
     /// ```no_run
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use plan_state::store::{Nats, NatsConfig};
+    /// use plan_remote::nats::{NatsStore, NatsStoreConfig};
     ///
     /// let client = async_nats::connect("nats://127.0.0.1:4222").await.unwrap();
-    /// let store = Nats::with_client(client.clone(), NatsConfig::default()).await.unwrap();
+    /// let store = NatsStore::with_client(client.clone(), NatsStoreConfig::default()).await.unwrap();
     /// # });
     /// ```
     pub async fn with_client(
         client: async_nats::Client,
-        config: NatsConfig,
+        config: NatsStoreConfig,
     ) -> Result<Self, StoreError> {
         let server = client.server_info();
         let at = address(&server.host, server.port);
         let name = format!("nats {at} bucket {}", config.bucket);
         config.check().map_err(|e| StoreError::open(&name, e))?;
-        Nats::open(client, config, name.into()).await
+        NatsStore::open(client, config, name.into()).await
     }
 
     /// Opens `config`'s bucket, made if missing, over `client`.
     async fn open(
         client: async_nats::Client,
-        config: NatsConfig,
+        config: NatsStoreConfig,
         name: Arc<str>,
     ) -> Result<Self, StoreError> {
         let jetstream = jetstream::ContextBuilder::new()
@@ -260,7 +249,7 @@ impl Nats {
             .await
             .map_err(|_| StoreError::open(&name, no_answer(config.timeout)))?
             .map_err(|e| StoreError::open(&name, e))?;
-        Ok(Nats {
+        Ok(NatsStore {
             kv,
             timeout: config.timeout,
             name,
@@ -340,7 +329,7 @@ impl Nats {
     }
 }
 
-impl Store for Nats {
+impl Store for NatsStore {
     fn name(&self) -> &str {
         &self.name
     }
@@ -445,7 +434,7 @@ impl Store for Nats {
 
 /// The stream of `config`'s bucket, as a key-value bucket has it: one entry per key (its
 /// last), rollups for purges, writes refused when full rather than old entries dropped.
-fn bucket_stream(config: &NatsConfig) -> stream::Config {
+fn bucket_stream(config: &NatsStoreConfig) -> stream::Config {
     stream::Config {
         name: format!("KV_{}", config.bucket),
         subjects: vec![format!("$KV.{}.>", config.bucket)],
@@ -460,10 +449,28 @@ fn bucket_stream(config: &NatsConfig) -> stream::Config {
     }
 }
 
+/// The servers of `url`: one URL, or several separated by `,`. An unparsable URL is not
+/// shown at all: the password in it may be where it failed.
+pub(super) fn servers(url: &str) -> Result<Vec<ServerAddr>, &'static str> {
+    url.split(',')
+        .map(|url| url.trim().parse::<ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| "a server is `nats://HOST:PORT`, several are separated by `,`")
+}
+
+/// `HOST:PORT,HOST:PORT` of `servers`: never their credentials.
+pub(super) fn hosts(servers: &[ServerAddr]) -> String {
+    servers
+        .iter()
+        .map(|server| address(server.host(), server.port()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// `options` with the credentials of the first of `servers` that has some: `USER:PASS`, or
 /// a token alone. async-nats leaves a URL's credentials out of what it sends the server
 /// (nats.rs issue 1623), so they are given as options, as NATS's other clients read them.
-fn with_credentials(
+pub(super) fn with_credentials(
     options: async_nats::ConnectOptions,
     servers: &[ServerAddr],
 ) -> Result<async_nats::ConnectOptions, &'static str> {

@@ -5,22 +5,24 @@
 //! never shown; entries another client wrote, which are corrupt; and a cluster of three that
 //! loses the bucket's leader, and then the next one, without losing a write.
 
-mod common;
-
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, kv};
-use common::key;
-use plan_state::store::{Nats, NatsConfig, Store, StoreError};
+use plan_remote::nats::{NatsStore, NatsStoreConfig};
+use plan_state::store::{Key, Store, StoreError};
 use plan_state::store_conformance;
 use serde_json::json;
 use test_support::free_port;
 use test_support::nats::{NatsCluster, NatsServer};
 
-async fn fresh() -> (Nats, NatsServer) {
+fn key(k: &str) -> Key {
+    Key::new(k).unwrap()
+}
+
+async fn fresh() -> (NatsStore, NatsServer) {
     let server = NatsServer::start();
-    (Nats::connect(&server.url()).await.unwrap(), server)
+    (NatsStore::connect(&server.url()).await.unwrap(), server)
 }
 
 store_conformance!(conformance, fresh());
@@ -48,7 +50,7 @@ async fn raw_bucket(url: &str) -> kv::Store {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_nats_does_not_allow_round_trip_in_code_and_list_by_prefix() {
     let server = NatsServer::start();
-    let store = Nats::connect(&server.url()).await.unwrap();
+    let store = NatsStore::connect(&server.url()).await.unwrap();
     assert_eq!(
         store.name(),
         format!("nats 127.0.0.1:{} bucket plan-state", server.port())
@@ -96,7 +98,7 @@ async fn keys_nats_does_not_allow_round_trip_in_code_and_list_by_prefix() {
     // A second store over a connection of its own sees the same keys, and names the server
     // as the server gives its address.
     let client = async_nats::connect(server.url()).await.unwrap();
-    let shared = Nats::with_client(client, NatsConfig::default())
+    let shared = NatsStore::with_client(client, NatsStoreConfig::default())
         .await
         .unwrap();
     assert_eq!(shared.name(), store.name());
@@ -106,11 +108,13 @@ async fn keys_nats_does_not_allow_round_trip_in_code_and_list_by_prefix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_under_a_live_store_fails_each_operation_in_seconds_then_works_again() {
     let mut server = NatsServer::start();
-    let config = NatsConfig {
+    let config = NatsStoreConfig {
         timeout: Duration::from_secs(2),
-        ..NatsConfig::default()
+        ..NatsStoreConfig::default()
     };
-    let store = Nats::connect_with(&server.url(), config).await.unwrap();
+    let store = NatsStore::connect_with(&server.url(), config)
+        .await
+        .unwrap();
     let k = key("agents/ada/state");
     store.put(&k, &json!({ "turns": 1 })).await.unwrap();
     server.kill();
@@ -160,7 +164,7 @@ async fn a_server_killed_under_a_live_store_fails_each_operation_in_seconds_then
 #[tokio::test]
 async fn connecting_to_no_server_fails_within_seconds_naming_the_store() {
     let port = free_port(); // free: nothing listens there
-    let err = within_bound(Nats::connect(&format!("nats://127.0.0.1:{port}")))
+    let err = within_bound(NatsStore::connect(&format!("nats://127.0.0.1:{port}")))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
@@ -171,7 +175,7 @@ async fn connecting_to_no_server_fails_within_seconds_naming_the_store() {
 #[tokio::test]
 async fn a_server_without_jetstream_is_refused_at_open() {
     let server = NatsServer::without_jetstream();
-    let err = within_bound(Nats::connect(&server.url()))
+    let err = within_bound(NatsStore::connect(&server.url()))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
@@ -183,35 +187,35 @@ async fn a_bad_configuration_is_refused_before_connecting() {
     let nowhere = "nats://127.0.0.1:1";
     for (config, reason) in [
         (
-            NatsConfig {
+            NatsStoreConfig {
                 bucket: "has.dots".to_owned(),
-                ..NatsConfig::default()
+                ..NatsStoreConfig::default()
             },
             "bad bucket name `has.dots`",
         ),
         (
-            NatsConfig {
+            NatsStoreConfig {
                 replicas: 0,
-                ..NatsConfig::default()
+                ..NatsStoreConfig::default()
             },
             "0 replicas: a bucket has 1 to 5",
         ),
         (
-            NatsConfig {
+            NatsStoreConfig {
                 replicas: 7,
-                ..NatsConfig::default()
+                ..NatsStoreConfig::default()
             },
             "7 replicas: a bucket has 1 to 5",
         ),
         (
-            NatsConfig {
+            NatsStoreConfig {
                 timeout: Duration::ZERO,
-                ..NatsConfig::default()
+                ..NatsStoreConfig::default()
             },
             "a timeout of zero",
         ),
     ] {
-        let err = Nats::connect_with(nowhere, config).await.unwrap_err();
+        let err = NatsStore::connect_with(nowhere, config).await.unwrap_err();
         assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
         assert!(err.to_string().contains(reason), "{err}");
     }
@@ -231,7 +235,7 @@ fn server_with(auth: &[&str]) -> (test_support::Server, test_support::TempDir) {
 async fn credentials_in_the_url_are_used_and_never_shown() {
     let (server, _store) = server_with(&["--user", "app", "--pass", "right/secret"]);
     let port = server.port();
-    let err = within_bound(Nats::connect(&format!(
+    let err = within_bound(NatsStore::connect(&format!(
         "nats://app:wrong-secret@127.0.0.1:{port}"
     )))
     .await
@@ -245,7 +249,7 @@ async fn credentials_in_the_url_are_used_and_never_shown() {
     }
 
     // Percent-encoded in the URL, as a `/` in a password must be.
-    let store = Nats::connect(&format!("nats://app:right%2Fsecret@127.0.0.1:{port}"))
+    let store = NatsStore::connect(&format!("nats://app:right%2Fsecret@127.0.0.1:{port}"))
         .await
         .unwrap();
     assert_eq!(
@@ -261,12 +265,12 @@ async fn credentials_in_the_url_are_used_and_never_shown() {
     // A token alone.
     let (server, _store) = server_with(&["--auth", "s3cr3t-token"]);
     let url = format!("nats://s3cr3t-token@127.0.0.1:{}", server.port());
-    let store = Nats::connect(&url).await.unwrap();
+    let store = NatsStore::connect(&url).await.unwrap();
     assert_eq!(store.put(&key("k"), &json!(1)).await.unwrap(), 1);
     assert!(!store.name().contains("s3cr3t"));
 
     // A URL that does not parse is not shown at all: the password may be what broke it.
-    let err = Nats::connect("nats://app:pass-word@127.0.0.1:not-a-port")
+    let err = NatsStore::connect("nats://app:pass-word@127.0.0.1:not-a-port")
         .await
         .unwrap_err();
     let shown = format!("{err} {err:?}");
@@ -280,7 +284,7 @@ async fn credentials_in_the_url_are_used_and_never_shown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_another_client_wrote_are_corrupt_and_not_overwritten() {
     let server = NatsServer::start();
-    let store = Nats::connect(&server.url()).await.unwrap();
+    let store = NatsStore::connect(&server.url()).await.unwrap();
     let name = store.name().to_owned();
     let raw = raw_bucket(&server.url()).await;
     for (k, entry, reason) in [
@@ -361,7 +365,7 @@ async fn eventually<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
 }
 
 /// Every value written, read back from `store`, and every key listed.
-async fn all_there(store: &Nats, written: &[(String, serde_json::Value)]) {
+async fn all_there(store: &NatsStore, written: &[(String, serde_json::Value)]) {
     for (k, value) in written {
         let k = key(k);
         let read = eventually(&format!("the read of {k}"), || store.get(&k)).await;
@@ -400,12 +404,14 @@ async fn a_cluster_of_three_keeps_every_write_through_the_loss_of_its_leaders() 
     let started = Instant::now();
     let mut cluster = NatsCluster::start(3);
     println!("the cluster formed in {:?}", started.elapsed());
-    let config = NatsConfig {
+    let config = NatsStoreConfig {
         replicas: 3,
         timeout: Duration::from_secs(3),
-        ..NatsConfig::default()
+        ..NatsStoreConfig::default()
     };
-    let store = Nats::connect_with(&cluster.urls(), config).await.unwrap();
+    let store = NatsStore::connect_with(&cluster.urls(), config)
+        .await
+        .unwrap();
     let mut written = Vec::new();
     for i in 0..10 {
         let k = format!("before/{i}");
