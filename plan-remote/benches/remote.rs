@@ -139,16 +139,19 @@ fn spawn_worker(urls: &str, name: &str, item_ms: u64, replicas: usize) -> std::p
         .unwrap()
 }
 
-/// Reads `child`'s output until a line contains `text`.
-fn wait_for(
-    child: &mut std::process::Child,
-    text: &str,
-) -> std::io::Lines<std::io::BufReader<std::process::ChildStdout>> {
+type Lines = std::io::Lines<std::io::BufReader<std::process::ChildStdout>>;
+
+/// `child`'s output, line by line.
+fn lines(child: &mut std::process::Child) -> Lines {
     use std::io::BufRead;
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    std::io::BufReader::new(child.stdout.take().unwrap()).lines()
+}
+
+/// Reads `lines` until one contains `text`.
+fn wait_for(lines: &mut Lines, text: &str) {
     for line in lines.by_ref() {
         if line.unwrap().contains(text) {
-            return lines;
+            return;
         }
     }
     panic!("the worker ended before `{text}`");
@@ -164,15 +167,15 @@ struct Item {
 /// From `kill -9` of the worker running a step to the step's result, from another.
 async fn worker_failover(url: &str) -> f64 {
     let mut a = spawn_worker(url, "a", 60_000, 1);
-    let _ = wait_for(&mut a, "serving item");
+    let mut output = lines(&mut a);
+    wait_for(&mut output, "serving item");
     let nats = Nats::connect(url, config("items")).await.unwrap();
     let item = step_made::<u32, Item>(&Remote::new(nats), "item").await;
     let run = tokio::spawn(async move { plan! { (item) }.run(1).await });
-    let lines = wait_for(&mut a, "took item 1");
+    wait_for(&mut output, "took item 1");
     a.kill().unwrap();
     let killed = Instant::now();
     a.wait().unwrap();
-    drop(lines);
     let mut b = spawn_worker(url, "b", 10, 1);
     let item = run.await.unwrap().unwrap();
     let took = killed.elapsed().as_secs_f64();

@@ -108,10 +108,7 @@ impl StoreError {
     }
 
     /// `store` could not be opened.
-    pub fn open(
-        store: &str,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Self {
+    pub fn open(store: &str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         StoreError::Open {
             store: store.to_owned(),
             source: source.into(),
