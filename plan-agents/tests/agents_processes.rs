@@ -2,11 +2,14 @@
 //! this test: killed with SIGKILL and run again on the same SQLite file, each agent carries on
 //! where it was. The job a kill cut off runs again as its next attempt, no job is lost, the
 //! sleeper wakes at the time it fell asleep for (not before), and the ticker's count of ticks
-//! goes on.
+//! goes on. With leases, a second process on the same file takes the agents of the one
+//! killed over, and carries on the same way.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use test_support::processes::{example, kill_when, succeeded};
 use test_support::{TempDir, temp_dir};
@@ -33,11 +36,17 @@ impl Scenario {
     }
 
     fn spawn(&self) -> Child {
+        self.spawn_with(&[])
+    }
+
+    /// The example, with `args` after the store and the effects file.
+    fn spawn_with(&self, args: &[&str]) -> Child {
         Command::new(example("agents_restart"))
             .arg("--store")
             .arg(self.dir.path().join("agents.db"))
             .arg("--effects")
             .arg(self.dir.path().join("effects"))
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -209,4 +218,109 @@ fn a_sleeper_killed_in_its_sleep_wakes_at_its_first_wake_time_after_a_restart() 
         .find(|l| l.agent == "sleeper")
         .unwrap();
     assert!(woke.at_ms > killed_at, "{woke:?}");
+}
+
+/// What `child` prints, line by line, as it prints it.
+fn printed(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let into = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            into.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+fn has(lines: &Mutex<Vec<String>>, prefix: &str) -> bool {
+    lines.lock().unwrap().iter().any(|l| l.starts_with(prefix))
+}
+
+/// Waits (up to 60 s) until `ready` holds.
+fn wait_for(what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "no {what} within 60 s");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_second_process_takes_over_the_agents_of_their_owner_killed_with_sigkill() {
+    let scenario = Scenario::new("lease");
+    let mut owner = scenario.spawn_with(&["--lease", "one"]);
+    let owner_printed = printed(&mut owner);
+    wait_for("setup by the owner", || {
+        has(&owner_printed, "sleeper wakes at ")
+    });
+    let mut second = scenario.spawn_with(&["--lease", "two"]);
+    let second_printed = printed(&mut second);
+    wait_for("start of the second process", || {
+        has(&second_printed, "two owns ")
+    });
+    assert!(has(&owner_printed, "one owns 0 agents"));
+    assert!(
+        has(&second_printed, "two owns 0 agents"),
+        "the owner's leases are held"
+    );
+
+    wait_for("`start worker job-2 attempt 1`", || {
+        scenario
+            .lines()
+            .iter()
+            .any(|l| l.starts_with("start worker job-2 attempt 1"))
+    });
+    owner.kill().unwrap(); // SIGKILL
+    owner.wait().unwrap();
+    let killed_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let killed: Vec<Line> = scenario.parsed();
+
+    // The second process takes each agent over once its lease expires, and finishes the work.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second process did not end within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let shown = second_printed.lock().unwrap().join("\n");
+    assert!(status.success(), "{shown}");
+    for agent in ["worker", "sleeper", "ticker"] {
+        assert!(
+            shown.contains(&format!("took over {agent} from one")),
+            "{shown}"
+        );
+    }
+    assert!(shown.ends_with("done"), "{shown}");
+
+    let wakes_at = wake_time(&owner_printed.lock().unwrap().join("\n"));
+    check_the_end(&scenario, wakes_at);
+    // What the owner had not begun, the second process began after the kill; what the kill
+    // cut off it began again as its next attempt.
+    let lines = scenario.parsed();
+    for line in lines[killed.len()..].iter().filter(|l| !l.end) {
+        assert!(line.at_ms >= killed_at, "{line:?} began before the kill");
+    }
+    let job2_ended = killed.iter().any(|l| l.end && l.task == "job-2");
+    if !job2_ended {
+        assert!(
+            lines
+                .iter()
+                .any(|l| !l.end && l.task == "job-2" && l.attempt == 2),
+            "{lines:#?}"
+        );
+    }
+    let job1 = lines.iter().filter(|l| l.task == "job-1").count();
+    assert_eq!(
+        job1, 2,
+        "job-1, done before the kill, is not done again: {lines:#?}"
+    );
 }

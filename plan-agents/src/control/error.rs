@@ -27,6 +27,8 @@ impl From<SessionError> for RpcError {
             TooFrequent { agent, .. } => (-32015, "too_frequent", Some(agent)),
             TooManySchedules { agent, .. } => (-32016, "too_many_schedules", Some(agent)),
             NameTooLong { .. } => (-32017, "name_too_long", None),
+            Owned { agent, .. } => (-32018, "owned", Some(agent)),
+            Lost(agent) => (-32019, "lost", Some(agent)),
             // Those the control API cannot cause (a limit, a schedule it has checked), and any
             // added later: an error all the same, under the range's first code.
             _ => (-32000, "session", None),

@@ -41,7 +41,7 @@
 //! | -32601 | no such method (the message lists them) | |
 //! | -32602 | params not an object, or not what the method takes (the message names the field) | |
 //! | -32603 | the server failed (a method panicked) | |
-//! | -32001 … -32017 | the [`SessionError`](crate::session::SessionError)s: `no_agent`, `exists`, `no_kind`, `stopped`, `queue_full`, `bad_state`, `bad_mail`, `bad_name`, `store`, `concurrent`, `shut_down`, `corrupt`, `too_many_agents`, `kind_full`, `too_frequent`, `too_many_schedules`, `name_too_long` (the limits of [`AgentLimits`](crate::session::AgentLimits)) | `{"kind", "agent"?}` |
+//! | -32001 … -32019 | the [`SessionError`](crate::session::SessionError)s: `no_agent`, `exists`, `no_kind`, `stopped`, `queue_full`, `bad_state`, `bad_mail`, `bad_name`, `store`, `concurrent`, `shut_down`, `corrupt`, `too_many_agents`, `kind_full`, `too_frequent`, `too_many_schedules`, `name_too_long` (the limits of [`AgentLimits`](crate::session::AgentLimits)), `owned`, `lost` (agents shared by processes, [`Builder::lease`](crate::session::Builder::lease)) | `{"kind", "agent"?}` |
 //! | -32000 | any other session error | `{"kind": "session"}` |
 //! | -32020 | the call ran, but its answer is over [`Control::max_response`] (alone, or with the answers before it in its batch) | `{"kind": "too_large"}` |
 //! | -32021 | a call of a batch not run: the batch's answers reached [`Control::max_response`] | `{"kind": "not_run"}` |

@@ -45,7 +45,7 @@ impl<S: Store + 'static> Inner<S> {
             .iter()
             .filter(|_| agent.record.status != Status::Stopped)
             .filter_map(|r| r.next_at);
-        let due = if self.closed.load(Ordering::Acquire) {
+        let due = if self.closed.load(Ordering::Acquire) || slot.gone.load(Ordering::Acquire) {
             None
         } else {
             wake.into_iter().chain(schedules).chain(retry).min()

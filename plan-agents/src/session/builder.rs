@@ -1,5 +1,6 @@
-//! [`Builder`]: the kinds of agent, the limits and the store of an [`Agents`], which it
-//! starts, restoring every agent the store keeps.
+//! [`Builder`]: the kinds of agent, the limits, the store and the lease of an [`Agents`],
+//! which it starts, restoring every agent the store keeps (with a lease, every agent no other
+//! process owns).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,10 +12,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::clock::Clock;
-use super::engine::{Inner, Slot, lock};
+use super::engine::Inner;
 use super::kind::{Handler, IntoKind, Typed};
-use super::record::{self, Record};
-use super::{AgentLimits, Agents, SessionError, Turn};
+use super::lease::Leases;
+use super::record;
+use super::{AgentLimits, Agents, Lease, SessionError, Turn};
 use crate::bus::Name;
 use crate::echo;
 
@@ -25,6 +27,7 @@ pub struct Builder<S> {
     limits: AgentLimits,
     kind_limits: BTreeMap<String, usize>,
     now: Option<SystemTime>,
+    lease: Option<Lease>,
 }
 
 impl<S: Store + 'static> Builder<S> {
@@ -35,6 +38,7 @@ impl<S: Store + 'static> Builder<S> {
             limits: AgentLimits::default(),
             kind_limits: BTreeMap::new(),
             now: None,
+            lease: None,
         }
     }
 
@@ -100,17 +104,89 @@ impl<S: Store + 'static> Builder<S> {
         self
     }
 
+    /// Shares the store's agents with other processes, each agent owned by one process at a
+    /// time: the one that holds its [`Lease`]. Without it, this process runs every agent the
+    /// store keeps, and must be the only one to.
+    ///
+    /// * [`Builder::start`] takes every agent whose lease is free, expired or this process's
+    ///   own; [`Agents::create`] claims the new agent's lease.
+    /// * The process renews its leases every [`Lease::renew_every`], and every
+    ///   [`Lease::scan_every`] takes over the agents whose leases expired (or that have none),
+    ///   as a restart would: the attempts their owner was running are tried again, a sleeper
+    ///   wakes at its time, a schedule keeps its times, queued tasks run.
+    /// * A lease it could not renew (the store failed, or it was paused) or that another
+    ///   process took makes it give the agent up: its attempts are cancelled, nothing more is
+    ///   written for it, and it is an [`AgentEvent::Lost`](super::AgentEvent::Lost).
+    /// * [`Agents::shutdown`] releases the leases: others take the agents over at their next
+    ///   scan, without waiting for the leases to expire.
+    ///
+    /// **At most one owner at a time**: an owner gives an agent up a renewal period before
+    /// its lease expires by its own clock, and another process takes it only once expired by
+    /// its clock; so two processes never run one agent at once while their clocks agree to
+    /// within [`Lease::renew_every`]. Should they not, or should the owner be paused past its
+    /// time (a write under way, a process stopped), the record is a second fence: every write
+    /// of it is a compare-and-set on the version last read, so a write by the old owner after
+    /// the new one took the agent over fails ([`SessionError::Owned`]) and changes nothing. (A
+    /// turn that was running when its process was paused may run on for a moment once it
+    /// resumes, until the process sees the lease gone; its outcome is not saved, and the new
+    /// owner runs the task again.)
+    ///
+    /// **What a takeover costs**: the agents of a process that died are run again at most
+    /// [`Lease::ttl`] plus [`Lease::scan_every`] after its last renewal; those of one that shut
+    /// down, at most [`Lease::scan_every`] after.
+    ///
+    /// Each agent's lease is its own record, `agents/NAME/lease` (`{"owner", "expires_at_ms"}`):
+    /// a renewal writes one record per agent, so a process with many agents wants a longer
+    /// ttl. Calls on an agent another process owns fail with [`SessionError::Owned`], naming
+    /// it; [`Agents::signal`], [`Agents::snapshot`], [`Agents::events`] and
+    /// [`AgentLimits`] concern this process's agents only.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use plan_agents::session::{AgentEvent, Agents, Lease, SessionError, Turn};
+    /// use plan_runtime::prelude::*;
+    /// use plan_state::store::InMemory;
+    ///
+    /// async fn work(turn: Turn<()>) -> Turn<()> { turn }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+    /// let store = Arc::new(InMemory::new()); // one store, shared by two processes
+    /// let lease = |owner| Lease::new(owner).ttl(Duration::from_secs(8));
+    /// let one = Agents::builder(store.clone()).kind("worker", plan! { work }).lease(lease("one")).start().await?;
+    /// let two = Agents::builder(store.clone()).kind("worker", plan! { work }).lease(lease("two")).start().await?;
+    /// one.create("ada", "worker", None).await?;
+    /// let refused = two.status("ada").await;
+    /// assert!(matches!(refused, Err(SessionError::Owned { owner, .. }) if owner == "one"));
+    ///
+    /// // One shuts down: two takes ada over at its next scan (every 2 s, a quarter of the ttl).
+    /// let mut events = two.events();
+    /// one.shutdown().await;
+    /// tokio::time::sleep(Duration::from_secs(2)).await;
+    /// let taken = events.recv().await.unwrap();
+    /// assert_eq!(taken, AgentEvent::TakenOver { agent: "ada".into(), from: Some("one".into()) });
+    /// assert_eq!(two.status("ada").await?.name, "ada");
+    /// # Ok::<_, SessionError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn lease(mut self, lease: Lease) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
     /// Starts the agents: every agent the store keeps is restored, as it was, with its state,
     /// its queued tasks, its sleep and its schedules. An attempt that was running when the
     /// process stopped counts as failed: the task is tried again, or dead-lettered after its
     /// last attempt. A wake time or schedule that passed while the process was down fires at
-    /// once (a schedule once, however many times it came due).
+    /// once (a schedule once, however many times it came due). With a [lease](Builder::lease),
+    /// only the agents no other process owns are, their leases claimed.
     ///
     /// Every agent the store keeps is restored, even past [`AgentLimits::agents`] or a kind's
     /// limit (lowered since it was created): then no agent is created until there are fewer.
     ///
     /// Fails, restoring nothing, if a record cannot be read or names a kind not registered,
-    /// if a limit is 0, or if a kind's limit names a kind not registered.
+    /// if a limit is 0, if a kind's limit names a kind not registered, or if the lease cannot
+    /// work ([`SessionError::BadLease`]).
     pub async fn start(self) -> Result<Agents<S>, SessionError> {
         let limits = self.limits;
         for (kind, &agents) in &self.kind_limits {
@@ -139,6 +215,9 @@ impl<S: Store + 'static> Builder<S> {
                 return Err(SessionError::BadLimits(name));
             }
         }
+        if let Some(lease) = &self.lease {
+            lease.check()?;
+        }
         let clock = Clock::starting_at(self.now.unwrap_or_else(SystemTime::now));
         let inner = Arc::new(Inner::new(
             self.store,
@@ -146,55 +225,64 @@ impl<S: Store + 'static> Builder<S> {
             limits,
             self.kind_limits,
             clock,
+            self.lease.map(Leases::new),
         ));
-        // First every record is read: one that cannot be is an error before anything changed.
+        // First every record is read (its lease claimed first, with leases): one that cannot
+        // be is an error before anything changed.
         let mut records = Vec::new();
         for key in inner.store.keys(record::PREFIX).await? {
             let Some(name) = record::agent_of(&key) else {
                 continue;
             };
-            // What the store holds may be anything: a reason quoting it is cut short.
-            let corrupt = |reason: String| SessionError::Corrupt {
-                agent: echo::name(name),
-                reason: echo::reason(&reason),
+            if let Err(e) = Name::new(name) {
+                inner.shutdown().await;
+                return Err(SessionError::Corrupt {
+                    agent: echo::name(name),
+                    reason: echo::reason(&e.to_string()),
+                });
+            }
+            let claimed = match &inner.leases {
+                Some(leases) => match leases.claim(&inner.store, name, clock.now_ms()).await {
+                    Ok(claimed) => Some(claimed),
+                    Err(SessionError::Owned { .. }) => continue,
+                    Err(e) => {
+                        inner.shutdown().await;
+                        return Err(e);
+                    }
+                },
+                None => None,
             };
-            Name::new(name).map_err(|e| corrupt(e.to_string()))?;
-            let Some(stored) = inner.store.get(&key).await? else {
-                continue; // deleted since it was listed
-            };
-            let record: Record =
-                serde_json::from_value(stored.value).map_err(|e| corrupt(e.to_string()))?;
-            inner
-                .handler(&record.kind)
-                .map_err(|e| corrupt(format!("it is a `{}`: {e}", record.kind)))?;
-            records.push((name.to_owned(), record, stored.version));
+            match inner.read(name).await {
+                Ok(Some((record, version))) => {
+                    records.push((name.to_owned(), record, version, claimed));
+                }
+                Ok(None) => {} // deleted since it was listed
+                Err(e) => {
+                    drop(records);
+                    inner.shutdown().await;
+                    return Err(e);
+                }
+            }
         }
         // Then each is written back as recovered (the attempts a crash cut off, failed), so
         // that a store that cannot take the writes fails the start before anything runs.
         let mut restored = Vec::new();
-        for (name, record, version) in records {
-            lock(&inner.census).restore(&record.kind);
-            let slot = Slot::new(&name, record, Some(version));
-            inner.insert(&slot);
-            let mut agent = slot.agent.lock().await;
-            let mut events = inner.recover(&name, &mut agent);
-            if let Err(e) = inner.write_recovered(&name, &mut agent, &mut events).await {
-                drop(agent);
-                inner.shutdown().await;
-                return Err(e);
+        for (name, record, version, claimed) in records {
+            match inner.adopt(&name, record, version).await {
+                Ok((slot, events)) => restored.push((slot, events, claimed)),
+                Err(e) => {
+                    drop(restored);
+                    inner.shutdown().await;
+                    return Err(e);
+                }
             }
-            drop(agent);
-            restored.push((slot, events));
         }
         // Only then do they run.
-        for (slot, mut events) in restored {
-            let mut agent = slot.agent.lock().await;
-            let started = inner
-                .commit(&slot, &mut agent, None, &mut events, None)
-                .await;
-            drop(agent);
-            inner.report(&slot.name, events, started);
+        for (slot, events, claimed) in restored {
+            let from = claimed.and_then(|claimed| claimed.keep());
+            inner.resume(slot, events, from).await;
         }
+        inner.keep_leases();
         Ok(Agents { inner })
     }
 }

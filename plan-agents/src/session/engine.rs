@@ -25,10 +25,12 @@ use super::alarm::Alarm;
 use super::census::Census;
 use super::clock::Clock;
 use super::kind::Handler;
+use super::lease::Leases;
 use super::record::{self, DeadTask, Record, Spending, Status};
 use super::{
     AgentEvent, AgentLimits, AgentStatus, SessionError, Sleep, State, Task, TaskSpec, Turn, Wake,
 };
+use crate::bus::Name;
 use crate::echo;
 
 /// The agents of one [`Agents`](super::Agents).
@@ -37,7 +39,7 @@ pub(crate) struct Inner<S> {
     pub kinds: BTreeMap<String, Arc<dyn Handler>>,
     pub limits: AgentLimits,
     pub clock: Clock,
-    agents: Mutex<BTreeMap<String, Arc<Slot>>>,
+    pub(super) agents: Mutex<BTreeMap<String, Arc<Slot>>>,
     /// How many agents there are, in all and by kind, against the limits.
     pub census: Mutex<Census>,
     active: Mutex<Active>,
@@ -46,14 +48,20 @@ pub(crate) struct Inner<S> {
     events: broadcast::Sender<AgentEvent>,
     /// Set by [`Inner::shutdown`]: nothing more starts or is written.
     pub(super) closed: AtomicBool,
+    /// The leases of the agents this process owns, when it shares them with others.
+    pub leases: Option<Leases>,
 }
 
 /// One agent.
 pub(crate) struct Slot {
     pub name: String,
+    pub kind: String,
     pub agent: tokio::sync::Mutex<Agent>,
     /// Told whenever the agent's queue shrinks, for senders waiting for room.
     pub room: Notify,
+    /// Set once the agent is this process's no more (its lease was lost): nothing of it
+    /// runs, and its timer is not armed again.
+    pub gone: AtomicBool,
 }
 
 impl Slot {
@@ -61,8 +69,10 @@ impl Slot {
     pub fn new(name: &str, record: Record, version: Option<u64>) -> Arc<Slot> {
         Arc::new(Slot {
             name: name.to_owned(),
+            kind: record.kind.clone(),
             agent: tokio::sync::Mutex::new(Agent::new(record, version)),
             room: Notify::new(),
+            gone: AtomicBool::new(false),
         })
     }
 }
@@ -196,7 +206,11 @@ fn runnable(queued: &record::Queued, limits: &AgentLimits) -> bool {
 
 impl<S> Drop for Inner<S> {
     fn drop(&mut self) {
-        // Timers hold the agents weakly, so they would sleep on to their time for nothing.
+        // The keeper of the leases and the timers hold the agents weakly, so they would
+        // sleep on to their time for nothing.
+        if let Some(keeper) = self.leases.as_ref().and_then(|l| lock(&l.keeper).take()) {
+            keeper.abort();
+        }
         let agents = self
             .agents
             .get_mut()
@@ -218,6 +232,7 @@ impl<S: Store + 'static> Inner<S> {
         limits: AgentLimits,
         kind_limits: BTreeMap<String, usize>,
         clock: Clock,
+        leases: Option<Leases>,
     ) -> Self {
         Inner {
             store,
@@ -230,6 +245,7 @@ impl<S: Store + 'static> Inner<S> {
             sleepers: Mutex::new(HashMap::new()),
             events: broadcast::channel(1024).0,
             closed: AtomicBool::new(false),
+            leases,
         }
     }
 
@@ -273,6 +289,27 @@ impl<S: Store + 'static> Inner<S> {
             .ok_or_else(|| SessionError::NoAgent(echo::name(name)))
     }
 
+    /// [`Inner::slot`], for a call on agent `name`: with leases, one this process does not
+    /// have is another's ([`SessionError::Owned`]), or was this one's
+    /// ([`SessionError::Lost`]), if its lease says so.
+    pub async fn owned(&self, name: &str) -> Result<Arc<Slot>, SessionError> {
+        let found = self.slot(name);
+        let (Err(SessionError::NoAgent(_)), Some(leases)) = (&found, &self.leases) else {
+            return found;
+        };
+        if Name::new(name).is_err() {
+            return Err(SessionError::NoAgent(echo::name(name)));
+        }
+        Err(match leases.owner_of(&*self.store, name).await? {
+            Some(owner) if owner == leases.owner() => SessionError::Lost(name.to_owned()),
+            Some(owner) => SessionError::Owned {
+                agent: name.to_owned(),
+                owner: echo::name(&owner),
+            },
+            None => SessionError::NoAgent(name.to_owned()),
+        })
+    }
+
     pub fn slots(&self) -> Vec<Arc<Slot>> {
         lock(&self.agents).values().cloned().collect()
     }
@@ -294,10 +331,16 @@ impl<S: Store + 'static> Inner<S> {
         true
     }
 
-    /// Writes `agent`'s record, if nobody else wrote it since it was read.
+    /// Writes `agent`'s record, if nobody else wrote it since it was read, and, with leases,
+    /// if the agent is still this process's.
     pub async fn save(&self, name: &str, agent: &mut Agent) -> Result<(), SessionError> {
         // After a shutdown the store keeps what a crash would have left.
         self.open()?;
+        if let Some(leases) = &self.leases
+            && !leases.owns(name, self.clock.now_ms())
+        {
+            return Err(SessionError::Lost(name.to_owned()));
+        }
         let key = record::record_key(name)?;
         let value = serde_json::to_value(&agent.record).map_err(|e| SessionError::Corrupt {
             agent: name.to_owned(),
@@ -312,8 +355,23 @@ impl<S: Store + 'static> Inner<S> {
                 agent.version = Some(version);
                 Ok(())
             }
-            Err(_) => Err(SessionError::Concurrent(name.to_owned())),
+            Err(_) => Err(self.conflict(name).await),
         }
+    }
+
+    /// Why agent `name`'s record was written by someone else: with leases, it names the
+    /// process that owns the agent now, if another.
+    async fn conflict(&self, name: &str) -> SessionError {
+        if let Some(leases) = &self.leases
+            && let Ok(Some(owner)) = leases.owner_of(&*self.store, name).await
+            && owner != leases.owner()
+        {
+            return SessionError::Owned {
+                agent: name.to_owned(),
+                owner: echo::name(&owner),
+            };
+        }
+        SessionError::Concurrent(name.to_owned())
     }
 
     /// After a change to `agent` made by a turn or a timer: starts what may start, writes the
@@ -351,6 +409,17 @@ impl<S: Store + 'static> Inner<S> {
             Ok(()) => self.save(&slot.name, agent).await,
             Err(e) => Err(e),
         };
+        if let Err(e) = &saved
+            && self.leases.is_some()
+            && matches!(
+                e,
+                SessionError::Lost(_) | SessionError::Owned { .. } | SessionError::Concurrent(_)
+            )
+        {
+            // With leases only the owner writes an agent's record: this process is not it.
+            self.lose(slot, agent, &e.to_string());
+            return saved;
+        }
         match (&saved, undo) {
             (Ok(()), _) => {
                 agent.unsaved = 0;
@@ -377,8 +446,7 @@ impl<S: Store + 'static> Inner<S> {
             self.release(agent);
         }
         if !agent.holds_active && !agent.wants_slot(&self.limits) {
-            let next = lock(&self.active).withdraw(&slot.name);
-            self.hand_over(next);
+            self.withdraw(&slot.name);
         }
         self.arm(slot, agent);
         let now = agent.state();
@@ -704,6 +772,12 @@ impl<S: Store + 'static> Inner<S> {
     pub(super) fn release(self: &Arc<Self>, agent: &mut Agent) {
         agent.holds_active = false;
         let next = lock(&self.active).release();
+        self.hand_over(next);
+    }
+
+    /// Takes agent `name` out of the queue for an active slot, if it is in it.
+    pub(super) fn withdraw(self: &Arc<Self>, name: &str) {
+        let next = lock(&self.active).withdraw(name);
         self.hand_over(next);
     }
 

@@ -71,6 +71,25 @@ pub enum SessionError {
         "agent `{0}`'s record in the store was changed by someone else: is another process running the same agents on this store?"
     )]
     Concurrent(String),
+    /// The agent is owned by another process: the one holding its lease
+    /// ([`Builder::lease`](super::Builder::lease)). Ask that one, or wait for it to stop.
+    #[error("agent `{agent}` is owned by the process `{owner}`, not by this one")]
+    Owned {
+        /// The agent.
+        agent: String,
+        /// The process holding its lease.
+        owner: String,
+    },
+    /// The agent was this process's, but its lease ran out before this process could renew it
+    /// ([`Builder::lease`](super::Builder::lease)): it runs the agent no more, and another
+    /// process may take it over.
+    #[error(
+        "agent `{0}` is no longer this process's: its lease ran out before it could be renewed"
+    )]
+    Lost(String),
+    /// A [`Lease`](super::Lease) that cannot work.
+    #[error("the agents' lease cannot work: {0}")]
+    BadLease(&'static str),
     /// A limit of zero, which would let nothing queue or run.
     #[error("agents' limit `{0}` must be at least 1")]
     BadLimits(&'static str),

@@ -83,6 +83,30 @@ pub enum AgentEvent {
         /// Whether it was dead-lettered (else it is tried again).
         dead: bool,
     },
+    /// This process took an agent over ([`Builder::lease`](super::Builder::lease)): it had no
+    /// lease, or its lease expired or was released, or named this process. It runs here from
+    /// now on, as after a restart.
+    TakenOver {
+        /// The agent.
+        agent: String,
+        /// The process whose lease it was, if another.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+    },
+    /// This process released an agent's lease at [`Agents::shutdown`](super::Agents::shutdown):
+    /// another may take it over at once.
+    Released {
+        /// The agent.
+        agent: String,
+    },
+    /// This process lost an agent: its lease ran out before it was renewed, or another process
+    /// took it. Its attempts were cancelled, and nothing more of it runs here.
+    Lost {
+        /// The agent.
+        agent: String,
+        /// Why.
+        reason: String,
+    },
     /// Something that is not a task's failed: the store could not be written, a schedule
     /// found the queue full.
     Error {
@@ -138,6 +162,12 @@ impl AgentEvent {
                 error,
                 dead,
             } => tracing::warn!(agent, task, name, attempt, error, dead, "task failed"),
+            AgentEvent::TakenOver { agent, from } => match from {
+                Some(from) => tracing::info!(agent, from, "agent taken over"),
+                None => tracing::info!(agent, "agent taken over"),
+            },
+            AgentEvent::Released { agent } => tracing::info!(agent, "agent released"),
+            AgentEvent::Lost { agent, reason } => tracing::warn!(agent, reason, "agent lost"),
             AgentEvent::Error { agent, error } => tracing::error!(agent, error, "agent error"),
         }
     }

@@ -58,13 +58,14 @@ impl<S: Store + 'static> Agents<S> {
 
     /// Waits until `agent`'s queue has room.
     async fn room_in(&self, agent: &str) -> Result<(), SessionError> {
-        let slot = self.inner.slot(agent)?;
+        let slot = self.inner.owned(agent).await?;
         loop {
             // Listening before looking, so that room made in between is not missed.
             let room = slot.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            if slot.agent.lock().await.record.queued() < self.inner.limits.queue {
+            let gone = slot.gone.load(std::sync::atomic::Ordering::Acquire);
+            if gone || slot.agent.lock().await.record.queued() < self.inner.limits.queue {
                 return Ok(());
             }
             room.await;

@@ -20,6 +20,10 @@
 //!   agent with its state, queue, sleep and schedules. An attempt a crash cut off is tried
 //!   again; a task that fails [`AgentLimits::max_attempts`] times is dead-lettered
 //!   ([`Agents::dead_tasks`], [`Agents::replay_dead_tasks`]).
+//! * **Shared by processes** ([`Builder::lease`]): several processes on one store, each agent
+//!   owned by the process that holds its [`Lease`]. When an owner dies, another takes its
+//!   agents over within the lease's ttl and a scan, as a restart would; an owner that lost a
+//!   lease runs nothing more of the agent, and cannot write its record.
 //! * **Monitoring**: [`Agents::events`] and tracing events for state changes, queue depths,
 //!   task durations and errors; [`Agents::snapshot`] for all agents at one moment.
 //!
@@ -85,7 +89,9 @@ mod engine;
 mod error;
 mod event;
 mod inbox;
+mod keeper;
 mod kind;
+mod lease;
 mod lifecycle;
 mod limits;
 mod record;
@@ -103,6 +109,7 @@ pub use builder::Builder;
 pub use error::SessionError;
 pub use event::AgentEvent;
 pub use kind::{IntoKind, Kind};
+pub use lease::Lease;
 pub use limits::{AgentLimits, MAX_NAME};
 pub use record::DeadTask;
 pub use snapshot::{AgentStatus, Snapshot};
@@ -157,10 +164,19 @@ impl<S: Store + 'static> Agents<S> {
             None => handler.initial().map_err(bad)?,
         };
         let exists = || SessionError::Exists(name.to_owned());
+        self.inner.open()?;
         if self.inner.slot(name).is_ok() {
             return Err(exists());
         }
         let place = Place::take(&self.inner.census, name, kind)?;
+        // With leases, the new agent's is claimed, and let go of unless the agent is created.
+        let claimed = match &self.inner.leases {
+            Some(leases) => {
+                let now = self.inner.clock.now_ms();
+                Some(leases.claim(&self.inner.store, name, now).await?)
+            }
+            None => None,
+        };
         // Among the agents only once it is in the store: nothing can reach it before.
         let slot = Slot::new(name, record::Record::new(kind.to_owned(), state), None);
         let mut agent = slot.agent.lock().await;
@@ -172,6 +188,9 @@ impl<S: Store + 'static> Agents<S> {
             return Err(exists());
         }
         place.keep();
+        if let Some(claimed) = claimed {
+            claimed.keep();
+        }
         self.inner.emit(AgentEvent::Created {
             agent: name.to_owned(),
             kind: kind.to_owned(),
@@ -183,7 +202,7 @@ impl<S: Store + 'static> Agents<S> {
     /// or it is stopped, or if the task's name is longer than [`MAX_NAME`].
     pub async fn schedule(&self, agent: &str, task: TaskSpec) -> Result<u64, SessionError> {
         check_name("task name", &task.name)?;
-        let slot = self.inner.slot(agent)?;
+        let slot = self.inner.owned(agent).await?;
         let mut guard = slot.agent.lock().await;
         let before = guard.record.clone();
         let task = self.inner.enqueue(&mut guard, agent, task)?;
@@ -203,7 +222,7 @@ impl<S: Store + 'static> Agents<S> {
             reason: echo::reason(&e.to_string()),
         })?;
         let priority = message.priority();
-        let slot = self.inner.slot(agent)?;
+        let slot = self.inner.owned(agent).await?;
         let mut guard = slot.agent.lock().await;
         let before = guard.record.clone();
         let spec = TaskSpec::new("mail").input(input).priority(priority);
@@ -226,7 +245,7 @@ impl<S: Store + 'static> Agents<S> {
         for event in &sleep.events {
             check_name("event name", event)?;
         }
-        let slot = self.inner.slot(agent)?;
+        let slot = self.inner.owned(agent).await?;
         let mut guard = slot.agent.lock().await;
         if guard.record.status == Status::Stopped {
             return Err(SessionError::Stopped(agent.to_owned()));
@@ -240,7 +259,7 @@ impl<S: Store + 'static> Agents<S> {
 
     /// Wakes `agent`; returns whether it was sleeping.
     pub async fn wake(&self, agent: &str) -> Result<bool, SessionError> {
-        let slot = self.inner.slot(agent)?;
+        let slot = self.inner.owned(agent).await?;
         let mut guard = slot.agent.lock().await;
         if guard.record.status == Status::Stopped {
             return Err(SessionError::Stopped(agent.to_owned()));
@@ -261,7 +280,9 @@ impl<S: Store + 'static> Agents<S> {
         let mut woken = 0;
         let mut failed = None;
         for name in self.inner.sleepers(event) {
-            let slot = self.inner.slot(&name)?;
+            let Ok(slot) = self.inner.slot(&name) else {
+                continue; // lost to another process meanwhile
+            };
             let mut guard = slot.agent.lock().await;
             let sleeps_on_it = matches!(&guard.record.status,
                 Status::Sleeping { sleep, .. } if sleep.events.iter().any(|e| e == event));
@@ -324,7 +345,7 @@ impl<S: Store + 'static> Agents<S> {
         task: TaskSpec,
     ) -> Result<Option<u64>, SessionError> {
         check_name("task name", &task.name)?;
-        let slot = self.inner.slot(agent)?;
+        let slot = self.inner.owned(agent).await?;
         let mut guard = slot.agent.lock().await;
         if guard.record.status == Status::Stopped {
             return Err(SessionError::Stopped(agent.to_owned()));
@@ -361,7 +382,7 @@ impl<S: Store + 'static> Agents<S> {
     /// Stops `agent` for good: its running attempts are cancelled, and those and its queued
     /// tasks dead-lettered, to be read with [`Agents::dead_tasks`].
     pub async fn stop(&self, agent: &str) -> Result<(), SessionError> {
-        let slot = self.inner.slot(agent)?;
+        let slot = self.inner.owned(agent).await?;
         let mut guard = slot.agent.lock().await;
         if guard.record.status == Status::Stopped {
             return Ok(());
@@ -371,14 +392,14 @@ impl<S: Store + 'static> Agents<S> {
 
     /// Where `agent` is.
     pub async fn status(&self, agent: &str) -> Result<AgentStatus, SessionError> {
-        let slot = self.inner.slot(agent)?;
+        let slot = self.inner.owned(agent).await?;
         let guard = slot.agent.lock().await;
         Ok(guard.status(agent))
     }
 
     /// `agent`'s state, as its last turn left it.
     pub async fn state(&self, agent: &str) -> Result<serde_json::Value, SessionError> {
-        let slot = self.inner.slot(agent)?;
+        let slot = self.inner.owned(agent).await?;
         let guard = slot.agent.lock().await;
         Ok(guard.record.state.clone())
     }
@@ -399,7 +420,7 @@ impl<S: Store + 'static> Agents<S> {
 
     /// `agent`'s dead tasks, oldest first.
     pub async fn dead_tasks(&self, agent: &str) -> Result<Vec<DeadTask>, SessionError> {
-        self.inner.slot(agent)?;
+        self.inner.owned(agent).await?;
         let store = &self.inner.store;
         let mut dead = Vec::new();
         for key in store.keys(&record::dead_prefix(agent)).await? {
@@ -418,7 +439,7 @@ impl<S: Store + 'static> Agents<S> {
     /// Queues `agent`'s dead tasks again, oldest first, each with a new id and its attempts
     /// counted afresh, as many as its queue has room for; returns how many.
     pub async fn replay_dead_tasks(&self, agent: &str) -> Result<usize, SessionError> {
-        let slot = self.inner.slot(agent)?;
+        let slot = self.inner.owned(agent).await?;
         // Read under the agent's lock: two replays at once cannot both take a dead task.
         let mut guard = slot.agent.lock().await;
         let dead = self.dead_tasks(agent).await?;
@@ -457,6 +478,10 @@ impl<S: Store + 'static> Agents<S> {
     /// are and nothing more is written, so that the store holds what a crash would have left.
     /// For tests of restarts, and for a process about to exit. Every later call fails with
     /// [`SessionError::ShutDown`].
+    ///
+    /// With a [lease](Builder::lease), the agents' leases are then released (the only
+    /// writes): another process takes them over at its next scan, without waiting for them
+    /// to expire.
     pub async fn shutdown(&self) {
         self.inner.shutdown().await;
     }
