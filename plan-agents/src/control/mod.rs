@@ -163,17 +163,22 @@
 //! ```
 
 mod answer;
+mod board;
 mod connection;
+mod critical;
 mod deadline;
 mod error;
+mod form;
 #[cfg(test)]
 mod fuzz;
 mod handshake;
 mod limits;
 mod methods;
 mod rpc;
+mod studio;
 mod subscription;
 mod token;
+mod watch;
 
 use std::io;
 use std::sync::Arc;
@@ -195,10 +200,14 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::Instrument;
 
+pub use self::board::RunBoard;
 use self::deadline::Deadline;
+pub use self::form::Form;
 use self::handshake::Refusal;
 use self::limits::Limits;
+use self::methods::Api;
 pub use self::token::{Token, TokenError};
+pub use self::watch::{AnswerError, Watch};
 use crate::session::Agents;
 #[cfg(doc)]
 use crate::session::{AgentEvent, AgentStatus, DeadTask, Snapshot};
@@ -226,6 +235,7 @@ use crate::session::{AgentEvent, AgentStatus, DeadTask, Snapshot};
 /// ```
 pub struct Control<S> {
     agents: Agents<S>,
+    runs: RunBoard,
     token: Token,
     origins: Vec<String>,
     limits: Limits,
@@ -251,6 +261,7 @@ impl<S: Store + 'static> Control<S> {
     pub fn new(agents: Agents<S>, token: Token) -> Self {
         Control {
             agents,
+            runs: RunBoard::new(),
             token,
             origins: Vec::new(),
             limits: Limits::default(),
@@ -277,6 +288,28 @@ impl<S: Store + 'static> Control<S> {
     pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
         let origin = origin.into();
         self.origins.push(origin.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Shows the runs of `board` (its methods `runs`, `run`, `answer`, `subscribe_runs`, the
+    /// page's runs and the downloads); without one, an empty board of its own.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, RunBoard, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let board = RunBoard::new();
+    /// let control = Control::new(agents, Token::random()).runs(board.clone());
+    /// // board.watch("name", &plan) for each run to show.
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn runs(mut self, board: RunBoard) -> Self {
+        self.runs = board;
         self
     }
 
@@ -425,7 +458,10 @@ impl<S: Store + 'static> Control<S> {
     /// ```
     pub fn router(self) -> Router {
         let shared = Arc::new(Shared {
-            agents: self.agents,
+            api: Api {
+                agents: self.agents,
+                runs: self.runs,
+            },
             token: self.token,
             origins: self.origins,
             slots: Arc::new(Semaphore::new(self.limits.max_connections)),
@@ -434,6 +470,11 @@ impl<S: Store + 'static> Control<S> {
         });
         Router::new()
             .route("/rpc", get(upgrade::<S>))
+            .route("/", get(studio::page::<S>))
+            .route("/studio/studio.js", get(studio::script))
+            .route("/studio/studio.css", get(studio::style))
+            .route("/runs/{id}/report.json", get(studio::report::<S>))
+            .route("/runs/{id}/trace.json", get(studio::trace::<S>))
             .with_state(shared)
     }
 
@@ -494,7 +535,7 @@ impl<S: Store + 'static> Control<S> {
 
 /// What every connection shares.
 struct Shared<S> {
-    agents: Agents<S>,
+    api: Api<S>,
     token: Token,
     origins: Vec<String>,
     limits: Limits,
@@ -549,7 +590,7 @@ async fn upgrade<S: Store + 'static>(
                 .max_message_size(Some(limits.max_request))
                 .max_frame_size(Some(limits.max_request));
             let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-            connection::serve(socket, shared.agents.clone(), limits).await;
+            connection::serve(socket, shared.api.clone(), limits).await;
             drop(slot);
         }
         .instrument(span),
