@@ -2,14 +2,15 @@
 
 use std::time::Duration;
 
-use plan_runtime::report::RunReport;
+use plan_runtime::report::{Outcome, RunReport};
 
 /// The instances on the run's critical path, each container before the ones inside it.
 ///
 /// Among the instances that ran side by side (the children of one instance, or the roots of
 /// a resumed durable run), the one that ended last is critical; before it, the one that
-/// ended last among those that had ended when it started, and so on back. A `par`'s slowest
-/// branch is critical and the others not; each of a `seq`'s steps is. Inside each instance on
+/// ended last among those that had ended when it started, and so on back; branches cancelled
+/// because another finished are left out. A `par`'s slowest branch is critical and the others
+/// not, `first`'s winner and not its losers; each of a `seq`'s steps is. Inside each instance on
 /// the path, the same again. An instance still running counts as ending at the latest time
 /// seen.
 pub(super) fn path(report: &RunReport) -> Vec<usize> {
@@ -51,7 +52,18 @@ fn walk(
 /// Of `siblings`, the chain back from the one that ended last, in time order: one pass over
 /// them latest end first, so that a loop's ten thousand passes take no longer than sorting.
 fn chain(siblings: &[usize], report: &RunReport, end: &impl Fn(usize) -> Duration) -> Vec<usize> {
-    let mut latest_first = siblings.to_vec();
+    // A branch cancelled because another finished did not hold the run up; only when all
+    // were cancelled (a deadline cut the group off) are they on the path.
+    let finished: Vec<usize> = siblings
+        .iter()
+        .copied()
+        .filter(|&id| report.nodes[id].outcome != Outcome::Cancelled)
+        .collect();
+    let mut latest_first = if finished.is_empty() {
+        siblings.to_vec()
+    } else {
+        finished
+    };
     latest_first.sort_by_key(|&id| std::cmp::Reverse((end(id), report.nodes[id].start, id)));
     let mut chain = Vec::new();
     let mut before = Duration::MAX;

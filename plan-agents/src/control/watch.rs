@@ -114,7 +114,7 @@ impl Watch {
     /// use plan_state::store::InMemory;
     /// use plan_state::wait::ask;
     ///
-    /// #[derive(serde::Deserialize)]
+    /// #[derive(serde::Serialize, serde::Deserialize)]
     /// struct Verdict { approved: bool }
     ///
     /// fn draft(topic: String) -> String { format!("a post about {topic}") }

@@ -554,7 +554,8 @@ function drawGraph(graph, byPath, stateOfNode, criticalPaths, roles) {
   const measure = (g) => {
     const inner = children.get(g.id) || [];
     if (!inner.length) {
-      const s = { w: Math.max(70, 8 * g.name.length + 34), h: LEAF_H };
+      const badge = badgesOf(g, byPath.get(g.path), roles.get(g.path));
+      const s = { w: Math.max(70, 8 * g.name.length + 30 + (badge ? 7 * badge.length + 12 : 0)), h: LEAF_H };
       size.set(g.id, s);
       return s;
     }
@@ -571,12 +572,8 @@ function drawGraph(graph, byPath, stateOfNode, criticalPaths, roles) {
     const inner = children.get(g.id) || [];
     const s = size.get(g.id);
     if (!inner.length) {
-      const record = byPath.get(g.path);
       const role = roles.get(g.path);
-      const badges = [];
-      if (record && record.attempts > 1) badges.push(`×${record.attempts}`);
-      if (role) badges.push(role);
-      if (g.retry) badges.push(`retry ${g.retry.attempts}`);
+      const badge = badgesOf(g, byPath.get(g.path), role);
       out.push(svg('g', {
         class: `node${criticalPaths.has(g.path) ? ' critical' : ''}`,
         'data-path': g.path, 'data-name': g.name, 'data-state': stateOfNode(g), 'data-role': role || null,
@@ -585,7 +582,7 @@ function drawGraph(graph, byPath, stateOfNode, criticalPaths, roles) {
       svg('title', {}, `${g.source}\n${g.location.file}:${g.location.line}`),
       svg('rect', { width: s.w, height: s.h, rx: 6 }),
       svg('text', { x: 10, y: 19 }, g.name),
-      badges.length ? svg('text', { class: 'badge', x: s.w - 6, y: -3, 'text-anchor': 'end' }, badges.join(' · ')) : null));
+      badge ? svg('text', { class: 'badge', x: s.w - 8, y: 19, 'text-anchor': 'end' }, badge) : null));
       return;
     }
     out.push(svg('rect', { class: 'box', x, y, width: s.w, height: s.h, rx: 8 }));
@@ -614,6 +611,17 @@ function drawGraph(graph, byPath, stateOfNode, criticalPaths, roles) {
   drawing.replaceChildren(...out.filter(Boolean));
 }
 
+/** What a leaf's box says besides its name: its attempts under a retry, its part in a
+ *  parallel group's policy, its time waited for limits. */
+function badgesOf(g, record, role) {
+  const badges = [];
+  if (record && record.attempts > 1) badges.push(`×${record.attempts}`);
+  else if (g.retry) badges.push(`retry ≤${g.retry.attempts}`);
+  if (role) badges.push(role);
+  if (record && record.waited_us) badges.push(`waited ${ms(record.waited_us)} ms`);
+  return badges.join(' · ');
+}
+
 function boxLabel(g) {
   const timeout = g.timeout ? ` · timeout ${g.timeout.secs * 1000 + g.timeout.nanos / 1e6} ms` : '';
   const name = g.kind === 'plan' ? 'plan' : (g.name === g.kind ? '' : `${g.name}: `);
@@ -625,7 +633,9 @@ function boxLabel(g) {
 // group's barrier wait (first branch done to last) as a band of its own.
 function drawTimeline(nodes, critical, wall) {
   const zoom = 2 ** Number(document.getElementById('zoom').value);
-  const scale = (900 / Math.max(wall, 1)) * zoom; // px per µs
+  const drawing = document.getElementById('timeline');
+  const room = Math.max(300, drawing.parentElement.clientWidth - 260);
+  const scale = (room / Math.max(wall, 1)) * zoom; // px per µs
   const lanes = nodes.filter((n) => n.kind === 'step' || n.kind === 'blocking' || n.barrier);
   const LABEL = 180;
   const H = 18;
@@ -639,7 +649,8 @@ function drawTimeline(nodes, critical, wall) {
   lanes.forEach((n, i) => {
     const y = 18 + i * (H + 4);
     const end = n.end_us ?? wall;
-    out.push(svg('text', { class: 'lane-label', x: 4, y: y + 13 }, `${n.name}${n.attempts > 1 ? ` ×${n.attempts}` : ''}`));
+    const label = n.barrier ? `${n.name} barrier` : `${n.name}${n.attempts > 1 ? ` ×${n.attempts}` : ''}`;
+    out.push(svg('text', { class: 'lane-label', x: 4, y: y + 13 }, label));
     if (n.barrier) {
       const b = n.barrier;
       out.push(svg('rect', {
@@ -658,7 +669,6 @@ function drawTimeline(nodes, critical, wall) {
       }, svg('title', {}, `waited ${ms(n.waited_us)} ms for a limit`)));
     }
   });
-  const drawing = document.getElementById('timeline');
   drawing.setAttribute('width', LABEL + wall * scale + 60);
   drawing.setAttribute('height', 24 + lanes.length * (H + 4));
   drawing.replaceChildren(...out);
