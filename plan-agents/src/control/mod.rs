@@ -25,12 +25,32 @@
 //! | `replay_dead_tasks` | `agent` | `{"replayed"}`: how many |
 //! | `subscribe` | `agent`? (else all) | `{"subscribed": true}`; then notifications |
 //! | `unsubscribe` | | `{"unsubscribed"}`: whether it was subscribed |
+//! | `runs` | | `{"runs": [SUMMARY]}`: the [`RunBoard`]'s runs, oldest first (`id`, `name`, `status`, `started_ms`, `wall_us`, counts of node instances) |
+//! | `run` | `run` (its id) | `{"run": SUMMARY, "graph", "report", "critical", "totals", "question"}`: the plan's graph, the [`RunReport`](plan_runtime::report::RunReport) so far, the ids of its critical path, its counters summed, and what it asks ([`Watch::ask`]) or null |
+//! | `answer` | `run`, `answer` (an object of the question's [`Form`]) | `{"answered": true}` |
+//! | `subscribe_runs` | `run`? (else all) | `{"subscribed": true}`; then notifications |
+//! | `unsubscribe_runs` | | `{"unsubscribed"}`: whether it was subscribed |
 //!
 //! After `subscribe`, the connection gets each [`AgentEvent`] (of the agent, if one was named) as
 //! a notification `{"jsonrpc": "2.0", "method": "event", "params": EVENT}`, between
 //! responses. Its buffer is that of [`Agents::events`]: a connection that falls more than
 //! 1,024 events behind gets `{"method": "lagged", "params": {"missed": N}}` and carries on
 //! from there. Subscribing again replaces the subscription.
+//!
+//! After `subscribe_runs`, it gets each event of the runs (of the run, if one was named) as
+//! `{"method": "run_event", "params": EVENT}`: every event a
+//! [`Recorder`](plan_runtime::report::Recorder) streams (`"event"`: `started`, `retrying`,
+//! `finished` with its outcome), with `"run"`; and `waited` (`id`, `on`, `us`), `count` (`id`,
+//! `counter`, `amount`), `deadline` (`id`, `after_us`), `question` and `answered` (`node`),
+//! and `run` (a new run: `name`). The same buffer: more than 1,024 behind, it gets
+//! `{"method": "lagged", "params": {"missed": N, "of": "runs"}}`.
+//!
+//! # The studio
+//!
+//! `GET /?token=TOKEN` is a web page of the agents and the runs, live, over this API (plain
+//! HTML, CSS and JavaScript, embedded); `GET /runs/ID/report.json` and `/runs/ID/trace.json` (with the token) download
+//! a run's report and its Chrome trace. Without the token they get HTTP 401, as a handshake
+//! does; the page's own script and style (`/studio/…`) hold no data and need none.
 //!
 //! # Errors
 //!
@@ -45,6 +65,7 @@
 //! | -32000 | any other session error | `{"kind": "session"}` |
 //! | -32020 | the call ran, but its answer is over [`Control::max_response`] (alone, or with the answers before it in its batch) | `{"kind": "too_large"}` |
 //! | -32021 | a call of a batch not run: the batch's answers reached [`Control::max_response`] | `{"kind": "not_run"}` |
+//! | -32030 … -32032 | the [`AnswerError`]s: `no_run`, `no_question`, `bad_answer` (the message names the field) | `{"kind", "run"}` |
 //!
 //! An application error's message is the error's own. An invalid request is answered with its
 //! id when that is valid, else with null; a notification (a request without an id) is never

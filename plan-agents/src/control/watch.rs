@@ -118,7 +118,9 @@ impl Watch {
     /// struct Verdict { approved: bool }
     ///
     /// fn draft(topic: String) -> String { format!("a post about {topic}") }
-    /// fn publish(verdict: Verdict) -> &'static str { if verdict.approved { "published" } else { "shelved" } }
+    /// fn publish(verdict: Verdict) -> String {
+    ///     if verdict.approved { "published".into() } else { "shelved".into() }
+    /// }
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let plan = plan! { draft >> #[name = "approve"] (ask::<Verdict>()) >> publish };
@@ -134,7 +136,7 @@ impl Watch {
     /// board.answer(watch.id(), serde_json::json!({ "approved": true }))?;
     /// let verdict: Verdict = serde_json::from_value(answering.await.unwrap())?;
     /// let done = runs.resume(&plan, "post-1", verdict).monitor(&*watch).await?;
-    /// assert_eq!(done.done(), Some("published"));
+    /// assert_eq!(done.done().as_deref(), Some("published"));
     /// assert_eq!(board.status(watch.id()), Some("done"));
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// # }).unwrap();
