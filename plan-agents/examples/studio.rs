@@ -11,9 +11,9 @@
 //!
 //! * `researcher` runs a research plan every 3 s, each run on the page: a query planned,
 //!   three searches raced with `par(first)` (the winner shown, the losers cancelled), three
-//!   drafts by a scripted model ranked with `n_best` (tokens and dollars counted), a fact
-//!   check under `#[retry]` that fails one call in three, and a citation step
-//!   behind a rate limit shared by every run (its waits drawn on the timeline).
+//!   drafts by a scripted model ranked with `n_best` (tokens and dollars counted), its calls
+//!   behind a rate limit shared by every run (their waits drawn on the timeline), and a fact
+//!   check under `#[retry]` that fails one call in three.
 //! * `scout` scans every second; `flaky` syncs every 4 s and fails half its attempts, so that
 //!   dead letters pile up for the page's replay button; `sleeper` sleeps until woken.
 //! * A durable run writes a post and waits for a person to approve it: the page shows its
@@ -126,7 +126,7 @@ fn publish(text: String) -> String {
     format!("published: {text}")
 }
 
-/// The research plan, its citations behind `limits`.
+/// The research plan, its model calls behind `limits`.
 fn research(limits: &Limits) -> impl Plan<String, Out = String> + '_ {
     let brief = Model {
         style: "brief",
@@ -145,12 +145,12 @@ fn research(limits: &Limits) -> impl Plan<String, Out = String> + '_ {
         plan_query
         >> #[name = "search"] par(first) { search_web, search_papers, search_archive }
         >> #[name = "drafts"] par(n_best(2, by = length)) {
-            #[name = "brief"] (brief),
-            #[name = "thorough"] (thorough),
-            #[name = "cited"] (cited),
+            #[name = "brief"] #[layer(*limits)] (brief),
+            #[name = "thorough"] #[layer(*limits)] (thorough),
+            #[name = "cited"] #[layer(*limits)] (cited),
         }
         >> #[retry(3, backoff = 40ms)] fact_check
-        >> #[layer(*limits)] cite
+        >> cite
         >> publish
     }
 }
@@ -285,7 +285,8 @@ async fn serve(addr: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync
         token.expose()
     );
     let board = RunBoard::new();
-    let limits = Limits::new().rate(RateLimit::per_second(2).burst(1));
+    // Four model calls a second, for every run: a run's three drafts wait their turns.
+    let limits = Limits::new().rate(RateLimit::per_second(4).burst(1));
     let lab = Lab {
         board: board.clone(),
         limits: limits.clone(),

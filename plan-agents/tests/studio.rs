@@ -1,9 +1,11 @@
 //! The studio page in a real browser: Debian's headless `chromium`, driven over WebDriver by
 //! its `chromedriver` (started by each test on a free port), against a control server on
 //! 127.0.0.1. The page refuses a wrong token; shows an agent created over the API within a
-//! second; shows a run's nodes turning done, the winner and cancelled losers of a
-//! `par(first)`, and a durable run resumed by an answer typed into its question's form. The
-//! tests also save the README's screenshots (`docs/studio-agents.png`, `docs/studio-run.png`).
+//! second; keeps answering, and ends in step, through a burst of thousands of events; shows a
+//! run's nodes turning done, the winner and cancelled losers of a `par(first)`, and a durable
+//! run resumed by an answer typed into its question's form. The
+//! tests also save the README's screenshots (`docs/studio-agents.png`, `docs/studio-run.png`,
+//! `docs/studio-question.png`).
 //!
 //! Needs `chromium` and `chromium-driver` (`apt-get install chromium chromium-driver`).
 //! Browsers are heavy on a small machine: the tests take turns ([`TURN`]).
@@ -271,6 +273,73 @@ async fn an_agent_created_over_the_api_shows_within_a_second() {
     browser.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_events_neither_freezes_the_page_nor_leaves_it_behind() {
+    let _turn = TURN.lock().await;
+    let studio = Studio::start().await;
+    let browser = Browser::start().await;
+    browser.open(&studio.page("#agents")).await;
+    let names: Vec<String> = (0..20).map(|i| format!("burst-{i:02}")).collect();
+    for name in &names {
+        studio.agents.create(name, "counter", None).await.unwrap();
+    }
+    // 1,000 tasks of no time at all: some 5,000 events within a second or two.
+    for _ in 0..50 {
+        for name in &names {
+            let task = plan_agents::session::TaskSpec::new("count");
+            studio.agents.schedule(name, task).await.unwrap();
+        }
+    }
+    // The page answers while they come.
+    let rows = tokio::time::timeout(
+        PATIENCE,
+        browser.client.execute(
+            "return document.querySelectorAll('#agents tbody tr').length",
+            vec![],
+        ),
+    )
+    .await
+    .expect("the page answers during the burst")
+    .unwrap();
+    assert!(rows.as_u64().unwrap() <= 20, "{rows}");
+    // And it ends showing every task done, the page's subscription having most likely
+    // lagged (the events' channel holds 1,024) and the page fetched everything again.
+    let deadline = Instant::now() + PATIENCE;
+    while studio
+        .agents
+        .snapshot()
+        .await
+        .unwrap()
+        .agents
+        .iter()
+        .any(|a| a.done < 50)
+    {
+        assert!(Instant::now() < deadline, "the tasks did not finish");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let counts = browser
+            .client
+            .execute(
+                "return [...document.querySelectorAll('#agents tbody tr td:nth-child(8)')]\
+                 .map((cell) => cell.textContent)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if counts == json!(vec!["50 / 0 / 0"; 20]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page stayed behind: {counts}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.close().await;
+}
+
 async fn fetch(_: ()) -> u32 {
     tokio::time::sleep(Duration::from_millis(600)).await;
     1
@@ -473,6 +542,7 @@ async fn an_answer_typed_into_the_form_resumes_the_run() {
     browser
         .find(r#"g.node[data-name="approve"][data-state="asking"]"#)
         .await;
+    browser.screenshot("studio-question.png").await;
     browser
         .find(r#"#answer input[name="approved"]"#)
         .await

@@ -98,6 +98,8 @@ function receive(message) {
     return;
   }
   if (message.method === 'lagged') {
+    const of = message.params.of === 'runs' ? 'run' : 'agent';
+    note(`fell ${message.params.missed} ${of} events behind: fetching everything again`);
     queue.length = 0;
     resync();
     return;
@@ -490,7 +492,7 @@ function renderRun() {
     return finished ? 'skipped' : 'waiting';
   };
   drawGraph(graph, byPath, stateOfNode, criticalPaths, roles);
-  drawTimeline(nodes, critical, wall);
+  drawTimeline(nodes, critical, wall, asking);
   renderQuestion(detail);
 
   const rows = nodes.filter((n) => n.kind !== 'plan' || n.parent !== null).map((n) => el('tr',
@@ -514,8 +516,12 @@ function renderRun() {
     el('th', {}, totals)));
 }
 
+/** A counter as people read it: whole, or to a sensible precision (dollars are small). */
 function round(value) {
-  return Number.isInteger(value) ? value : value.toFixed(4);
+  if (Number.isInteger(value)) return value;
+  if (Math.abs(value) >= 100) return value.toFixed(0);
+  if (Math.abs(value) >= 1) return value.toFixed(1);
+  return value.toPrecision(2);
 }
 
 /** What each branch of a parallel group became, by path: `first`'s winner and its cancelled
@@ -631,7 +637,7 @@ function boxLabel(g) {
 // The timeline: one lane per step instance in start order, its bar coloured by how it ended,
 // the time it waited for a rate or concurrency limit darkened at its start; each parallel
 // group's barrier wait (first branch done to last) as a band of its own.
-function drawTimeline(nodes, critical, wall) {
+function drawTimeline(nodes, critical, wall, asking) {
   const zoom = 2 ** Number(document.getElementById('zoom').value);
   const drawing = document.getElementById('timeline');
   const room = Math.max(300, drawing.parentElement.clientWidth - 260);
@@ -660,7 +666,9 @@ function drawTimeline(nodes, critical, wall) {
       return;
     }
     out.push(svg('rect', {
-      class: `bar${critical.has(n.id) ? ' critical' : ''}`, 'data-state': stateOf(n),
+      // The step that asks ends its attempt "failed", waiting for the answer.
+      class: `bar${critical.has(n.id) ? ' critical' : ''}`,
+      'data-state': n.name === asking && n.outcome.status === 'failed' ? 'asking' : stateOf(n),
       x: LABEL + n.start_us * scale, y, width: Math.max(1, (end - n.start_us) * scale), height: H,
     }, svg('title', {}, `${n.name}: ${ms(end - n.start_us)} ms, ${n.outcome.status}`)));
     if (n.waited_us) {
@@ -715,12 +723,13 @@ function renderQuestion(detail) {
       (error) => { failure.textContent = error.message; },
     );
   };
-  box.replaceChildren(
+  box.replaceChildren(...[
     el('h3', {}, `${q.node} asks`),
     el('pre', {}, JSON.stringify(q.question, null, 2)),
     q.refused ? el('p', { class: 'refused' }, `The last answer was refused: ${q.refused}`) : null,
     el('form', { id: 'answer', onsubmit: submit }, inputs.map((i) => i.label), el('button', { type: 'submit' }, 'Answer')),
-    failure);
+    failure,
+  ].filter(Boolean));
 }
 
 // ---- navigation -----------------------------------------------------------------------
