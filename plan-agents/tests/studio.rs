@@ -3,7 +3,8 @@
 //! 127.0.0.1. The page refuses a wrong token; shows an agent created over the API within a
 //! second; keeps answering, and ends in step, through a burst of thousands of events; shows a
 //! run's nodes turning done, the winner and cancelled losers of a `par(first)`, and a durable
-//! run resumed by an answer typed into its question's form. The
+//! run resumed by an answer typed into its question's form; and the `studio` example prints
+//! its three lines and serves its agents and runs. The
 //! tests also save the README's screenshots (`docs/studio-agents.png`, `docs/studio-run.png`,
 //! `docs/studio-question.png`).
 //!
@@ -571,5 +572,65 @@ async fn an_answer_typed_into_the_form_resumes_the_run() {
         .find(r#"g.node[data-name="publish"][data-state="done"]"#)
         .await;
     browser.find(r#"#question[hidden]"#).await;
+    browser.close().await;
+}
+
+/// A child process, killed when dropped (a test that fails leaves none behind).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_prints_its_page_agents_and_nodes_then_serves() {
+    use std::io::BufRead;
+
+    let _turn = TURN.lock().await;
+    let token = "studio-example-token-0123456789";
+    let mut child = Command::new(test_support::processes::example("studio"))
+        .args(["--serve", "127.0.0.1:0"])
+        .env("PLAN_CONTROL_TOKEN", token)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _child = Killed(child);
+    let lines = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .take(3)
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+    });
+    let lines = tokio::time::timeout(PATIENCE, lines)
+        .await
+        .unwrap()
+        .unwrap();
+    let url = lines[0].strip_prefix("studio: ").expect("the page's line");
+    let addr = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_suffix(&format!("/?token={token}")))
+        .unwrap_or_else(|| panic!("not `studio: http://ADDR/?token=TOKEN`: {url}"));
+    assert_eq!(lines[1], "agents: researcher, scout, flaky, sleeper");
+    let nodes = lines[2].strip_prefix("nodes: ").expect("the nodes' line");
+    for step in ["search_web", "search_papers", "fact_check", "approve"] {
+        assert!(nodes.split(", ").any(|n| n == step), "{nodes}");
+    }
+
+    let response = get(addr, &format!("/?token={token}")).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response:.200}");
+    let browser = Browser::start().await;
+    browser.open(&format!("{url}#runs")).await;
+    // The durable run that asks, and a research run, come within a few seconds.
+    browser.find(r#"a[data-run]"#).await;
+    browser.client.goto(&format!("{url}#agents")).await.unwrap();
+    browser.find(r#"tr[data-agent="researcher"]"#).await;
+    browser
+        .find(r#"tr[data-agent="sleeper"] .state[data-state="sleeping"]"#)
+        .await;
     browser.close().await;
 }
