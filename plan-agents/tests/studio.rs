@@ -4,9 +4,8 @@
 //! second; keeps answering, and ends in step, through a burst of thousands of events; shows a
 //! run's nodes turning done, the winner and cancelled losers of a `par(first)`, and a durable
 //! run resumed by an answer typed into its question's form; and the `studio` example prints
-//! its three lines and serves its agents and runs. The
-//! tests also save the README's screenshots (`docs/studio-agents.png`, `docs/studio-run.png`,
-//! `docs/studio-question.png`).
+//! its three lines and serves its agents and runs. The tests also save the README's
+//! screenshots (`docs/studio-agents.png`, `docs/studio-run.png`, `docs/studio-question.png`).
 //!
 //! Needs `chromium` and `chromium-driver` (`apt-get install chromium chromium-driver`).
 //! Browsers are heavy on a small machine: the tests take turns ([`TURN`]).
