@@ -1,14 +1,15 @@
 //! The control API over real WebSockets on 127.0.0.1, with a real client: every method and
 //! its effect on the agents, JSON-RPC's errors for everything malformed, batches and
-//! notifications, frames that are binary or too long, event subscriptions, and two clients at
-//! once. Real sockets need the real clock: waits for tasks (of 0 ms) poll `status`.
+//! notifications, frames that are binary or too long, event subscriptions, the runs of a
+//! board (listed, shown, streamed, answered), and two clients at once. Real sockets need the
+//! real clock: waits for tasks (of 0 ms) poll `status`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
-use plan_agents::control::{Control, Token};
+use plan_agents::control::{Control, Form, RunBoard, Token};
 use plan_agents::session::{AgentLimits, Agents, Turn};
 use plan_runtime::prelude::*;
 use plan_state::store::InMemory;
@@ -452,7 +453,7 @@ async fn malformed_requests_get_json_rpc_errors() {
             -32601,
             "there is no method `launch`; the methods are: create, schedule, mail, sleep, wake, \
              signal, every, stop, status, state, list, dead_tasks, replay_dead_tasks, \
-             subscribe, unsubscribe"
+             subscribe, unsubscribe, runs, run, answer, subscribe_runs, unsubscribe_runs"
         )
     );
     let invalid = |message: &str| error(-32602, message);
@@ -865,4 +866,117 @@ async fn a_client_is_held_to_the_limits_on_agents_schedules_and_names() {
         assert_eq!(error["code"], code, "{answer:.200}");
         assert!(answer.len() < 1_000, "{code}: {} bytes", answer.len());
     }
+}
+
+/// A step that takes a while, so that a subscriber sees the run going.
+async fn slow_double(n: u32) -> u32 {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    n * 2
+}
+
+#[derive(Serialize, Deserialize)]
+struct Verdict {
+    approved: bool,
+}
+
+fn verdict_of(approved: Verdict) -> bool {
+    approved.approved
+}
+
+#[tokio::test]
+async fn runs_on_the_board_are_listed_shown_streamed_and_answered() {
+    let agents = Agents::builder(Arc::new(InMemory::new()))
+        .start()
+        .await
+        .unwrap();
+    let board = RunBoard::new();
+    let url = serve(agents, |control| control.runs(board.clone())).await;
+    let mut client = Client::connect(&url).await;
+    assert_eq!(client.ok("runs", Value::Null).await, json!({ "runs": [] }));
+    client.ok("subscribe_runs", Value::Null).await;
+
+    let plan = plan! { slow_double >> slow_double };
+    let watch = board.watch("doubling", &plan);
+    assert_eq!(plan.run(1).monitor(&*watch).await.unwrap(), 4);
+    // Every node's start and end, in order, after the run's announcement.
+    let mut seen = Vec::new();
+    while seen.len() < 7 {
+        let notification = client.notification().await;
+        assert_eq!(notification["method"], "run_event", "{notification}");
+        let event = &notification["params"];
+        assert_eq!(event["run"], watch.id());
+        seen.push(format!(
+            "{} {}",
+            event["event"].as_str().unwrap(),
+            event["name"].as_str().unwrap_or("")
+        ));
+    }
+    assert_eq!(
+        seen,
+        [
+            "run doubling",
+            "started plan",
+            "started slow_double",
+            "finished slow_double",
+            "started slow_double",
+            "finished slow_double",
+            "finished plan",
+        ]
+    );
+    let listed = client.ok("runs", Value::Null).await;
+    assert_eq!(listed["runs"][0]["status"], "done");
+    assert_eq!(listed["runs"][0]["ok"], 3);
+    let shown = client.ok("run", json!({ "run": watch.id() })).await;
+    assert_eq!(shown["graph"]["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(shown["report"]["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(shown["critical"], json!([0, 1, 2]));
+    assert_eq!(shown["question"], Value::Null);
+
+    // Answers: to no run, to a run that asks nothing, one that does not fit, one that does.
+    let absent = client
+        .refused(
+            "answer",
+            json!({ "run": 99, "answer": {} }),
+            -32030,
+            "no_run",
+        )
+        .await;
+    assert_eq!(absent["message"], "there is no run 99 on the board");
+    let id = watch.id();
+    client
+        .refused(
+            "answer",
+            json!({ "run": id, "answer": {} }),
+            -32031,
+            "no_question",
+        )
+        .await;
+    let asking = plan! { verdict_of };
+    let watch = board.watch("asking", &asking);
+    let question = plan_state::wait::Question {
+        node: "approve".to_owned(),
+        entry: "0".to_owned(),
+        question: json!("publish?"),
+        refused: None,
+    };
+    let answer = watch.ask(&question, Form::new().yes_no("approved", "Publish it?"));
+    let shown = client.ok("run", json!({ "run": watch.id() })).await;
+    assert_eq!(shown["run"]["status"], "waiting");
+    assert_eq!(shown["question"]["question"], "publish?");
+    assert_eq!(
+        shown["question"]["form"],
+        json!({ "fields": [{ "name": "approved", "label": "Publish it?", "type": "yes_no" }] })
+    );
+    let bad = json!({ "run": watch.id(), "answer": { "approved": "yes" } });
+    let refused = client.refused("answer", bad, -32032, "bad_answer").await;
+    assert_eq!(
+        refused["message"],
+        format!(
+            "the answer to run {} does not fit its form: `approved` is true or false, not \"yes\"",
+            watch.id()
+        )
+    );
+    let good = json!({ "run": watch.id(), "answer": { "approved": true } });
+    assert_eq!(client.ok("answer", good).await, json!({ "answered": true }));
+    assert_eq!(answer.await, Some(json!({ "approved": true })));
 }

@@ -1,7 +1,6 @@
 //! One WebSocket connection: its frames read in order, each answered before the next is read,
 //! with the events it subscribed to sent in between, under the limits of its [`Limits`].
 
-use std::future::pending;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
@@ -20,24 +19,23 @@ use tracing::Instrument;
 use super::answer::{self, Batch};
 use super::deadline::Deadline;
 use super::limits::Limits;
-use super::methods;
+use super::methods::{self, Api};
 use super::rpc::{self, RpcError};
-use super::subscription::Subscription;
+use super::subscription::Subscriptions;
 use crate::echo;
-use crate::session::Agents;
 
 /// Serves one connection until the client closes it, breaks a rule of the transport (a frame
 /// over the limit or late, a broken frame), stops reading, or stays idle too long.
 pub(super) async fn serve<S, T>(
     mut socket: WebSocketStream<Deadline<T>>,
-    agents: Agents<S>,
+    api: Api<S>,
     limits: Limits,
 ) where
     S: Store + 'static,
     T: AsyncRead + AsyncWrite + Unpin,
 {
     tracing::debug!("connection opened");
-    let mut subscription = None;
+    let mut subscriptions = Subscriptions::default();
     let idle = sleep(limits.idle_timeout);
     tokio::pin!(idle);
     loop {
@@ -46,7 +44,7 @@ pub(super) async fn serve<S, T>(
                 idle.as_mut().reset(Instant::now() + limits.idle_timeout);
                 match frame {
                     Some(Ok(Message::Text(text))) => {
-                        handle(&agents, &mut subscription, text.as_str(), &limits).await
+                        handle(&api, &mut subscriptions, text.as_str(), &limits).await
                     }
                     Some(Ok(Message::Binary(_))) => {
                         let why = "binary frames are not read: send each request as a text frame";
@@ -62,13 +60,8 @@ pub(super) async fn serve<S, T>(
                     }
                 }
             },
-            notification = next_event(&mut subscription) => {
-                if notification.is_none() {
-                    subscription = None;
-                }
-                notification.map(|notification| notification.to_string())
-            }
-            () = &mut idle, if subscription.is_none() => {
+            notification = subscriptions.next() => Some(notification.to_string()),
+            () = &mut idle, if subscriptions.is_empty() => {
                 tracing::debug!("closing an idle connection");
                 let why = format!(
                     "idle for {} with no subscription (`Control::idle_timeout`)",
@@ -94,20 +87,12 @@ pub(super) async fn serve<S, T>(
     tracing::debug!("connection closed");
 }
 
-/// The next event notification, if the connection subscribed; `None` once there are none.
-async fn next_event(subscription: &mut Option<Subscription>) -> Option<Value> {
-    match subscription {
-        Some(subscription) => subscription.next().await,
-        None => pending().await,
-    }
-}
-
 /// The reply to a text frame: a response, an array of them for a batch, or nothing (for
 /// notifications only), within [`Limits::max_batch`] and [`Limits::max_response`]. The frame
 /// is within [`Limits::max_request`]: the transport does not read longer ones.
 pub(super) async fn handle<S: Store + 'static>(
-    agents: &Agents<S>,
-    subscription: &mut Option<Subscription>,
+    api: &Api<S>,
+    subscriptions: &mut Subscriptions,
     text: &str,
     limits: &Limits,
 ) -> Option<String> {
@@ -136,13 +121,13 @@ pub(super) async fn handle<S: Store + 'static>(
                     if let Some(response) = not_run(call, limits.max_response) {
                         batch.push_error(response);
                     }
-                } else if let Some(response) = one(agents, subscription, call).await {
+                } else if let Some(response) = one(api, subscriptions, call).await {
                     batch.push(response);
                 }
             }
             batch.finish()
         }
-        value => one(agents, subscription, value)
+        value => one(api, subscriptions, value)
             .await
             .map(|response| answer::single(response, limits.max_response)),
     }
@@ -161,8 +146,8 @@ fn not_run(call: Value, limit: usize) -> Option<Value> {
 
 /// The response to one request object, or none for a notification.
 async fn one<S: Store + 'static>(
-    agents: &Agents<S>,
-    subscription: &mut Option<Subscription>,
+    api: &Api<S>,
+    subscriptions: &mut Subscriptions,
     request: Value,
 ) -> Option<Value> {
     let call = match rpc::read(request) {
@@ -180,7 +165,7 @@ async fn one<S: Store + 'static>(
     let span = tracing::info_span!("request", method = echo::name(&call.method), id);
     let method = call.method;
     // Nothing should panic; if something does, the connection answers and goes on.
-    let outcome = AssertUnwindSafe(methods::call(agents, subscription, &method, call.params))
+    let outcome = AssertUnwindSafe(methods::call(api, subscriptions, &method, call.params))
         .catch_unwind()
         .instrument(span.clone())
         .await

@@ -1,9 +1,11 @@
-//! [`SessionError`]s as JSON-RPC errors: a code of its own for each, in the range the
-//! specification leaves to applications, and a `data` object naming it (`kind`) and its agent.
+//! [`SessionError`]s and [`AnswerError`]s as JSON-RPC errors: a code of its own for each, in
+//! the range the specification leaves to applications, and a `data` object naming it (`kind`)
+//! and its agent or run.
 
 use serde_json::{Map, Value};
 
 use super::rpc::RpcError;
+use super::watch::AnswerError;
 use crate::session::SessionError;
 
 impl From<SessionError> for RpcError {
@@ -42,6 +44,21 @@ impl From<SessionError> for RpcError {
             code,
             message: error.to_string(),
             data: Some(Value::Object(data)),
+        }
+    }
+}
+
+impl From<AnswerError> for RpcError {
+    fn from(error: AnswerError) -> Self {
+        let (code, kind, run) = match &error {
+            AnswerError::NoRun(run) => (-32030, "no_run", *run),
+            AnswerError::NoQuestion(run) => (-32031, "no_question", *run),
+            AnswerError::Bad { run, .. } => (-32032, "bad_answer", *run),
+        };
+        RpcError {
+            code,
+            message: error.to_string(),
+            data: Some(serde_json::json!({ "kind": kind, "run": run })),
         }
     }
 }

@@ -11,10 +11,12 @@ use plan_state::store::InMemory;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
+use super::board::RunBoard;
 use super::connection::handle;
 use super::limits::Limits;
-use super::methods::METHODS;
+use super::methods::{Api, METHODS};
 use super::rpc::{INVALID_REQUEST, NOT_RUN, TOO_LARGE};
+use super::subscription::Subscriptions;
 use crate::session::{Agents, Turn};
 
 /// Limits small enough that the cases reach them.
@@ -47,7 +49,11 @@ fn reply(text: &str) -> Option<String> {
             .start()
             .await
             .unwrap();
-        handle(&agents, &mut None, text, &limits()).await
+        let api = Api {
+            agents,
+            runs: RunBoard::new(),
+        };
+        handle(&api, &mut Subscriptions::default(), text, &limits()).await
     })
 }
 

@@ -1,4 +1,4 @@
-//! The methods: each reads its params (by name) and calls [`Agents`].
+//! The methods: each reads its params (by name) and calls [`Agents`] or the [`RunBoard`].
 
 use std::time::Duration;
 
@@ -7,15 +7,32 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
+use super::board::RunBoard;
 use super::rpc::{METHOD_NOT_FOUND, RpcError};
-use super::subscription::Subscription;
+use super::subscription::{RunSubscription, Subscription, Subscriptions};
+use super::watch::AnswerError;
 use crate::bus::Message;
 use crate::echo;
 use crate::schedule::Schedule;
 use crate::session::{Agents, Sleep, TaskSpec};
 
+/// What the methods act on: the agents, and the runs on the board.
+pub(super) struct Api<S> {
+    pub agents: Agents<S>,
+    pub runs: RunBoard,
+}
+
+impl<S> Clone for Api<S> {
+    fn clone(&self) -> Self {
+        Api {
+            agents: self.agents.clone(),
+            runs: self.runs.clone(),
+        }
+    }
+}
+
 /// Every method, for the error that names an unknown one.
-pub(super) const METHODS: [&str; 15] = [
+pub(super) const METHODS: [&str; 20] = [
     "create",
     "schedule",
     "mail",
@@ -31,16 +48,22 @@ pub(super) const METHODS: [&str; 15] = [
     "replay_dead_tasks",
     "subscribe",
     "unsubscribe",
+    "runs",
+    "run",
+    "answer",
+    "subscribe_runs",
+    "unsubscribe_runs",
 ];
 
-/// Runs `method` on `agents`; `subscription` is the connection's, for `subscribe` and
-/// `unsubscribe`.
+/// Runs `method` on `api`; `subscriptions` are the connection's, for `subscribe`,
+/// `subscribe_runs` and their opposites.
 pub(super) async fn call<S: Store + 'static>(
-    agents: &Agents<S>,
-    subscription: &mut Option<Subscription>,
+    api: &Api<S>,
+    subscriptions: &mut Subscriptions,
     method: &str,
     params: Option<Value>,
 ) -> Result<Value, RpcError> {
+    let agents = &api.agents;
     match method {
         "create" => {
             let p: Create = read(method, params)?;
@@ -123,12 +146,35 @@ pub(super) async fn call<S: Store + 'static>(
         }
         "subscribe" => {
             let p: Subscribe = read(method, params)?;
-            *subscription = Some(Subscription::new(agents.events(), p.agent));
+            subscriptions.agents = Some(Subscription::new(agents.events(), p.agent));
             Ok(json!({ "subscribed": true }))
         }
         "unsubscribe" => {
             read::<Nothing>(method, params)?;
-            Ok(json!({ "unsubscribed": subscription.take().is_some() }))
+            Ok(json!({ "unsubscribed": subscriptions.agents.take().is_some() }))
+        }
+        "runs" => {
+            read::<Nothing>(method, params)?;
+            Ok(json!({ "runs": api.runs.list() }))
+        }
+        "run" => {
+            let p: Run = read(method, params)?;
+            let run = api.runs.get(p.run).ok_or(AnswerError::NoRun(p.run))?;
+            Ok(run.detail())
+        }
+        "answer" => {
+            let p: Answer = read(method, params)?;
+            api.runs.answer(p.run, p.answer)?;
+            Ok(json!({ "answered": true }))
+        }
+        "subscribe_runs" => {
+            let p: SubscribeRuns = read(method, params)?;
+            subscriptions.runs = Some(RunSubscription::new(api.runs.events(), p.run));
+            Ok(json!({ "subscribed": true }))
+        }
+        "unsubscribe_runs" => {
+            read::<Nothing>(method, params)?;
+            Ok(json!({ "unsubscribed": subscriptions.runs.take().is_some() }))
         }
         _ => Err(RpcError::new(
             METHOD_NOT_FOUND,
@@ -246,4 +292,24 @@ struct Every {
 #[serde(deny_unknown_fields)]
 struct Subscribe {
     agent: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Run {
+    run: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Answer {
+    run: u64,
+    #[serde(deserialize_with = "present")]
+    answer: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscribeRuns {
+    run: Option<u64>,
 }

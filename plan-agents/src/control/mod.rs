@@ -25,12 +25,32 @@
 //! | `replay_dead_tasks` | `agent` | `{"replayed"}`: how many |
 //! | `subscribe` | `agent`? (else all) | `{"subscribed": true}`; then notifications |
 //! | `unsubscribe` | | `{"unsubscribed"}`: whether it was subscribed |
+//! | `runs` | | `{"runs": [SUMMARY]}`: the [`RunBoard`]'s runs, oldest first (`id`, `name`, `status`, `started_ms`, `wall_us`, counts of node instances) |
+//! | `run` | `run` (its id) | `{"run": SUMMARY, "graph", "report", "critical", "totals", "question"}`: the plan's graph, the [`RunReport`](plan_runtime::report::RunReport) so far, the ids of its critical path, its counters summed, and what it asks ([`Watch::ask`]) or null |
+//! | `answer` | `run`, `answer` (an object of the question's [`Form`]) | `{"answered": true}` |
+//! | `subscribe_runs` | `run`? (else all) | `{"subscribed": true}`; then notifications |
+//! | `unsubscribe_runs` | | `{"unsubscribed"}`: whether it was subscribed |
 //!
 //! After `subscribe`, the connection gets each [`AgentEvent`] (of the agent, if one was named) as
 //! a notification `{"jsonrpc": "2.0", "method": "event", "params": EVENT}`, between
 //! responses. Its buffer is that of [`Agents::events`]: a connection that falls more than
 //! 1,024 events behind gets `{"method": "lagged", "params": {"missed": N}}` and carries on
 //! from there. Subscribing again replaces the subscription.
+//!
+//! After `subscribe_runs`, it gets each event of the runs (of the run, if one was named) as
+//! `{"method": "run_event", "params": EVENT}`: every event a
+//! [`Recorder`](plan_runtime::report::Recorder) streams (`"event"`: `started`, `retrying`,
+//! `finished` with its outcome), with `"run"`; and `waited` (`id`, `on`, `us`), `count` (`id`,
+//! `counter`, `amount`), `deadline` (`id`, `after_us`), `question` and `answered` (`node`),
+//! and `run` (a new run: `name`). The same buffer: more than 1,024 behind, it gets
+//! `{"method": "lagged", "params": {"missed": N, "of": "runs"}}`.
+//!
+//! # The studio
+//!
+//! `GET /?token=TOKEN` is a web page of the agents and the runs, live, over this API (plain
+//! HTML, CSS and JavaScript, embedded); `GET /runs/ID/report.json` and `/runs/ID/trace.json` (with the token) download
+//! a run's report and its Chrome trace. Without the token they get HTTP 401, as a handshake
+//! does; the page's own script and style (`/studio/…`) hold no data and need none.
 //!
 //! # Errors
 //!
@@ -45,6 +65,7 @@
 //! | -32000 | any other session error | `{"kind": "session"}` |
 //! | -32020 | the call ran, but its answer is over [`Control::max_response`] (alone, or with the answers before it in its batch) | `{"kind": "too_large"}` |
 //! | -32021 | a call of a batch not run: the batch's answers reached [`Control::max_response`] | `{"kind": "not_run"}` |
+//! | -32030 … -32032 | the [`AnswerError`]s: `no_run`, `no_question`, `bad_answer` (the message names the field) | `{"kind", "run"}` |
 //!
 //! An application error's message is the error's own. An invalid request is answered with its
 //! id when that is valid, else with null; a notification (a request without an id) is never
@@ -163,17 +184,22 @@
 //! ```
 
 mod answer;
+mod board;
 mod connection;
+mod critical;
 mod deadline;
 mod error;
+mod form;
 #[cfg(test)]
 mod fuzz;
 mod handshake;
 mod limits;
 mod methods;
 mod rpc;
+mod studio;
 mod subscription;
 mod token;
+mod watch;
 
 use std::io;
 use std::sync::Arc;
@@ -195,10 +221,14 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::Instrument;
 
+pub use self::board::RunBoard;
 use self::deadline::Deadline;
+pub use self::form::Form;
 use self::handshake::Refusal;
 use self::limits::Limits;
+use self::methods::Api;
 pub use self::token::{Token, TokenError};
+pub use self::watch::{AnswerError, Watch};
 use crate::session::Agents;
 #[cfg(doc)]
 use crate::session::{AgentEvent, AgentStatus, DeadTask, Snapshot};
@@ -226,6 +256,7 @@ use crate::session::{AgentEvent, AgentStatus, DeadTask, Snapshot};
 /// ```
 pub struct Control<S> {
     agents: Agents<S>,
+    runs: RunBoard,
     token: Token,
     origins: Vec<String>,
     limits: Limits,
@@ -251,6 +282,7 @@ impl<S: Store + 'static> Control<S> {
     pub fn new(agents: Agents<S>, token: Token) -> Self {
         Control {
             agents,
+            runs: RunBoard::new(),
             token,
             origins: Vec::new(),
             limits: Limits::default(),
@@ -277,6 +309,28 @@ impl<S: Store + 'static> Control<S> {
     pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
         let origin = origin.into();
         self.origins.push(origin.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Shows the runs of `board` (its methods `runs`, `run`, `answer`, `subscribe_runs`, the
+    /// page's runs and the downloads); without one, an empty board of its own.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use plan_agents::control::{Control, RunBoard, Token};
+    /// # use plan_agents::session::Agents;
+    /// # use plan_state::store::InMemory;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let agents: Agents<InMemory> = Agents::builder(Arc::new(InMemory::new())).start().await?;
+    /// let board = RunBoard::new();
+    /// let control = Control::new(agents, Token::random()).runs(board.clone());
+    /// // board.watch("name", &plan) for each run to show.
+    /// # let _ = control;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn runs(mut self, board: RunBoard) -> Self {
+        self.runs = board;
         self
     }
 
@@ -425,7 +479,10 @@ impl<S: Store + 'static> Control<S> {
     /// ```
     pub fn router(self) -> Router {
         let shared = Arc::new(Shared {
-            agents: self.agents,
+            api: Api {
+                agents: self.agents,
+                runs: self.runs,
+            },
             token: self.token,
             origins: self.origins,
             slots: Arc::new(Semaphore::new(self.limits.max_connections)),
@@ -434,6 +491,11 @@ impl<S: Store + 'static> Control<S> {
         });
         Router::new()
             .route("/rpc", get(upgrade::<S>))
+            .route("/", get(studio::page::<S>))
+            .route("/studio/studio.js", get(studio::script))
+            .route("/studio/studio.css", get(studio::style))
+            .route("/runs/{id}/report.json", get(studio::report::<S>))
+            .route("/runs/{id}/trace.json", get(studio::trace::<S>))
             .with_state(shared)
     }
 
@@ -494,7 +556,7 @@ impl<S: Store + 'static> Control<S> {
 
 /// What every connection shares.
 struct Shared<S> {
-    agents: Agents<S>,
+    api: Api<S>,
     token: Token,
     origins: Vec<String>,
     limits: Limits,
@@ -549,7 +611,7 @@ async fn upgrade<S: Store + 'static>(
                 .max_message_size(Some(limits.max_request))
                 .max_frame_size(Some(limits.max_request));
             let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-            connection::serve(socket, shared.agents.clone(), limits).await;
+            connection::serve(socket, shared.api.clone(), limits).await;
             drop(slot);
         }
         .instrument(span),
