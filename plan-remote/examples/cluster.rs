@@ -137,10 +137,11 @@ async fn served_item(remote: &Remote) -> Result<RemoteStep<u32, Item>, String> {
 
 /// The journal's store: JetStream key-value on the same servers, with `replicas` replicas.
 async fn open_store(url: &str, replicas: usize) -> Result<NatsStore, String> {
+    // Time enough to wait out the election of a stream's leader after a node is lost.
     let config = NatsStoreConfig {
         bucket: "plan-cluster".to_owned(),
         replicas,
-        ..NatsStoreConfig::default()
+        timeout: Duration::from_secs(30),
     };
     NatsStore::connect_with(url, config)
         .await

@@ -34,7 +34,9 @@ pub struct NatsStoreConfig {
     /// a bucket that exists keeps its own. Default 1.
     pub replicas: usize,
     /// How long connecting, opening the bucket, and each operation may take before it fails.
-    /// Default 5 s.
+    /// Within it, an operation whose request fails (a node lost, a stream's leader being
+    /// elected) tries again, each request taking at most a fifth of it: give a cluster's
+    /// store time for an election (the `cluster` example gives 30 s). Default 5 s.
     pub timeout: Duration,
 }
 
@@ -215,8 +217,10 @@ impl NatsStore {
         config: NatsStoreConfig,
         name: Arc<str>,
     ) -> Result<Self, StoreError> {
+        // One request may take a fraction of an operation's time: an operation tries again
+        // within its timeout when a request fails (a node lost, a leader being elected).
         let jetstream = jetstream::ContextBuilder::new()
-            .timeout(config.timeout)
+            .timeout(request_timeout(config.timeout))
             .build(client);
         let opening = async {
             // The account's JetStream info, asked for as JSON: an error, or no responder, means
@@ -304,6 +308,25 @@ impl NatsStore {
         }
     }
 
+    /// `last`, tried again after a failed request until it succeeds: an operation's
+    /// timeout ([`NatsStore::bounded`]) ends the tries. Only for what is safe to ask again.
+    async fn last_patiently(
+        &self,
+        operation: &'static str,
+        key: &Key,
+        code: &str,
+    ) -> Result<Last, StoreError> {
+        loop {
+            match self.last(operation, key, code).await {
+                Ok(last) => return Ok(last),
+                Err(e) => {
+                    tracing::debug!(store = %self.name, error = %e, "trying again");
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+        }
+    }
+
     /// `key`'s entry, read whole.
     fn parse(&self, key: &Key, bytes: &[u8]) -> Result<Versioned, StoreError> {
         let entry: Entry<serde_json::Value> = self.entry(key, bytes)?;
@@ -337,7 +360,7 @@ impl Store for NatsStore {
     async fn get(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
         let code = encode(key.as_str());
         self.bounded("read", key.as_str(), async {
-            let last = self.last("read", key, &code).await?;
+            let last = self.last_patiently("read", key, &code).await?;
             last.value.map(|bytes| self.parse(key, &bytes)).transpose()
         })
         .await
@@ -351,8 +374,16 @@ impl Store for NatsStore {
     ) -> Result<Result<u64, Conflict>, StoreError> {
         let code = encode(key.as_str());
         self.bounded("write", key.as_str(), async {
+            // A write whose request failed may still have been applied: if what it wrote is
+            // there when it looks again, it was.
+            let mut unsure: Option<(u64, String)> = None;
             loop {
-                let last = self.last("write", key, &code).await?;
+                let last = self.last_patiently("write", key, &code).await?;
+                if let (Some((version, sent)), Some(bytes)) = (&unsure, &last.value)
+                    && bytes.as_ref() == sent.as_bytes()
+                {
+                    return Ok(Ok(*version));
+                }
                 // Only the version, as SQLite does: reading a large value costs more than
                 // writing the new one; it is checked when it is read.
                 let found = match &last.value {
@@ -371,11 +402,19 @@ impl Store for NatsStore {
                 let next = version::next(found)
                     .map_err(|reason| StoreError::corrupt(&self.name, key.as_str(), reason))?;
                 let entry = format!(r#"{{"version":{next},"value":{value}}}"#);
-                match self.kv.update(&code, entry.into(), last.revision).await {
+                match self
+                    .kv
+                    .update(&code, entry.clone().into(), last.revision)
+                    .await
+                {
                     Ok(_) => return Ok(Ok(next)),
                     // Another write came between this one's read and its write: read again.
                     Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => continue,
-                    Err(e) => return Err(self.failed("write", key.as_str())(e)),
+                    Err(e) => {
+                        tracing::debug!(store = %self.name, error = %e, "trying again");
+                        unsure = Some((next, entry));
+                        tokio::time::sleep(RETRY).await;
+                    }
                 }
             }
         })
@@ -385,10 +424,12 @@ impl Store for NatsStore {
     async fn delete(&self, key: &Key) -> Result<bool, StoreError> {
         let code = encode(key.as_str());
         self.bounded("delete", key.as_str(), async {
+            // A purge whose request failed may still have been applied.
+            let mut unsure = false;
             loop {
-                let last = self.last("delete", key, &code).await?;
+                let last = self.last_patiently("delete", key, &code).await?;
                 if last.value.is_none() {
-                    return Ok(false);
+                    return Ok(unsure);
                 }
                 match self
                     .kv
@@ -398,7 +439,11 @@ impl Store for NatsStore {
                     Ok(()) => return Ok(true),
                     // Written in between: what is there now is what to delete.
                     Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => continue,
-                    Err(e) => return Err(self.failed("delete", key.as_str())(e)),
+                    Err(e) => {
+                        tracing::debug!(store = %self.name, error = %e, "trying again");
+                        unsure = true;
+                        tokio::time::sleep(RETRY).await;
+                    }
                 }
             }
         })
@@ -408,14 +453,21 @@ impl Store for NatsStore {
     async fn keys(&self, prefix: &str) -> Result<Vec<Key>, StoreError> {
         let wanted = encode(prefix);
         self.bounded("list", prefix, async {
-            let codes: Vec<String> = self
-                .kv
-                .keys()
-                .await
-                .map_err(self.failed("list", prefix))?
-                .try_collect()
-                .await
-                .map_err(self.failed("list", prefix))?;
+            let codes: Vec<String> = loop {
+                let listed = async {
+                    let keys = self.kv.keys().await.map_err(self.failed("list", prefix))?;
+                    keys.try_collect()
+                        .await
+                        .map_err(self.failed("list", prefix))
+                };
+                match listed.await {
+                    Ok(codes) => break codes,
+                    Err(e) => {
+                        tracing::debug!(store = %self.name, error = %e, "trying again");
+                        tokio::time::sleep(RETRY).await;
+                    }
+                }
+            };
             let mut keys = Vec::new();
             for code in codes.iter().filter(|code| code.starts_with(&wanted)) {
                 // A key another client wrote may be no code of a key at all.
@@ -498,6 +550,15 @@ fn address(host: &str, port: u16) -> String {
     } else {
         format!("{host}:{port}")
     }
+}
+
+/// The wait before a failed request is tried again.
+const RETRY: Duration = Duration::from_millis(100);
+
+/// How long one request may take, within an operation's `timeout`: a fifth of it, at least
+/// 200 ms (so that an operation tries a few times before it fails).
+fn request_timeout(timeout: Duration) -> Duration {
+    (timeout / 5).max(Duration::from_millis(200)).min(timeout)
 }
 
 fn no_answer(timeout: Duration) -> String {
