@@ -204,6 +204,15 @@ fn runnable(queued: &record::Queued, limits: &AgentLimits) -> bool {
     !queued.running && queued.task.attempt < limits.max_attempts
 }
 
+/// Whether `queued` was never started and its time to live has run out at `now`.
+fn expired(queued: &record::Queued, now: u64) -> bool {
+    !queued.running && expired_task(&queued.task, now)
+}
+
+fn expired_task(task: &Task, now: u64) -> bool {
+    task.attempt == 0 && task.expires_at_ms.is_some_and(|at| at <= now)
+}
+
 impl<S> Drop for Inner<S> {
     fn drop(&mut self) {
         // The keeper of the leases and the timers hold the agents weakly, so they would
@@ -716,19 +725,32 @@ impl<S: Store + 'static> Inner<S> {
         events: &mut Vec<AgentEvent>,
     ) -> Result<(), SessionError> {
         let limits = self.limits;
+        let now = self.clock.now_ms();
         let exhausted: Vec<(Task, String)> = agent
             .record
             .tasks
             .iter()
-            .filter(|q| !q.running && q.task.attempt >= limits.max_attempts)
+            .filter(|q| !q.running && (q.task.attempt >= limits.max_attempts || expired(q, now)))
             .map(|q| {
-                let error = q.error.clone();
-                let error =
-                    error.unwrap_or_else(|| format!("its {} attempts failed", q.task.attempt));
+                let error = match &q.error {
+                    _ if expired(q, now) => {
+                        "expired: not started within its time to live".to_owned()
+                    }
+                    Some(error) => error.clone(),
+                    None => format!("its {} attempts failed", q.task.attempt),
+                };
                 (q.task.clone(), error)
             })
             .collect();
         for (task, error) in exhausted {
+            if expired_task(&task, now) {
+                agent.stats.dead += 1;
+                events.push(AgentEvent::TaskExpired {
+                    agent: name.to_owned(),
+                    task: task.id,
+                    name: task.name.clone(),
+                });
+            }
             if let Err(e) = self.bury(name, task.clone(), error).await {
                 events.push(AgentEvent::Error {
                     agent: name.to_owned(),
@@ -825,6 +847,9 @@ impl<S: Store + 'static> Inner<S> {
             input: spec.input,
             priority: spec.priority,
             attempt: 0,
+            expires_at_ms: spec
+                .ttl_ms
+                .map(|ttl| self.clock.now_ms().saturating_add(ttl)),
         };
         agent.record.next_task = next;
         agent.record.enqueue(task.clone());

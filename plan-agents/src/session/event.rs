@@ -66,6 +66,16 @@ pub enum AgentEvent {
         /// What it gave out ([`Turn::output`](super::Turn::output)).
         output: serde_json::Value,
     },
+    /// A task queued with a time to live was not started within it: dead-lettered
+    /// ([`Agents::dead_tasks`](super::Agents::dead_tasks)), never run.
+    TaskExpired {
+        /// The agent.
+        agent: String,
+        /// The task's id.
+        task: u64,
+        /// The task's name.
+        name: String,
+    },
     /// A task's attempt failed: its plan failed or panicked, or the process stopped during
     /// it. It is tried again, or, after its last attempt, dead-lettered
     /// ([`Agents::dead_tasks`](super::Agents::dead_tasks)).
@@ -154,6 +164,9 @@ impl AgentEvent {
                 ms,
                 ..
             } => tracing::info!(agent, task, name, ms, "task done"),
+            AgentEvent::TaskExpired { agent, task, name } => {
+                tracing::warn!(agent, task, name, "task expired before it started")
+            }
             AgentEvent::TaskFailed {
                 agent,
                 task,

@@ -24,7 +24,7 @@ use super::{Sleep, Task};
 /// // A plan for a kind of agent: it counts each task in the agent's state.
 /// let plan = plan! { focus(Turn::state) { count } };
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let task = Task { id: 1, name: "check".into(), input: serde_json::Value::Null, priority: 0, attempt: 1 };
+/// let task = Task { id: 1, name: "check".into(), input: serde_json::Value::Null, priority: 0, attempt: 1, expires_at_ms: None };
 /// let turn = Turn { agent: "ada".into(), task, state: Counter::default(), output: serde_json::Value::Null, sleep: None };
 /// assert_eq!(plan.run(turn).await.unwrap().state.checks, 1);
 /// # });
