@@ -187,6 +187,7 @@ impl Agent {
             last_task_ms: self.stats.last_ms,
             max_task_ms: self.stats.max_ms,
             last_error: self.stats.last_error.clone(),
+            state_bytes: super::snapshot::json_bytes(&self.record.state),
         }
     }
 
@@ -670,6 +671,26 @@ impl<S: Store + 'static> Inner<S> {
                         .to_owned(),
                     false,
                 );
+            }
+            Ok(turn)
+                if self
+                    .limits
+                    .max_state_bytes
+                    .is_some_and(|max| super::snapshot::json_bytes(&turn.state) > max) =>
+            {
+                let size = super::snapshot::json_bytes(&turn.state);
+                let max = self.limits.max_state_bytes.unwrap_or_default();
+                let error = format!(
+                    "its new state is {size} bytes, over the limit of {max} \
+                     (AgentLimits::max_state_bytes): the last good state is kept"
+                );
+                if let Some(queued) = agent.record.task_mut(id) {
+                    queued.running = false;
+                    queued.error = Some(error.clone());
+                }
+                agent.solo.remove(&id);
+                let dead = task.attempt >= self.limits.max_attempts;
+                failed(agent, error, dead);
             }
             Ok(turn) => {
                 agent.record.remove(id);

@@ -52,6 +52,11 @@ pub struct AgentLimits {
     /// Attempts of a task, counting one that a crash cut off, before it is dead-lettered.
     /// 3 by default.
     pub max_attempts: u32,
+    /// The largest state an agent may keep, in bytes of JSON: a turn whose new state is
+    /// larger fails (the last good state is kept, and the task is tried again as after any
+    /// failure). `None` (the default): no limit. [`AgentStatus::state_bytes`](super::AgentStatus::state_bytes)
+    /// tells each agent's size.
+    pub max_state_bytes: Option<usize>,
 }
 
 /// The longest task name and event name, in bytes: longer ones are refused with
@@ -81,6 +86,7 @@ impl Default for AgentLimits {
             tasks_per_agent: 1,
             active_agents: 16,
             max_attempts: 3,
+            max_state_bytes: None,
         }
     }
 }

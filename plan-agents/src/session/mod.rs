@@ -415,6 +415,7 @@ impl<S: Store + 'static> Agents<S> {
         Ok(Snapshot {
             at_ms: self.inner.clock.now_ms(),
             agents,
+            resident_bytes: snapshot::resident_bytes(),
         })
     }
 

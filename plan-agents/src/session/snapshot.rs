@@ -37,6 +37,8 @@ pub struct AgentStatus {
     pub max_task_ms: Option<u64>,
     /// Why its last failed attempt failed.
     pub last_error: Option<String>,
+    /// The size of its state, in bytes of JSON (as the store keeps it).
+    pub state_bytes: usize,
 }
 
 /// Every agent at one moment, as [`Agents::snapshot`](super::Agents::snapshot) sees them.
@@ -46,6 +48,35 @@ pub struct Snapshot {
     pub at_ms: u64,
     /// Every agent, by name.
     pub agents: Vec<AgentStatus>,
+    /// The process's resident memory, in bytes (`VmRSS` of `/proc/self/status`), where the
+    /// system tells it (Linux); `None` elsewhere.
+    pub resident_bytes: Option<u64>,
+}
+
+/// The process's resident memory, in bytes, where the system tells it.
+pub(super) fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The size of `value` in bytes of JSON, counted without writing it anywhere.
+pub(super) fn json_bytes(value: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a `Value` to a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 impl Snapshot {
