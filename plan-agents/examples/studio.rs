@@ -11,9 +11,11 @@
 //!
 //! * `researcher` runs a research plan every 3 s, each run on the page: a query planned,
 //!   three searches raced with `par(first)` (the winner shown, the losers cancelled), three
-//!   drafts by a scripted model ranked with `n_best` (tokens and dollars counted), its calls
-//!   behind a rate limit shared by every run (their waits drawn on the timeline), and a fact
-//!   check under `#[retry]` that fails one call in three.
+//!   drafts by a scripted model ranked with `n_best` (their scores and ranks shown; tokens
+//!   and dollars counted, and spent from the run's budget, shown against its limits), its
+//!   calls behind a rate limit shared by every run (their waits drawn on the timeline), and a
+//!   fact check under `#[retry]` that fails one call in three. Before drafting, it reads
+//!   its sources with `par(settled)` under a deadline that cuts the slow one off.
 //! * `scout` scans every second; `flaky` syncs every 4 s and fails half its attempts, so that
 //!   dead letters pile up for the page's replay button; `sleeper` sleeps until woken.
 //! * A durable run writes a post and waits for a person to approve it: the page shows its
@@ -31,8 +33,9 @@ use std::time::Duration;
 use plan_agents::control::{Control, Form, RunBoard, Token};
 use plan_agents::schedule::Schedule;
 use plan_agents::session::{AgentLimits, Agents, Kind, Sleep, TaskSpec, Turn};
+use plan_runtime::budget::{Budget, Charge, Price, PriceTable};
 use plan_runtime::prelude::*;
-use plan_runtime::{Cx, NodeKind};
+use plan_runtime::{Cx, NodeKind, NodeRef};
 use plan_state::runs::{RunStatus, Runs};
 use plan_state::store::InMemory;
 use plan_state::wait::ask;
@@ -74,8 +77,32 @@ async fn search_archive(query: String) -> String {
     search(query, "archive", 70).await
 }
 
-/// A scripted model: answers after `ms` ms, and counts what a real model's call would (the
-/// run's monitor sums it per node: tokens, dollars, requests).
+/// The scripted model's name, for its price.
+const MODEL: &str = "scripted";
+
+/// Reads the page the search found.
+async fn read_page(hits: String) -> String {
+    pause(40).await;
+    format!("{hits}, read")
+}
+
+/// Reads the archive's scans: slower than the sources' deadline, so it is cut off.
+async fn read_scans(hits: String) -> String {
+    pause(600).await;
+    format!("{hits}, scanned")
+}
+
+/// What the sources gave, those cut off left out.
+fn gather((page, scans): (Result<String, PlanError>, Result<String, PlanError>)) -> String {
+    [page, scans]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A scripted model: answers after `ms` ms, spends from the run's budget and counts what a
+/// real model's call would (the run's monitor sums it per node: tokens, dollars, requests).
 #[derive(Clone)]
 struct Model {
     style: &'static str,
@@ -88,10 +115,19 @@ impl<C: Sync> Plan<String, C> for Model {
     type Out = String;
 
     async fn call(&self, prompt: String, cx: Cx<'_, C>) -> Result<String, PlanError> {
+        let charge = Charge::tokens(prompt.len() as u64 / 4, self.ms * 3).model(MODEL);
+        let budget = cx.extension::<Budget>();
+        let call = budget
+            .map(|budget| budget.admit(&charge))
+            .transpose()
+            .map_err(|over| PlanError::step(NodeRef::current(&cx), over))?;
         pause(self.ms).await;
         let draft = format!("a {} draft from {prompt}", self.style);
+        if let Some(call) = call {
+            call.settle(&charge);
+        }
         if let Some(monitor) = cx.monitor() {
-            let (tokens_in, tokens_out) = (prompt.len() as f64 / 4.0, self.ms as f64 * 3.0);
+            let (tokens_in, tokens_out) = (charge.input_tokens as f64, charge.output_tokens as f64);
             monitor.count("tokens_in", tokens_in);
             monitor.count("tokens_out", tokens_out);
             monitor.count("dollars", (tokens_in + 4.0 * tokens_out) * 1e-6);
@@ -99,6 +135,16 @@ impl<C: Sync> Plan<String, C> for Model {
         }
         Ok(draft)
     }
+}
+
+/// A research run's budget: its three drafts fit, with room to spare.
+fn budget() -> Budget {
+    let prices = PriceTable::new().model(MODEL, Price::per_million(1.0, 4.0));
+    Budget::new()
+        .tokens(4_000)
+        .dollars(0.02)
+        .requests(6)
+        .prices(prices)
 }
 
 /// Fails one call in three: `#[retry]` tries again.
@@ -144,6 +190,8 @@ fn research(limits: &Limits) -> impl Plan<String, Out = String> + '_ {
         #![name = "research"]
         plan_query
         >> #[name = "search"] par(first) { search_web, search_papers, search_archive }
+        >> #[name = "sources"] par(settled, timeout = 250ms) { read_page, read_scans }
+        >> gather
         >> #[name = "drafts"] par(n_best(2, by = length)) {
             #[name = "brief"] #[layer(*limits)] (brief),
             #[name = "thorough"] #[layer(*limits)] (thorough),
@@ -175,7 +223,13 @@ async fn investigate(mut turn: Turn<u64>, lab: &Lab) -> Result<Turn<u64>, PlanEr
     ][n as usize % 4];
     let plan = research(&lab.limits);
     let watch = lab.board.watch(format!("research: {topic}"), &plan);
-    let text = plan.run(topic.to_owned()).monitor(&*watch).await?;
+    let budget = Arc::new(budget());
+    watch.budget(budget.clone());
+    let text = plan
+        .run(topic.to_owned())
+        .with(&*budget)
+        .monitor(&*watch)
+        .await?;
     turn.state += 1;
     turn.output = json!({ "published": text });
     Ok(turn)

@@ -2,9 +2,11 @@
 //! its `chromedriver` (started by each test on a free port), against a control server on
 //! 127.0.0.1. The page refuses a wrong token; shows an agent created over the API within a
 //! second; keeps answering, and ends in step, through a burst of thousands of events; shows a
-//! run's nodes turning done, the winner and cancelled losers of a `par(first)`, and a durable
-//! run resumed by an answer typed into its question's form; and the `studio` example prints
-//! its three lines and serves its agents and runs. The tests also save the README's
+//! run's nodes turning done; the winner and cancelled losers of a `par(first)`, an `n_best`'s
+//! scores and ranks, a `settled` group cut off by its deadline, a rate limit's wait, a
+//! barrier and a budget's spending, as the run goes; a durable run resumed by an answer typed
+//! into its question's form; and the `studio` example prints its three lines and serves its
+//! agents and runs. The tests also save the README's
 //! screenshots (`docs/studio-agents.png`, `docs/studio-run.png`, `docs/studio-question.png`).
 //!
 //! Needs `chromium` and `chromium-driver` (`apt-get install chromium chromium-driver`).
@@ -20,10 +22,13 @@ use futures::{SinkExt, StreamExt};
 use hyper_util::client::legacy::connect::HttpConnector;
 use plan_agents::control::{Control, Form, RunBoard, Token};
 use plan_agents::session::{AgentLimits, Agents, Turn};
+use plan_runtime::budget::{Budget, Charge};
 use plan_runtime::prelude::*;
+use plan_runtime::{Cx, NodeRef};
 use plan_state::runs::{RunStatus, Runs};
 use plan_state::store::InMemory;
 use plan_state::wait::ask;
+use plan_tools::limit::{Limits, RateLimit};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use test_support::Server;
@@ -428,34 +433,94 @@ fn words(text: &String) -> usize {
     text.split(' ').count()
 }
 
-async fn terse(answer: String) -> String {
-    tokio::time::sleep(Duration::from_millis(80)).await;
-    answer
+async fn cite(answer: String) -> String {
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    format!("{answer} [1]")
 }
 
-async fn wordy(answer: String) -> String {
-    tokio::time::sleep(Duration::from_millis(120)).await;
-    format!("{answer}, explained at length")
+async fn archive(answer: String) -> String {
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    format!("{answer} [archived]")
+}
+
+/// The sources that answered in time.
+fn cited((cite, archive): (Result<String, PlanError>, Result<String, PlanError>)) -> String {
+    [cite, archive]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A model drafting an answer: after `ms` ms, it adds `more`, spending a call of `ms * 10`
+/// output tokens from the run's budget.
+struct Drafter {
+    ms: u64,
+    more: &'static str,
+}
+
+impl Describe for Drafter {}
+
+impl<C: Sync> Plan<String, C> for Drafter {
+    type Out = String;
+
+    async fn call(&self, answer: String, cx: Cx<'_, C>) -> Result<String, PlanError> {
+        let charge = Charge::tokens(100, self.ms * 10);
+        let call = cx
+            .extension::<Budget>()
+            .map(|budget| budget.admit(&charge))
+            .transpose()
+            .map_err(|over| PlanError::step(NodeRef::current(&cx), over))?;
+        tokio::time::sleep(Duration::from_millis(self.ms)).await;
+        if let Some(call) = call {
+            call.settle(&charge);
+        }
+        Ok(format!("{answer}{}", self.more))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_first_winner_and_its_cancelled_losers_show() {
+async fn a_runs_policies_deadline_waits_and_budget_show_as_it_goes() {
     let _turn = TURN.lock().await;
     let studio = Studio::start().await;
+    // The drafts' calls, one every 200 ms: the second waits.
+    let limits = &Limits::new().rate(RateLimit::per_second(5).burst(1));
+    let terse = Drafter { ms: 80, more: "" };
+    let wordy = Drafter {
+        ms: 120,
+        more: ", explained at length",
+    };
     let plan = plan! {
         #![name = "search"]
         #[name = "race"] par(first) { quick, slow, slower }
         >> #[retry(2)] check
-        >> #[name = "drafts"] par(n_best(1, by = words)) { terse, wordy }
+        >> #[name = "sources"] par(settled, timeout = 200ms) { cite, archive }
+        >> cited
+        >> #[name = "drafts"] par(n_best(1, by = words)) {
+            #[name = "terse"] #[layer(*limits)] (terse),
+            #[name = "wordy"] #[layer(*limits)] (wordy),
+        }
     };
     let watch = studio.board.watch("search: cancellation", &plan);
-    let out = plan.run("cancellation".to_owned()).monitor(&*watch).await;
-    assert_eq!(out.unwrap().len(), 1);
+    let budget = Arc::new(Budget::new().tokens(10_000).requests(10));
+    watch.budget(budget.clone());
 
+    // The page is open on the run before it starts: what follows arrives as it happens.
     let browser = Browser::start().await;
     browser
         .open(&studio.page(&format!("#runs/{}", watch.id())))
         .await;
+    browser.find(r#"g.node[data-name="quick"]"#).await;
+    let out = plan
+        .run("cancellation".to_owned())
+        .with(&*budget)
+        .monitor(&*watch)
+        .await;
+    assert_eq!(
+        out.unwrap(),
+        ["quick answer to cancellation [1], explained at length"]
+    );
+
     browser
         .find(r#"g.node[data-name="quick"][data-state="done"][data-role="winner"]"#)
         .await;
@@ -466,9 +531,61 @@ async fn a_first_winner_and_its_cancelled_losers_show() {
             ))
             .await;
     }
-    // The retry's attempts, on the node and in the table.
+    // The retry's attempts, on the node.
     let badge = browser.find(r#"g.node[data-name="check"] .badge"#).await;
     assert!(badge.text().await.unwrap().contains("×2"));
+
+    // `n_best`'s ranks and scores, on its branches and, as it noted them, in the table.
+    let kept = browser
+        .find(r#"g.node[data-name="wordy"][data-role="kept"] .badge"#)
+        .await;
+    assert!(kept.text().await.unwrap().contains("1st · 8"));
+    let left_out = browser
+        .find(r#"g.node[data-name="terse"][data-role="not-kept"] .badge"#)
+        .await;
+    assert!(left_out.text().await.unwrap().contains("not kept · 5"));
+    let notes = "ranks: branch 1: 8 (1st), branch 0: 5 (not kept)";
+    wait_for_text(&browser, "#nodes td.notes", notes).await;
+
+    // The deadline that cut the sources off: the group marked, its slow branch timed out,
+    // a mark on the timeline, each branch's outcome noted.
+    let sources = browser
+        .find(r#"g.group[data-name="sources"][data-deadline="passed"] .box-label"#)
+        .await;
+    assert!(
+        sources
+            .text()
+            .await
+            .unwrap()
+            .contains("timed out after 200 ms")
+    );
+    browser
+        .find(r#"g.node[data-name="archive"][data-state="timed-out"]"#)
+        .await;
+    browser
+        .find(r#"#timeline line.deadline[data-name="sources"]"#)
+        .await;
+    wait_for_text(&browser, "#nodes td.notes", "outcomes: ok, timed out").await;
+
+    // The rate limit's wait and the drafts' barrier, on the timeline.
+    browser.find(r#"#timeline rect.wait"#).await;
+    browser
+        .find(r#"#timeline rect.barrier[data-name="drafts"]"#)
+        .await;
+
+    // The budget: two calls of 100 tokens in and 800 and 1,200 out.
+    wait_for_text(
+        &browser,
+        r#"#budget .limit[data-limit="tokens"]"#,
+        "2,200 / 10,000 (78% left)",
+    )
+    .await;
+    wait_for_text(
+        &browser,
+        r#"#budget .limit[data-limit="requests"]"#,
+        "2 / 10",
+    )
+    .await;
     browser.screenshot("studio-run.png").await;
 
     // The downloads: the report and the Chrome trace.
@@ -484,6 +601,38 @@ async fn a_first_winner_and_its_cancelled_losers_show() {
         );
     }
     browser.close().await;
+}
+
+/// Waits until one of the elements `css` matches holds `text`.
+async fn wait_for_text(browser: &Browser, css: &str, text: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let found = browser
+            .client
+            .execute(
+                "return [...document.querySelectorAll(arguments[0])]\
+                 .some((cell) => cell.textContent.includes(arguments[1]))",
+                vec![json!(css), json!(text)],
+            )
+            .await
+            .unwrap();
+        if found == json!(true) {
+            return;
+        }
+        let shown = browser
+            .client
+            .execute(
+                "return [...document.querySelectorAll(arguments[0])].map((cell) => cell.textContent)",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+        assert!(
+            Instant::now() < deadline,
+            "no `{css}` holds `{text}`: {shown}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// What the person answers.

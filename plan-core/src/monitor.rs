@@ -95,8 +95,9 @@ pub trait Monitor: Sync {
     }
 
     /// Says `value` of the instance being polled under `key`: where it ran (`"worker"`, for a
-    /// step run on a worker process). A later note under the same key replaces it; a run
-    /// report keeps the notes per instance.
+    /// step run on a worker process), how a group's policy resolved (`"ranks"` of `n_best`
+    /// and `best`, `"outcomes"` of `settled`). A later note under the same key replaces it;
+    /// a run report keeps the notes per instance.
     fn note(&self, key: &'static str, value: &str) {
         let _ = (key, value);
     }

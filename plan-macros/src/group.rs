@@ -219,7 +219,7 @@ fn ranked_args<'a>(
 fn parse_by(inner: ParseStream, policy: &str) -> syn::Result<Expr> {
     if !inner.peek(kw::by) {
         return Err(inner.error(format!(
-            "`{policy}` needs a score to rank by: `by = score`, where `score: Fn(&Output) -> K` and `K: PartialOrd`"
+            "`{policy}` needs a score to rank by: `by = score`, where `score: Fn(&Output) -> K` and `K: PartialOrd + Debug`"
         )));
     }
     inner.parse::<kw::by>()?;

@@ -323,6 +323,25 @@ impl Budget {
         }
     }
 
+    /// Its limits, as a budget with nothing spent would have them left (`None`: no such
+    /// limit): what a display shows what has been spent against.
+    ///
+    /// ```
+    /// use plan_runtime::budget::{Budget, Charge};
+    ///
+    /// let budget = Budget::new().requests(3).dollars(0.5);
+    /// budget.admit(&Charge::request()).unwrap().settle(&Charge::request());
+    /// let limits = budget.limits();
+    /// assert_eq!((limits.requests, limits.dollars, limits.tokens), (Some(3), Some(0.5), None));
+    /// ```
+    pub fn limits(&self) -> Left {
+        Left {
+            tokens: self.tokens,
+            dollars: self.dollars,
+            requests: self.requests,
+        }
+    }
+
     /// Counts `spent`, spent elsewhere (by a step run on a worker process, from a budget
     /// made of [`Budget::left`]), as spent here too.
     ///

@@ -10,7 +10,7 @@ use plan_core::{Cx, Describe, GraphBuilder, NodeRef, ParallelSpec, Plan, PlanErr
 use crate::arity::for_each_arity;
 use crate::cut_off::branch_ref;
 use crate::group::{Branch, GroupPolicy, ParallelPolicy, Uniform, run_group_fixed};
-use crate::policy::{All, Settled};
+use crate::policy::{All, Marks, Settled, note_outcomes};
 
 /// A `par` group: `branches` is a tuple of plans, `policy` one of [`policy`](crate::policy).
 ///
@@ -155,17 +155,19 @@ macro_rules! par_impls {
                         )+];
                         drop(input);
                         let names = |index| self.branch_ref(&cx, index);
-                        run_group_fixed(branches, &self.spec(), &Settled, &cx, &names).await?
+                        run_group_fixed(branches, &self.spec(), &Marks, &cx, &names).await?
                     };
                     // A branch without an outcome was cut off by the deadline: its mark says so.
                     let mut marks = marks.into_iter();
-                    Ok(($({
+                    let outcomes = ($({
                         let mark = marks.next();
                         match slots.$i {
                             Some(outcome) => outcome,
                             None => Err(mark.and_then(Result::err).expect("cut-off branch is marked")),
                         }
-                    },)+))
+                    },)+);
+                    note_outcomes(&cx, [$(outcomes.$i.as_ref().err(),)+].into_iter());
+                    Ok(outcomes)
                 }
             }
         }

@@ -21,8 +21,15 @@
 //! assert_eq!(rt.block_on(first.run(41)).unwrap(), 42);
 //! assert_eq!(rt.block_on(ranked.run(42)).unwrap(), ["42 is the answer", "42"]);
 //! ```
+//!
+//! In a run with a monitor ([`Run::monitor`](crate::Run::monitor)), `n_best` and `best` note
+//! their ranking on the group (under `"ranks"`: each branch's score and rank, or that it
+//! failed), and `settled` each branch's outcome (under `"outcomes"`), where a run report
+//! keeps them ([`NodeRecord::notes`](crate::report::NodeRecord::notes)). Without one they
+//! cost nothing.
 
 use std::cmp::Ordering;
+use std::fmt::{self, Write as _};
 use std::ops::ControlFlow;
 
 use plan_core::{Cx, NodeRef, PlanError, PolicyKind};
@@ -48,7 +55,8 @@ pub struct First;
 pub struct FirstCompleted;
 
 /// `n_best(n, by = score)`: the best `n` successes by `score`, best (highest) first, ties in
-/// branch order; a score that is not comparable with itself (NaN) ranks last.
+/// branch order; a score that is not comparable with itself (NaN) ranks last. The score is
+/// `Debug`, for the ranking a monitor is told.
 #[derive(Clone, Copy, Debug)]
 pub struct NBest<F> {
     n: usize,
@@ -187,23 +195,91 @@ impl<O: Send> GroupPolicy<O> for Settled {
 
     fn end<C>(
         &self,
-        mut outcomes: Self::State,
+        outcomes: Self::State,
+        branches: usize,
+        cut_off: Option<&CutOff<'_>>,
+        cx: &Cx<'_, C>,
+    ) -> Result<Self::Out, PlanError> {
+        let outcomes = settle(outcomes, branches, cut_off);
+        note_outcomes(cx, outcomes.iter().map(|outcome| outcome.as_ref().err()));
+        Ok(outcomes)
+    }
+}
+
+/// `settled` for a `par`, whose branches keep their outcomes themselves (they differ in
+/// type): it marks the branches the deadline cut off, and notes nothing — the `par` notes
+/// the outcomes ([`note_outcomes`]) once it has them.
+pub(crate) struct Marks;
+
+impl ParallelPolicy for Marks {
+    fn policy(&self) -> PolicyKind {
+        PolicyKind::Settled
+    }
+}
+
+impl GroupPolicy<()> for Marks {
+    type State = Vec<Option<Result<(), PlanError>>>;
+    type Out = Vec<Result<(), PlanError>>;
+
+    const COUNTS_CUT_OFF: bool = true;
+
+    fn begin(&self, branches: usize) -> Self::State {
+        Vec::with_capacity(branches)
+    }
+
+    fn finished(
+        &self,
+        outcomes: &mut Self::State,
+        index: usize,
+        outcome: Result<(), PlanError>,
+    ) -> ControlFlow<()> {
+        store(outcomes, index, outcome);
+        ControlFlow::Continue(())
+    }
+
+    fn end<C>(
+        &self,
+        outcomes: Self::State,
         branches: usize,
         cut_off: Option<&CutOff<'_>>,
         _cx: &Cx<'_, C>,
     ) -> Result<Self::Out, PlanError> {
-        // Without a deadline, every branch that started has finished.
-        let Some(cut_off) = cut_off else {
-            return Ok(outcomes.into_iter().flatten().collect());
-        };
-        // Branches cut off by the deadline (started or not) are marked as timed out.
-        outcomes.resize_with(branches.max(outcomes.len()), || None);
-        Ok(outcomes
-            .into_iter()
-            .enumerate()
-            .map(|(index, outcome)| outcome.unwrap_or_else(|| Err(cut_off.branch_timed_out(index))))
-            .collect())
+        Ok(settle(outcomes, branches, cut_off))
     }
+}
+
+/// Every branch's outcome, in branch order; those the deadline cut off (started or not),
+/// timed out.
+fn settle<O>(
+    mut outcomes: Vec<Option<Result<O, PlanError>>>,
+    branches: usize,
+    cut_off: Option<&CutOff<'_>>,
+) -> Vec<Result<O, PlanError>> {
+    // Without a deadline, every branch that started has finished.
+    let Some(cut_off) = cut_off else {
+        return outcomes.into_iter().flatten().collect();
+    };
+    outcomes.resize_with(branches.max(outcomes.len()), || None);
+    outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(index, outcome)| outcome.unwrap_or_else(|| Err(cut_off.branch_timed_out(index))))
+        .collect()
+}
+
+/// Notes a `settled` group's outcomes, given by their errors in branch order, under
+/// `"outcomes"`: `ok, failed (step), timed out`. Only with a monitor.
+pub(crate) fn note_outcomes<'e, C>(
+    cx: &Cx<'_, C>,
+    errors: impl Iterator<Item = Option<&'e PlanError>>,
+) {
+    let Some(monitor) = cx.monitor() else { return };
+    let said = errors.map(|error| match error {
+        None => "ok".to_owned(),
+        Some(err) if err.is_timeout() => "timed out".to_owned(),
+        Some(err) => format!("failed ({})", err.kind()),
+    });
+    monitor.note("outcomes", &listing(said));
 }
 
 impl<O: Send> GroupPolicy<O> for First {
@@ -324,41 +400,132 @@ impl<K, O> Ranked<K, O> {
     /// The best `n`, best first. Each success, in branch order, goes before the first kept
     /// one it strictly beats: ties keep branch order, and a partial order (scores neither
     /// better nor worse than each other) can never make ranking fail, as a sort could.
+    /// `branches` counts those that finished or were cut off.
     fn into_best<C>(
         mut self,
         n: usize,
+        branches: usize,
         cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<Vec<O>, PlanError>
     where
-        K: PartialOrd,
+        K: PartialOrd + fmt::Debug,
     {
-        if self.successes.is_empty() {
+        let none_succeeded = self.successes.is_empty();
+        self.successes.sort_by_key(|(index, ..)| *index);
+        let mut best: Vec<(usize, K, O)> = Vec::with_capacity(n.min(self.successes.len()));
+        // Only for a monitor: the successes left out, with their scores.
+        let mut left_out = Vec::new();
+        let noting = cx.monitor().is_some();
+        for (index, key, value) in self.successes {
+            let at = best
+                .iter()
+                .position(|(_, kept, _)| beats(&key, kept))
+                .unwrap_or(best.len());
+            if at < n {
+                best.insert(at, (index, key, value));
+                if best.len() > n
+                    && let Some((index, key, _)) = best.pop()
+                    && noting
+                {
+                    left_out.push((index, key));
+                }
+            } else if noting {
+                left_out.push((index, key));
+            }
+        }
+        if let Some(monitor) = cx.monitor() {
+            let cut = cut_off.map_or(0, |_| branches);
+            monitor.note("ranks", &ranking(&best, left_out, &self.errors, cut));
+        }
+        if none_succeeded {
             return Err(match cut_off {
                 Some(cut_off) => cut_off.group_timed_out(),
                 None => all_failed(self.errors, cx),
             });
         }
-        self.successes.sort_by_key(|(index, ..)| *index);
-        let mut best: Vec<(K, O)> = Vec::with_capacity(n.min(self.successes.len()));
-        for (_, key, value) in self.successes {
-            let at = best
+        Ok(best.into_iter().map(|(.., value)| value).collect())
+    }
+}
+
+/// The ranking, for a monitor: `branch 2: 0.91 (1st), branch 0: 0.5 (2nd), branch 3: 0.2 (not
+/// kept), branch 1 failed (step)`, the kept best first, then the others in branch order; of
+/// the first `cut` branches, those that had not finished when the deadline passed `timed out`.
+fn ranking<K: fmt::Debug, O>(
+    best: &[(usize, K, O)],
+    left_out: Vec<(usize, K)>,
+    errors: &[(usize, PlanError)],
+    cut: usize,
+) -> String {
+    let mut others: Vec<(usize, String)> = left_out
+        .into_iter()
+        .map(|(index, key)| (index, format!("branch {index}: {key:?} (not kept)")))
+        .chain(
+            errors
                 .iter()
-                .position(|(kept, _)| beats(&key, kept))
-                .unwrap_or(best.len());
-            if at < n {
-                best.insert(at, (key, value));
-                best.truncate(n);
+                .map(|(index, err)| (*index, format!("branch {index} failed ({})", err.kind()))),
+        )
+        .collect();
+    let finished = best.len() + others.len();
+    if finished < cut {
+        let mut done = vec![false; cut];
+        let indices = best.iter().map(|(index, ..)| *index);
+        for index in indices.chain(others.iter().map(|(index, _)| *index)) {
+            if let Some(done) = done.get_mut(index) {
+                *done = true;
             }
         }
-        Ok(best.into_iter().map(|(_, value)| value).collect())
+        let timed_out = (0..cut).filter(|&index| !done[index]);
+        others.extend(timed_out.map(|index| (index, format!("branch {index} timed out"))));
     }
+    others.sort_by_key(|(index, _)| *index);
+    let kept = best
+        .iter()
+        .enumerate()
+        .map(|(rank, (index, key, _))| format!("branch {index}: {key:?} ({})", ordinal(rank + 1)));
+    listing(kept.chain(others.into_iter().map(|(_, said)| said)))
+}
+
+/// The most items a note lists: an `each` over thousands says how many more there were.
+const LISTED: usize = 32;
+
+/// `items`, comma-separated, at most [`LISTED`] of them.
+fn listing(items: impl Iterator<Item = String>) -> String {
+    let mut out = String::new();
+    let mut more = 0usize;
+    for (n, item) in items.enumerate() {
+        if n >= LISTED {
+            more += 1;
+            continue;
+        }
+        if n > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&item);
+    }
+    if more > 0 {
+        // Writing to a `String` cannot fail.
+        let _ = write!(out, ", and {more} more");
+    }
+    out
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, …, `11th`, `21st`.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 impl<O, K, F> GroupPolicy<O> for NBest<F>
 where
     O: Send,
-    K: PartialOrd + Send,
+    K: PartialOrd + fmt::Debug + Send,
     F: Fn(&O) -> K + Send + Sync,
 {
     type State = Ranked<K, O>;
@@ -384,18 +551,18 @@ where
     fn end<C>(
         &self,
         state: Self::State,
-        _branches: usize,
+        branches: usize,
         cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<Vec<O>, PlanError> {
-        state.into_best(self.n, cut_off, cx)
+        state.into_best(self.n, branches, cut_off, cx)
     }
 }
 
 impl<O, K, F> GroupPolicy<O> for Best<F>
 where
     O: Send,
-    K: PartialOrd + Send,
+    K: PartialOrd + fmt::Debug + Send,
     F: Fn(&O) -> K + Send + Sync,
 {
     type State = Ranked<K, O>;

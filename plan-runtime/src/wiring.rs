@@ -295,10 +295,11 @@ impl<S> Predicate<S> for Fine {
 /// The check of a predicate.
 pub type PredicateProof<P, S> = (Pair<P, S>, <P as Predicate<S>>::Ok);
 
-/// The score of `n_best`/`best` must be `Fn(&O) -> K` with `K: PartialOrd`.
+/// The score of `n_best`/`best` must be `Fn(&O) -> K` with `K: PartialOrd + Debug` (a
+/// monitor is told the scores).
 #[diagnostic::on_unimplemented(
-    message = "this score must take `&{O}` and return something ordered (`K: PartialOrd`)",
-    label = "expected `Fn(&{O}) -> K` with `K: PartialOrd`",
+    message = "this score must take `&{O}` and return something ordered and printable (`K: PartialOrd + Debug`)",
+    label = "expected `Fn(&{O}) -> K` with `K: PartialOrd + Debug`",
     note = "`n_best` and `best` rank each branch's output by reference: `fn score(output: &{O}) -> f64`"
 )]
 pub trait Score<O> {

@@ -372,6 +372,65 @@ async fn par_first_barrier_counts_finished_branches_not_cancelled_losers() {
     );
 }
 
+/// `n_best` notes its ranking on the group as it resolves: the kept best first with their
+/// scores and ranks, then those left out and those that failed, in branch order.
+#[tokio::test(start_paused = true)]
+async fn n_best_notes_its_scores_and_ranks_on_the_group() {
+    fn score(x: &u32) -> f64 {
+        f64::from(*x) / 10.0
+    }
+    fn twice(x: u32) -> u32 {
+        x * 2
+    }
+    fn thrice(x: u32) -> u32 {
+        x * 3
+    }
+    let p = plan! {
+        par(n_best(2, by = score)) { inc, #[name = "broken"] fail_after(1, 10), thrice, twice }
+    };
+    let (out, report) = p.run(2).reported().await;
+    assert_eq!(out.unwrap(), [6, 4]);
+    let ranks = "branch 2: 0.6 (1st), branch 3: 0.4 (2nd), branch 0: 0.3 (not kept), \
+                 branch 1 failed (step)";
+    assert_eq!(node(&report, "par").notes, [("ranks", ranks.to_owned())]);
+    let timeline = report.timeline().to_string();
+    assert!(timeline.contains(ranks), "{timeline}");
+
+    // `best`, and a deadline: a branch still running when it passed timed out.
+    let p = plan! {
+        par(best(by = score), timeout = 30ms) { #[name = "late"] nap(50), #[name = "early"] nap(10) }
+    };
+    let (out, report) = p.run(7).reported().await;
+    assert_eq!(out.unwrap(), 7);
+    let ranks = "branch 1: 0.7 (1st), branch 0 timed out";
+    assert_eq!(node(&report, "par").notes, [("ranks", ranks.to_owned())]);
+}
+
+/// `settled` notes each branch's outcome on the group.
+#[tokio::test(start_paused = true)]
+async fn settled_notes_each_branchs_outcome_on_the_group() {
+    let p = plan! {
+        par(settled, timeout = 30ms) { inc, #[name = "broken"] fail_after(1, 10), #[name = "late"] nap(50) }
+    };
+    let (out, report) = p.run(1).reported().await;
+    let (inc, broken, late) = out.unwrap();
+    assert!(inc.is_ok() && broken.is_err() && late.unwrap_err().is_timeout());
+    let outcomes = "ok, failed (step), timed out";
+    assert_eq!(
+        node(&report, "par").notes,
+        [("outcomes", outcomes.to_owned())]
+    );
+
+    let p = plan! { each(settled, timeout = 25ms) { item } };
+    let (out, report) = p.run(vec![10, 50]).reported().await;
+    assert_eq!(out.unwrap().len(), 2);
+    let outcomes = "ok, timed out";
+    assert_eq!(
+        node(&report, "each").notes,
+        [("outcomes", outcomes.to_owned())]
+    );
+}
+
 /// Nested groups each have their own barrier, listed by `groups()` in start order.
 #[tokio::test(start_paused = true)]
 async fn nested_groups_each_have_their_own_barrier() {

@@ -26,7 +26,7 @@
 //! | `subscribe` | `agent`? (else all) | `{"subscribed": true}`; then notifications |
 //! | `unsubscribe` | | `{"unsubscribed"}`: whether it was subscribed |
 //! | `runs` | | `{"runs": [SUMMARY]}`: the [`RunBoard`]'s runs, oldest first (`id`, `name`, `status`, `started_ms`, `wall_us`, counts of node instances) |
-//! | `run` | `run` (its id) | `{"run": SUMMARY, "graph", "report", "critical", "totals", "question"}`: the plan's graph, the [`RunReport`](plan_runtime::report::RunReport) so far, the ids of its critical path, its counters summed, and what it asks ([`Watch::ask`]) or null |
+//! | `run` | `run` (its id) | `{"run": SUMMARY, "graph", "report", "critical", "totals", "deadlines", "budget", "question"}`: the plan's graph, the [`RunReport`](plan_runtime::report::RunReport) so far (its nodes' `notes` say how their policies resolved), the ids of its critical path, its counters summed, the instances whose deadline passed (id: `after_us`), what its budget spent of each limit (`{"tokens": {"spent", "limit"}, "dollars": …, "requests": …, "renews_every_ms"}`, [`Watch::budget`]) or null, and what it asks ([`Watch::ask`]) or null |
 //! | `answer` | `run`, `answer` (an object of the question's [`Form`]) | `{"answered": true}` |
 //! | `subscribe_runs` | `run`? (else all) | `{"subscribed": true}`; then notifications |
 //! | `unsubscribe_runs` | | `{"unsubscribed"}`: whether it was subscribed |
@@ -41,8 +41,10 @@
 //! `{"method": "run_event", "params": EVENT}`: every event a
 //! [`Recorder`](plan_runtime::report::Recorder) streams (`"event"`: `started`, `retrying`,
 //! `finished` with its outcome), with `"run"`; and `waited` (`id`, `on`, `us`), `count` (`id`,
-//! `counter`, `amount`), `deadline` (`id`, `after_us`), `question` and `answered` (`node`),
-//! and `run` (a new run: `name`). The same buffer: more than 1,024 behind, it gets
+//! `counter`, `amount`), `note` (`id`, `key`, `value`: a policy's `ranks` or `outcomes`),
+//! `deadline` (`id`, `after_us`), `budget` (what the run's budget has spent of each limit, as
+//! `run`'s detail has it: [`Watch::budget`]), `question` and `answered` (`node`), and `run` (a
+//! new run: `name`). The same buffer: more than 1,024 behind, it gets
 //! `{"method": "lagged", "params": {"missed": N, "of": "runs"}}`.
 //!
 //! # The studio

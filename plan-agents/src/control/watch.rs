@@ -1,10 +1,11 @@
 //! [`Watch`]: one run on a [`RunBoard`](super::RunBoard), the [`Monitor`] it is run with.
 
 use std::cell::RefCell;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
+use plan_runtime::budget::{Budget, Spent};
 use plan_runtime::report::{Events, Outcome, Recorder, RunReport};
 use plan_runtime::{Ended, Monitor, NodeInfo, PlanError};
 use plan_state::wait::Question;
@@ -24,8 +25,10 @@ thread_local! {
 /// ([`Run::monitor`](plan_runtime::Run::monitor), or a durable run's), made by
 /// [`RunBoard::watch`](super::RunBoard::watch). It records the run as a
 /// [`Recorder`] does (so its report and Chrome trace can be downloaded), sends each node's
-/// start, retry and end, each wait and each count to the board's subscribers as it happens,
-/// and holds the question of a durable run waiting for a person ([`Watch::ask`]).
+/// start, retry and end, each wait, count and note (a policy's ranking, say) and each
+/// deadline that passed to the board's subscribers as it happens, holds the question of a
+/// durable run waiting for a person ([`Watch::ask`]), and shows what the run's budget has
+/// spent ([`Watch::budget`]).
 ///
 /// A durable run resumed with the same watch adds its nodes to the same report, under a
 /// root of its own, and the page shows it going on.
@@ -39,6 +42,16 @@ pub struct Watch {
     events: Mutex<Events>,
     board: broadcast::Sender<Value>,
     question: Mutex<Option<Pending>>,
+    /// The instances whose own deadline passed, and when: a report keeps only the outcome
+    /// (a `settled` group cut off by its deadline still ends ok).
+    deadlines: Mutex<Vec<(usize, Duration)>>,
+    budget: Mutex<Option<Shown>>,
+}
+
+/// The budget a run spends from, and what the page was last told it had spent.
+struct Shown {
+    budget: Arc<Budget>,
+    sent: Spent,
 }
 
 /// A question waiting for its answer.
@@ -80,6 +93,8 @@ impl Watch {
             events: Mutex::new(events),
             board,
             question: Mutex::new(None),
+            deadlines: Mutex::new(Vec::new()),
+            budget: Mutex::new(None),
         }
     }
 
@@ -156,6 +171,35 @@ impl Watch {
         async move { receiver.await.ok() }
     }
 
+    /// Shows what `budget` — the budget the run spends from
+    /// ([`Run::with`](plan_runtime::Run::with)) — has spent, against each of its limits, in
+    /// the run's totals, updated as the run's nodes count what they spend and end.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use plan_agents::control::RunBoard;
+    /// use plan_runtime::budget::{Budget, Charge};
+    /// use plan_runtime::prelude::*;
+    ///
+    /// fn double(x: u32) -> u32 { x * 2 }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let board = RunBoard::new();
+    /// let plan = plan! { double };
+    /// let budget = Arc::new(Budget::new().requests(10));
+    /// let watch = board.watch("doubling", &plan);
+    /// watch.budget(budget.clone());
+    /// // A tool inside the run spends from it; here, the test does.
+    /// budget.admit(&Charge::request()).unwrap().settle(&Charge::request());
+    /// assert_eq!(plan.run(1).with(&*budget).monitor(&*watch).await?, 2);
+    /// # Ok::<_, plan_runtime::PlanError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn budget(&self, budget: Arc<Budget>) {
+        let sent = budget.spent();
+        *self.shown() = Some(Shown { budget, sent });
+    }
+
     /// Hands `answer` to whoever asked, if it fits the form.
     pub(super) fn answer(&self, answer: Value) -> Result<(), AnswerError> {
         let mut pending = self.pending();
@@ -220,14 +264,49 @@ impl Watch {
             .into_iter()
             .map(|(name, amount)| (name.to_owned(), json!(amount)))
             .collect();
+        let deadlines: serde_json::Map<String, Value> = self
+            .passed()
+            .iter()
+            .map(|(id, after)| (id.to_string(), json!(micros(*after))))
+            .collect();
+        let budget = self.shown().as_ref().map(|shown| spending(&shown.budget));
         json!({
             "run": self.summary(),
             "graph": self.graph,
             "report": report,
             "critical": super::critical::path(&report),
             "totals": totals,
+            "deadlines": deadlines,
+            "budget": budget,
             "question": question,
         })
+    }
+
+    /// Tells the page what the budget has spent, if that changed since it was last told.
+    fn spent(&self) {
+        let budget = {
+            let mut shown = self.shown();
+            let Some(shown) = shown.as_mut() else { return };
+            let spent = shown.budget.spent();
+            if spent == shown.sent {
+                return;
+            }
+            shown.sent = spent;
+            spending(&shown.budget)
+        };
+        self.send(json!({ "event": "budget", "budget": budget }));
+    }
+
+    fn passed(&self) -> MutexGuard<'_, Vec<(usize, Duration)>> {
+        // Each critical section is a push, a removal or a copy.
+        self.deadlines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn shown(&self) -> MutexGuard<'_, Option<Shown>> {
+        // Each critical section is a store or a comparison.
+        self.budget.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn pending(&self) -> MutexGuard<'_, Option<Pending>> {
@@ -290,16 +369,22 @@ impl Monitor for Watch {
     fn end(&self, id: usize, how: Ended<'_>) {
         self.recorder.end(id, how);
         self.forward();
+        self.spent();
     }
 
     fn retry(&self, attempt: u32, error: &PlanError) {
         self.recorder.retry(attempt, error);
+        // The next attempt has a deadline of its own.
+        if let Some(id) = self.current() {
+            self.passed().retain(|&(passed, _)| passed != id);
+        }
         self.forward();
     }
 
     fn deadline(&self, after: Duration) {
         self.recorder.deadline(after);
         if let Some(id) = self.current() {
+            self.passed().push((id, after));
             self.send(json!({ "event": "deadline", "id": id, "after_us": micros(after) }));
         }
     }
@@ -320,7 +405,29 @@ impl Monitor for Watch {
         if let Some(id) = self.current() {
             self.send(json!({ "event": "count", "id": id, "counter": counter, "amount": amount }));
         }
+        self.spent();
     }
+
+    fn note(&self, key: &'static str, value: &str) {
+        self.recorder.note(key, value);
+        if let Some(id) = self.current() {
+            self.send(json!({ "event": "note", "id": id, "key": key, "value": value }));
+        }
+    }
+}
+
+/// What `budget` has spent against each of its limits (`null`: none), and how often the
+/// limits renew.
+fn spending(budget: &Budget) -> Value {
+    let (spent, limits) = (budget.spent(), budget.limits());
+    json!({
+        "tokens": { "spent": spent.tokens, "limit": limits.tokens },
+        "dollars": { "spent": spent.dollars, "limit": limits.dollars },
+        "requests": { "spent": spent.requests, "limit": limits.requests },
+        "renews_every_ms": budget
+            .renews_every()
+            .map(|period| u64::try_from(period.as_millis()).unwrap_or(u64::MAX)),
+    })
 }
 
 impl std::fmt::Debug for Watch {

@@ -88,7 +88,8 @@ pub struct NodeRecord {
     )]
     pub counters: Vec<(&'static str, f64)>,
     /// What was said of it (see [`Monitor::note`](plan_core::Monitor::note)): the worker a
-    /// remote step ran on. Left out of the serialized record when empty.
+    /// remote step ran on, the ranking of an `n_best` group (`ranks`), the outcome of each
+    /// branch of a `settled` one (`outcomes`). Left out of the serialized record when empty.
     #[serde(
         serialize_with = "serialize_notes",
         skip_serializing_if = "Vec::is_empty"

@@ -355,7 +355,7 @@ impl<P, S> PredicateOther for PredicateProbe<P, S> {}
 pub trait ScoreFits {
     fn check(&self) -> Pair<Fine, ()>;
 }
-impl<F: Fn(&O) -> K, O, K: PartialOrd> ScoreFits for &&ScoreProbe<F, Known<O>> {
+impl<F: Fn(&O) -> K, O, K: PartialOrd + std::fmt::Debug> ScoreFits for &&ScoreProbe<F, Known<O>> {
     fn check(&self) -> Pair<Fine, ()> {
         pair()
     }

@@ -304,8 +304,11 @@ function applyRunEvent(event) {
         node.end_us = event.at_us;
         node.outcome = event.outcome;
       }
-      // The critical path, barriers and totals come with the run's detail.
-      if (event.parent === null) refetch.run = true;
+      // The critical path, barriers and totals come with the run's detail: a group's
+      // barrier once it ends, the rest once the run does.
+      if (event.parent === null || event.node_kind === 'par' || event.node_kind === 'each') {
+        refetch.run = true;
+      }
       break;
     case 'waited': if (node) node.waited_us = (node.waited_us || 0) + event.us; break;
     case 'count':
@@ -315,6 +318,8 @@ function applyRunEvent(event) {
       }
       break;
     case 'deadline': if (node) node.deadline_us = event.after_us; break;
+    case 'note': if (node) node.notes = { ...node.notes, [event.key]: event.value }; break;
+    case 'budget': model.run.budget = event.budget; break;
     default: break;
   }
   dirty.run = true;
@@ -448,14 +453,38 @@ function chipState(status) {
   return { running: 'running', done: 'done', failed: 'failed', waiting: 'cancelled' }[status] || 'waiting';
 }
 
-/** A node instance's state: running, done, failed or cancelled. */
+/** A node instance's state by its outcome: running, done, failed, timed out or cancelled. */
 function stateOf(record) {
   switch (record.outcome.status) {
     case 'running': return 'running';
     case 'ok': return 'done';
     case 'cancelled': return 'cancelled';
+    case 'timed_out': return 'timed-out';
     default: return 'failed';
   }
+}
+
+/** The instances a deadline cut off: cancelled under an instance whose own deadline passed,
+ *  through cancelled ones only — the branches of a `settled` group still running at its
+ *  deadline, say, which the report can only call cancelled. */
+function cutOff(all) {
+  const cut = new Set();
+  for (const n of all) {
+    if (!n || n.outcome.status !== 'cancelled') continue;
+    for (let up = all[n.parent]; up; up = all[up.parent]) {
+      if (up.deadline_us !== undefined && up.deadline_us !== null) {
+        cut.add(n.id);
+        break;
+      }
+      if (up.outcome.status !== 'cancelled') break;
+    }
+  }
+  return cut;
+}
+
+/** What a state is called. */
+function stateName(state) {
+  return state === 'timed-out' ? 'timed out' : state;
 }
 
 function renderRun() {
@@ -465,7 +494,13 @@ function renderRun() {
   if (!detail) return;
   const { run, graph, report } = detail;
   const summary = model.runs.get(run.id) || run;
+  // The deadlines that passed, as the detail has them (events add those passing since).
+  for (const [id, after] of Object.entries(detail.deadlines || {})) {
+    if (report.nodes[id]) report.nodes[id].deadline_us = after;
+  }
   const nodes = report.nodes.filter(Boolean);
+  const cut = cutOff(report.nodes);
+  const state = (n) => (cut.has(n.id) ? 'timed-out' : stateOf(n));
   const running = detail.question ? 'waiting' : summary.status;
   document.getElementById('run-title').textContent = `Run #${run.id}: ${run.name}`;
   const wall = Math.max(0, ...nodes.map((n) => n.end_us ?? n.start_us));
@@ -476,36 +511,39 @@ function renderRun() {
   const query = `?token=${encodeURIComponent(TOKEN)}`;
   document.getElementById('download-report').href = `runs/${run.id}/report.json${query}`;
   document.getElementById('download-trace').href = `runs/${run.id}/trace.json${query}`;
+  renderBudget(detail.budget);
 
   // The latest instance of each graph node, by path; a finished run's others were skipped.
   const byPath = new Map();
   for (const n of nodes) byPath.set(n.path, n);
   const critical = new Set(detail.critical || []);
   const criticalPaths = new Set(nodes.filter((n) => critical.has(n.id)).map((n) => n.path));
-  const roles = policyRoles(graph, nodes, byPath);
+  const roles = policyRoles(graph, nodes, byPath, state);
   const finished = summary.status === 'done' || summary.status === 'failed';
   const asking = detail.question ? detail.question.node : null;
   const stateOfNode = (g) => {
     if (asking && g.name === asking) return 'asking';
     const record = byPath.get(g.path);
-    if (record) return stateOf(record);
+    if (record) return state(record);
     return finished ? 'skipped' : 'waiting';
   };
   drawGraph(graph, byPath, stateOfNode, criticalPaths, roles);
-  drawTimeline(nodes, critical, wall, asking);
+  drawTimeline(nodes, critical, wall, asking, state);
   renderQuestion(detail);
 
   const rows = nodes.filter((n) => n.kind !== 'plan' || n.parent !== null).map((n) => el('tr',
-    { 'data-node': n.path, 'data-state': stateOf(n), class: critical.has(n.id) ? 'critical' : null },
+    { 'data-node': n.path, 'data-state': state(n), class: critical.has(n.id) ? 'critical' : null },
     el('td', {}, `${n.name}${n.path ? ` (${n.path})` : ''}${critical.has(n.id) ? ' ★' : ''}`),
     el('td', {}, n.kind),
-    el('td', {}, el('span', { class: 'chip', 'data-state': stateOf(n) }, n.outcome.status.replace('_', ' ')),
-      roles.get(n.path) ? ` ${roles.get(n.path)}` : ''),
+    el('td', {}, el('span', { class: 'chip', 'data-state': state(n) },
+      cut.has(n.id) ? 'timed out' : n.outcome.status.replace('_', ' ')),
+      roles.get(n.path) ? ` ${roles.get(n.path).text}` : ''),
     el('td', { class: 'num' }, n.attempts),
     el('td', { class: 'num' }, ms(n.start_us)),
     el('td', { class: 'num' }, n.end_us === null ? '' : ms(n.end_us - n.start_us)),
     el('td', { class: 'num' }, ms(n.waited_us || 0)),
-    el('td', {}, Object.entries(n.counters || {}).map(([k, v]) => `${k} ${round(v)}`).join(', '))));
+    el('td', {}, Object.entries(n.counters || {}).map(([k, v]) => `${k} ${round(v)}`).join(', ')),
+    el('td', { class: 'notes' }, notesOf(n).map((line) => el('div', {}, line)))));
   document.querySelector('#nodes tbody').replaceChildren(...rows);
   const sum = (f) => nodes.reduce((t, n) => t + f(n), 0);
   document.querySelector('#nodes tfoot').replaceChildren(el('tr', {},
@@ -513,7 +551,36 @@ function renderRun() {
     el('th', { class: 'num' }, sum((n) => Math.max(0, n.attempts - 1)), ' retries'),
     el('th', {}), el('th', { class: 'num' }, ms(wall)),
     el('th', { class: 'num' }, ms(sum((n) => n.waited_us || 0))),
-    el('th', {}, totals)));
+    el('th', {}, totals), el('th', {})));
+}
+
+/** What was said of an instance: its notes (a policy's ranking, a `settled` group's
+ *  outcomes, a worker) and the deadline that cut it off. */
+function notesOf(n) {
+  const lines = Object.entries(n.notes || {}).map(([k, v]) => `${k}: ${v}`);
+  if (n.deadline_us !== undefined && n.deadline_us !== null) {
+    lines.push(`deadline: timed out after ${Number(ms(n.deadline_us))} ms`);
+  }
+  return lines;
+}
+
+/** The run's budget: what it has spent of each limit, with a meter of the share used. */
+function renderBudget(budget) {
+  const box = document.getElementById('budget');
+  box.hidden = !budget;
+  if (!budget) return;
+  const money = (v) => `$${v >= 1 ? v.toFixed(2) : Number(v.toPrecision(2))}`;
+  const shows = { tokens: (v) => Math.round(v).toLocaleString('en'), dollars: money, requests: String };
+  const limits = Object.entries(shows).filter(([k]) => budget[k] && budget[k].limit !== null);
+  const parts = limits.map(([k, show]) => {
+    const { spent, limit } = budget[k];
+    const used = limit > 0 ? Math.min(1, spent / limit) : 1;
+    return el('span', { class: 'limit', 'data-limit': k },
+      `${k} `, el('meter', { min: 0, max: 1, low: 0.75, high: 0.9, optimum: 0, value: used }),
+      ` ${show(spent)} / ${show(limit)} (${Math.round((1 - used) * 100)}% left)`);
+  });
+  const renews = budget.renews_every_ms ? ` · renews every ${budget.renews_every_ms / 1000} s` : '';
+  box.replaceChildren(el('strong', {}, 'budget'), ...(parts.length ? parts : [' no limits']), renews);
 }
 
 /** A counter as people read it: whole, or to a sensible precision (dollars are small). */
@@ -524,19 +591,37 @@ function round(value) {
   return value.toPrecision(2);
 }
 
-/** What each branch of a parallel group became, by path: `first`'s winner and its cancelled
- *  losers; the branches of other policies that were cut off. */
-function policyRoles(graph, nodes, byPath) {
+/** What each branch of a parallel group became, by path, as `{ role, text }`: `first`'s
+ *  winner and its cancelled losers; `n_best`'s and `best`'s ranks with their scores, from
+ *  the ranking the group noted (a `par`'s branches only: an `each`'s items share one node);
+ *  the branches a deadline or another policy cut off. */
+function policyRoles(graph, nodes, byPath, state) {
   const roles = new Map();
   for (const g of graph.nodes) {
     if (g.kind !== 'par' && g.kind !== 'each') continue;
     const group = byPath.get(g.path);
     if (!group) continue;
-    const branches = nodes.filter((n) => n.parent === group.id);
     const first = (g.policy || '').startsWith('first') || (g.policy || '').startsWith('race');
-    for (const b of branches) {
-      if (first && b.outcome.status === 'ok') roles.set(b.path, 'winner');
-      else if (b.outcome.status === 'cancelled') roles.set(b.path, first ? 'loser' : 'cut off');
+    for (const b of nodes.filter((n) => n.parent === group.id)) {
+      if (first && b.outcome.status === 'ok') roles.set(b.path, { role: 'winner', text: 'winner' });
+      else if (state(b) === 'timed-out') roles.set(b.path, { role: 'timed-out', text: 'timed out' });
+      else if (b.outcome.status === 'cancelled') {
+        roles.set(b.path, first ? { role: 'loser', text: 'loser' } : { role: 'cut-off', text: 'cut off' });
+      }
+    }
+    const ranks = group.notes && group.notes.ranks;
+    if (!ranks || g.kind !== 'par') continue;
+    const branches = graph.nodes.filter((b) => b.parent === g.id);
+    // `branch 2: 0.91 (1st), branch 0: 0.5 (not kept), branch 1 failed (step)`; a score is
+    // written as its type's Debug, which may hold commas.
+    for (const part of ranks.split(/, (?=branch \d+[: ]|and \d+ more$)/)) {
+      const ranked = /^branch (\d+): (.*) \((\d+(?:st|nd|rd|th)|not kept)\)$/.exec(part);
+      const branch = ranked && branches[Number(ranked[1])];
+      if (!branch) continue;
+      const [, , score, rank] = ranked;
+      roles.set(branch.path, rank === 'not kept'
+        ? { role: 'not-kept', text: `not kept · ${score}` }
+        : { role: 'kept', text: `${rank} · ${score}` });
     }
   }
   return roles;
@@ -551,6 +636,7 @@ const HEAD = 16;
 const LEAF_H = 30;
 
 function drawGraph(graph, byPath, stateOfNode, criticalPaths, roles) {
+  const label = (g) => boxText(g, byPath.get(g.path), roles.get(g.path));
   const children = new Map();
   for (const g of graph.nodes) {
     if (!children.has(g.parent)) children.set(g.parent, []);
@@ -569,7 +655,7 @@ function drawGraph(graph, byPath, stateOfNode, criticalPaths, roles) {
     const row = ROW.has(g.kind);
     const w = row ? parts.reduce((t, p) => t + p.w, 0) + GAP * (parts.length - 1) : Math.max(...parts.map((p) => p.w));
     const h = row ? Math.max(...parts.map((p) => p.h)) : parts.reduce((t, p) => t + p.h, 0) + GAP / 2 * (parts.length - 1);
-    const s = { w: Math.max(w + 2 * PAD, 8 * boxLabel(g).length), h: h + 2 * PAD + HEAD };
+    const s = { w: Math.max(w + 2 * PAD, 7 * label(g).length + 2 * PAD), h: h + 2 * PAD + HEAD };
     size.set(g.id, s);
     return s;
   };
@@ -582,7 +668,7 @@ function drawGraph(graph, byPath, stateOfNode, criticalPaths, roles) {
       const badge = badgesOf(g, byPath.get(g.path), role);
       out.push(svg('g', {
         class: `node${criticalPaths.has(g.path) ? ' critical' : ''}`,
-        'data-path': g.path, 'data-name': g.name, 'data-state': stateOfNode(g), 'data-role': role || null,
+        'data-path': g.path, 'data-name': g.name, 'data-state': stateOfNode(g), 'data-role': role ? role.role : null,
         transform: `translate(${x},${y})`,
       },
       svg('title', {}, `${g.source}\n${g.location.file}:${g.location.line}`),
@@ -591,8 +677,18 @@ function drawGraph(graph, byPath, stateOfNode, criticalPaths, roles) {
       badge ? svg('text', { class: 'badge', x: s.w - 8, y: 19, 'text-anchor': 'end' }, badge) : null));
       return;
     }
-    out.push(svg('rect', { class: 'box', x, y, width: s.w, height: s.h, rx: 8 }));
-    out.push(svg('text', { class: 'box-label', x: x + PAD, y: y + 13 }, boxLabel(g)));
+    // A construct: a dashed box, its label saying what became of it (a branch's rank, a
+    // deadline that passed); what its policy noted shows on hover and in the table.
+    const record = byPath.get(g.path);
+    const notes = record ? notesOf(record) : [];
+    const passed = record && record.deadline_us !== undefined && record.deadline_us !== null;
+    out.push(svg('g', {
+      class: 'group', 'data-path': g.path, 'data-name': g.name,
+      'data-state': record ? stateOfNode(g) : null, 'data-deadline': passed ? 'passed' : null,
+    },
+      svg('title', {}, [`${g.source}`, ...notes].join('\n')),
+      svg('rect', { class: 'box', x, y, width: s.w, height: s.h, rx: 8 }),
+      svg('text', { class: 'box-label', x: x + PAD, y: y + 13 }, label(g))));
     const row = ROW.has(g.kind);
     let cx = x + PAD;
     let cy = y + PAD + HEAD;
@@ -623,9 +719,17 @@ function badgesOf(g, record, role) {
   const badges = [];
   if (record && record.attempts > 1) badges.push(`×${record.attempts}`);
   else if (g.retry) badges.push(`retry ≤${g.retry.attempts}`);
-  if (role) badges.push(role);
+  if (role) badges.push(role.text);
   if (record && record.waited_us) badges.push(`waited ${ms(record.waited_us)} ms`);
   return badges.join(' · ');
+}
+
+/** A construct's label, and what became of its instance `record`: its `role` in its group,
+ *  the deadline that cut it off. */
+function boxText(g, record, role) {
+  const deadline = record && record.deadline_us !== undefined && record.deadline_us !== null
+    ? ` · timed out after ${Number(ms(record.deadline_us))} ms` : '';
+  return `${boxLabel(g)}${role ? ` · ${role.text}` : ''}${deadline}`;
 }
 
 function boxLabel(g) {
@@ -635,14 +739,17 @@ function boxLabel(g) {
 }
 
 // The timeline: one lane per step instance in start order, its bar coloured by how it ended,
-// the time it waited for a rate or concurrency limit darkened at its start; each parallel
-// group's barrier wait (first branch done to last) as a band of its own.
-function drawTimeline(nodes, critical, wall, asking) {
+// the time it waited for a rate or concurrency limit darkened at its start; a lane for each
+// parallel group that finished a branch or met its deadline, its span outlined, its barrier
+// wait (first branch done to last) banded; a red mark where a deadline passed.
+function drawTimeline(nodes, critical, wall, asking, state) {
   const zoom = 2 ** Number(document.getElementById('zoom').value);
   const drawing = document.getElementById('timeline');
   const room = Math.max(300, drawing.parentElement.clientWidth - 260);
   const scale = (room / Math.max(wall, 1)) * zoom; // px per µs
-  const lanes = nodes.filter((n) => n.kind === 'step' || n.kind === 'blocking' || n.barrier);
+  const passed = (n) => n.deadline_us !== undefined && n.deadline_us !== null;
+  const leaf = (n) => n.kind === 'step' || n.kind === 'blocking';
+  const lanes = nodes.filter((n) => leaf(n) || n.barrier || passed(n));
   const LABEL = 180;
   const H = 18;
   const out = [];
@@ -655,29 +762,43 @@ function drawTimeline(nodes, critical, wall, asking) {
   lanes.forEach((n, i) => {
     const y = 18 + i * (H + 4);
     const end = n.end_us ?? wall;
-    const label = n.barrier ? `${n.name} barrier` : `${n.name}${n.attempts > 1 ? ` ×${n.attempts}` : ''}`;
+    const label = leaf(n) ? `${n.name}${n.attempts > 1 ? ` ×${n.attempts}` : ''}` : `${n.name} (${n.kind})`;
     out.push(svg('text', { class: 'lane-label', x: 4, y: y + 13 }, label));
+    const x = LABEL + n.start_us * scale;
+    const width = Math.max(1, (end - n.start_us) * scale);
+    const said = `${n.name}: ${ms(end - n.start_us)} ms, ${stateName(state(n))}`;
+    if (!leaf(n)) {
+      out.push(svg('rect', { class: 'span', 'data-state': state(n), 'data-name': n.name, x, y: y + 1, width, height: H - 2 },
+        svg('title', {}, said)));
+    } else {
+      out.push(svg('rect', {
+        // The step that asks ends its attempt "failed", waiting for the answer.
+        class: `bar${critical.has(n.id) ? ' critical' : ''}`, 'data-name': n.name,
+        'data-state': n.name === asking && n.outcome.status === 'failed' ? 'asking' : state(n),
+        x, y, width, height: H,
+      }, svg('title', {}, said)));
+    }
+    if (n.waited_us) {
+      out.push(svg('rect', {
+        class: 'wait', 'data-name': n.name, x, y, width: Math.max(1, n.waited_us * scale), height: H,
+      }, svg('title', {}, `${n.name} waited ${ms(n.waited_us)} ms for a limit`)));
+    }
     if (n.barrier) {
       const b = n.barrier;
       out.push(svg('rect', {
-        class: 'barrier', x: LABEL + b.first_finished_us * scale, y: y + 3,
+        class: 'barrier', 'data-name': n.name, x: LABEL + b.first_finished_us * scale, y: y + 3,
         width: Math.max(1, b.wait_us * scale), height: H - 6,
       }, svg('title', {}, `barrier wait ${ms(b.wait_us)} ms (${b.branches_finished} branches finished)`)));
-      return;
     }
-    out.push(svg('rect', {
-      // The step that asks ends its attempt "failed", waiting for the answer.
-      class: `bar${critical.has(n.id) ? ' critical' : ''}`,
-      'data-state': n.name === asking && n.outcome.status === 'failed' ? 'asking' : stateOf(n),
-      x: LABEL + n.start_us * scale, y, width: Math.max(1, (end - n.start_us) * scale), height: H,
-    }, svg('title', {}, `${n.name}: ${ms(end - n.start_us)} ms, ${n.outcome.status}`)));
-    if (n.waited_us) {
-      out.push(svg('rect', {
-        class: 'wait', x: LABEL + n.start_us * scale, y, width: Math.max(1, n.waited_us * scale), height: H,
-      }, svg('title', {}, `waited ${ms(n.waited_us)} ms for a limit`)));
+    if (passed(n)) {
+      const at = LABEL + (n.start_us + n.deadline_us) * scale;
+      const timedOut = `timed out after ${Number(ms(n.deadline_us))} ms`;
+      out.push(svg('line', { class: 'deadline', 'data-name': n.name, x1: at, x2: at, y1: y - 2, y2: y + H + 2 },
+        svg('title', {}, `${n.name}'s deadline passed: ${timedOut}`)));
+      out.push(svg('text', { class: 'deadline-label', x: at + 4, y: y + 13 }, timedOut));
     }
   });
-  drawing.setAttribute('width', LABEL + wall * scale + 60);
+  drawing.setAttribute('width', LABEL + wall * scale + 180);
   drawing.setAttribute('height', 24 + lanes.length * (H + 4));
   drawing.replaceChildren(...out);
 }

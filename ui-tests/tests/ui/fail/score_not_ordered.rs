@@ -1,4 +1,4 @@
-// A score's result must be ordered (`PartialOrd`).
+// A score's result must be ordered and printable (`PartialOrd + Debug`).
 use plan_runtime::prelude::*;
 
 struct Grade(u8);
