@@ -71,7 +71,8 @@ pub(super) async fn call<S: Store + 'static>(
         }
         "schedule" => {
             let p: Task = read(method, params)?;
-            let task = TaskSpec::new(p.task).input(p.input).priority(p.priority);
+            let mut task = TaskSpec::new(p.task).input(p.input).priority(p.priority);
+            task.ttl_ms = p.ttl_ms;
             let id = agents.schedule(&p.agent, task).await?;
             Ok(json!({ "id": id }))
         }
@@ -91,6 +92,7 @@ pub(super) async fn call<S: Store + 'static>(
                 until_ms: p.until_ms,
                 events: p.events,
                 mail: p.mail,
+                room: p.room,
             };
             agents.sleep(&p.agent, sleep).await?;
             result(agents.status(&p.agent).await?)
@@ -246,6 +248,7 @@ struct Task {
     input: Value,
     #[serde(default)]
     priority: u8,
+    ttl_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -267,6 +270,7 @@ struct Nap {
     #[serde(default)]
     events: Vec<String>,
     mail: Option<u8>,
+    room: Option<usize>,
 }
 
 #[derive(Deserialize)]

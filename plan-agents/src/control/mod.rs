@@ -11,9 +11,9 @@
 //! | method | params | result |
 //! | --- | --- | --- |
 //! | `create` | `name`, `kind`, `state`? (else the kind's default) | [`AgentStatus`] |
-//! | `schedule` | `agent`, `task` (its name), `input`? (`null`), `priority`? (0) | `{"id"}` |
+//! | `schedule` | `agent`, `task` (its name), `input`? (`null`), `priority`? (0), `ttl_ms`? (its time to live) | `{"id"}` |
 //! | `mail` | `agent`, `message` (any JSON), `priority`? (0) | `{"id"}` |
-//! | `sleep` | `agent`, `for_ms`?, `until_ms`?, `events`? (`[]`), `mail`? (the least priority that wakes it); none: until woken | [`AgentStatus`] |
+//! | `sleep` | `agent`, `for_ms`?, `until_ms`?, `events`? (`[]`), `mail`? (the least priority that wakes it), `room`? (wake once fewer tasks run); none: until woken | [`AgentStatus`] |
 //! | `wake` | `agent` | `{"woke"}`: whether it was sleeping |
 //! | `signal` | `event` | `{"woken"}`: how many agents |
 //! | `every` | `agent`, one of `every_ms` and `cron`, `task`, `input`?, `priority`? | `{"next_at_ms"}` (`null`: never) |

@@ -8,8 +8,8 @@
 //! A change that cannot be written is undone where a caller asked for it (and told it
 //! failed), and written again later where it is the outcome of a turn.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -45,6 +45,11 @@ pub(crate) struct Inner<S> {
     active: Mutex<Active>,
     /// Which agents sleep on each event.
     sleepers: Mutex<HashMap<String, BTreeSet<String>>>,
+    /// Agents sleeping until there is room, in the order they fell asleep, each with the
+    /// count of running tasks it wakes below.
+    room: Mutex<VecDeque<(String, usize)>>,
+    /// Tasks running, over all agents.
+    running_tasks: AtomicUsize,
     events: broadcast::Sender<AgentEvent>,
     /// Set by [`Inner::shutdown`]: nothing more starts or is written.
     pub(super) closed: AtomicBool,
@@ -253,6 +258,8 @@ impl<S: Store + 'static> Inner<S> {
             census: Mutex::new(Census::new(&limits, kind_limits)),
             active: Mutex::new(Active::new(limits.active_agents)),
             sleepers: Mutex::new(HashMap::new()),
+            room: Mutex::new(VecDeque::new()),
+            running_tasks: AtomicUsize::new(0),
             events: broadcast::channel(1024).0,
             closed: AtomicBool::new(false),
             leases,
@@ -469,6 +476,8 @@ impl<S: Store + 'static> Inner<S> {
                 woken_by: woken_by.filter(|_| from == State::Sleeping),
             });
         }
+        // A task ended, or an agent fell asleep for room: the first of them may have it.
+        self.wake_for_room();
         saved
     }
 
@@ -477,7 +486,7 @@ impl<S: Store + 'static> Inner<S> {
         self.wake_up(name, agent);
         agent.record = before;
         if let Status::Sleeping { sleep, .. } = &agent.record.status {
-            self.listen(name, &sleep.events);
+            self.listen(name, sleep);
         }
     }
 
@@ -562,6 +571,7 @@ impl<S: Store + 'static> Inner<S> {
         };
         let handle = tokio::spawn(run.instrument(span)).abort_handle();
         agent.running.insert(id, handle);
+        self.running_tasks.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The agent's own budget, made (and restored from its record) the first time it runs
@@ -598,6 +608,7 @@ impl<S: Store + 'static> Inner<S> {
         if self.closed.load(Ordering::Acquire) || agent.running.remove(&id).is_none() {
             return; // shut down, or stopped meanwhile
         }
+        self.running_tasks.fetch_sub(1, Ordering::AcqRel);
         let name = slot.name.clone();
         let mut events = Vec::new();
         // Saved with the outcome, whatever it is: a failed turn spent too.
@@ -890,15 +901,18 @@ impl<S: Store + 'static> Inner<S> {
     /// Puts the agent to sleep (again, if it sleeps: the new sleep replaces the old).
     pub fn fall_asleep(&self, name: &str, agent: &mut Agent, sleep: Sleep) {
         self.wake_up(name, agent);
-        self.listen(name, &sleep.events);
+        self.listen(name, &sleep);
         let wake_at = sleep.wake_at(self.clock.now_ms());
         agent.record.status = Status::Sleeping { sleep, wake_at };
     }
 
-    /// Notes that agent `name` sleeps on `events`.
-    pub(super) fn listen(&self, name: &str, events: &[String]) {
+    /// Notes what agent `name` sleeps on: its events, and room.
+    pub(super) fn listen(&self, name: &str, sleep: &Sleep) {
+        if let Some(below) = sleep.room {
+            lock(&self.room).push_back((name.to_owned(), below));
+        }
         let mut sleepers = lock(&self.sleepers);
-        for event in events {
+        for event in &sleep.events {
             sleepers
                 .entry(event.clone())
                 .or_default()
@@ -911,6 +925,9 @@ impl<S: Store + 'static> Inner<S> {
         let Status::Sleeping { sleep, .. } = &agent.record.status else {
             return false;
         };
+        if sleep.room.is_some() {
+            lock(&self.room).retain(|(sleeper, _)| sleeper != name);
+        }
         let mut sleepers = lock(&self.sleepers);
         for event in &sleep.events {
             if let Some(names) = sleepers.get_mut(event) {
@@ -922,6 +939,47 @@ impl<S: Store + 'static> Inner<S> {
         }
         agent.record.status = Status::Awake;
         true
+    }
+
+    /// Tasks that stopped running without finishing (aborted): `count` of them.
+    pub(super) fn aborted(&self, count: usize) {
+        self.running_tasks.fetch_sub(count, Ordering::AcqRel);
+    }
+
+    /// Wakes the agents sleeping for room that now have it: in the order they fell asleep,
+    /// each counted as one more task running, so that one task's worth of room wakes one.
+    pub(super) fn wake_for_room(self: &Arc<Self>) {
+        let mut running = self.running_tasks.load(Ordering::Acquire);
+        let mut waiting = lock(&self.room);
+        while let Some(&(_, below)) = waiting.front() {
+            if running >= below {
+                break;
+            }
+            let Some((name, _)) = waiting.pop_front() else {
+                break;
+            };
+            let woke_at = running;
+            running += 1;
+            let inner = self.clone();
+            tokio::spawn(async move {
+                let Ok(slot) = inner.slot(&name) else { return };
+                let mut agent = slot.agent.lock().await;
+                let for_room = matches!(&agent.record.status,
+                    Status::Sleeping { sleep, .. } if sleep.room.is_some());
+                if !for_room {
+                    return;
+                }
+                let before = agent.record.clone();
+                inner.wake_up(&name, &mut agent);
+                let woken_by = Some(Wake::Room { running: woke_at });
+                let mut events = Vec::new();
+                let settled = inner
+                    .commit(&slot, &mut agent, woken_by, &mut events, Some(before))
+                    .await;
+                drop(agent);
+                inner.report(&name, events, settled);
+            });
+        }
     }
 
     /// The agents sleeping on `event`.

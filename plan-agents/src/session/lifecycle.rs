@@ -58,7 +58,7 @@ impl<S: Store + 'static> Inner<S> {
                     }
                     lock(&self.census).restore(&slot.kind);
                     if let Status::Sleeping { sleep, .. } = &agent.record.status {
-                        self.listen(name, &sleep.events);
+                        self.listen(name, sleep);
                     }
                     drop(agent);
                     return Ok((slot, events));
@@ -150,6 +150,7 @@ impl<S: Store + 'static> Inner<S> {
             });
             self.bury(&slot.name, queued.task, error).await?;
         }
+        self.aborted(agent.running.len());
         for (_, run) in agent.running.drain() {
             run.abort();
         }
@@ -227,6 +228,7 @@ impl<S: Store + 'static> Inner<S> {
     /// runs them again), its timer, its place among the active agents and its sleep go.
     fn halt(self: &Arc<Self>, slot: &Arc<Slot>, agent: &mut Agent) {
         slot.gone.store(true, Ordering::Release);
+        self.aborted(agent.running.len());
         for (_, run) in agent.running.drain() {
             run.abort();
         }
@@ -252,6 +254,7 @@ impl<S: Store + 'static> Inner<S> {
         self.closed.store(true, Ordering::Release);
         for slot in self.slots() {
             let mut agent = slot.agent.lock().await;
+            self.aborted(agent.running.len());
             for (_, run) in agent.running.drain() {
                 run.abort();
             }

@@ -70,6 +70,10 @@ pub struct Sleep {
     /// Wake on mail of at least this priority.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<u8>,
+    /// Wake once fewer than this many tasks run in the process, over all its agents
+    /// ([`Sleep::until_room`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<usize>,
 }
 
 impl Sleep {
@@ -106,6 +110,30 @@ impl Sleep {
     /// Or until mail of priority `priority` or more arrives.
     pub fn or_mail(mut self, priority: u8) -> Self {
         self.mail = Some(priority);
+        self
+    }
+
+    /// Until the system has room: fewer than `below` tasks running in the process, over all
+    /// its agents. Agents sleeping for room wake in the order they fell asleep (after a
+    /// restart, in the order of their names), one for each task's worth of room, and never
+    /// while `below` or more tasks run.
+    ///
+    /// ```
+    /// use plan_agents::session::Sleep;
+    ///
+    /// let polite = Sleep::until_room(4).or_event("urgent");
+    /// assert_eq!(polite.room, Some(4));
+    /// ```
+    pub fn until_room(below: usize) -> Self {
+        Sleep {
+            room: Some(below),
+            ..Sleep::default()
+        }
+    }
+
+    /// Or until the system has room ([`Sleep::until_room`]).
+    pub fn or_room(mut self, below: usize) -> Self {
+        self.room = Some(below);
         self
     }
 
@@ -162,6 +190,11 @@ pub enum Wake {
     },
     /// [`Agents::wake`](super::Agents::wake).
     Request,
+    /// The system had room ([`Sleep::until_room`]): fewer tasks ran than it waited for.
+    Room {
+        /// Tasks running when it woke.
+        running: usize,
+    },
 }
 
 impl fmt::Display for Wake {
@@ -172,6 +205,7 @@ impl fmt::Display for Wake {
             Wake::Mail { priority } => write!(f, "mail of priority {priority}"),
             Wake::Schedule { task } => write!(f, "the schedule of `{task}`"),
             Wake::Request => f.write_str("a request"),
+            Wake::Room { running } => write!(f, "room ({running} tasks running)"),
         }
     }
 }
