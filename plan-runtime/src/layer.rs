@@ -61,6 +61,7 @@
 //! [reference](crate::reference#the-order-of-layers) says why each sits where it does.
 
 pub use crate::durable::Durable;
+pub use crate::hedge::Hedge;
 pub use crate::retry::Retry;
 pub use crate::timeout::Timeout;
 pub use plan_core::layer::{Around, Identity, Layer, Layered, Layers, Middleware, Stack, around};

@@ -273,6 +273,7 @@ mod durable;
 mod each;
 mod focus;
 mod group;
+mod hedge;
 pub mod layer;
 mod node;
 mod par;
@@ -292,9 +293,10 @@ mod timeout;
 pub mod wiring;
 
 pub use plan_core::{
-    BoxPlan, Cx, Describe, Edge, Ended, Entry, Extensions, FnLens, GraphBuilder, GraphNode,
-    Journal, Label, Lens, Location, Monitor, NodeInfo, NodeKind, NodeRef, ParallelSpec, Plan,
-    PlanError, PlanGraph, PolicyKind, RetryInfo, Scope, StepError, Then, lens,
+    Ballot, BoxPlan, Cx, Describe, Edge, Ended, Entry, Extensions, FnLens, GraphBuilder, GraphNode,
+    HedgeDelay, HedgeInfo, Journal, Label, Lens, Location, Monitor, NodeInfo, NodeKind, NodeRef,
+    ParallelSpec, Plan, PlanError, PlanGraph, PolicyKind, RetryInfo, Scope, StepError, Then, Vote,
+    Votes, lens,
 };
 /// Derives a lens per named field: `Type::field` focuses on that field (see [`Lens`](trait@Lens)).
 pub use plan_macros::Lens;
@@ -371,7 +373,8 @@ pub mod nodes {
     pub use crate::durable::{Durable, durable};
     pub use crate::each::{Each, each};
     pub use crate::focus::{Focus, focus};
-    pub use crate::group::{GroupPolicy, ParallelPolicy, Uniform};
+    pub use crate::group::{Branches, GroupPolicy, ParallelPolicy, Uniform};
+    pub use crate::hedge::{Hedge, hedge};
     pub use crate::loops::{Check, Loop, OnLimit, r#loop};
     pub use crate::node::{Leaf, Nested, Node, Root, leaf, node, root};
     pub use crate::par::{Par, par};
@@ -383,6 +386,7 @@ pub mod nodes {
 /// `use plan_runtime::prelude::*;` brings in what plans are written with.
 pub mod prelude {
     pub use crate::nodes::blocking;
+    pub use crate::policy::Quorum;
     pub use crate::{
         BoxPlan, CancellationToken, Describe, Lens, ParallelSpec, Plan, PlanError, PlanExt, lens,
         plan,

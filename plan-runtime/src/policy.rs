@@ -28,7 +28,11 @@ use std::ops::ControlFlow;
 use plan_core::{Cx, NodeRef, PlanError, PolicyKind};
 
 use crate::cut_off::CutOff;
-use crate::group::{GroupPolicy, ParallelPolicy, Uniform};
+use crate::group::{Branches, GroupPolicy, ParallelPolicy, Uniform};
+
+mod quorum;
+
+pub use quorum::{Agreement, By, Quorum, QuorumPolicy, Whole, quorum};
 
 /// `all`: every branch must succeed; the first error cancels the rest and is returned.
 #[derive(Clone, Copy, Debug, Default)]
@@ -151,7 +155,7 @@ impl<O: Send> GroupPolicy<O> for All {
     fn end<C>(
         &self,
         (values, error): Self::State,
-        _branches: usize,
+        _branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         _cx: &Cx<'_, C>,
     ) -> Result<Vec<O>, PlanError> {
@@ -188,7 +192,7 @@ impl<O: Send> GroupPolicy<O> for Settled {
     fn end<C>(
         &self,
         mut outcomes: Self::State,
-        branches: usize,
+        branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         _cx: &Cx<'_, C>,
     ) -> Result<Self::Out, PlanError> {
@@ -197,7 +201,7 @@ impl<O: Send> GroupPolicy<O> for Settled {
             return Ok(outcomes.into_iter().flatten().collect());
         };
         // Branches cut off by the deadline (started or not) are marked as timed out.
-        outcomes.resize_with(branches.max(outcomes.len()), || None);
+        outcomes.resize_with(branches.len().max(outcomes.len()), || None);
         Ok(outcomes
             .into_iter()
             .enumerate()
@@ -235,7 +239,7 @@ impl<O: Send> GroupPolicy<O> for First {
     fn end<C>(
         &self,
         (winner, errors): Self::State,
-        _branches: usize,
+        _branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<O, PlanError> {
@@ -249,7 +253,7 @@ impl<O: Send> GroupPolicy<O> for First {
     }
 }
 
-fn all_failed<C>(mut errors: Vec<(usize, PlanError)>, cx: &Cx<'_, C>) -> PlanError {
+pub(crate) fn all_failed<C>(mut errors: Vec<(usize, PlanError)>, cx: &Cx<'_, C>) -> PlanError {
     errors.sort_by_key(|(index, _)| *index);
     PlanError::AllFailed {
         node: NodeRef::current(cx).into(),
@@ -278,7 +282,7 @@ impl<O: Send> GroupPolicy<O> for FirstCompleted {
     fn end<C>(
         &self,
         first: Self::State,
-        _branches: usize,
+        _branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<O, PlanError> {
@@ -384,7 +388,7 @@ where
     fn end<C>(
         &self,
         state: Self::State,
-        _branches: usize,
+        _branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<Vec<O>, PlanError> {
@@ -417,7 +421,7 @@ where
     fn end<C>(
         &self,
         state: Self::State,
-        branches: usize,
+        branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<O, PlanError> {

@@ -478,16 +478,20 @@ pub trait Shadow: Copy + Assume {
     type Vec: Shadow;
     /// `Vec` of outcomes (`each(settled)`).
     type Settled: Shadow;
+    /// What a `quorum` gives.
+    type Quorum: Shadow;
 }
 
 impl Shadow for Unknown {
     type Vec = Unknown;
     type Settled = Unknown;
+    type Quorum = Unknown;
 }
 
 impl<T> Shadow for Known<T> {
     type Vec = Known<Vec<T>>;
     type Settled = Known<Vec<Result<T, PlanError>>>;
+    type Quorum = Known<crate::policy::Quorum<T>>;
 }
 
 /// The shadow of a `Vec` of `shadow`'s data.
@@ -498,6 +502,11 @@ pub fn vec_of<S: Shadow>(_shadow: S) -> S::Vec {
 /// The shadow of a `Vec` of outcomes of `shadow`'s data.
 pub fn settled_of<S: Shadow>(_shadow: S) -> S::Settled {
     S::Settled::assume()
+}
+
+/// The shadow of a `quorum`'s output over `shadow`'s data.
+pub fn quorum_of<S: Shadow>(_shadow: S) -> S::Quorum {
+    S::Quorum::assume()
 }
 
 /// The shadow of a plan's input: not tracked until a step takes it.

@@ -327,6 +327,7 @@ where
                 node: node(),
                 after: timeout.unwrap_or_default(),
                 group: None,
+                votes: None,
             }),
         }
     }
