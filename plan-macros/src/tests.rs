@@ -70,6 +70,14 @@ snapshot!(
     "#![name = \"publisher\"] #[retry(3, backoff = 100ms)] #[timeout(1.5s)] #[name = \"publish\"] publish(Channel::Web) >> blocking(render)"
 );
 snapshot!(
+    par_quorum,
+    "par(quorum(2, by = answer), timeout = 2s) { ask_a, ask_b, ask_c } >> each(quorum(3)) { (|n: u32| n % 2) }"
+);
+snapshot!(
+    hedge_attributes,
+    "#[hedge(after = 50ms)] lookup >> #[hedge(after = p95, max = 2, share = 10%, min_delay = 5ms, max_delay = cfg.slowest)] search"
+);
+snapshot!(
     layer_attribute,
     "#[timeout(1s)] #[layer(cache.clone())] fetch >> #[layer(audit)] store"
 );
