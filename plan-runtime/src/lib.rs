@@ -2,9 +2,9 @@
 //!
 //! Write a plan inline with [`plan!`] — sequences (`>>`), parallel groups with policies
 //! (`par`, `each`), branching (`choose`), lens-focused state (`focus`), bounded loops
-//! (`loop`), deadlines (`#[timeout]`) and retries (`#[retry]`) — and get back a value that
-//! implements [`Plan`]: typed end to end, `Send + Sync`, reusable, and compiled to a tree of
-//! the plain async combinators in [`nodes`]. The [`reference`](mod@reference) page describes
+//! (`loop`), deadlines (`#[timeout]`), retries (`#[retry]`) and hedged calls (`#[hedge]`) —
+//! and get back a value that implements [`Plan`]: typed end to end, `Send + Sync`, reusable,
+//! and compiled to a tree of the plain async combinators in [`nodes`]. The [`reference`](mod@reference) page describes
 //! the whole language: its grammar, every construct's types and semantics, attributes,
 //! running, cancellation, errors and graphs.
 //!
@@ -311,6 +311,7 @@ pub use plan_macros::Lens;
 /// | `par(settled) { a, b }` | `I -> (Result<A, PlanError>, Result<B, PlanError>)` |
 /// | `par(first)` / `par(first_completed)` | `I -> O`: first success / first to finish |
 /// | `par(n_best(n, by = score))` / `par(best(by = score))` | `I -> Vec<O>` / `I -> O` |
+/// | `par(quorum(k))` / `par(quorum(k, by = key))` | `I -> Quorum<O>`: the first `k` successes that agree |
 /// | `each(POLICY, limit = k) { step }` | `impl IntoIterator<Item = T> -> Vec<U>` (per policy, as `par`) |
 /// | `choose { if p => a, else => b }`, `choose(router) { Pat => a, _ => b }` | `I -> O` |
 /// | `focus(Type::field) { body }` | `S -> S`; `body: T -> T`, `T: Default` (moved out, put back) |
@@ -318,7 +319,8 @@ pub use plan_macros::Lens;
 /// | `let a = f; let b = a >> g; let c = a >> h; (b, c) >> j` | a dependency graph: each binding starts when its sources are ready |
 ///
 /// Group options: `par(POLICY, timeout = 2s, limit = 4)`. Attributes on any item, outermost
-/// first: `#[timeout(250ms)]`, `#[retry(3, backoff = 100ms)]`, `#[layer(cache)]` (any
+/// first: `#[timeout(250ms)]`, `#[retry(3, backoff = 100ms)]`, `#[hedge(after = 50ms)]` (or
+/// `after = p95`, `max = 2`, `share = 5%`), `#[layer(cache)]` (any
 /// [`layer::Layer`]), `#[name = "publish"]`, and
 /// `#[durable]` (journaled in a durable run, always outermost); and `#![name = "plan"]` and
 /// `#![durable]` (every step durable) first in the plan. A plan's body, or a `seq { .. }`, may be a block of

@@ -17,9 +17,12 @@
 //! let first = plan! { par(first) { fast, slow } };
 //! // `n_best`: ranked by score, best first.
 //! let ranked = plan! { par(n_best(2, by = length)) { short, long } };
+//! // `quorum`: the first two that agree (here on their length).
+//! let agreed = plan! { par(quorum(2, by = length)) { short, long, short } };
 //! # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
 //! assert_eq!(rt.block_on(first.run(41)).unwrap(), 42);
 //! assert_eq!(rt.block_on(ranked.run(42)).unwrap(), ["42 is the answer", "42"]);
+//! assert_eq!(rt.block_on(agreed.run(42)).unwrap().voters, [0, 2]);
 //! ```
 
 use std::cmp::Ordering;
