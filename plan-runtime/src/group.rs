@@ -158,10 +158,11 @@ where
                 run: catch_panics(*cx, branch),
             });
         }
-        if exhausted && !std::mem::replace(&mut counted, true) {
-            if policy.counted(&mut state, started).is_break() {
-                break;
-            }
+        if exhausted
+            && !std::mem::replace(&mut counted, true)
+            && policy.counted(&mut state, started).is_break()
+        {
+            break;
         }
         let next = poll_fn(|task| {
             if let Poll::Ready(next) = running.poll_next_unpin(task) {
