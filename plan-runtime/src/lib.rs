@@ -259,7 +259,8 @@
 //! * field `path`: the node's child indices within its plan, joined by `/` (`""` for the root);
 //! * field `policy`: a `par`/`each` policy as written (`"n_best(2, by = score)"`), else `""`.
 //!
-//! A retry logs a DEBUG event with fields `attempt` and `error` inside the node's span.
+//! A retry logs a DEBUG event with fields `attempt` and `error` inside the node's span, and so
+//! does a hedge as it starts (`attempt`) and a hedged attempt that fails (`attempt`, `error`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
