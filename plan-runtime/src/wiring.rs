@@ -197,6 +197,34 @@ pub struct Free;
 /// `plan.run(input).ctx(&ctx)`, and only with a `&C`.
 pub struct Needs<C>(PhantomData<fn(&C)>);
 
+/// The context of a run of a plan whose steps take `&N` until [`.ctx(&ctx)`](crate::Run::ctx)
+/// gives it one: no plan runs with it (see [`ContextGiven`]).
+pub struct NoContext<N>(PhantomData<fn(&N)>);
+
+impl<N> NoContext<N> {
+    /// A reference to the (zero-sized) marker, for as long as `N` lives.
+    pub(crate) fn new<'a>() -> &'a Self {
+        // A zero-sized box allocates nothing, so leaking it leaks nothing.
+        Box::leak(Box::new(NoContext(PhantomData)))
+    }
+}
+
+/// Never holds: the bound whose error says that a run lacks its context.
+#[diagnostic::on_unimplemented(
+    message = "this plan's steps take a context `&{N}`, but its run is not given one",
+    label = "awaited without a `&{N}`",
+    note = "give the run its context before it is awaited: `plan.run(input).ctx(&ctx)`, where `ctx: {N}`"
+)]
+pub trait ContextGiven<N>: sealed::Never<N> {
+    /// What it would give, if it held.
+    fn given() -> std::convert::Infallible;
+}
+
+mod sealed {
+    /// Implemented by no type, so that nothing implements [`super::ContextGiven`].
+    pub trait Never<N> {}
+}
+
 /// The plan a `plan!` built, once every check held: `plan`, marked with what the shadow
 /// found (its input, output and context). If a check failed, the result has no type, and
 /// nothing more is reported.
