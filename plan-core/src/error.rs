@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::node::NodeRef;
+use crate::votes::{Ballot, Votes};
 
 /// A step's own error, shared so that [`PlanError`] stays `Clone`.
 pub type StepError = Arc<dyn StdError + Send + Sync + 'static>;
@@ -61,7 +62,7 @@ pub enum PlanError {
     /// A deadline passed: the node's own (`#[timeout(..)]`, or a group's `timeout = ..` when
     /// the group fails as a whole), or that of the `par`/`each` group that cut `node` off
     /// (a `settled` branch or item that had not finished).
-    #[error("{node} timed out{}", Deadline(*.after, .group.as_deref()))]
+    #[error("{node} timed out{}", Deadline(*.after, .group.as_deref(), .votes.as_deref()))]
     Timeout {
         /// The node that did not finish in time.
         node: Box<NodeRef>,
@@ -69,6 +70,9 @@ pub enum PlanError {
         after: Duration,
         /// The group whose deadline cut `node` off; `None` when the deadline was `node`'s own.
         group: Option<Box<NodeRef>>,
+        /// For a `quorum` group whose deadline passed before its branches agreed: the votes
+        /// it had.
+        votes: Option<Box<Votes>>,
     },
     /// The run was cancelled from outside (a run given `until(..)` in plan-runtime).
     #[error("{node} was cancelled")]
@@ -83,6 +87,16 @@ pub enum PlanError {
         node: Box<NodeRef>,
         /// Each branch's error, in branch order.
         errors: Vec<PlanError>,
+    },
+    /// A `quorum` group can no longer reach agreement: too few of its branches are left to
+    /// make up `k` agreeing ones (or it has fewer than `k`). The branches still running were
+    /// dropped.
+    #[error("{node} reached no quorum of {}: {votes}", .votes.needed)]
+    NoQuorum {
+        /// The `par` or `each` node.
+        node: Box<NodeRef>,
+        /// What its branches said, in branch order.
+        votes: Box<Votes>,
     },
     /// A `loop` used all its passes without its condition being met.
     #[error("{node} reached its limit of {max} passes")]
@@ -126,6 +140,7 @@ impl PlanError {
             node: Box::new(node),
             after,
             group: None,
+            votes: None,
         }
     }
 
@@ -136,13 +151,14 @@ impl PlanError {
             | PlanError::Timeout { node, .. }
             | PlanError::Cancelled { node }
             | PlanError::AllFailed { node, .. }
+            | PlanError::NoQuorum { node, .. }
             | PlanError::LoopLimit { node, .. }
             | PlanError::Panicked { node, .. } => node,
         }
     }
 
     /// The variant as a short, stable word for logs and reports: `"step"`, `"timeout"`,
-    /// `"cancelled"`, `"all_failed"`, `"loop_limit"` or `"panicked"`.
+    /// `"cancelled"`, `"all_failed"`, `"no_quorum"`, `"loop_limit"` or `"panicked"`.
     ///
     /// ```
     /// # use plan_core::{NodeInfo, NodeKind, NodeRef, PlanError};
@@ -156,6 +172,7 @@ impl PlanError {
             PlanError::Timeout { .. } => "timeout",
             PlanError::Cancelled { .. } => "cancelled",
             PlanError::AllFailed { .. } => "all_failed",
+            PlanError::NoQuorum { .. } => "no_quorum",
             PlanError::LoopLimit { .. } => "loop_limit",
             PlanError::Panicked { .. } => "panicked",
         }
@@ -164,6 +181,16 @@ impl PlanError {
     /// `true` for [`PlanError::Timeout`].
     pub fn is_timeout(&self) -> bool {
         matches!(self, PlanError::Timeout { .. })
+    }
+
+    /// The votes of a `quorum` group that reached no agreement: those of a
+    /// [`PlanError::NoQuorum`], or of a [`PlanError::Timeout`] at the group's deadline.
+    pub fn votes(&self) -> Option<&Votes> {
+        match self {
+            PlanError::NoQuorum { votes, .. } => Some(votes),
+            PlanError::Timeout { votes, .. } => votes.as_deref(),
+            _ => None,
+        }
     }
 
     /// `true` for [`PlanError::Cancelled`].
@@ -254,11 +281,21 @@ impl PlanError {
                 }
             }
         }
-        if let PlanError::AllFailed { errors, .. } = self
-            && !errors.is_empty()
-        {
+        // Every branch's error of an `AllFailed`; those of the branches that failed in a
+        // quorum's votes, numbered by branch.
+        let branch_errors: Vec<(usize, &PlanError)> = match self {
+            PlanError::AllFailed { errors, .. } => errors.iter().enumerate().collect(),
+            _ => self.votes().map_or_else(Vec::new, |votes| {
+                let failed = votes.cast.iter().filter_map(|vote| match &vote.ballot {
+                    Ballot::Failed(err) => Some((vote.index, err)),
+                    Ballot::Said(_) => None,
+                });
+                failed.collect()
+            }),
+        };
+        if !branch_errors.is_empty() {
             write!(f, "{gap}{indent}Branch errors:")?;
-            for (i, err) in errors.iter().enumerate() {
+            for (i, err) in branch_errors {
                 let number = format!("{i}: ");
                 write!(f, "\n{indent}    {number}")?;
                 // A branch's own sections line up under its line.
@@ -277,11 +314,17 @@ impl PlanError {
                 .field("node", node)
                 .field("source", source)
                 .finish(),
-            PlanError::Timeout { node, after, group } => f
+            PlanError::Timeout {
+                node,
+                after,
+                group,
+                votes,
+            } => f
                 .debug_struct("Timeout")
                 .field("node", node)
                 .field("after", after)
                 .field("group", group)
+                .field("votes", votes)
                 .finish(),
             PlanError::Cancelled { node } => {
                 f.debug_struct("Cancelled").field("node", node).finish()
@@ -290,6 +333,11 @@ impl PlanError {
                 .debug_struct("AllFailed")
                 .field("node", node)
                 .field("errors", errors)
+                .finish(),
+            PlanError::NoQuorum { node, votes } => f
+                .debug_struct("NoQuorum")
+                .field("node", node)
+                .field("votes", votes)
                 .finish(),
             PlanError::LoopLimit { node, max } => f
                 .debug_struct("LoopLimit")
@@ -305,15 +353,20 @@ impl PlanError {
     }
 }
 
-/// The end of a timeout's log line: the deadline, and the group whose deadline it was.
-struct Deadline<'a>(Duration, Option<&'a NodeRef>);
+/// The end of a timeout's log line: the deadline, the group whose deadline it was, and the
+/// votes a quorum had by then.
+struct Deadline<'a>(Duration, Option<&'a NodeRef>, Option<&'a Votes>);
 
 impl fmt::Display for Deadline<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let after = DisplayDuration(self.0);
         match self.1 {
-            None => write!(f, " after {after}"),
-            Some(group) => write!(f, ": cut off by the {after} deadline of {group}"),
+            None => write!(f, " after {after}")?,
+            Some(group) => write!(f, ": cut off by the {after} deadline of {group}")?,
+        }
+        match self.2 {
+            Some(votes) => write!(f, " before a quorum of {}: {votes}", votes.needed),
+            None => Ok(()),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A plan described as a graph: nodes, dataflow edges, and Mermaid / DOT renderings.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -41,6 +41,9 @@ pub struct GraphNode {
     pub timeout: Option<Duration>,
     /// `#[retry(..)]`, if any.
     pub retry: Option<RetryInfo>,
+    /// `#[hedge(..)]`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hedge: Option<HedgeInfo>,
     /// `#[durable]`: a durable run journals the node's output, and replays it when the run
     /// is run again.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -56,6 +59,50 @@ pub struct RetryInfo {
     pub attempts: u32,
     /// Base of the exponential backoff.
     pub backoff: Duration,
+}
+
+/// A `#[hedge(..)]` attribute: when a call that is slow gets another attempt beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct HedgeInfo {
+    /// How long a call runs before a hedge starts (and between hedges).
+    pub after: HedgeDelay,
+    /// At most this many hedges per call.
+    pub max: u32,
+    /// At most this share of calls is hedged (`0.05` for 5 %).
+    pub share: f64,
+    /// The shortest delay a percentile gives.
+    pub min_delay: Duration,
+    /// The longest delay a percentile gives; also the delay while too few latencies are
+    /// known for a percentile (without it, no hedge starts then).
+    pub max_delay: Option<Duration>,
+}
+
+/// The delay of a `#[hedge]`: fixed, or a percentile of the node's recent latencies.
+///
+/// ```
+/// use plan_core::HedgeDelay;
+/// use std::time::Duration;
+/// assert_eq!(HedgeDelay::After(Duration::from_millis(50)).to_string(), "50ms");
+/// assert_eq!(HedgeDelay::Percentile(0.95).to_string(), "p95");
+/// assert_eq!(HedgeDelay::Percentile(0.999).to_string(), "p99.9");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HedgeDelay {
+    /// A fixed delay (`after = 50ms`).
+    After(Duration),
+    /// This quantile (`0.95` for `after = p95`) of the node's recent latencies.
+    Percentile(f64),
+}
+
+impl fmt::Display for HedgeDelay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HedgeDelay::After(after) => write!(f, "{after:?}"),
+            // `{}` of an `f64` is its shortest exact form: 95, 99.9.
+            HedgeDelay::Percentile(q) => write!(f, "p{}", (q * 1000.0).round() / 10.0),
+        }
+    }
 }
 
 /// A dataflow edge.
@@ -101,6 +148,7 @@ impl GraphBuilder {
             parallel: None,
             timeout: None,
             retry: None,
+            hedge: None,
             durable: false,
             parent: self.open.last().copied(),
         });
@@ -170,6 +218,13 @@ impl GraphBuilder {
     pub fn set_retry(&mut self, retry: RetryInfo) {
         if let Some(node) = self.current() {
             node.retry = Some(retry);
+        }
+    }
+
+    /// Records the innermost open node's hedging policy.
+    pub fn set_hedge(&mut self, hedge: HedgeInfo) {
+        if let Some(node) = self.current() {
+            node.hedge = Some(hedge);
         }
     }
 
@@ -285,6 +340,12 @@ impl GraphNode {
         }
         if let Some(retry) = self.retry {
             let _ = write!(label, " ↻{}", retry.attempts);
+        }
+        if let Some(hedge) = self.hedge {
+            let _ = write!(label, " ⑂{}", hedge.after);
+            if hedge.max > 1 {
+                let _ = write!(label, "×{}", hedge.max);
+            }
         }
         if self.durable {
             label.push_str(" · durable");

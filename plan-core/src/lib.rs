@@ -6,7 +6,8 @@
 //! * [`Plan`], the typed async arrow every node implements, and [`Describe`];
 //! * [`BoxPlan`], any plan of a given input, output and context behind one type;
 //! * [`Cx`], what a node receives besides its input;
-//! * [`PlanError`] and [`NodeRef`], which name the failing node;
+//! * [`PlanError`] and [`NodeRef`], which name the failing node, and the [`Votes`] of a
+//!   `quorum` that reached no agreement;
 //! * [`NodeInfo`], the static identity the macro records for every node;
 //! * [`Lens`], [`lens`] and [`Then`], for `focus`;
 //! * [`ParallelSpec`] and [`PolicyKind`];
@@ -28,15 +29,17 @@ mod monitor;
 mod node;
 mod plan;
 mod spec;
+mod votes;
 
 pub use boxed::BoxPlan;
 pub use cx::{Cx, Scope};
 pub use error::{PlanError, StepError};
 pub use extensions::Extensions;
-pub use graph::{Edge, GraphBuilder, GraphNode, PlanGraph, RetryInfo};
+pub use graph::{Edge, GraphBuilder, GraphNode, HedgeDelay, HedgeInfo, PlanGraph, RetryInfo};
 pub use journal::{Entry, Journal};
 pub use lens::{FnLens, Lens, Then, lens};
 pub use monitor::{Ended, Monitor};
 pub use node::{Label, Location, NodeInfo, NodeKind, NodeRef};
 pub use plan::{Describe, Plan};
 pub use spec::{ParallelSpec, PolicyKind};
+pub use votes::{Ballot, Vote, Votes, said};

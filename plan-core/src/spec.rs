@@ -27,6 +27,9 @@ pub enum PolicyKind {
     NBest(usize),
     /// The best success by a score.
     Best,
+    /// The first `k` successes that agree (on a key, or as values); fails as soon as that
+    /// can no longer happen.
+    Quorum(usize),
 }
 
 impl fmt::Display for PolicyKind {
@@ -38,6 +41,7 @@ impl fmt::Display for PolicyKind {
             PolicyKind::FirstCompleted => f.write_str("first_completed"),
             PolicyKind::NBest(n) => write!(f, "n_best({n})"),
             PolicyKind::Best => f.write_str("best"),
+            PolicyKind::Quorum(k) => write!(f, "quorum({k})"),
         }
     }
 }

@@ -55,6 +55,10 @@ impl Each {
                 let out = &body.out;
                 x.shadow(quote!(::plan_runtime::wiring::settled_of(#out)))
             }
+            Policy::Quorum { .. } => {
+                let out = &body.out;
+                x.shadow(quote!(::plan_runtime::wiring::quorum_of(#out)))
+            }
             Policy::First | Policy::FirstCompleted | Policy::Best { .. } => body.out.clone(),
         };
         let policy = self.group.policy_tokens(x, &body.out);

@@ -9,9 +9,9 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, Token, parenthesized, token};
 
 use crate::duration::DurationArg;
-use crate::expander::Expander;
+use crate::expander::{Compare, Expander, check_name, code};
 use crate::keyword as kw;
-use crate::parse::{expect_end, expr, positive};
+use crate::parse::{expect_end, expr, positive, trailing_comma};
 use crate::source::source_text;
 use crate::suggest::{did_you_mean, unknown};
 
@@ -29,8 +29,20 @@ pub enum Policy {
     Settled,
     First,
     FirstCompleted,
-    NBest { n: Box<Expr>, by: Box<Expr> },
-    Best { by: Box<Expr> },
+    NBest {
+        n: Box<Expr>,
+        by: Box<Expr>,
+    },
+    Best {
+        by: Box<Expr>,
+    },
+    /// `quorum(k)`, `quorum(k, by = key)`, with the key's source text; `span` is the
+    /// keyword's.
+    Quorum {
+        k: Box<Expr>,
+        by: Option<(Box<Expr>, String)>,
+        span: Span,
+    },
 }
 
 const POLICIES: &[&str] = &[
@@ -40,8 +52,10 @@ const POLICIES: &[&str] = &[
     "first_completed",
     "n_best",
     "best",
+    "quorum",
 ];
-const POLICY_LIST: &str = "policies are `all`, `settled`, `first`, `first_completed`, `n_best(N, by = score)` and `best(by = score)`";
+const POLICY_LIST: &str = "policies are `all`, `settled`, `first`, `first_completed`, `n_best(N, by = score)`, `best(by = score)` and `quorum(K)` / `quorum(K, by = key)`";
+const QUORUM_HINT: &str = "`quorum` needs how many branches must agree: `quorum(2)`, or `quorum(2, by = key)` to compare a key of each output";
 const OPTIONS: &[&str] = &["timeout", "limit"];
 
 impl Group {
@@ -117,6 +131,27 @@ impl Group {
                 let score = score(x, by, out);
                 quote_spanned!(by.span()=> ::plan_runtime::policy::best(#score))
             }
+            Policy::Quorum { k, by, span } => match by {
+                Some((by, source)) => {
+                    let key = key(x, by, source, out);
+                    quote_spanned!(by.span()=> ::plan_runtime::policy::quorum(#k).by(#key))
+                }
+                None => {
+                    let message = format!(
+                        "{} counts the branches whose outputs are equal, but `{{Self}}` is not `Eq + Hash + Debug`",
+                        code(&self.written)
+                    );
+                    x.check(
+                        *span,
+                        Compare::Holds("quorum_compares_outputs".to_owned()),
+                        quote!((&&&VoteProbe(#out)).check()),
+                        &message,
+                        "`{Self}` is not `Eq + Hash + Debug`",
+                        "derive `PartialEq, Eq, Hash, Debug` for `{Self}`, or count the outputs that agree on a key: `quorum(2, by = key)` with `fn key(output: &{Self}) -> String`",
+                    );
+                    quote_spanned!(*span=> ::plan_runtime::policy::quorum(#k))
+                }
+            },
         }
     }
 
@@ -145,6 +180,24 @@ fn score(x: &mut Expander, by: &Expr, out: &Ident) -> Ident {
         quote!((&&&ScoreProbe(#ty, #out)).check()),
     );
     score
+}
+
+/// Binds a quorum's key and checks that it reads `out` by reference and gives a key to count.
+fn key(x: &mut Expander, by: &Expr, source: &str, out: &Ident) -> Ident {
+    let (key, ty) = x.bind("key", quote_spanned!(by.span()=> #by));
+    let message = format!(
+        "{} must take `&{{T}}` and return a key that is `Eq + Hash + Debug`",
+        code(source)
+    );
+    x.check(
+        by.span(),
+        Compare::SameType(check_name(source, "keys_each_output_by_reference")),
+        quote!((&&&QuorumKeyProbe(#ty, #out)).check()),
+        &message,
+        "expected `Fn(&{T}) -> K` with `K: Eq + Hash + Debug`",
+        "`quorum` counts the branches whose outputs agree on `key(&output)`: `fn key(output: &{T}) -> String`",
+    );
+    key
 }
 
 fn parse_policy(args: ParseStream) -> syn::Result<Policy> {
@@ -188,6 +241,7 @@ fn parse_policy(args: ParseStream) -> syn::Result<Policy> {
                 by: Box::new(parse_by(&inner, "best")?),
             }
         }
+        "quorum" => parse_quorum(args, word.span())?,
         other => {
             let hint = did_you_mean(other, POLICIES);
             return Err(syn::Error::new(
@@ -195,6 +249,45 @@ fn parse_policy(args: ParseStream) -> syn::Result<Policy> {
                 format!("unknown policy `{other}`{hint} ({POLICY_LIST})"),
             ));
         }
+    })
+}
+
+/// `(K)` or `(K, by = key)` after `quorum`.
+fn parse_quorum(args: ParseStream, span: Span) -> syn::Result<Policy> {
+    if !args.peek(token::Paren) {
+        return Err(syn::Error::new(span, QUORUM_HINT));
+    }
+    let inner;
+    parenthesized!(inner in args);
+    if inner.is_empty() {
+        return Err(inner.error(QUORUM_HINT));
+    }
+    let k = expr(&inner)?;
+    positive(&k, "`quorum(K)` needs K agreeing branches, so K")?;
+    let mut by = None;
+    if inner.parse::<Option<Token![,]>>()?.is_some() && !inner.is_empty() {
+        if !inner.peek(kw::by) {
+            let hint = inner
+                .fork()
+                .parse::<Ident>()
+                .map(|word| did_you_mean(&word.to_string(), &["by"]))
+                .unwrap_or_default();
+            return Err(inner.error(format!(
+                "unknown `quorum` option{hint} (the only option is `by = key`, where `key: Fn(&Output) -> K` and `K: Eq + Hash + Debug`)"
+            )));
+        }
+        inner.parse::<kw::by>()?;
+        inner.parse::<Token![=]>()?;
+        let (start, span) = (inner.cursor(), inner.span());
+        let key = expr(&inner)?;
+        by = Some((Box::new(key), source_text(start, inner.cursor(), span)));
+        trailing_comma(&inner)?;
+    }
+    expect_end(&inner, "in `quorum(..)`")?;
+    Ok(Policy::Quorum {
+        k: Box::new(k),
+        by,
+        span,
     })
 }
 

@@ -333,6 +333,22 @@ pub fn wrap(
                 let after = after.to_tokens();
                 quote!(::plan_runtime::nodes::timeout(#after, #tree))
             }
+            Wrapper::Hedge { hedge, span } => {
+                let state = x.either(input, &flow.takes);
+                let message = format!(
+                    "`#[hedge]` runs {} again beside a slow call with a clone of its input, but `{{Self}}` is not `Clone`",
+                    code(label)
+                );
+                x.check(
+                    *span,
+                    Compare::Holds(check_name(label, "is_hedged_on_a_clone")),
+                    quote!((&&&CloneProbe(#state)).check()),
+                    &message,
+                    "`{Self}` is not `Clone`",
+                    "each attempt gets its own clone of the input: add `#[derive(Clone)]` to `{Self}` (or share it in an `Arc`)",
+                );
+                quote_spanned!(*span=> ::plan_runtime::nodes::hedge(#hedge, #tree))
+            }
             Wrapper::Retry {
                 attempts,
                 backoff,

@@ -37,6 +37,11 @@ syn::custom_keyword!(backoff);
 syn::custom_keyword!(name);
 syn::custom_keyword!(durable);
 syn::custom_keyword!(layer);
+syn::custom_keyword!(hedge);
+syn::custom_keyword!(after);
+syn::custom_keyword!(share);
+syn::custom_keyword!(min_delay);
+syn::custom_keyword!(max_delay);
 
 /// The keywords that open a construct followed by `{ .. }` or `(..) { .. }`.
 const CONSTRUCTS: &[&str] = &["seq", "par", "each", "choose", "focus", "loop"];

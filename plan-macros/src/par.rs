@@ -2,7 +2,8 @@
 
 use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
-use syn::{Token, braced, parenthesized, token};
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, Lit, Token, braced, parenthesized, token};
 
 use crate::MAX_ARITY;
 use crate::expander::{Agreement, Compare, Expander, Flow, Input, code};
@@ -53,7 +54,30 @@ impl Parse for Par {
                 ),
             ));
         }
+        if let Policy::Quorum { k: written, .. } = &group.policy
+            && let Some(k) = literal(written)
+            && k > branches.len() as u128
+        {
+            return Err(syn::Error::new(
+                written.span(),
+                format!(
+                    "`quorum({k})` needs {k} agreeing branches, but this `par` has {}: ask for at most {}, or add branches",
+                    branches.len(),
+                    branches.len()
+                ),
+            ));
+        }
         Ok(Par { group, branches })
+    }
+}
+
+/// An integer literal's value.
+fn literal(expr: &Expr) -> Option<u128> {
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int.base10_parse().ok(),
+        _ => None,
     }
 }
 
@@ -102,6 +126,7 @@ impl Par {
             Policy::All => x.shadow(quote!((&&TupleProbe((#(#outs,)*))).all())),
             Policy::Settled => x.shadow(quote!((&&TupleProbe((#(#outs,)*))).settled())),
             Policy::NBest { .. } => x.shadow(quote!(::plan_runtime::wiring::vec_of(#first))),
+            Policy::Quorum { .. } => x.shadow(quote!(::plan_runtime::wiring::quorum_of(#first))),
             Policy::First | Policy::FirstCompleted | Policy::Best { .. } => first.clone(),
         };
         let policy = self.group.policy_tokens(x, first);

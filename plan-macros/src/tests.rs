@@ -70,6 +70,14 @@ snapshot!(
     "#![name = \"publisher\"] #[retry(3, backoff = 100ms)] #[timeout(1.5s)] #[name = \"publish\"] publish(Channel::Web) >> blocking(render)"
 );
 snapshot!(
+    par_quorum,
+    "par(quorum(2, by = answer), timeout = 2s) { ask_a, ask_b, ask_c } >> each(quorum(3)) { (|n: u32| n % 2) }"
+);
+snapshot!(
+    hedge_attributes,
+    "#[hedge(after = 50ms)] lookup >> #[hedge(after = p95, max = 2, share = 10%, min_delay = 5ms, max_delay = cfg.slowest)] search"
+);
+snapshot!(
     layer_attribute,
     "#[timeout(1s)] #[layer(cache.clone())] fetch >> #[layer(audit)] store"
 );
@@ -370,6 +378,54 @@ fn malformed_plans_are_errors_with_hints() {
             "par { a, b, c, d, e, f, g, h, i, j, k, l, m }",
             "at most 12 branches",
         ),
+        (
+            "par(quorum) { a }",
+            "`quorum` needs how many branches must agree",
+        ),
+        (
+            "par(quorum()) { a }",
+            "`quorum` needs how many branches must agree",
+        ),
+        (
+            "par(quorum(0)) { a }",
+            "`quorum(K)` needs K agreeing branches, so K must be at least 1",
+        ),
+        (
+            "par(quorum(3)) { a, b }",
+            "`quorum(3)` needs 3 agreeing branches, but this `par` has 2",
+        ),
+        ("par(quorum(2, bye = k)) { a, b }", "did you mean `by`?"),
+        (
+            "par(quorum(2, by = k, x)) { a, b }",
+            "unexpected tokens in `quorum(..)`",
+        ),
+        ("par(qorum(2)) { a, b }", "did you mean `quorum`?"),
+        ("#[hedge] a", "`#[hedge]` needs a delay"),
+        ("#[hedge(max = 2)] a", "`#[hedge]` needs a delay"),
+        ("#[hedge(after = p0)] a", "`p0` is not a percentile"),
+        ("#[hedge(after = p100)] a", "`p100` is not a percentile"),
+        (
+            "#[hedge(after = 50ms, after = 1s)] a",
+            "`after` is given twice",
+        ),
+        ("#[hedge(after = 50ms, maxx = 2)] a", "did you mean `max`?"),
+        ("#[hedge(after = 50ms, max = 0)] a", "must be at least 1"),
+        (
+            "#[hedge(after = p95, max = 1s)] a",
+            "the longest delay is `max_delay = 1s`",
+        ),
+        ("#[hedge(after = 50ms, share = 0%)] a", "would never hedge"),
+        ("#[hedge(after = 50ms, share = 150%)] a", "at most 100%"),
+        ("#[hedge(after = 50ms, share = 5)] a", "`share = 5%`"),
+        (
+            "#[hedge(after = 50ms, share = \"5%\")] a",
+            "`share = 5%` or `share = 0.05`",
+        ),
+        (
+            "#[hedge(after = 50ms, min_delay = 5ms)] a",
+            "bound a percentile delay (`after = p95`)",
+        ),
+        ("#[hedg(after = 50ms)] a", "did you mean `hedge`?"),
     ];
     for (body, hint) in cases {
         let message = error(body);
@@ -431,6 +487,7 @@ fn truncated_plans_never_panic() {
         "par(n_best(2, by = score), limit = 3) { a, b >> c } >> each(settled, timeout = 1s) { d }",
         "choose(route) { R::A | R::B if ok => a >> b, _ => c } >> focus(S::f) { g }",
         "loop(while = more, max = 10, on_limit = stop) { #[retry(2, backoff = 10ms)] step(1, \"x\") }",
+        "par(quorum(2, by = key), timeout = 1s) { a, b, c } >> each(quorum(3)) { #[hedge(after = p95, max = 2, share = 5%, min_delay = 1ms, max_delay = 1s)] d }",
         "#![name = \"p\"] choose { if p => seq { a >> b }, else => blocking(c) }",
         "let a = f; let b = #[retry(2)] a >> g; let _c = (a, b) >> h; (a, b) >> seq { let x = k; x }",
     ];

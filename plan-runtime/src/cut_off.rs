@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use plan_core::{Cx, Describe, NodeKind, NodeRef, PlanError};
+use plan_core::{Cx, Describe, NodeKind, NodeRef, PlanError, Votes};
 
 /// Names branch `index` of a group; see [`branch_ref`]. Called only when a deadline passes.
 pub(crate) type BranchNames<'a> = &'a (dyn Fn(usize) -> NodeRef + Sync + 'a);
@@ -65,6 +65,16 @@ impl<'a> CutOff<'a> {
         PlanError::timeout(self.group.clone(), self.after)
     }
 
+    /// The group's own timeout, with the votes of a `quorum` that had not agreed by then.
+    pub fn group_timed_out_with(&self, votes: Votes) -> PlanError {
+        PlanError::Timeout {
+            node: Box::new(self.group.clone()),
+            after: self.after,
+            group: None,
+            votes: Some(Box::new(votes)),
+        }
+    }
+
     /// The outcome of branch `index` (in branch or item order), which the deadline cut off:
     /// a timeout naming the branch, and the group as the one whose deadline it was.
     pub fn branch_timed_out(&self, index: usize) -> PlanError {
@@ -72,6 +82,7 @@ impl<'a> CutOff<'a> {
             node: Box::new((self.branches)(index)),
             after: self.after,
             group: Some(Box::new(self.group.clone())),
+            votes: None,
         }
     }
 }

@@ -11,7 +11,8 @@ use crate::group::{GroupPolicy, ParallelPolicy, run_group};
 /// Runs `step` on every item of its input (any `IntoIterator`), concurrently, under `policy`;
 /// results come back in input order. [`All`](crate::policy::All) gives `Vec<U>`,
 /// [`Settled`](crate::policy::Settled) `Vec<Result<U, PlanError>>`,
-/// [`NBest`](crate::policy::NBest) `Vec<U>`; the single-winner policies give `U`.
+/// [`NBest`](crate::policy::NBest) `Vec<U>`, [`QuorumPolicy`](crate::policy::QuorumPolicy)
+/// [`Quorum<U>`](crate::policy::Quorum); the single-winner policies give `U`.
 #[derive(Clone, Debug)]
 pub struct Each<S, P> {
     step: S,

@@ -10,7 +10,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt as _};
-use plan_core::{Cx, ParallelSpec, PlanError, PolicyKind};
+use plan_core::{Cx, NodeRef, ParallelSpec, PlanError, PolicyKind};
 
 use crate::cut_off::{BranchNames, CutOff};
 use crate::node::{catch_panic_in, catch_panics};
@@ -41,6 +41,14 @@ pub trait GroupPolicy<O>: ParallelPolicy {
     /// Fresh state for a group of about `branches` branches.
     fn begin(&self, branches: usize) -> Self::State;
 
+    /// The group has exactly `branches` branches: told once, as soon as that is known (at
+    /// once for a `par`, when its input runs out for an `each`). `Break` stops the group, as
+    /// from [`GroupPolicy::finished`]: a `quorum` that can no longer be reached.
+    fn counted(&self, state: &mut Self::State, branches: usize) -> ControlFlow<()> {
+        let _ = (state, branches);
+        ControlFlow::Continue(())
+    }
+
     /// Records branch `index`'s outcome; `Break` stops the group (the rest are cancelled).
     fn finished(
         &self,
@@ -51,14 +59,47 @@ pub trait GroupPolicy<O>: ParallelPolicy {
 
     /// The result once the group stopped: every branch finished, the policy broke off, or
     /// the group deadline passed (`cut_off`). `branches` counts the branches that finished or
-    /// were cut off.
+    /// were cut off, and names them.
     fn end<C>(
         &self,
         state: Self::State,
-        branches: usize,
+        branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<Self::Out, PlanError>;
+}
+
+/// The branches of a group that stopped, as [`GroupPolicy::end`] sees them: how many there
+/// were, and their names, for an error that lists them (a `quorum`'s votes).
+pub struct Branches<'a> {
+    count: usize,
+    names: BranchNames<'a>,
+}
+
+impl Branches<'_> {
+    /// How many branches finished or were cut off (for an `each` that stopped early, the
+    /// items it had started).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there were none (an `each` over nothing).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Names branch `index` (an `each` item: the body).
+    pub fn name(&self, index: usize) -> NodeRef {
+        (self.names)(index)
+    }
+}
+
+impl std::fmt::Debug for Branches<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Branches")
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The most result slots reserved up front from an input's size hint.
@@ -89,10 +130,25 @@ where
     let mut started = 0;
     let mut deadline = pin!(spec.timeout.map(tokio::time::sleep));
     let mut timed_out = None;
+    // Whether the policy knows how many branches there are: from an exact size hint, else
+    // once the input runs out.
+    let mut counted = match pending.size_hint() {
+        (low, Some(high)) if low == high => {
+            if policy.counted(&mut state, low).is_break() {
+                return end_early(policy, state, cx, names);
+            }
+            true
+        }
+        _ => false,
+    };
+    let mut exhausted = false;
 
     loop {
-        while running.len() < limit {
-            let Some(branch) = pending.next() else { break };
+        while running.len() < limit && !exhausted {
+            let Some(branch) = pending.next() else {
+                exhausted = true;
+                break;
+            };
             let index = started;
             started += 1;
             // A panicking branch is that branch's failure: siblings keep running under the
@@ -101,6 +157,12 @@ where
                 index,
                 run: catch_panics(*cx, branch),
             });
+        }
+        if exhausted
+            && !std::mem::replace(&mut counted, true)
+            && policy.counted(&mut state, started).is_break()
+        {
+            break;
         }
         let next = poll_fn(|task| {
             if let Poll::Ready(next) = running.poll_next_unpin(task) {
@@ -136,7 +198,22 @@ where
         started
     };
     let cut_off = timed_out.map(|after| CutOff::new(after, cx, names));
-    policy.end(state, branches, cut_off.as_ref(), cx)
+    let branches = Branches {
+        count: branches,
+        names,
+    };
+    policy.end(state, &branches, cut_off.as_ref(), cx)
+}
+
+/// Ends a group that its policy stopped before any branch started.
+fn end_early<O, G: GroupPolicy<O>, C>(
+    policy: &G,
+    state: G::State,
+    cx: &Cx<'_, C>,
+    names: BranchNames<'_>,
+) -> Result<G::Out, PlanError> {
+    let branches = Branches { count: 0, names };
+    policy.end(state, &branches, None, cx)
 }
 
 pin_project_lite::pin_project! {
@@ -180,6 +257,9 @@ where
     let mut slots = branches.map(Some);
     let limit = spec.limit.unwrap_or(N);
     let mut state = policy.begin(N);
+    if policy.counted(&mut state, N).is_break() {
+        return end_early(policy, state, cx, names);
+    }
     let mut started = limit.min(N);
     let mut running = started;
     let mut deadline = pin!(spec.timeout.map(tokio::time::sleep));
@@ -219,7 +299,8 @@ where
     // The branch futures live in the caller's frame (`par`), which drops them — running
     // their destructors — when it completes, before it returns.
     let cut_off = timed_out.map(|after| CutOff::new(after, cx, names));
-    policy.end(state, N, cut_off.as_ref(), cx)
+    let branches = Branches { count: N, names };
+    policy.end(state, &branches, cut_off.as_ref(), cx)
 }
 
 /// Tells the run's monitor, if any, that a branch of the group being polled finished.

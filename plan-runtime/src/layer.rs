@@ -1,5 +1,5 @@
 //! Layers: wrappers around plans, as tower's `Layer` wraps a `Service` — what `#[timeout]`,
-//! `#[retry]` and `#[durable]` build, what `plan_tools`' limits are, and how your own
+//! `#[retry]`, `#[hedge]` and `#[durable]` build, what `plan_tools`' limits are, and how your own
 //! middleware (a cache, an audit log) wraps any step.
 //!
 //! A [`Middleware`] is one method, what to do around one call of the plan inside; [`around`]
@@ -54,13 +54,14 @@
 //!
 //! # Order
 //!
-//! Wrappers stack in one order, outermost first: durable → timeout → retry → your middleware
-//! → budget → circuit breaker → concurrency limit → rate limit → the call. Attributes are
+//! Wrappers stack in one order, outermost first: durable → timeout → retry → hedge → your
+//! middleware → budget → circuit breaker → concurrency limit → rate limit → the call. Attributes are
 //! written in it (`#[durable]` is outermost wherever it is written), and
 //! `plan_tools::limit::Limits` applies the last four in it; the
 //! [reference](crate::reference#the-order-of-layers) says why each sits where it does.
 
 pub use crate::durable::Durable;
+pub use crate::hedge::Hedge;
 pub use crate::retry::Retry;
 pub use crate::timeout::Timeout;
 pub use plan_core::layer::{Around, Identity, Layer, Layered, Layers, Middleware, Stack, around};

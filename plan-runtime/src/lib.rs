@@ -2,9 +2,9 @@
 //!
 //! Write a plan inline with [`plan!`] — sequences (`>>`), parallel groups with policies
 //! (`par`, `each`), branching (`choose`), lens-focused state (`focus`), bounded loops
-//! (`loop`), deadlines (`#[timeout]`) and retries (`#[retry]`) — and get back a value that
-//! implements [`Plan`]: typed end to end, `Send + Sync`, reusable, and compiled to a tree of
-//! the plain async combinators in [`nodes`]. The [`reference`](mod@reference) page describes
+//! (`loop`), deadlines (`#[timeout]`), retries (`#[retry]`) and hedged calls (`#[hedge]`) —
+//! and get back a value that implements [`Plan`]: typed end to end, `Send + Sync`, reusable,
+//! and compiled to a tree of the plain async combinators in [`nodes`]. The [`reference`](mod@reference) page describes
 //! the whole language: its grammar, every construct's types and semantics, attributes,
 //! running, cancellation, errors and graphs.
 //!
@@ -259,7 +259,8 @@
 //! * field `path`: the node's child indices within its plan, joined by `/` (`""` for the root);
 //! * field `policy`: a `par`/`each` policy as written (`"n_best(2, by = score)"`), else `""`.
 //!
-//! A retry logs a DEBUG event with fields `attempt` and `error` inside the node's span.
+//! A retry logs a DEBUG event with fields `attempt` and `error` inside the node's span, and so
+//! does a hedge as it starts (`attempt`) and a hedged attempt that fails (`attempt`, `error`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -273,6 +274,7 @@ mod durable;
 mod each;
 mod focus;
 mod group;
+mod hedge;
 pub mod layer;
 mod node;
 mod par;
@@ -292,9 +294,10 @@ mod timeout;
 pub mod wiring;
 
 pub use plan_core::{
-    BoxPlan, Cx, Describe, Edge, Ended, Entry, Extensions, FnLens, GraphBuilder, GraphNode,
-    Journal, Label, Lens, Location, Monitor, NodeInfo, NodeKind, NodeRef, ParallelSpec, Plan,
-    PlanError, PlanGraph, PolicyKind, RetryInfo, Scope, StepError, Then, lens,
+    Ballot, BoxPlan, Cx, Describe, Edge, Ended, Entry, Extensions, FnLens, GraphBuilder, GraphNode,
+    HedgeDelay, HedgeInfo, Journal, Label, Lens, Location, Monitor, NodeInfo, NodeKind, NodeRef,
+    ParallelSpec, Plan, PlanError, PlanGraph, PolicyKind, RetryInfo, Scope, StepError, Then, Vote,
+    Votes, lens,
 };
 /// Derives a lens per named field: `Type::field` focuses on that field (see [`Lens`](trait@Lens)).
 pub use plan_macros::Lens;
@@ -309,6 +312,7 @@ pub use plan_macros::Lens;
 /// | `par(settled) { a, b }` | `I -> (Result<A, PlanError>, Result<B, PlanError>)` |
 /// | `par(first)` / `par(first_completed)` | `I -> O`: first success / first to finish |
 /// | `par(n_best(n, by = score))` / `par(best(by = score))` | `I -> Vec<O>` / `I -> O` |
+/// | `par(quorum(k))` / `par(quorum(k, by = key))` | `I -> Quorum<O>`: the first `k` successes that agree |
 /// | `each(POLICY, limit = k) { step }` | `impl IntoIterator<Item = T> -> Vec<U>` (per policy, as `par`) |
 /// | `choose { if p => a, else => b }`, `choose(router) { Pat => a, _ => b }` | `I -> O` |
 /// | `focus(Type::field) { body }` | `S -> S`; `body: T -> T`, `T: Default` (moved out, put back) |
@@ -316,7 +320,8 @@ pub use plan_macros::Lens;
 /// | `let a = f; let b = a >> g; let c = a >> h; (b, c) >> j` | a dependency graph: each binding starts when its sources are ready |
 ///
 /// Group options: `par(POLICY, timeout = 2s, limit = 4)`. Attributes on any item, outermost
-/// first: `#[timeout(250ms)]`, `#[retry(3, backoff = 100ms)]`, `#[layer(cache)]` (any
+/// first: `#[timeout(250ms)]`, `#[retry(3, backoff = 100ms)]`, `#[hedge(after = 50ms)]` (or
+/// `after = p95`, `max = 2`, `share = 5%`), `#[layer(cache)]` (any
 /// [`layer::Layer`]), `#[name = "publish"]`, and
 /// `#[durable]` (journaled in a durable run, always outermost); and `#![name = "plan"]` and
 /// `#![durable]` (every step durable) first in the plan. A plan's body, or a `seq { .. }`, may be a block of
@@ -371,7 +376,8 @@ pub mod nodes {
     pub use crate::durable::{Durable, durable};
     pub use crate::each::{Each, each};
     pub use crate::focus::{Focus, focus};
-    pub use crate::group::{GroupPolicy, ParallelPolicy, Uniform};
+    pub use crate::group::{Branches, GroupPolicy, ParallelPolicy, Uniform};
+    pub use crate::hedge::{Hedge, hedge};
     pub use crate::loops::{Check, Loop, OnLimit, r#loop};
     pub use crate::node::{Leaf, Nested, Node, Root, leaf, node, root};
     pub use crate::par::{Par, par};
@@ -383,6 +389,7 @@ pub mod nodes {
 /// `use plan_runtime::prelude::*;` brings in what plans are written with.
 pub mod prelude {
     pub use crate::nodes::blocking;
+    pub use crate::policy::Quorum;
     pub use crate::{
         BoxPlan, CancellationToken, Describe, Lens, ParallelSpec, Plan, PlanError, PlanExt, lens,
         plan,

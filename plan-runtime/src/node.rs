@@ -20,7 +20,8 @@ use plan_core::{
     Cx, Describe, Ended, GraphBuilder, Monitor, NodeInfo, NodeKind, NodeRef, Plan, PlanError,
 };
 
-use crate::wiring::{Free, Needs, Sig};
+use crate::run::Run;
+use crate::wiring::{ContextGiven, Free, Needs, NoContext, Sig};
 
 /// A whole `plan!`: its root node, and the point where a panic in any of its steps is caught
 /// and turned into [`PlanError::Panicked`].
@@ -405,6 +406,52 @@ macro_rules! root_plan {
 root_plan!(C, Free);
 root_plan!(C, Sig<SI, SO, Free>, SI, SO);
 root_plan!(C, Sig<SI, SO, Needs<C>>, SI, SO);
+
+impl<P, SI, SO, N> Root<P, Sig<SI, SO, Needs<N>>> {
+    /// A run of this plan on `input`, as [`PlanExt::run`](crate::PlanExt::run) gives, for a
+    /// plan whose steps take a context `&N`: give it with [`.ctx(&ctx)`](Run::ctx) before the
+    /// run is awaited. Awaited without one, the run is a compile error that names `N` and
+    /// the fix, wherever its result is used.
+    ///
+    /// ```
+    /// use plan_runtime::prelude::*;
+    ///
+    /// struct Config { factor: u32 }
+    /// fn scale(x: u32, cfg: &Config) -> u32 { x * cfg.factor }
+    /// let p = plan! { scale };
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// assert_eq!(p.run(2).ctx(&Config { factor: 3 }).await.unwrap(), 6);
+    /// # });
+    /// ```
+    ///
+    /// ```compile_fail,E0277
+    /// # use plan_runtime::prelude::*;
+    /// # struct Config { factor: u32 }
+    /// # fn scale(x: u32, cfg: &Config) -> u32 { x * cfg.factor }
+    /// # let p = plan! { scale };
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// // error: this plan's steps take a context `&Config`, but its run is not given one
+    /// let out = p.run(2).await.unwrap();
+    /// # });
+    /// ```
+    pub fn run<In, O>(&self, input: In) -> Run<'_, Self, In, NoContext<N>, O> {
+        Run::new(self, input, NoContext::new())
+    }
+}
+
+// The run of a plan whose steps take `&N`, awaited without `.ctx(&ctx)`: the one unmet bound,
+// `(): ContextGiven<N>`, never holds, and its error names `N` and the fix.
+impl<I: Send, N: Sync, P: Plan<I, N>, SI, SO> Plan<I, NoContext<N>>
+    for Root<P, Sig<SI, SO, Needs<N>>>
+where
+    (): ContextGiven<N>,
+{
+    type Out = P::Out;
+
+    async fn call(&self, _input: I, _cx: Cx<'_, NoContext<N>>) -> Result<P::Out, PlanError> {
+        match <() as ContextGiven<N>>::given() {}
+    }
+}
 
 impl<P: Describe> Describe for Node<P> {
     fn describe(&self, graph: &mut GraphBuilder, preds: &[usize]) -> Vec<usize> {

@@ -19,7 +19,8 @@ use crate::policy::{All, Marks, Settled, note_outcomes};
 /// * the other policies need every branch to produce the same `O`:
 ///   [`First`](crate::policy::First) and [`FirstCompleted`](crate::policy::FirstCompleted)
 ///   give `O`, [`NBest`](crate::policy::NBest) gives `Vec<O>`, [`Best`](crate::policy::Best)
-///   gives `O`.
+///   gives `O`, [`QuorumPolicy`](crate::policy::QuorumPolicy) gives
+///   [`Quorum<O>`](crate::policy::Quorum).
 ///
 /// Up to 12 branches; use `each` for more, or nest groups.
 #[derive(Clone, Debug)]
@@ -45,7 +46,8 @@ impl<B, P> Par<B, P> {
     /// `all` fails with [`PlanError::Timeout`]; `settled` marks them `Err(Timeout)`, each
     /// naming its branch, with the group as the one whose deadline it was; `first`
     /// fails with `Timeout` unless a branch succeeded; `first_completed` fails with `Timeout`;
-    /// `n_best`/`best` rank what finished and fail only if nothing succeeded.
+    /// `n_best`/`best` rank what finished and fail only if nothing succeeded; `quorum` fails
+    /// with `Timeout` listing the votes it had.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

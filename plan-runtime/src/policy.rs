@@ -17,9 +17,12 @@
 //! let first = plan! { par(first) { fast, slow } };
 //! // `n_best`: ranked by score, best first.
 //! let ranked = plan! { par(n_best(2, by = length)) { short, long } };
+//! // `quorum`: the first two that agree (here on their length).
+//! let agreed = plan! { par(quorum(2, by = length)) { short, long, short } };
 //! # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
 //! assert_eq!(rt.block_on(first.run(41)).unwrap(), 42);
 //! assert_eq!(rt.block_on(ranked.run(42)).unwrap(), ["42 is the answer", "42"]);
+//! assert_eq!(rt.block_on(agreed.run(42)).unwrap().voters, [0, 2]);
 //! ```
 //!
 //! In a run with a monitor ([`Run::monitor`](crate::Run::monitor)), `n_best` and `best` note
@@ -35,7 +38,11 @@ use std::ops::ControlFlow;
 use plan_core::{Cx, NodeRef, PlanError, PolicyKind};
 
 use crate::cut_off::CutOff;
-use crate::group::{GroupPolicy, ParallelPolicy, Uniform};
+use crate::group::{Branches, GroupPolicy, ParallelPolicy, Uniform};
+
+mod quorum;
+
+pub use quorum::{Agreement, By, Quorum, QuorumPolicy, Whole, quorum};
 
 /// `all`: every branch must succeed; the first error cancels the rest and is returned.
 #[derive(Clone, Copy, Debug, Default)]
@@ -159,7 +166,7 @@ impl<O: Send> GroupPolicy<O> for All {
     fn end<C>(
         &self,
         (values, error): Self::State,
-        _branches: usize,
+        _branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         _cx: &Cx<'_, C>,
     ) -> Result<Vec<O>, PlanError> {
@@ -196,11 +203,11 @@ impl<O: Send> GroupPolicy<O> for Settled {
     fn end<C>(
         &self,
         outcomes: Self::State,
-        branches: usize,
+        branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<Self::Out, PlanError> {
-        let outcomes = settle(outcomes, branches, cut_off);
+        let outcomes = settle(outcomes, branches.len(), cut_off);
         note_outcomes(cx, outcomes.iter().map(|outcome| outcome.as_ref().err()));
         Ok(outcomes)
     }
@@ -240,11 +247,11 @@ impl GroupPolicy<()> for Marks {
     fn end<C>(
         &self,
         outcomes: Self::State,
-        branches: usize,
+        branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         _cx: &Cx<'_, C>,
     ) -> Result<Self::Out, PlanError> {
-        Ok(settle(outcomes, branches, cut_off))
+        Ok(settle(outcomes, branches.len(), cut_off))
     }
 }
 
@@ -311,7 +318,7 @@ impl<O: Send> GroupPolicy<O> for First {
     fn end<C>(
         &self,
         (winner, errors): Self::State,
-        _branches: usize,
+        _branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<O, PlanError> {
@@ -325,7 +332,7 @@ impl<O: Send> GroupPolicy<O> for First {
     }
 }
 
-fn all_failed<C>(mut errors: Vec<(usize, PlanError)>, cx: &Cx<'_, C>) -> PlanError {
+pub(crate) fn all_failed<C>(mut errors: Vec<(usize, PlanError)>, cx: &Cx<'_, C>) -> PlanError {
     errors.sort_by_key(|(index, _)| *index);
     PlanError::AllFailed {
         node: NodeRef::current(cx).into(),
@@ -354,7 +361,7 @@ impl<O: Send> GroupPolicy<O> for FirstCompleted {
     fn end<C>(
         &self,
         first: Self::State,
-        _branches: usize,
+        _branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<O, PlanError> {
@@ -551,11 +558,11 @@ where
     fn end<C>(
         &self,
         state: Self::State,
-        branches: usize,
+        branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<Vec<O>, PlanError> {
-        state.into_best(self.n, branches, cut_off, cx)
+        state.into_best(self.n, branches.len(), cut_off, cx)
     }
 }
 
@@ -584,7 +591,7 @@ where
     fn end<C>(
         &self,
         state: Self::State,
-        branches: usize,
+        branches: &Branches<'_>,
         cut_off: Option<&CutOff<'_>>,
         cx: &Cx<'_, C>,
     ) -> Result<O, PlanError> {

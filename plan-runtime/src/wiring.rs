@@ -197,6 +197,34 @@ pub struct Free;
 /// `plan.run(input).ctx(&ctx)`, and only with a `&C`.
 pub struct Needs<C>(PhantomData<fn(&C)>);
 
+/// The context of a run of a plan whose steps take `&N` until [`.ctx(&ctx)`](crate::Run::ctx)
+/// gives it one: no plan runs with it (see [`ContextGiven`]).
+pub struct NoContext<N>(PhantomData<fn(&N)>);
+
+impl<N> NoContext<N> {
+    /// A reference to the (zero-sized) marker, for as long as `N` lives.
+    pub(crate) fn new<'a>() -> &'a Self {
+        // A zero-sized box allocates nothing, so leaking it leaks nothing.
+        Box::leak(Box::new(NoContext(PhantomData)))
+    }
+}
+
+/// Never holds: the bound whose error says that a run lacks its context.
+#[diagnostic::on_unimplemented(
+    message = "this plan's steps take a context `&{N}`, but its run is not given one",
+    label = "awaited without a `&{N}`",
+    note = "give the run its context before it is awaited: `plan.run(input).ctx(&ctx)`, where `ctx: {N}`"
+)]
+pub trait ContextGiven<N>: sealed::Never<N> {
+    /// What it would give, if it held.
+    fn given() -> std::convert::Infallible;
+}
+
+mod sealed {
+    /// Implemented by no type, so that nothing implements [`super::ContextGiven`].
+    pub trait Never<N> {}
+}
+
 /// The plan a `plan!` built, once every check held: `plan`, marked with what the shadow
 /// found (its input, output and context). If a check failed, the result has no type, and
 /// nothing more is reported.
@@ -479,16 +507,20 @@ pub trait Shadow: Copy + Assume {
     type Vec: Shadow;
     /// `Vec` of outcomes (`each(settled)`).
     type Settled: Shadow;
+    /// What a `quorum` gives.
+    type Quorum: Shadow;
 }
 
 impl Shadow for Unknown {
     type Vec = Unknown;
     type Settled = Unknown;
+    type Quorum = Unknown;
 }
 
 impl<T> Shadow for Known<T> {
     type Vec = Known<Vec<T>>;
     type Settled = Known<Vec<Result<T, PlanError>>>;
+    type Quorum = Known<crate::policy::Quorum<T>>;
 }
 
 /// The shadow of a `Vec` of `shadow`'s data.
@@ -499,6 +531,11 @@ pub fn vec_of<S: Shadow>(_shadow: S) -> S::Vec {
 /// The shadow of a `Vec` of outcomes of `shadow`'s data.
 pub fn settled_of<S: Shadow>(_shadow: S) -> S::Settled {
     S::Settled::assume()
+}
+
+/// The shadow of a `quorum`'s output over `shadow`'s data.
+pub fn quorum_of<S: Shadow>(_shadow: S) -> S::Quorum {
+    S::Quorum::assume()
 }
 
 /// The shadow of a plan's input: not tracked until a step takes it.

@@ -97,6 +97,7 @@ fn assert_group_timeout(err: &PlanError, after: Duration) {
             node,
             after: got,
             group: None,
+            votes: None,
         } => {
             assert_eq!(*got, after);
             assert_eq!(node.kind, NodeKind::Each);
@@ -279,6 +280,7 @@ async fn settled_timeout_marks_unfinished_and_unstarted_items() {
                 node,
                 after,
                 group: Some(group),
+                votes: None,
             } => {
                 assert_eq!(*after, ms(150));
                 assert_eq!(

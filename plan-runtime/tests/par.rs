@@ -98,6 +98,7 @@ fn assert_group_timeout(err: &PlanError, after: Duration) {
             node,
             after: got,
             group: None,
+            votes: None,
         } => {
             assert_eq!(*got, after);
             assert_eq!(node.kind, NodeKind::Par);
@@ -115,6 +116,7 @@ fn assert_cut_off(err: &PlanError, after: Duration, kind: NodeKind, name: &str, 
             node,
             after: got,
             group: Some(group),
+            votes: None,
         } => {
             assert_eq!(*got, after, "{err}");
             assert_eq!(

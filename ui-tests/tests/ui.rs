@@ -38,6 +38,21 @@ fn hygiene() {
             );
             continue;
         }
+        // The same without its context: the first line names the context the steps take.
+        if WITHOUT_CONTEXT.contains(&&*name) {
+            let first = stderr.lines().next().unwrap_or_default();
+            assert!(
+                first.contains(
+                    "this plan's steps take a context `&Config`, but its run is not given one"
+                ),
+                "{stderr}"
+            );
+            assert!(
+                stderr.contains("give the run its context before it is awaited: `plan.run(input).ctx(&ctx)`, where `ctx: Config`"),
+                "{stderr}"
+            );
+            continue;
+        }
         for internal in [
             "__private",
             "__PLAN",
@@ -70,17 +85,25 @@ fn hygiene() {
 
 /// Errors at the `.await` of a run that does not fit its plan: the first line names the input
 /// and context and the notes say the fix, but rustc adds the plan's type to its help lines.
-const AT_THE_AWAIT: &[&str] = &[
+const AT_THE_AWAIT: &[&str] = &["run_input_mismatch.stderr"];
+
+/// Errors at the `.await` of a run of a plan whose steps take `&Config`, not given one.
+const WITHOUT_CONTEXT: &[&str] = &[
     "ctx_plan_run_without_ctx.stderr",
-    "run_input_mismatch.stderr",
+    "ctx_plan_result_used_without_ctx.stderr",
 ];
 
 /// Cases whose error is longer than 12 lines, and why.
 const LONGER: &[(&str, &str)] = &[
     (
         "ctx_plan_run_without_ctx.stderr",
-        "rustc lists the plan types that do implement `Plan` and the bounds that led to the \
-         unmet one (the `Future` of `Run`); the message and the fix come first",
+        "rustc adds the bounds that led to the unmet one (the plan's `Plan`, the `Future` of \
+         `Run`), each naming the plan's type; the message, the context type and the fix come \
+         first, in 8 lines",
+    ),
+    (
+        "ctx_plan_result_used_without_ctx.stderr",
+        "as `ctx_plan_run_without_ctx`: the result used after the `.await` adds nothing",
     ),
     (
         "run_input_mismatch.stderr",

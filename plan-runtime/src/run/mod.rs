@@ -74,16 +74,7 @@ pub trait PlanExt: Describe {
     /// assert_eq!(outs.into_iter().map(Result::unwrap).collect::<Vec<_>>(), [0, 2, 4]);
     /// ```
     fn run<In, O>(&self, input: In) -> Run<'_, Self, In, (), O> {
-        Run {
-            plan: self,
-            input: Some(input),
-            ctx: &(),
-            extensions: Extensions::new(),
-            cancel: None,
-            timeout: None,
-            monitor: None,
-            running: None,
-        }
+        Run::new(self, input, &())
     }
 }
 
@@ -129,6 +120,20 @@ pub struct Run<'a, P: ?Sized, In, C, O> {
 impl<P: ?Sized, In, C, O> Unpin for Run<'_, P, In, C, O> {}
 
 impl<'a, P: ?Sized, In, C, O> Run<'a, P, In, C, O> {
+    /// A run of `plan` on `input` with the context `ctx`, and nothing else.
+    pub(crate) fn new(plan: &'a P, input: In, ctx: &'a C) -> Self {
+        Run {
+            plan,
+            input: Some(input),
+            ctx,
+            extensions: Extensions::new(),
+            cancel: None,
+            timeout: None,
+            monitor: None,
+            running: None,
+        }
+    }
+
     /// With the context that steps taking `&C2` receive (clients, configuration).
     ///
     /// ```
@@ -327,6 +332,7 @@ where
                 node: node(),
                 after: timeout.unwrap_or_default(),
                 group: None,
+                votes: None,
             }),
         }
     }

@@ -31,6 +31,12 @@ pub struct PredicateProbe<P, S>(pub Ty<P>, pub S);
 /// A score and the output it ranks.
 pub struct ScoreProbe<F, S>(pub Ty<F>, pub S);
 
+/// A quorum's key and the output it reads.
+pub struct QuorumKeyProbe<F, S>(pub Ty<F>, pub S);
+
+/// Outputs a quorum compares as they are.
+pub struct VoteProbe<S>(pub S);
+
 /// A router and the input it reads.
 pub struct RouterProbe<F, S>(pub Ty<F>, pub S);
 
@@ -378,6 +384,68 @@ pub trait ScoreOther {
     }
 }
 impl<F, S> ScoreOther for ScoreProbe<F, S> {}
+
+// A quorum's key: `Fn(&O) -> K` with `K: Eq + Hash + Debug`, else the pair (key, output),
+// which the check reports as types that are not the same.
+#[doc(hidden)]
+pub trait QuorumKeyFits {
+    fn check(&self) -> Pair<(), ()>;
+}
+impl<F, O, K> QuorumKeyFits for &&QuorumKeyProbe<F, Known<O>>
+where
+    F: Fn(&O) -> K,
+    K: Eq + std::hash::Hash + std::fmt::Debug,
+{
+    fn check(&self) -> Pair<(), ()> {
+        pair()
+    }
+}
+#[doc(hidden)]
+pub trait QuorumKeyMisfits {
+    type Pair;
+    fn check(&self) -> Self::Pair;
+}
+impl<F, O> QuorumKeyMisfits for &QuorumKeyProbe<F, Known<O>> {
+    type Pair = Pair<F, O>;
+    fn check(&self) -> Self::Pair {
+        pair()
+    }
+}
+#[doc(hidden)]
+pub trait QuorumKeyOther {
+    fn check(&self) -> Pair<(), ()> {
+        pair()
+    }
+}
+impl<F, S> QuorumKeyOther for QuorumKeyProbe<F, S> {}
+
+#[doc(hidden)]
+pub trait Votes {
+    fn check(&self) -> Pair<Fine, ()>;
+}
+impl<T: Eq + std::hash::Hash + std::fmt::Debug> Votes for &&VoteProbe<Known<T>> {
+    fn check(&self) -> Pair<Fine, ()> {
+        pair()
+    }
+}
+#[doc(hidden)]
+pub trait DoesNotVote {
+    type Pair;
+    fn check(&self) -> Self::Pair;
+}
+impl<T> DoesNotVote for &VoteProbe<Known<T>> {
+    type Pair = Pair<T, ()>;
+    fn check(&self) -> Self::Pair {
+        pair()
+    }
+}
+#[doc(hidden)]
+pub trait VoteOther {
+    fn check(&self) -> Pair<Fine, ()> {
+        pair()
+    }
+}
+impl<S> VoteOther for VoteProbe<S> {}
 
 #[doc(hidden)]
 pub trait RouterFits {

@@ -1,6 +1,6 @@
 //! One plan using every construct of the language: `>>`, `seq`, `par` with each policy and
-//! its options, `each`, both forms of `choose`, `focus`, both forms of `loop`, `blocking`,
-//! attributes, closures, calls, and a nested plan.
+//! its options (`quorum` among them), `each`, both forms of `choose`, `focus`, both forms of
+//! `loop`, `blocking`, attributes (`#[hedge]` among them), closures, calls, and a nested plan.
 
 use plan_runtime::prelude::*;
 
@@ -101,6 +101,13 @@ fn main() {
         >> each(best(by = score), timeout = 1s, limit = 4) { double }
         >> par { inc, double }
         >> (|(a, b): (u32, u32)| a + b)
+        >> par(quorum(2, by = score)) { double, double, inc }
+        >> (|agreed: Quorum<u32>| vec![agreed.output; 3])
+        >> each(quorum(2)) { double }
+        >> (|agreed: Quorum<u32>| vec![agreed.output; 3])
+        >> each(all) { #[hedge(after = p95, max_delay = 1s, share = 10%)] inc }
+        >> (|all: Vec<u32>| all.iter().sum::<u32>())
+        >> #[hedge(after = 50ms, max = 2)] double
         >> choose { if is_even => double, if is_big => inc >> inc, else => triple }
         >> choose(size) { Size::Small => double, Size::Medium | Size::Large => inc }
         >> blocking(heavy)
