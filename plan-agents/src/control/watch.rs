@@ -172,7 +172,8 @@ impl Watch {
     }
 
     /// Shows what `budget` — the budget the run spends from
-    /// ([`Run::with`](plan_runtime::Run::with)) — has spent, against each of its limits, in
+    /// ([`Run::with`](plan_runtime::Run::with)) — has spent, against each of its limits (its
+    /// wall time too, [`Budget::wall_time`]), in
     /// the run's totals, updated as the run's nodes count what they spend and end.
     ///
     /// ```
