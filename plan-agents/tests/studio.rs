@@ -2,9 +2,11 @@
 //! its `chromedriver` (started by each test on a free port), against a control server on
 //! 127.0.0.1. The page refuses a wrong token; shows an agent created over the API within a
 //! second; keeps answering, and ends in step, through a burst of thousands of events; shows a
-//! run's nodes turning done; the winner and cancelled losers of a `par(first)`, an `n_best`'s
+//! run's nodes turning done, a loop's passes counted as they begin and a swimlane for each
+//! branch; the winner and cancelled losers of a `par(first)`, an `n_best`'s
 //! scores and ranks, a `settled` group cut off by its deadline, a rate limit's wait, a
-//! barrier and a budget's spending, as the run goes; a durable run resumed by an answer typed
+//! barrier, each group's branches on lanes of their own and a budget's spending (its wall time
+//! too), as the run goes; a durable run resumed by an answer typed
 //! into its question's form; and the `studio` example prints its three lines and serves its
 //! agents and runs. The tests also save the README's
 //! screenshots (`docs/studio-agents.png`, `docs/studio-run.png`, `docs/studio-question.png`).
@@ -364,6 +366,14 @@ fn join((a, b): (u32, u32)) -> u32 {
     a + b
 }
 
+/// Lets `bump`'s passes through, one permit each, when the test says.
+static PASSES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(0);
+
+async fn bump(n: u32) -> u32 {
+    PASSES.acquire().await.unwrap().forget();
+    n + 1
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runs_nodes_turn_done() {
     let _turn = TURN.lock().await;
@@ -371,7 +381,12 @@ async fn a_runs_nodes_turn_done() {
     let browser = Browser::start().await;
     browser.open(&studio.page("#runs")).await;
 
-    let plan = plan! { fetch >> par(all) { left, right } >> join };
+    let plan = plan! {
+        fetch
+        >> #[name = "sums"] par(all) { left, right }
+        >> join
+        >> #[name = "polish"] loop(until = (|n: &u32| *n >= 8), max = 5) { bump }
+    };
     let watch = studio.board.watch("sums", &plan);
     let id = watch.id();
     let run = tokio::spawn(async move { plan.run(()).monitor(&*watch).await.unwrap() });
@@ -385,8 +400,42 @@ async fn a_runs_nodes_turn_done() {
     browser
         .find(r#"g.node[data-name="join"]:not([data-state="done"])"#)
         .await;
-    assert_eq!(run.await.unwrap(), 5);
-    for step in ["fetch", "left", "right", "join"] {
+    // The loop's passes, counted as they begin: the second waits for its permit.
+    PASSES.add_permits(1);
+    browser
+        .find(r#"g.group[data-name="polish"][data-passes="2"]"#)
+        .await;
+    PASSES.add_permits(2);
+    assert_eq!(run.await.unwrap(), 8);
+    let polish = browser
+        .find(r#"g.group[data-name="polish"][data-passes="3"] .box-label"#)
+        .await;
+    assert!(polish.text().await.unwrap().contains("3 passes"));
+    wait_for_text(&browser, "#nodes td.notes", "passes: 3").await;
+    // A lane for the run, and one for each branch of the group, its steps on it.
+    assert_eq!(matching(&browser, "#timeline g.lane").await, 3);
+    assert_eq!(
+        matching(&browser, r#"#timeline g.lane[data-group="sums"]"#).await,
+        2
+    );
+    for (branch, step) in [(0, "left"), (1, "right")] {
+        let lane = format!(r#"#timeline g.lane[data-group="sums"][data-branch="{branch}"]"#);
+        browser
+            .find(&format!(r#"{lane} rect.bar[data-name="{step}"]"#))
+            .await;
+    }
+    // The faster branch waited for the slower at the barrier.
+    browser
+        .find(r#"#timeline g.lane[data-branch="1"] rect.barrier-wait"#)
+        .await;
+    for step in ["fetch", "join", "bump"] {
+        browser
+            .find(&format!(
+                r#"#timeline g.lane[data-depth="0"] rect.bar[data-name="{step}"]"#
+            ))
+            .await;
+    }
+    for step in ["fetch", "left", "right", "join", "bump"] {
         browser
             .find(&format!(r#"g.node[data-name="{step}"][data-state="done"]"#))
             .await;
@@ -502,7 +551,12 @@ async fn a_runs_policies_deadline_waits_and_budget_show_as_it_goes() {
         }
     };
     let watch = studio.board.watch("search: cancellation", &plan);
-    let budget = Arc::new(Budget::new().tokens(10_000).requests(10));
+    let budget = Arc::new(
+        Budget::new()
+            .tokens(10_000)
+            .requests(10)
+            .wall(Duration::from_secs(600)),
+    );
     watch.budget(budget.clone());
 
     // The page is open on the run before it starts: what follows arrives as it happens.
@@ -572,6 +626,17 @@ async fn a_runs_policies_deadline_waits_and_budget_show_as_it_goes() {
     browser
         .find(r#"#timeline rect.barrier[data-name="drafts"]"#)
         .await;
+    // A lane for each branch of each group, the drafts' saying their ranks.
+    for (group, branches) in [("race", 3), ("sources", 2), ("drafts", 2)] {
+        let lanes = format!(r#"#timeline g.lane[data-group="{group}"]"#);
+        assert_eq!(matching(&browser, &lanes).await, branches, "{group}");
+    }
+    wait_for_text(
+        &browser,
+        r#"#timeline g.lane[data-group="drafts"][data-role="kept"] .lane-label"#,
+        "drafts › wordy · 1st · 8",
+    )
+    .await;
 
     // The budget: two calls of 100 tokens in and 800 and 1,200 out.
     wait_for_text(
@@ -584,6 +649,12 @@ async fn a_runs_policies_deadline_waits_and_budget_show_as_it_goes() {
         &browser,
         r#"#budget .limit[data-limit="requests"]"#,
         "2 / 10",
+    )
+    .await;
+    wait_for_text(
+        &browser,
+        r#"#budget .limit[data-limit="wall_ms"]"#,
+        " / 600 s",
     )
     .await;
     browser.screenshot("studio-run.png").await;
@@ -601,6 +672,19 @@ async fn a_runs_policies_deadline_waits_and_budget_show_as_it_goes() {
         );
     }
     browser.close().await;
+}
+
+/// How many elements `css` matches.
+async fn matching(browser: &Browser, css: &str) -> u64 {
+    let found = browser
+        .client
+        .execute(
+            "return document.querySelectorAll(arguments[0]).length",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap();
+    found.as_u64().unwrap()
 }
 
 /// Waits until one of the elements `css` matches holds `text`.

@@ -367,6 +367,22 @@ impl Budget {
         self.period
     }
 
+    /// Its wall-time limit ([`Budget::wall`]), if it has one, and how much of it has passed
+    /// (which may be more than the limit: the limit stops only calls sent after it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use plan_runtime::budget::Budget;
+    ///
+    /// let (limit, passed) = Budget::new().wall(Duration::from_secs(60)).wall_time().unwrap();
+    /// assert_eq!(limit, Duration::from_secs(60));
+    /// assert!(passed < limit);
+    /// assert_eq!(Budget::new().wall_time(), None);
+    /// ```
+    pub fn wall_time(&self) -> Option<(Duration, Duration)> {
+        self.wall.map(|limit| (limit, self.started.elapsed()))
+    }
+
     /// Counts `spent` as spent, where it is more than this budget has counted: what a run
     /// spent before it was interrupted, read back from its journal. Each figure becomes the
     /// larger of the two, so restoring twice, or restoring what this budget itself counted,

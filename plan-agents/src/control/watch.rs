@@ -172,7 +172,8 @@ impl Watch {
     }
 
     /// Shows what `budget` — the budget the run spends from
-    /// ([`Run::with`](plan_runtime::Run::with)) — has spent, against each of its limits, in
+    /// ([`Run::with`](plan_runtime::Run::with)) — has spent, against each of its limits (its
+    /// wall time too, [`Budget::wall_time`]), in
     /// the run's totals, updated as the run's nodes count what they spend and end.
     ///
     /// ```
@@ -282,13 +283,14 @@ impl Watch {
         })
     }
 
-    /// Tells the page what the budget has spent, if that changed since it was last told.
+    /// Tells the page what the budget has spent, if that changed since it was last told (as
+    /// its wall time always has, if it is limited).
     fn spent(&self) {
         let budget = {
             let mut shown = self.shown();
             let Some(shown) = shown.as_mut() else { return };
             let spent = shown.budget.spent();
-            if spent == shown.sent {
+            if spent == shown.sent && shown.budget.wall_time().is_none() {
                 return;
             }
             shown.sent = spent;
@@ -416,18 +418,23 @@ impl Monitor for Watch {
     }
 }
 
-/// What `budget` has spent against each of its limits (`null`: none), and how often the
-/// limits renew.
+/// What `budget` has spent against each of its limits (`null`: none), its wall time in
+/// milliseconds among them, and how often the limits renew.
 fn spending(budget: &Budget) -> Value {
     let (spent, limits) = (budget.spent(), budget.limits());
+    let (wall, passed) = budget.wall_time().unzip();
     json!({
         "tokens": { "spent": spent.tokens, "limit": limits.tokens },
         "dollars": { "spent": spent.dollars, "limit": limits.dollars },
         "requests": { "spent": spent.requests, "limit": limits.requests },
-        "renews_every_ms": budget
-            .renews_every()
-            .map(|period| u64::try_from(period.as_millis()).unwrap_or(u64::MAX)),
+        "wall_ms": { "spent": passed.map(millis), "limit": wall.map(millis) },
+        "renews_every_ms": budget.renews_every().map(millis),
     })
+}
+
+/// A duration in whole milliseconds.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl std::fmt::Debug for Watch {

@@ -499,6 +499,7 @@ function renderRun() {
     if (report.nodes[id]) report.nodes[id].deadline_us = after;
   }
   const nodes = report.nodes.filter(Boolean);
+  countPasses(report.nodes, nodes);
   const cut = cutOff(report.nodes);
   const state = (n) => (cut.has(n.id) ? 'timed-out' : stateOf(n));
   const running = detail.question ? 'waiting' : summary.status;
@@ -554,10 +555,29 @@ function renderRun() {
     el('th', {}, totals), el('th', {})));
 }
 
+/** Sets each loop instance's `passes`: how many passes it has begun, counted by its body's
+ *  first part, which starts once a pass. */
+function countPasses(all, nodes) {
+  const first = new Map(); // loop id -> the path of the first part started in it
+  for (const n of nodes) if (n.kind === 'loop') n.passes = 0;
+  for (const n of nodes) {
+    const loop = all[n.parent];
+    if (!loop || loop.kind !== 'loop') continue;
+    if (!first.has(loop.id)) first.set(loop.id, n.path);
+    if (first.get(loop.id) === n.path) loop.passes += 1;
+  }
+}
+
+/** How many passes, in words. */
+function passesText(passes) {
+  return `${passes} ${passes === 1 ? 'pass' : 'passes'}`;
+}
+
 /** What was said of an instance: its notes (a policy's ranking, a `settled` group's
- *  outcomes, a worker) and the deadline that cut it off. */
+ *  outcomes, a worker), a loop's passes and the deadline that cut it off. */
 function notesOf(n) {
   const lines = Object.entries(n.notes || {}).map(([k, v]) => `${k}: ${v}`);
+  if (n.passes !== undefined) lines.push(`passes: ${n.passes}`);
   if (n.deadline_us !== undefined && n.deadline_us !== null) {
     lines.push(`deadline: timed out after ${Number(ms(n.deadline_us))} ms`);
   }
@@ -570,13 +590,16 @@ function renderBudget(budget) {
   box.hidden = !budget;
   if (!budget) return;
   const money = (v) => `$${v >= 1 ? v.toFixed(2) : Number(v.toPrecision(2))}`;
-  const shows = { tokens: (v) => Math.round(v).toLocaleString('en'), dollars: money, requests: String };
+  const shows = {
+    tokens: (v) => Math.round(v).toLocaleString('en'), dollars: money, requests: String,
+    wall_ms: (v) => `${Number((v / 1000).toFixed(1))} s`,
+  };
   const limits = Object.entries(shows).filter(([k]) => budget[k] && budget[k].limit !== null);
   const parts = limits.map(([k, show]) => {
     const { spent, limit } = budget[k];
     const used = limit > 0 ? Math.min(1, spent / limit) : 1;
     return el('span', { class: 'limit', 'data-limit': k },
-      `${k} `, el('meter', { min: 0, max: 1, low: 0.75, high: 0.9, optimum: 0, value: used }),
+      `${k === 'wall_ms' ? 'wall time' : k} `, el('meter', { min: 0, max: 1, low: 0.75, high: 0.9, optimum: 0, value: used }),
       ` ${show(spent)} / ${show(limit)} (${Math.round((1 - used) * 100)}% left)`);
   });
   const renews = budget.renews_every_ms ? ` · renews every ${budget.renews_every_ms / 1000} s` : '';
@@ -593,7 +616,8 @@ function round(value) {
 
 /** What each branch of a parallel group became, by path, as `{ role, text }`: `first`'s
  *  winner and its cancelled losers; `n_best`'s and `best`'s ranks with their scores, from
- *  the ranking the group noted (a `par`'s branches only: an `each`'s items share one node);
+ *  the ranking the group noted (a `par`'s branches only: an `each`'s items share one node,
+ *  and their ranks go on their lanes in the timeline);
  *  the branches a deadline or another policy cut off. */
 function policyRoles(graph, nodes, byPath, state) {
   const roles = new Map();
@@ -609,20 +633,30 @@ function policyRoles(graph, nodes, byPath, state) {
         roles.set(b.path, first ? { role: 'loser', text: 'loser' } : { role: 'cut-off', text: 'cut off' });
       }
     }
-    const ranks = group.notes && group.notes.ranks;
-    if (!ranks || g.kind !== 'par') continue;
+    if (g.kind !== 'par') continue;
     const branches = graph.nodes.filter((b) => b.parent === g.id);
-    // `branch 2: 0.91 (1st), branch 0: 0.5 (not kept), branch 1 failed (step)`; a score is
-    // written as its type's Debug, which may hold commas.
-    for (const part of ranks.split(/, (?=branch \d+[: ]|and \d+ more$)/)) {
-      const ranked = /^branch (\d+): (.*) \((\d+(?:st|nd|rd|th)|not kept)\)$/.exec(part);
-      const branch = ranked && branches[Number(ranked[1])];
-      if (!branch) continue;
-      const [, , score, rank] = ranked;
-      roles.set(branch.path, rank === 'not kept'
-        ? { role: 'not-kept', text: `not kept · ${score}` }
-        : { role: 'kept', text: `${rank} · ${score}` });
+    for (const [index, role] of ranksOf(group)) {
+      if (branches[index]) roles.set(branches[index].path, role);
     }
+  }
+  return roles;
+}
+
+/** The ranks a `n_best` or `best` group noted, by branch (an `each`'s: by item), as
+ *  `{ role, text }`. */
+function ranksOf(group) {
+  const roles = new Map();
+  const ranks = group.notes && group.notes.ranks;
+  if (!ranks) return roles;
+  // `branch 2: 0.91 (1st), branch 0: 0.5 (not kept), branch 1 failed (step)`; a score is
+  // written as its type's Debug, which may hold commas.
+  for (const part of ranks.split(/, (?=branch \d+[: ]|and \d+ more$)/)) {
+    const ranked = /^branch (\d+): (.*) \((\d+(?:st|nd|rd|th)|not kept)\)$/.exec(part);
+    if (!ranked) continue;
+    const [, index, score, rank] = ranked;
+    roles.set(Number(index), rank === 'not kept'
+      ? { role: 'not-kept', text: `not kept · ${score}` }
+      : { role: 'kept', text: `${rank} · ${score}` });
   }
   return roles;
 }
@@ -685,6 +719,7 @@ function drawGraph(graph, byPath, stateOfNode, criticalPaths, roles) {
     out.push(svg('g', {
       class: 'group', 'data-path': g.path, 'data-name': g.name,
       'data-state': record ? stateOfNode(g) : null, 'data-deadline': passed ? 'passed' : null,
+      'data-passes': record && record.passes !== undefined ? record.passes : null,
     },
       svg('title', {}, [`${g.source}`, ...notes].join('\n')),
       svg('rect', { class: 'box', x, y, width: s.w, height: s.h, rx: 8 }),
@@ -724,12 +759,13 @@ function badgesOf(g, record, role) {
   return badges.join(' · ');
 }
 
-/** A construct's label, and what became of its instance `record`: its `role` in its group,
- *  the deadline that cut it off. */
+/** A construct's label, and what became of its instance `record`: a loop's passes so far,
+ *  its `role` in its group, the deadline that cut it off. */
 function boxText(g, record, role) {
+  const passes = record && record.passes !== undefined ? ` · ${passesText(record.passes)}` : '';
   const deadline = record && record.deadline_us !== undefined && record.deadline_us !== null
     ? ` · timed out after ${Number(ms(record.deadline_us))} ms` : '';
-  return `${boxLabel(g)}${role ? ` · ${role.text}` : ''}${deadline}`;
+  return `${boxLabel(g)}${passes}${role ? ` · ${role.text}` : ''}${deadline}`;
 }
 
 function boxLabel(g) {
@@ -738,19 +774,66 @@ function boxLabel(g) {
   return `${name}${g.kind === 'plan' ? '' : g.kind}${g.policy ? `(${g.policy})` : ''}${timeout}`;
 }
 
-// The timeline: one lane per step instance in start order, its bar coloured by how it ended,
-// the time it waited for a rate or concurrency limit darkened at its start; a lane for each
-// parallel group that finished a branch or met its deadline, its span outlined, its barrier
-// wait (first branch done to last) banded; a red mark where a deadline passed.
+// The timeline: a swimlane per branch. The run's steps go in sequence on the first lane; each
+// branch of a parallel group (a `par`'s branch, an `each`'s item, a `let`'s binding) gets a
+// lane of its own under its group's, indented, with the groups nested in it under it. On a
+// lane: each step's bar, coloured by how it ended, the time it waited for a rate or
+// concurrency limit darkened at its start; a group's span outlined, its barrier wait (first
+// branch done to last) banded; on a branch's lane, the time it waited at its group's barrier
+// after it finished; a red mark where a deadline passed.
+const FORKS = new Set(['par', 'each', 'let']);
+
+/** The lanes of a run, depth first: `{ label, depth, group, branch, role, items }`, a
+ *  branch's label saying its rank if its group ranked its branches (an `each`'s items too). */
+function lanesOf(nodes) {
+  const inner = new Map();
+  for (const n of nodes) {
+    if (n.parent === null) continue;
+    if (!inner.has(n.parent)) inner.set(n.parent, []);
+    inner.get(n.parent).push(n);
+  }
+  const passed = (n) => n.deadline_us !== undefined && n.deadline_us !== null;
+  const drawn = (n) => leafKind(n) || n.barrier || FORKS.has(n.kind) || passed(n);
+  const lanes = [];
+  const visit = (n, lane) => {
+    if (drawn(n) && n.parent !== null) lane.items.push(n);
+    const parts = inner.get(n.id) || [];
+    if (!FORKS.has(n.kind)) {
+      parts.forEach((c) => visit(c, lane));
+      return;
+    }
+    const ranks = ranksOf(n);
+    parts.forEach((c, i) => {
+      const rank = ranks.get(i);
+      const label = `${n.kind === 'each' ? `${n.name} #${i}` : `${n.name} › ${c.name}`}${rank ? ` · ${rank.text}` : ''}`;
+      const branch = {
+        label, depth: lane.depth + 1, group: n, branch: i, role: rank ? rank.role : null, items: [], end: c.end_us,
+      };
+      lanes.push(branch);
+      visit(c, branch);
+    });
+  };
+  for (const root of nodes.filter((n) => n.parent === null)) {
+    const lane = { label: root.name, depth: 0, group: null, branch: null, role: null, items: [] };
+    lanes.push(lane);
+    visit(root, lane);
+  }
+  return lanes;
+}
+
+function leafKind(n) {
+  return n.kind === 'step' || n.kind === 'blocking';
+}
+
 function drawTimeline(nodes, critical, wall, asking, state) {
   const zoom = 2 ** Number(document.getElementById('zoom').value);
   const drawing = document.getElementById('timeline');
   const room = Math.max(300, drawing.parentElement.clientWidth - 260);
   const scale = (room / Math.max(wall, 1)) * zoom; // px per µs
   const passed = (n) => n.deadline_us !== undefined && n.deadline_us !== null;
-  const leaf = (n) => n.kind === 'step' || n.kind === 'blocking';
-  const lanes = nodes.filter((n) => leaf(n) || n.barrier || passed(n));
-  const LABEL = 180;
+  const lanes = lanesOf(nodes);
+  const LABEL = 200;
+  const INDENT = 12;
   const H = 18;
   const out = [];
   const ticks = 10;
@@ -759,33 +842,54 @@ function drawTimeline(nodes, critical, wall, asking, state) {
     out.push(svg('line', { class: 'axis', x1: LABEL + at * scale, x2: LABEL + at * scale, y1: 14, y2: 18 + lanes.length * (H + 4) }));
     out.push(svg('text', { class: 'tick', x: LABEL + at * scale + 2, y: 10 }, `${ms(at)} ms`));
   }
-  lanes.forEach((n, i) => {
+  lanes.forEach((lane, i) => {
     const y = 18 + i * (H + 4);
+    const parts = [svg('text', { class: 'lane-label', x: 4 + lane.depth * INDENT, y: y + 13 }, lane.label)];
+    const barrier = lane.group && lane.group.barrier;
+    if (barrier && lane.end !== null && lane.end !== undefined && lane.end < barrier.last_finished_us) {
+      // This branch finished and waited for its group's last.
+      const waited = barrier.last_finished_us - lane.end;
+      parts.push(svg('rect', {
+        class: 'barrier-wait', x: LABEL + lane.end * scale, y: y + 6, width: Math.max(1, waited * scale), height: H - 12,
+      }, svg('title', {}, `${lane.label} waited ${ms(waited)} ms at the barrier`)));
+    }
+    for (const n of lane.items) parts.push(...laneItem(n, y));
+    out.push(svg('g', {
+      class: 'lane', 'data-depth': lane.depth,
+      'data-group': lane.group ? lane.group.name : null,
+      'data-branch': lane.branch === null ? null : lane.branch, 'data-role': lane.role,
+    }, ...parts));
+  });
+
+  /** What `n` adds to the lane at `y`. */
+  function laneItem(n, y) {
     const end = n.end_us ?? wall;
-    const label = leaf(n) ? `${n.name}${n.attempts > 1 ? ` ×${n.attempts}` : ''}` : `${n.name} (${n.kind})`;
-    out.push(svg('text', { class: 'lane-label', x: 4, y: y + 13 }, label));
     const x = LABEL + n.start_us * scale;
     const width = Math.max(1, (end - n.start_us) * scale);
-    const said = `${n.name}: ${ms(end - n.start_us)} ms, ${stateName(state(n))}`;
-    if (!leaf(n)) {
-      out.push(svg('rect', { class: 'span', 'data-state': state(n), 'data-name': n.name, x, y: y + 1, width, height: H - 2 },
-        svg('title', {}, said)));
+    const said = `${n.name}${n.attempts > 1 ? ` ×${n.attempts}` : ''}: ${ms(end - n.start_us)} ms, ${stateName(state(n))}`;
+    const items = [];
+    if (!leafKind(n)) {
+      items.push(svg('rect', { class: 'span', 'data-state': state(n), 'data-name': n.name, x, y: y + 1, width, height: H - 2 },
+        svg('title', {}, `${n.name} (${n.kind}): ${said.slice(n.name.length + 2)}`)));
     } else {
-      out.push(svg('rect', {
+      items.push(svg('rect', {
         // The step that asks ends its attempt "failed", waiting for the answer.
         class: `bar${critical.has(n.id) ? ' critical' : ''}`, 'data-name': n.name,
         'data-state': n.name === asking && n.outcome.status === 'failed' ? 'asking' : state(n),
         x, y, width, height: H,
       }, svg('title', {}, said)));
+      if (width > 7 * n.name.length + 6) {
+        items.push(svg('text', { class: 'bar-label', x: x + 3, y: y + 13 }, n.name));
+      }
     }
     if (n.waited_us) {
-      out.push(svg('rect', {
+      items.push(svg('rect', {
         class: 'wait', 'data-name': n.name, x, y, width: Math.max(1, n.waited_us * scale), height: H,
       }, svg('title', {}, `${n.name} waited ${ms(n.waited_us)} ms for a limit`)));
     }
     if (n.barrier) {
       const b = n.barrier;
-      out.push(svg('rect', {
+      items.push(svg('rect', {
         class: 'barrier', 'data-name': n.name, x: LABEL + b.first_finished_us * scale, y: y + 3,
         width: Math.max(1, b.wait_us * scale), height: H - 6,
       }, svg('title', {}, `barrier wait ${ms(b.wait_us)} ms (${b.branches_finished} branches finished)`)));
@@ -793,11 +897,13 @@ function drawTimeline(nodes, critical, wall, asking, state) {
     if (passed(n)) {
       const at = LABEL + (n.start_us + n.deadline_us) * scale;
       const timedOut = `timed out after ${Number(ms(n.deadline_us))} ms`;
-      out.push(svg('line', { class: 'deadline', 'data-name': n.name, x1: at, x2: at, y1: y - 2, y2: y + H + 2 },
+      items.push(svg('line', { class: 'deadline', 'data-name': n.name, x1: at, x2: at, y1: y - 2, y2: y + H + 2 },
         svg('title', {}, `${n.name}'s deadline passed: ${timedOut}`)));
-      out.push(svg('text', { class: 'deadline-label', x: at + 4, y: y + 13 }, timedOut));
+      items.push(svg('text', { class: 'deadline-label', x: at + 4, y: y + 13 }, timedOut));
     }
-  });
+    return items;
+  }
+
   drawing.setAttribute('width', LABEL + wall * scale + 180);
   drawing.setAttribute('height', 24 + lanes.length * (H + 4));
   drawing.replaceChildren(...out);
