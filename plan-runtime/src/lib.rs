@@ -271,6 +271,7 @@ mod choose;
 mod cut_off;
 mod durable;
 mod each;
+pub mod eval;
 mod focus;
 mod group;
 pub mod layer;
