@@ -168,8 +168,8 @@ impl Results {
         )
     }
 
-    /// The cases as a Markdown table: their scores, times, counters, and output or error
-    /// (cut at 80 characters).
+    /// The cases as a Markdown table: their scores, times, counters, and output (cut at 80
+    /// characters) or error.
     pub(super) fn cases_table(&self) -> String {
         let mut md = String::from(
             "| case | passed | score | wall | tokens in | tokens out | cost | output or error |\n\
@@ -178,7 +178,7 @@ impl Results {
         for c in &self.cases {
             let said = match (&c.error, &c.output) {
                 (Some(error), _) => format!("error: {error}"),
-                (None, Some(output)) => output.clone(),
+                (None, Some(output)) => cut(output, 80),
                 (None, None) => String::new(),
             };
             let _ = writeln!(
@@ -191,7 +191,7 @@ impl Results {
                 decimal(c.tokens_in, 3),
                 decimal(c.tokens_out, 3),
                 dollars(c.dollars),
-                cell(&cut(&said, 80)),
+                cell(&said),
             );
         }
         md
