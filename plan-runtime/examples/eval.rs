@@ -101,6 +101,8 @@ fn check(draft: Draft) -> Result<String, EmptyDraft> {
 }
 
 /// The share of the expected answer's words that the answer has.
+// A scorer takes the output and the expected value by reference, and both are `String`s.
+#[allow(clippy::ptr_arg)]
 fn words_found(answer: &String, expected: &String) -> f64 {
     let words = |text: &str| -> Vec<String> {
         text.split(|c: char| !c.is_alphanumeric())

@@ -275,6 +275,10 @@ async fn at_most_limit_cases_run_at_once() {
     // Each case's wall time is its own run, not its wait for a slot.
     assert!(results.cases.iter().all(|c| c.wall == ms(100) && c.passed));
 
+    // Nothing counted is 0, not -0 (an empty sum of floats).
+    assert_eq!(results.cases[0].dollars.to_string(), "0");
+    assert!(results.to_markdown().contains("| $0.000000 |"));
+
     let probe = Probe::default();
     Eval::new()
         .limit(0)

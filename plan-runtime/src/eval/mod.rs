@@ -212,7 +212,9 @@ impl<S> Eval<S> {
                 .iter()
                 .filter(|(name, _)| *name == counter)
                 .map(|(_, amount)| amount)
-                .sum()
+                .sum::<f64>()
+                // An empty sum of floats is -0, which would print as "-0".
+                + 0.0
         };
         let mut result = CaseResult {
             id: case.id.clone(),

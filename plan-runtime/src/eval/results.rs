@@ -124,7 +124,8 @@ impl Results {
         let per_case = |n: f64| if cases == 0 { 0.0 } else { n / cases as f64 };
         let mut walls: Vec<Duration> = self.cases.iter().map(|c| c.wall).collect();
         walls.sort();
-        let sum = |f: fn(&CaseResult) -> f64| self.cases.iter().map(f).sum::<f64>();
+        // `+ 0.0`: an empty sum of floats is -0, which would print as "-0".
+        let sum = |f: fn(&CaseResult) -> f64| self.cases.iter().map(f).sum::<f64>() + 0.0;
         Summary {
             cases,
             passed,
