@@ -2,8 +2,14 @@
 """Writes `bench/RESULTS.md` from what `bench/run` measured: criterion's estimates under
 `target/criterion/`, and the JSON that the memory, compile-time and peer runs left under
 `target/bench/`. Every figure in the file comes from those; nothing is typed in by hand.
+
+Beside it, `bench/results.csv`: every figure of RESULTS.md's tables, one row each
+(`section,measurement,value,unit`), durations in seconds and sizes in bytes, so that results
+can be plotted and compared across commits.
 """
 
+import csv
+import io
 import json
 import os
 import platform
@@ -517,8 +523,74 @@ def main() -> None:
         compile_time,
     ]
     out = ROOT / "bench" / "RESULTS.md"
-    out.write_text("\n\n".join(parts) + "\n")
+    markdown = "\n\n".join(parts) + "\n"
+    out.write_text(markdown)
     print(out, file=sys.stderr)
+    out = ROOT / "bench" / "results.csv"
+    out.write_text(measurements_csv(markdown))
+    print(out, file=sys.stderr)
+
+
+# A figure in a table cell: a number (with thousands separators), then its unit.
+FIGURE = re.compile(r"(-?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?)\s*(ns|µs|us|ms|s|min|GiB|MiB|KiB|B|×|%)?(?![\w.])")
+# Units as the CSV writes them: durations in seconds, sizes in bytes.
+SCALES = {
+    "ns": (1e-9, "s"), "µs": (1e-6, "s"), "us": (1e-6, "s"), "ms": (1e-3, "s"), "s": (1, "s"),
+    "min": (60, "s"), "B": (1, "B"), "KiB": (2**10, "B"), "MiB": (2**20, "B"), "GiB": (2**30, "B"),
+    "×": (1, "ratio"), "%": (1, "%"),
+}
+
+
+def measurements(markdown: str) -> list[list[str]]:
+    """Every figure in the tables of `markdown`, as `[section, measurement, value, unit]`.
+
+    A measurement is named by its row's first cell and its column's header ("10,000 /
+    `each(all)`"); a cell's label before `: ` joins the name, and a second figure in a cell
+    (a per-branch size in parentheses) is named with "(in parentheses)". Cells without a
+    leading figure ("met", "—", a CPU's name) have none. Values keep the table's precision.
+    """
+    rows, section, header = [], "", None
+    for line in markdown.splitlines():
+        if line.startswith("#"):
+            section, header = line.lstrip("#").strip(), None
+            continue
+        if not line.startswith("|"):
+            header = None
+            continue
+        cells = [plain(cell) for cell in line.strip().strip("|").split(" | ")]
+        if header is None:
+            header = cells
+            continue
+        if all(set(cell) <= set("-:") for cell in cells):
+            continue
+        for column, cell in zip(header[1:], cells[1:]):
+            name = " / ".join(part for part in (cells[0], column) if part)
+            label, _, rest = cell.rpartition(": ")
+            if label and FIGURE.match(rest):
+                name, cell = f"{name} / {label}", rest
+            figures = list(FIGURE.finditer(cell))
+            if not figures or figures[0].start() != 0:
+                continue
+            for i, figure in enumerate(figures[:2]):
+                if i == 1 and not cell[: figure.start()].rstrip().endswith("("):
+                    break
+                scale, unit = SCALES.get(figure.group(2) or "", (1, ""))
+                value = float(figure.group(1).replace(",", "")) * scale
+                rows.append([section, name + (" (in parentheses)" if i else ""), f"{value:.6g}", unit])
+    return rows
+
+
+def plain(cell: str) -> str:
+    """A Markdown cell's text, without code or bold marks."""
+    return cell.strip().replace("`", "").replace("**", "")
+
+
+def measurements_csv(markdown: str) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["section", "measurement", "value", "unit"])
+    writer.writerows(measurements(markdown))
+    return out.getvalue()
 
 
 if __name__ == "__main__":

@@ -246,6 +246,10 @@
 //! concurrency achieved and every parallel group's barrier wait, as a text timeline or a
 //! Chrome trace for Perfetto. [`report::Recorder::with_events`] streams progress events.
 //!
+//! [`eval`] runs a plan over a dataset of cases, scores and times each and sums what its
+//! run report counted (tokens, dollars), writes the results as CSV and Markdown, and compares
+//! two plans side by side.
+//!
 //! # Tracing
 //!
 //! Every node runs in a `tracing` span, made on the node's first poll (so spans nest as nodes
@@ -272,6 +276,7 @@ mod choose;
 mod cut_off;
 mod durable;
 mod each;
+pub mod eval;
 mod focus;
 mod group;
 mod hedge;
