@@ -666,6 +666,15 @@ impl<S: Store + 'static> Inner<S> {
                 dead,
             });
         };
+        // A new state over the limit fails the turn: the last good state is kept.
+        let outcome = outcome.and_then(|turn| match self.limits.max_state_bytes {
+            Some(max) if super::snapshot::json_bytes(&turn.state) > max => Err(format!(
+                "its new state is {} bytes, over the limit of {max} \
+                 (AgentLimits::max_state_bytes): the last good state is kept",
+                super::snapshot::json_bytes(&turn.state)
+            )),
+            _ => Ok(turn),
+        });
         match outcome {
             Ok(turn) if turn.state != before && agent.changes != changes => {
                 // Another turn changed the state after this one read it: this one's change
@@ -682,26 +691,6 @@ impl<S: Store + 'static> Inner<S> {
                         .to_owned(),
                     false,
                 );
-            }
-            Ok(turn)
-                if self
-                    .limits
-                    .max_state_bytes
-                    .is_some_and(|max| super::snapshot::json_bytes(&turn.state) > max) =>
-            {
-                let size = super::snapshot::json_bytes(&turn.state);
-                let max = self.limits.max_state_bytes.unwrap_or_default();
-                let error = format!(
-                    "its new state is {size} bytes, over the limit of {max} \
-                     (AgentLimits::max_state_bytes): the last good state is kept"
-                );
-                if let Some(queued) = agent.record.task_mut(id) {
-                    queued.running = false;
-                    queued.error = Some(error.clone());
-                }
-                agent.solo.remove(&id);
-                let dead = task.attempt >= self.limits.max_attempts;
-                failed(agent, error, dead);
             }
             Ok(turn) => {
                 agent.record.remove(id);
