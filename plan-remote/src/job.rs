@@ -49,3 +49,35 @@ pub enum Outcome {
     /// finished it.
     Cancelled,
 }
+
+/// `id` (a run's id, a step's name) as a segment of a key or subject: as it is if it is 1 to 64 ASCII letters, digits, `-` and `_`;
+/// otherwise `x` and its bytes in hex.
+pub(crate) fn key_segment(id: &str) -> String {
+    let plain = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plain {
+        id.to_owned()
+    } else {
+        let mut hex = String::with_capacity(1 + 2 * id.len());
+        hex.push('x');
+        for b in id.bytes() {
+            hex.push_str(&format!("{b:02x}"));
+        }
+        hex
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_become_key_segments() {
+        assert_eq!(key_segment("run-7_a"), "run-7_a");
+        assert_eq!(key_segment("a.b"), "x612e62");
+        assert_eq!(key_segment(""), "x");
+    }
+}

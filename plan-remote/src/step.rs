@@ -12,6 +12,7 @@ use plan_runtime::{Cx, Describe, NodeRef, Plan, PlanError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::job::key_segment;
 use crate::{Engine, Job, Outcome, RemoteError, Signature};
 
 /// A handle on an [`Engine`]: makes the typed steps a plan calls on workers. Cheap to clone.
@@ -162,7 +163,7 @@ where
         let run = cx.journal().and_then(|journal| journal.run_id());
         let budget = cx.extension::<Budget>();
         loop {
-            let place = run.map(|run| format!("{}.{entry}", wire_name(run)));
+            let place = run.map(|run| format!("{}.{entry}", key_segment(run)));
             let key = match &place {
                 Some(place) => format!("{place}.{}", inner.next_attempt(place)),
                 None => format!("{}.{entry}.1", nonce()),
@@ -236,42 +237,10 @@ impl Inner {
     }
 }
 
-/// `id` as a key's segment: as it is if it is 1 to 64 ASCII letters, digits, `-` and `_`;
-/// otherwise `x` and its bytes in hex.
-fn wire_name(id: &str) -> String {
-    let plain = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if plain {
-        id.to_owned()
-    } else {
-        let mut hex = String::with_capacity(1 + 2 * id.len());
-        hex.push('x');
-        for b in id.bytes() {
-            hex.push_str(&format!("{b:02x}"));
-        }
-        hex
-    }
-}
-
 /// A run id of a call's own, for a run that is not durable: nobody will make its key again.
 fn nonce() -> String {
     static CALLS: AtomicU64 = AtomicU64::new(0);
     // A fresh `RandomState` is a new random key: enough to tell processes apart.
     let random = RandomState::new().hash_one(CALLS.fetch_add(1, Ordering::Relaxed));
     format!("n{random:016x}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_ids_become_key_segments() {
-        assert_eq!(wire_name("run-7_a"), "run-7_a");
-        assert_eq!(wire_name("a.b"), "x612e62");
-        assert_eq!(wire_name(""), "x");
-    }
 }

@@ -13,29 +13,6 @@ use tokio::time::Instant;
 
 define_fail!("branch");
 
-/// Branch `id`: sleeps `sleep_ms`, then gives `outcome` (whatever its input).
-fn branch<T>(
-    probe: &Probe,
-    id: u32,
-    sleep_ms: u64,
-    outcome: Result<T, Fail>,
-) -> impl Fn(u32) -> BoxFut<Result<T, Fail>> + Send + Sync + 'static
-where
-    T: Clone + Send + Sync + 'static,
-{
-    let probe = probe.clone();
-    move |_input: u32| {
-        let probe = probe.clone();
-        let outcome = outcome.clone();
-        Box::pin(async move {
-            let guard = Guard::enter(&probe, id);
-            tokio::time::sleep(ms(sleep_ms)).await;
-            guard.finish();
-            outcome
-        })
-    }
-}
-
 fn says<T>(
     probe: &Probe,
     id: u32,

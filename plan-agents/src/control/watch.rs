@@ -1,6 +1,5 @@
 //! [`Watch`]: one run on a [`RunBoard`](super::RunBoard), the [`Monitor`] it is run with.
 
-use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -13,13 +12,6 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, oneshot};
 
 use super::form::Form;
-
-thread_local! {
-    /// The instances being polled on this thread, innermost last, with the address of the
-    /// watch each belongs to: the instance a `waited` or a `count` is about (the recorder
-    /// inside keeps its own, privately).
-    static POLLING: RefCell<Vec<(usize, usize)>> = const { RefCell::new(Vec::new()) };
-}
 
 /// One run shown by the studio: the [`Monitor`] to run its plan with
 /// ([`Run::monitor`](plan_runtime::Run::monitor), or a durable run's), made by
@@ -334,19 +326,10 @@ impl Watch {
         }
     }
 
-    fn key(&self) -> usize {
-        std::ptr::from_ref(self) as usize
-    }
-
-    /// The instance of this run being polled on this thread.
+    /// The instance of this run being polled on this thread (the recorder's ids are this
+    /// watch's).
     fn current(&self) -> Option<usize> {
-        let key = self.key();
-        POLLING.with_borrow(|polling| {
-            polling
-                .last()
-                .filter(|&&(owner, _)| owner == key)
-                .map(|&(_, id)| id)
-        })
+        self.recorder.polled()
     }
 }
 
@@ -359,12 +342,9 @@ impl Monitor for Watch {
 
     fn enter(&self, id: usize) {
         self.recorder.enter(id);
-        let key = self.key();
-        POLLING.with_borrow_mut(|polling| polling.push((key, id)));
     }
 
     fn leave(&self, id: usize) {
-        POLLING.with_borrow_mut(|polling| polling.pop());
         self.recorder.leave(id);
     }
 

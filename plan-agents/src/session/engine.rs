@@ -667,13 +667,17 @@ impl<S: Store + 'static> Inner<S> {
             });
         };
         // A new state over the limit fails the turn: the last good state is kept.
-        let outcome = outcome.and_then(|turn| match self.limits.max_state_bytes {
-            Some(max) if super::snapshot::json_bytes(&turn.state) > max => Err(format!(
-                "its new state is {} bytes, over the limit of {max} \
-                 (AgentLimits::max_state_bytes): the last good state is kept",
-                super::snapshot::json_bytes(&turn.state)
-            )),
-            _ => Ok(turn),
+        let outcome = outcome.and_then(|turn| {
+            let Some(max) = self.limits.max_state_bytes else {
+                return Ok(turn);
+            };
+            match super::snapshot::json_bytes(&turn.state) {
+                size if size > max => Err(format!(
+                    "its new state is {size} bytes, over the limit of {max} \
+                     (AgentLimits::max_state_bytes): the last good state is kept"
+                )),
+                _ => Ok(turn),
+            }
         });
         match outcome {
             Ok(turn) if turn.state != before && agent.changes != changes => {

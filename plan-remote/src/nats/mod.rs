@@ -31,6 +31,7 @@ use futures::future::BoxFuture;
 pub use store::{NatsStore, NatsStoreConfig};
 pub use worker::Worker;
 
+use crate::job::key_segment;
 use crate::{Done, Engine, Job, Outcome, RemoteError, Signature};
 
 /// How a [`Nats`] engine lays its work out on the server.
@@ -280,7 +281,7 @@ impl Nats {
     }
 
     fn step_key(&self, step: &str) -> String {
-        format!("{}.{}", self.inner.config.queue, wire_step(step))
+        format!("{}.{}", self.inner.config.queue, key_segment(step))
     }
 
     /// The result kept for `key`, if there is one.
@@ -345,23 +346,6 @@ fn check(config: &NatsConfig) -> Result<(), RemoteError> {
         return Err(bad("redeliver_after is at least 300 ms"));
     }
     Ok(())
-}
-
-/// A step's name as a key segment: as it is if it is ASCII letters, digits, `-` and `_`;
-/// otherwise `x` and its bytes in hex.
-fn wire_step(step: &str) -> String {
-    if !step.is_empty()
-        && step
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        step.to_owned()
-    } else {
-        step.bytes().fold("x".to_owned(), |mut hex, b| {
-            hex.push_str(&format!("{b:02x}"));
-            hex
-        })
-    }
 }
 
 impl Engine for Nats {

@@ -129,6 +129,27 @@ impl Recorder {
         std::ptr::from_ref(self) as usize
     }
 
+    /// The instance of this recorder's run being polled on this thread, if one is: the id
+    /// [`Monitor::start`] gave it. For a monitor of your own that wraps a recorder and keeps
+    /// something of its own per instance (what a hook such as [`Monitor::count`] is about).
+    ///
+    /// ```
+    /// use plan_runtime::report::Recorder;
+    /// use plan_runtime::{Monitor, NodeInfo, NodeKind};
+    ///
+    /// static STEP: NodeInfo = NodeInfo::new("fetch", NodeKind::Step, "0");
+    /// let recorder = Recorder::new();
+    /// let id = recorder.start(&STEP);
+    /// assert_eq!(recorder.polled(), None);
+    /// recorder.enter(id);
+    /// assert_eq!(recorder.polled(), Some(id));
+    /// recorder.leave(id);
+    /// assert_eq!(recorder.polled(), None);
+    /// ```
+    pub fn polled(&self) -> Option<usize> {
+        self.current()
+    }
+
     /// The instance of this recorder's run being polled on this thread.
     fn current(&self) -> Option<usize> {
         let key = self.key();

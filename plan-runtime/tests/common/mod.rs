@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests that watch steps run on tokio's paused clock
 //! (`par`, `each`, `attributes`, `choose`): the boxed-future alias `BoxFut`, `ms`, the
 //! `define_fail!` macro that declares a test's `Fail` error, the `Probe` that records what the
-//! steps of one test did with the `Guard` each step holds while it runs, and the `score`/`ids`
-//! helpers of the ranking policies.
+//! steps of one test did with the `Guard` each step holds while it runs, the `branch` step
+//! that reports to it, and the `score`/`ids` helpers of the ranking policies.
 //!
 //! Each test file declares `mod common;`, so this module is compiled into every one of those
 //! test binaries separately.
@@ -44,6 +44,31 @@ macro_rules! define_fail {
 
         impl ::std::error::Error for Fail {}
     };
+}
+
+/// Branch `id`: sleeps `sleep_ms`, then returns `outcome` (whatever its input), reporting to
+/// `probe` as it starts, finishes or is dropped.
+pub fn branch<T, E>(
+    probe: &Probe,
+    id: u32,
+    sleep_ms: u64,
+    outcome: Result<T, E>,
+) -> impl Fn(u32) -> BoxFut<Result<T, E>> + Send + Sync + 'static
+where
+    T: Clone + Send + Sync + 'static,
+    E: Clone + Send + Sync + 'static,
+{
+    let probe = probe.clone();
+    move |_input: u32| {
+        let probe = probe.clone();
+        let outcome = outcome.clone();
+        Box::pin(async move {
+            let guard = Guard::enter(&probe, id);
+            tokio::time::sleep(ms(sleep_ms)).await;
+            guard.finish();
+            outcome
+        })
+    }
 }
 
 /// What the steps (branches, items) of one test did.
