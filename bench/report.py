@@ -429,6 +429,32 @@ def sleepers_section() -> str:
     )
 
 
+IDLE_LABELS = {
+    "loaded": "idle agents in memory",
+    "unloaded": "idle agents unloaded (`Builder::unload_idle_after`; records in SQLite)",
+}
+
+
+def idle_section() -> str:
+    path = DATA / "idle.jsonl"
+    if not path.exists():
+        return "### Memory per idle agent\n\nnot run"
+    runs = {r["variant"]: r for r in map(json.loads, path.read_text().splitlines())}
+    base = runs.get("loaded", {}).get("heap_bytes_per_agent")
+    rows = []
+    for variant, label in IDLE_LABELS.items():
+        r = runs.get(variant)
+        if r:
+            rows.append([label, f"{r['n']:,}", f"{r['heap_bytes_per_agent']:,.0f} B", ratio(r["heap_bytes_per_agent"], base)])
+    return (
+        "### Memory per idle agent\n\n"
+        "`cargo bench -p plan-agents --bench idle -- VARIANT 10000`, one process each: the "
+        "heap's live bytes (dhat's allocator) per agent once 10,000 agents over an SQLite file, "
+        "each with a 1 KiB state and one turn run, are idle; SQLite's page cache counted.\n\n"
+        + table(["idle agents", "agents", "per agent", "ratio"], rows)
+    )
+
+
 def layers_section() -> str:
     rows = []
     for what, group, ours, theirs, label, per in LAYER_ROWS + AGENT_ROWS:
@@ -445,6 +471,8 @@ def layers_section() -> str:
         + table(["operation", "ours", "baseline", "ratio"], rows)
         + "\n\n"
         + sleepers_section()
+        + "\n\n"
+        + idle_section()
     )
 
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use plan_runtime::Plan;
 use plan_state::store::Store;
@@ -28,6 +28,7 @@ pub struct Builder<S> {
     kind_limits: BTreeMap<String, usize>,
     now: Option<SystemTime>,
     lease: Option<Lease>,
+    unload_after: Option<Duration>,
 }
 
 impl<S: Store + 'static> Builder<S> {
@@ -39,6 +40,7 @@ impl<S: Store + 'static> Builder<S> {
             kind_limits: BTreeMap::new(),
             now: None,
             lease: None,
+            unload_after: None,
         }
     }
 
@@ -174,6 +176,54 @@ impl<S: Store + 'static> Builder<S> {
         self
     }
 
+    /// Takes out of memory every agent idle for `idle` or longer (checked every half of
+    /// it): idle, asleep on events or mail, or stopped, with no task queued or running and no
+    /// timer (a wake time or a schedule) armed. Its record stays in the store; what it did
+    /// since the process started and its budget stay in memory, with its status. It is read
+    /// back, transparently, on the first call that needs it: mail, a task, a wake, a signal
+    /// it sleeps on, a sleep, a stop, its state or dead tasks. [`Agents::status`] and
+    /// [`Agents::snapshot`] answer without reading it back ([`AgentStatus::unloaded`]).
+    /// [`AgentEvent::Unloaded`] and [`AgentEvent::Loaded`] tell each move. Off by default.
+    ///
+    /// [`AgentStatus::unloaded`]: super::AgentStatus::unloaded
+    /// [`AgentEvent::Unloaded`]: super::AgentEvent::Unloaded
+    /// [`AgentEvent::Loaded`]: super::AgentEvent::Loaded
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use plan_agents::session::{Agents, SessionError, TaskSpec, Turn};
+    /// use plan_runtime::prelude::*;
+    /// use plan_state::store::InMemory;
+    ///
+    /// async fn count(mut turn: Turn<u32>) -> Turn<u32> {
+    ///     turn.state += 1;
+    ///     turn
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+    /// let agents = Agents::builder(Arc::new(InMemory::new()))
+    ///     .kind("counter", plan! { count })
+    ///     .unload_idle_after(Duration::from_secs(600))
+    ///     .start()
+    ///     .await?;
+    /// agents.create("c", "counter", None).await?;
+    /// agents.schedule("c", TaskSpec::new("count")).await?;
+    /// tokio::time::sleep(Duration::from_secs(1_000)).await; // idle for ten minutes, and more
+    /// assert!(agents.status("c").await?.unloaded);
+    ///
+    /// agents.schedule("c", TaskSpec::new("count")).await?; // read back from the store
+    /// tokio::time::sleep(Duration::from_millis(1)).await;
+    /// assert_eq!(agents.state("c").await?, 2);
+    /// assert!(!agents.status("c").await?.unloaded);
+    /// # Ok::<_, SessionError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn unload_idle_after(mut self, idle: Duration) -> Self {
+        self.unload_after = Some(idle);
+        self
+    }
+
     /// Starts the agents: every agent the store keeps is restored, as it was, with its state,
     /// its queued tasks, its sleep and its schedules. An attempt that was running when the
     /// process stopped counts as failed: the task is tried again, or dead-lettered after its
@@ -226,6 +276,7 @@ impl<S: Store + 'static> Builder<S> {
             self.kind_limits,
             clock,
             self.lease.map(Leases::new),
+            self.unload_after,
         ));
         // First every record is read (its lease claimed first, with leases): one that cannot
         // be is an error before anything changed.
@@ -283,6 +334,7 @@ impl<S: Store + 'static> Builder<S> {
             inner.resume(slot, events, from).await;
         }
         inner.keep_leases();
+        inner.keep_unloading();
         Ok(Agents { inner })
     }
 }

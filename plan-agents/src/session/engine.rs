@@ -27,6 +27,7 @@ use super::clock::Clock;
 use super::kind::Handler;
 use super::lease::Leases;
 use super::record::{self, DeadTask, Record, Spending, Status};
+use super::residency::Unloaded;
 use super::{
     AgentEvent, AgentLimits, AgentStatus, SessionError, Sleep, State, Task, TaskSpec, Turn, Wake,
 };
@@ -40,11 +41,19 @@ pub(crate) struct Inner<S> {
     pub limits: AgentLimits,
     pub clock: Clock,
     pub(super) agents: Mutex<BTreeMap<String, Arc<Slot>>>,
+    /// The agents out of memory, each with what is kept of it
+    /// ([`Builder::unload_idle_after`](super::Builder::unload_idle_after)). Locked after
+    /// `agents` when both are.
+    pub(super) unloaded: Mutex<HashMap<String, Unloaded>>,
+    /// How long an agent is idle before it leaves memory, if it ever does.
+    pub(super) unload_after: Option<Duration>,
+    /// The task that unloads idle agents, if they are.
+    pub(super) sweeper: Mutex<Option<AbortHandle>>,
     /// How many agents there are, in all and by kind, against the limits.
     pub census: Mutex<Census>,
     active: Mutex<Active>,
     /// Which agents sleep on each event.
-    sleepers: Mutex<HashMap<String, BTreeSet<String>>>,
+    pub(super) sleepers: Mutex<HashMap<String, BTreeSet<String>>>,
     /// Agents sleeping until there is room, in the order they fell asleep, each with the
     /// count of running tasks it wakes below.
     room: Mutex<VecDeque<(String, usize)>>,
@@ -72,10 +81,15 @@ pub(crate) struct Slot {
 impl Slot {
     /// An agent, not yet among the others.
     pub fn new(name: &str, record: Record, version: Option<u64>) -> Arc<Slot> {
+        Slot::with(name, Agent::new(record, version))
+    }
+
+    /// An agent, not yet among the others.
+    pub fn with(name: &str, agent: Agent) -> Arc<Slot> {
         Arc::new(Slot {
             name: name.to_owned(),
-            kind: record.kind.clone(),
-            agent: tokio::sync::Mutex::new(Agent::new(record, version)),
+            kind: agent.record.kind.clone(),
+            agent: tokio::sync::Mutex::new(agent),
             room: Notify::new(),
             gone: AtomicBool::new(false),
         })
@@ -98,6 +112,9 @@ pub(crate) struct Agent {
     pub(super) unsaved: u32,
     /// Tasks that run alone, because another turn changed the state under them.
     solo: HashSet<u64>,
+    /// When the record last changed in this process (ms since the epoch): how long the
+    /// agent has been idle, if it is.
+    pub(super) changed_ms: Option<u64>,
     /// The state last announced.
     pub(super) shown: State,
     /// How many turns changed the state: a turn that started before another changed it
@@ -142,6 +159,7 @@ impl Agent {
             alarms: 0,
             unsaved: 0,
             solo: HashSet::new(),
+            changed_ms: None,
             shown: State::Idle,
             changes: 0,
             stats: Stats::default(),
@@ -193,7 +211,50 @@ impl Agent {
             max_task_ms: self.stats.max_ms,
             last_error: self.stats.last_error.clone(),
             state_bytes: super::snapshot::json_bytes(&self.record.state),
+            unloaded: false,
         }
+    }
+
+    /// Whether the agent may leave memory: nothing running, queued, unsaved or timed, and
+    /// not waiting for room (those the engine finds by name without reading the store).
+    pub(super) fn unloadable(&self) -> bool {
+        self.running.is_empty()
+            && !self.holds_active
+            && self.unsaved == 0
+            && self.alarm.is_none()
+            && self.record.tasks.is_empty()
+            && match &self.record.status {
+                Status::Sleeping { sleep, .. } => sleep.room.is_none(),
+                Status::Awake | Status::Stopped => true,
+            }
+    }
+
+    /// What is kept of agent `name` once it leaves memory: its status, and what the store
+    /// does not hold (its counts since the process started, its budget as spent here).
+    pub(super) fn unload(self, name: &str) -> Unloaded {
+        let mut status = self.status(name);
+        status.unloaded = true;
+        Unloaded {
+            status,
+            version: self.version,
+            budget: self.budget,
+        }
+    }
+
+    /// Agent `name` back in memory: its `record`, read at `version`, and what was kept of it.
+    pub(super) fn reload(record: Record, version: u64, kept: Unloaded) -> Self {
+        let mut agent = Agent::new(record, Some(version));
+        let status = kept.status;
+        agent.stats = Stats {
+            done: status.done,
+            failed: status.failed,
+            dead: status.dead,
+            last_ms: status.last_task_ms,
+            max_ms: status.max_task_ms,
+            last_error: status.last_error,
+        };
+        agent.budget = kept.budget;
+        agent
     }
 
     /// Whether the agent would run a task if it had an active slot.
@@ -226,6 +287,9 @@ impl<S> Drop for Inner<S> {
         if let Some(keeper) = self.leases.as_ref().and_then(|l| lock(&l.keeper).take()) {
             keeper.abort();
         }
+        if let Some(sweeper) = lock(&self.sweeper).take() {
+            sweeper.abort();
+        }
         let agents = self
             .agents
             .get_mut()
@@ -248,6 +312,7 @@ impl<S: Store + 'static> Inner<S> {
         kind_limits: BTreeMap<String, usize>,
         clock: Clock,
         leases: Option<Leases>,
+        unload_after: Option<Duration>,
     ) -> Self {
         Inner {
             store,
@@ -255,6 +320,9 @@ impl<S: Store + 'static> Inner<S> {
             limits,
             clock,
             agents: Mutex::new(BTreeMap::new()),
+            unloaded: Mutex::new(HashMap::new()),
+            unload_after,
+            sweeper: Mutex::new(None),
             census: Mutex::new(Census::new(&limits, kind_limits)),
             active: Mutex::new(Active::new(limits.active_agents)),
             sleepers: Mutex::new(HashMap::new()),
@@ -310,7 +378,12 @@ impl<S: Store + 'static> Inner<S> {
     /// have is another's ([`SessionError::Owned`]), or was this one's
     /// ([`SessionError::Lost`]), if its lease says so.
     pub async fn owned(&self, name: &str) -> Result<Arc<Slot>, SessionError> {
-        let found = self.slot(name);
+        let mut found = self.slot(name);
+        if matches!(found, Err(SessionError::NoAgent(_)))
+            && let Some(slot) = self.load(name).await?
+        {
+            found = Ok(slot);
+        }
         let (Err(SessionError::NoAgent(_)), Some(leases)) = (&found, &self.leases) else {
             return found;
         };
@@ -341,7 +414,7 @@ impl<S: Store + 'static> Inner<S> {
     /// Adds `slot` to the agents; `false` if its name is taken.
     pub fn insert(&self, slot: &Arc<Slot>) -> bool {
         let mut agents = lock(&self.agents);
-        if agents.contains_key(&slot.name) {
+        if agents.contains_key(&slot.name) || lock(&self.unloaded).contains_key(&slot.name) {
             return false;
         }
         agents.insert(slot.name.clone(), slot.clone());
@@ -416,6 +489,7 @@ impl<S: Store + 'static> Inner<S> {
         announce: &mut Vec<AgentEvent>,
         undo: Option<Record>,
     ) -> Result<(), SessionError> {
+        agent.changed_ms = Some(self.clock.now_ms());
         let buried = self.bury_exhausted(&slot.name, agent, announce).await;
         let starting = if self.closed.load(Ordering::Acquire) {
             Vec::new()

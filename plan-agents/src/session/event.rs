@@ -109,6 +109,17 @@ pub enum AgentEvent {
         /// The agent.
         agent: String,
     },
+    /// An agent idle long enough left memory; its record stays in the store
+    /// ([`Builder::unload_idle_after`](super::Builder::unload_idle_after)).
+    Unloaded {
+        /// The agent.
+        agent: String,
+    },
+    /// An agent out of memory was read back from the store, for a call that needs it.
+    Loaded {
+        /// The agent.
+        agent: String,
+    },
     /// This process lost an agent: its lease ran out before it was renewed, or another process
     /// took it. Its attempts were cancelled, and nothing more of it runs here.
     Lost {
@@ -180,6 +191,8 @@ impl AgentEvent {
                 None => tracing::info!(agent, "agent taken over"),
             },
             AgentEvent::Released { agent } => tracing::info!(agent, "agent released"),
+            AgentEvent::Unloaded { agent } => tracing::debug!(agent, "agent unloaded"),
+            AgentEvent::Loaded { agent } => tracing::debug!(agent, "agent loaded"),
             AgentEvent::Lost { agent, reason } => tracing::warn!(agent, reason, "agent lost"),
             AgentEvent::Error { agent, error } => tracing::error!(agent, error, "agent error"),
         }

@@ -185,8 +185,13 @@ impl<S: Store + 'static> Inner<S> {
     /// and what runs for it stops as soon as its lock is free.
     pub fn lose_later(self: &Arc<Self>, name: &str, reason: &str) {
         let Some(slot) = lock(&self.agents).get(name).cloned() else {
-            // A lease claimed for an agent being created: the creation fails to save it.
-            if let Some(leases) = &self.leases {
+            if self.forget_unloaded(name) {
+                self.emit(AgentEvent::Lost {
+                    agent: name.to_owned(),
+                    reason: reason.to_owned(),
+                });
+            } else if let Some(leases) = &self.leases {
+                // A lease claimed for an agent being created: the creation fails to save it.
                 leases.forget(name);
             }
             return;
@@ -252,6 +257,9 @@ impl<S: Store + 'static> Inner<S> {
     /// take the agents over at once.
     pub async fn shutdown(&self) {
         self.closed.store(true, Ordering::Release);
+        if let Some(sweeper) = lock(&self.sweeper).take() {
+            sweeper.abort();
+        }
         for slot in self.slots() {
             let mut agent = slot.agent.lock().await;
             self.aborted(agent.running.len());

@@ -24,6 +24,9 @@
 //!   owned by the process that holds its [`Lease`]. When an owner dies, another takes its
 //!   agents over within the lease's ttl and a scan, as a restart would; an owner that lost a
 //!   lease runs nothing more of the agent, and cannot write its record.
+//! * **Idle agents out of memory** ([`Builder::unload_idle_after`]): an agent idle long
+//!   enough leaves memory, its record staying in the store, and is read back on the next
+//!   call that needs it.
 //! * **Monitoring**: [`Agents::events`] and tracing events for state changes, queue depths,
 //!   task durations and errors; [`Agents::snapshot`] for all agents at one moment.
 //!
@@ -95,6 +98,7 @@ mod lease;
 mod lifecycle;
 mod limits;
 mod record;
+mod residency;
 mod snapshot;
 mod state;
 mod task;
@@ -165,7 +169,7 @@ impl<S: Store + 'static> Agents<S> {
         };
         let exists = || SessionError::Exists(name.to_owned());
         self.inner.open()?;
-        if self.inner.slot(name).is_ok() {
+        if self.inner.slot(name).is_ok() || self.inner.unloaded_status(name).is_some() {
             return Err(exists());
         }
         let place = Place::take(&self.inner.census, name, kind)?;
@@ -280,8 +284,13 @@ impl<S: Store + 'static> Agents<S> {
         let mut woken = 0;
         let mut failed = None;
         for name in self.inner.sleepers(event) {
-            let Ok(slot) = self.inner.slot(&name) else {
-                continue; // lost to another process meanwhile
+            let slot = match self.inner.load(&name).await {
+                Ok(Some(slot)) => slot,
+                Ok(None) => continue, // lost to another process meanwhile
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    continue;
+                }
             };
             let mut guard = slot.agent.lock().await;
             let sleeps_on_it = matches!(&guard.record.status,
@@ -392,6 +401,11 @@ impl<S: Store + 'static> Agents<S> {
 
     /// Where `agent` is.
     pub async fn status(&self, agent: &str) -> Result<AgentStatus, SessionError> {
+        self.inner.open()?;
+        // Out of memory, it is as it was when it left: no need to read it back.
+        if let Some(status) = self.inner.unloaded_status(agent) {
+            return Ok(status);
+        }
         let slot = self.inner.owned(agent).await?;
         let guard = slot.agent.lock().await;
         Ok(guard.status(agent))
@@ -412,6 +426,8 @@ impl<S: Store + 'static> Agents<S> {
         for slot in self.inner.slots() {
             agents.push(slot.agent.lock().await.status(&slot.name));
         }
+        agents.extend(self.inner.unloaded_statuses());
+        agents.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Snapshot {
             at_ms: self.inner.clock.now_ms(),
             agents,

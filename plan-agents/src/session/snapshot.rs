@@ -39,6 +39,11 @@ pub struct AgentStatus {
     pub last_error: Option<String>,
     /// The size of its state, in bytes of JSON (as the store keeps it).
     pub state_bytes: usize,
+    /// Whether it is out of memory, idle
+    /// ([`Builder::unload_idle_after`](super::Builder::unload_idle_after)): its status is
+    /// then as it was when it left, and its record is read back when a call needs it.
+    #[serde(default)]
+    pub unloaded: bool,
 }
 
 /// Every agent at one moment, as [`Agents::snapshot`](super::Agents::snapshot) sees them.

@@ -1,0 +1,170 @@
+//! Idle agents out of memory (`Builder::unload_idle_after`), on tokio's paused clock: an agent
+//! idle long enough leaves memory, its record staying in the store, and comes back on its next
+//! task, mail, signal or query as if it had never left; agents with work or a timer stay.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use plan_agents::bus::Message;
+use plan_agents::session::{AgentEvent, Agents, Sleep, State, TaskSpec, Turn};
+use plan_runtime::prelude::*;
+use plan_state::store::{InMemory, Store};
+
+const IDLE: Duration = Duration::from_secs(600);
+
+/// Counts the agent's turns in its state.
+async fn count(mut turn: Turn<u64>) -> Turn<u64> {
+    turn.state += 1;
+    turn
+}
+
+async fn agents(store: Arc<InMemory>) -> Agents<InMemory> {
+    Agents::builder(store)
+        .kind("counter", plan! { count })
+        .unload_idle_after(IDLE)
+        .start()
+        .await
+        .unwrap()
+}
+
+/// The agents the events received so far say left memory, and came back.
+fn moves(events: &mut tokio::sync::broadcast::Receiver<AgentEvent>) -> (Vec<String>, Vec<String>) {
+    let (mut unloaded, mut loaded) = (Vec::new(), Vec::new());
+    while let Ok(event) = events.try_recv() {
+        match event {
+            AgentEvent::Unloaded { agent } => unloaded.push(agent),
+            AgentEvent::Loaded { agent } => loaded.push(agent),
+            _ => {}
+        }
+    }
+    (unloaded, loaded)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_agent_leaves_memory_and_its_next_task_brings_it_back_as_it_was() {
+    let store = Arc::new(InMemory::new());
+    let agents = agents(store.clone()).await;
+    let mut events = agents.events();
+    agents.create("c", "counter", None).await.unwrap();
+    agents.schedule("c", TaskSpec::new("count")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let before = agents.status("c").await.unwrap();
+    assert!(!before.unloaded);
+    assert_eq!(before.done, 1);
+
+    // Idle for less than the limit: still in memory.
+    tokio::time::sleep(IDLE / 2).await;
+    assert_eq!(moves(&mut events), (vec![], vec![]));
+    // Past it (the sweep looks every half of it): out.
+    tokio::time::sleep(IDLE).await;
+    assert_eq!(moves(&mut events), (vec!["c".to_owned()], vec![]));
+    let out = agents.status("c").await.unwrap();
+    assert!(out.unloaded);
+    assert_eq!((out.state, out.done, out.state_bytes), (State::Idle, 1, 1));
+    // The status and the snapshot answer without reading it back.
+    let snapshot = agents.snapshot().await.unwrap();
+    assert_eq!(snapshot.agents.len(), 1);
+    assert!(snapshot.agents[0].unloaded);
+    assert_eq!(moves(&mut events), (vec![], vec![]));
+    // Its record is in the store all along.
+    assert_eq!(store.keys("").await.unwrap().len(), 1);
+
+    // Its next task reads it back, and runs on its state.
+    agents.schedule("c", TaskSpec::new("count")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(moves(&mut events), (vec![], vec!["c".to_owned()]));
+    assert_eq!(agents.state("c").await.unwrap(), 2);
+    let back = agents.status("c").await.unwrap();
+    assert!(!back.unloaded);
+    // What it did since the process started was kept.
+    assert_eq!(back.done, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_agent_out_of_memory_comes_back_for_its_state_mail_a_signal_and_a_stop() {
+    let agents = agents(Arc::new(InMemory::new())).await;
+    let mut events = agents.events();
+    for name in ["q", "m", "s", "x"] {
+        agents.create(name, "counter", None).await.unwrap();
+    }
+    // `m` sleeps until urgent mail, `s` until an event: neither has a timer.
+    agents
+        .sleep("m", Sleep::indefinitely().or_mail(5))
+        .await
+        .unwrap();
+    agents
+        .sleep("s", Sleep::indefinitely().or_event("go"))
+        .await
+        .unwrap();
+    tokio::time::sleep(IDLE * 2).await;
+    let (mut unloaded, loaded) = moves(&mut events);
+    unloaded.sort();
+    assert_eq!(unloaded, ["m", "q", "s", "x"]);
+    assert!(loaded.is_empty());
+    assert_eq!(agents.status("s").await.unwrap().state, State::Sleeping);
+
+    // A query of its state.
+    assert_eq!(agents.state("q").await.unwrap(), 0);
+    // Urgent mail wakes the sleeper, which runs it.
+    agents
+        .mail("m", Message::json(&1).unwrap().with_priority(9))
+        .await
+        .unwrap();
+    // The event it sleeps on.
+    assert_eq!(agents.signal("go").await.unwrap(), 1);
+    // A stop.
+    agents.stop("x").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+
+    let (_, mut loaded) = moves(&mut events);
+    loaded.sort();
+    assert_eq!(loaded, vec!["m", "q", "s", "x"]);
+    assert_eq!(agents.state("m").await.unwrap(), 1);
+    assert_eq!(agents.status("s").await.unwrap().state, State::Idle);
+    assert_eq!(agents.status("x").await.unwrap().state, State::Stopped);
+    // A name taken by an agent out of memory is still taken.
+    tokio::time::sleep(IDLE * 2).await;
+    assert!(agents.status("q").await.unwrap().unloaded);
+    assert!(agents.create("q", "counter", None).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn agents_with_a_timer_or_work_waiting_stay_in_memory() {
+    let agents = agents(Arc::new(InMemory::new())).await;
+    agents.create("timer", "counter", None).await.unwrap();
+    // A wake time far away: its timer needs it.
+    agents
+        .sleep("timer", Sleep::for_(Duration::from_secs(100_000)))
+        .await
+        .unwrap();
+    agents.create("queued", "counter", None).await.unwrap();
+    agents
+        .sleep("queued", Sleep::indefinitely().or_event("never"))
+        .await
+        .unwrap();
+    agents
+        .schedule("queued", TaskSpec::new("count"))
+        .await
+        .unwrap();
+    tokio::time::sleep(IDLE * 3).await;
+    for name in ["timer", "queued"] {
+        assert!(!agents.status(name).await.unwrap().unloaded, "{name}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_agent_out_of_memory_is_restored_after_a_restart_like_any_other() {
+    let store = Arc::new(InMemory::new());
+    let first = agents(store.clone()).await;
+    first.create("c", "counter", None).await.unwrap();
+    first.schedule("c", TaskSpec::new("count")).await.unwrap();
+    tokio::time::sleep(IDLE * 2).await;
+    assert!(first.status("c").await.unwrap().unloaded);
+    first.shutdown().await;
+
+    let second = agents(store).await;
+    assert_eq!(second.state("c").await.unwrap(), 1);
+    second.schedule("c", TaskSpec::new("count")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(second.state("c").await.unwrap(), 2);
+}
