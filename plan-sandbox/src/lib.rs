@@ -273,6 +273,12 @@ impl Sandbox {
         self
     }
 
+    /// How many files the command may have open at once.
+    pub fn open_files(mut self, count: u64) -> Sandbox {
+        self.limits.open_files = count;
+        self
+    }
+
     /// Runs the command with `input` on its stdin, to its end: its status, stdout and
     /// stderr. Only a sandbox that could not be set up is an error; a command that failed or
     /// was killed is an [`Output`] with that [`Status`].
