@@ -20,9 +20,17 @@ use plan_sandbox::{Launcher, Sandbox};
 
 const USAGE: &str = "usage: sandbox [--timeout-ms N] [--memory-mb N] SCRIPT.py";
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // First, before the runtime's threads: in a launcher this never returns.
     plan_sandbox::launch_if_asked();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(run())
+}
+
+async fn run() -> ExitCode {
     let (script, timeout, memory) = match parse(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(message) => {

@@ -26,13 +26,23 @@ const LANDLOCK_ABI: ABI = ABI::V6;
 const SETUP_EXIT: i32 = 125;
 
 /// Becomes the sandboxed command if this process was started as a launcher, and returns at
-/// once otherwise. Call it first thing in `main` of a program that passes
+/// once otherwise. Call it first thing in `main` — before any thread or runtime starts (a
+/// process that is not root can make its network namespace only while it has one thread) —
+/// of a program that passes
 /// [`Launcher::this_program`](crate::Launcher::this_program) to its sandboxes:
 ///
 /// ```no_run
+/// use plan_sandbox::{Launcher, Sandbox};
+///
 /// fn main() {
-///     plan_sandbox::launch_if_asked(); // never returns in a launcher
-///     // .. the program, which may run `Sandbox::new(Launcher::this_program())`
+///     plan_sandbox::launch_if_asked(); // first: in a launcher it never returns
+///     program();
+/// }
+///
+/// fn program() {
+///     let sandbox = Sandbox::new(Launcher::this_program(), "python3");
+///     // .. run it
+/// #   drop(sandbox);
 /// }
 /// ```
 ///

@@ -39,7 +39,7 @@
 //!         .timeout(Duration::from_secs(5))
 //!         .memory(256 << 20);
 //!     let sum = plan! { #[name = "sum"] (python) };
-//!     let runtime = tokio::runtime::Runtime::new()?;
+//!     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 //!     let out = runtime.block_on(sum.run(Input::from(serde_json::json!([1, 2, 3]))))?;
 //!     assert_eq!(out, "6\n");
 //!     Ok(())
