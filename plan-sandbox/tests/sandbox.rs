@@ -230,6 +230,31 @@ async fn an_endless_loop_is_killed_at_its_timeout_with_its_children() {
     assert_eq!(processes_with(&marker), Vec::<String>::new());
 }
 
+/// A run whose step is dropped — a plan's own deadline, a `par(first)` that has its answer —
+/// kills the command and all it started.
+#[tokio::test]
+async fn a_dropped_run_leaves_no_process_behind() {
+    let (sandbox, dir, _) = python(
+        "import os, time\n\
+         os.fork()\n\
+         print('started', flush=True)\n\
+         time.sleep(600)\n",
+    );
+    let marker = dir.path().display().to_string();
+    let slow = sandbox.timeout(Duration::from_secs(600));
+    let plan = plan! { #[name = "slow"] (slow) };
+    let mut run = Box::pin(plan.run(Input::from("")));
+    // Until the script and its child both run:
+    while processes_with(&marker).len() < 2 {
+        tokio::select! {
+            out = &mut run => panic!("the run ended: {out:?}"),
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+    drop(run);
+    assert_eq!(processes_with(&marker), Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn endless_allocation_is_killed_for_memory() {
     let (sandbox, _dir, _) = python(
