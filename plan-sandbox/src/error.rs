@@ -132,9 +132,9 @@ pub enum SandboxError {
         /// The end of its stderr (at most 2 KiB), lossily decoded.
         stderr: String,
     },
-    /// Its stdout is not what the step expects (JSON of the step's type).
-    #[error("sandboxed command's output is not the JSON expected: {0}")]
-    Output(String),
+    /// Its stdout is not the JSON a [`SandboxJson`](crate::SandboxJson) step expects.
+    #[error("sandboxed command's stdout is not the JSON expected: {0}")]
+    Json(String),
     /// The sandbox could not be set up: the command did not run.
     #[error("sandbox not set up, the command did not run: {0}")]
     Setup(String),
@@ -143,7 +143,7 @@ pub enum SandboxError {
 impl SandboxError {
     /// The error for a run that ended with `status` (`None` for a success), with the end of
     /// its `stderr`.
-    pub fn from_status(status: Status, stderr: &[u8]) -> Option<SandboxError> {
+    pub(crate) fn from_status(status: Status, stderr: &[u8]) -> Option<SandboxError> {
         Some(match status {
             Status::Exited(0) => return None,
             Status::Exited(code) => SandboxError::Exit {

@@ -100,10 +100,13 @@ impl Launcher {
         Launcher(Some(path.into()))
     }
 
-    /// This program (`std::env::current_exe`) as its own launcher. **Its `main` must call
-    /// [`launch_if_asked`] first thing**: otherwise the launcher would be a second copy of
-    /// the program, which the run detects (no sandbox becomes ready) and reports as a
-    /// [`SandboxError::Setup`] — after that copy ran with the sandbox's spec as its input.
+    /// This program (`std::env::current_exe`) as its own launcher.
+    ///
+    /// **Its `main` must call [`launch_if_asked`] first thing.** Otherwise each run starts a
+    /// second copy of the whole program, *outside* any sandbox (with the launcher's marker as
+    /// its first argument); the run notices that no sandbox became ready and fails with a
+    /// [`SandboxError::Setup`], but only once that copy has ended, and whatever it did, it did.
+    /// Tests and libraries, whose `main` is not theirs, use [`Launcher::path`].
     pub fn this_program() -> Launcher {
         Launcher(None)
     }
@@ -240,7 +243,9 @@ impl Sandbox {
     }
 
     /// The memory of all the run's processes together, in bytes (swap included); past it
-    /// the kernel kills one, and the sandbox the rest ([`Limit::Memory`]).
+    /// the kernel kills one, and the sandbox the rest ([`Limit::Memory`]). It bounds memory
+    /// used, not address space (no `RLIMIT_AS`): a mapping never touched costs nothing, and a
+    /// program's allocator does not fail before the limit is reached.
     pub fn memory(mut self, bytes: u64) -> Sandbox {
         self.limits.memory = bytes;
         self
@@ -425,6 +430,6 @@ where
             .await
             .map_err(|err| PlanError::step(node(), err))?;
         serde_json::from_str(&stdout)
-            .map_err(|err| PlanError::step(node(), SandboxError::Output(err.to_string())))
+            .map_err(|err| PlanError::step(node(), SandboxError::Json(err.to_string())))
     }
 }
