@@ -111,25 +111,30 @@ pub(crate) async fn run(sandbox: &Sandbox, stdin: Vec<u8>) -> Result<Output, San
     let _ = feeder.join();
     let exit = exit.map_err(|err| setup(format!("cannot wait for the launcher: {err}")))?;
 
-    let Some(stdout) = stdout.strip_prefix(READY.as_bytes()) else {
-        let said = String::from_utf8_lossy(&stdout);
-        let reason = match said.strip_prefix(FAILED) {
-            Some(reason) => reason.trim_end().to_owned(),
-            None => format!(
+    let said = String::from_utf8_lossy(&stdout);
+    if let Some(reason) = said.strip_prefix(FAILED) {
+        return Err(setup(reason.trim_end().to_owned()));
+    }
+    let stdout = match stdout.strip_prefix(READY.as_bytes()) {
+        Some(stdout) => stdout.to_vec(),
+        // A limit that passed while the launcher was still setting up (a timeout shorter
+        // than that) ends the run like any other: killed, with nothing printed.
+        None if killed.is_some() => Vec::new(),
+        None => {
+            return Err(setup(format!(
                 "the launcher {} ended ({exit}) before the sandbox was ready: is it a launcher \
                  (does its `main` call `plan_sandbox::launch_if_asked()` first)? {}",
                 launcher.display(),
                 String::from_utf8_lossy(&stderr).trim_end()
-            ),
-        };
-        return Err(setup(reason));
+            )));
+        }
     };
     let status = classify(exit, killed, &cgroups, overflow.load(Ordering::Relaxed));
     drop(cgroups);
     drop(scratch);
     Ok(Output {
         status,
-        stdout: stdout.to_vec(),
+        stdout,
         stderr,
     })
 }
