@@ -230,6 +230,19 @@ async fn an_endless_loop_is_killed_at_its_timeout_with_its_children() {
     assert_eq!(processes_with(&marker), Vec::<String>::new());
 }
 
+/// A deadline that passes while the launcher still sets the sandbox up ends the run the same
+/// way: killed, not a setup error.
+#[tokio::test]
+async fn a_timeout_shorter_than_the_setup_is_still_a_timeout() {
+    let (sandbox, _dir, _) = python("while True:\n    pass\n");
+    let output = sandbox
+        .timeout(Duration::from_millis(1))
+        .output("")
+        .await
+        .unwrap();
+    assert_eq!(output.status, Status::Killed(Limit::Timeout));
+}
+
 /// A run whose step is dropped — a plan's own deadline, a `par(first)` that has its answer —
 /// kills the command and all it started.
 #[tokio::test]
