@@ -24,6 +24,13 @@
 //! [`SandboxError::Setup`]: the command never runs without the whole sandbox. `SECURITY.md`
 //! says exactly what the sandbox protects against and what it does not.
 //!
+//! What it needs: Linux 6.12 or later with Landlock enabled (ABI 6), seccomp, and a cgroup
+//! the process may create under its own — as root, cgroup v1's `pids` and `memory`
+//! hierarchies or cgroup v2 with those controllers delegated to the process's cgroup. A
+//! process that is not root also needs unprivileged user namespaces (for the network
+//! namespace) and write access to its cgroup. Where one is missing, every run is a
+//! [`SandboxError::Setup`] that says which; there is no degraded mode.
+//!
 //! ```no_run
 //! # // no_run: doctests are not launchers (their `main` is rustdoc's), and the `plan-sandbox`
 //! # // binary is not built for them; the crate's tests run this with it.
