@@ -181,6 +181,47 @@ async fn files_outside_the_allowlist_cannot_be_read() {
     assert!(out.starts_with(&content), "{out}");
 }
 
+/// Root inside keeps its user id but none of its powers: no capability, no namespace, no
+/// signal to a process outside.
+#[tokio::test]
+async fn root_in_the_sandbox_has_no_privileges() {
+    let (sandbox, _dir, _) = python(
+        "import ctypes, os\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         print('uid', os.getuid())\n\
+         def attempt(name, call):\n\
+         \x20   try:\n\
+         \x20       call()\n\
+         \x20       print(name, 'allowed')\n\
+         \x20   except PermissionError:\n\
+         \x20       print(name, 'refused')\n\
+         def c_call(result):\n\
+         \x20   if result != 0:\n\
+         \x20       raise PermissionError(ctypes.get_errno(), 'refused')\n\
+         open('mine', 'w').close()\n\
+         attempt('chown', lambda: os.chown('mine', 1000, 1000))\n\
+         attempt('setuid', lambda: os.setuid(1000))\n\
+         attempt('kill', lambda: os.kill(1, 0))\n\
+         attempt('unshare', lambda: c_call(libc.unshare(0x10000000)))\n\
+         attempt('mount', lambda: c_call(libc.mount(b'none', b'.', b'tmpfs', 0, None)))\n",
+    );
+    let out = sandbox.run("").await.unwrap();
+    let expected =
+        "uid 0\nchown refused\nsetuid refused\nkill refused\nunshare refused\nmount refused\n";
+    assert_eq!(out, expected);
+}
+
+/// A command that dies of a signal of its own reads as a shell shows it: 128 + the signal.
+#[tokio::test]
+async fn a_crash_is_an_exit_code_of_128_plus_its_signal() {
+    let (sandbox, _dir, _) = python("import os\nos.abort()\n");
+    let output = sandbox.output("").await.unwrap();
+    assert_eq!(output.status, Status::Signaled(6));
+    assert_eq!(output.status.to_string(), "exit 134");
+    let err = sandbox.run("").await.unwrap_err();
+    assert!(matches!(err, SandboxError::Exit { code: 134, .. }), "{err}");
+}
+
 /// The processes whose command line holds `marker`.
 fn processes_with(marker: &str) -> Vec<String> {
     let mut found = Vec::new();
