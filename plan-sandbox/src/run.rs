@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,44 +32,8 @@ pub(crate) async fn run(sandbox: &Sandbox, stdin: Vec<u8>) -> Result<Output, San
         .tempdir()
         .map_err(|err| setup(format!("cannot make a scratch directory: {err}")))?;
     let scratch_path = scratch.path().to_owned();
-    let mut read = vec![program.clone()];
-    for path in &sandbox.read {
-        if !path.exists() {
-            return Err(setup(format!(
-                "the allowed path {} does not exist",
-                path.display()
-            )));
-        }
-        read.push(path.clone());
-    }
-    read.extend(
-        crate::SYSTEM_READ
-            .iter()
-            .map(PathBuf::from)
-            .filter(|path| path.exists()),
-    );
     let cgroups = Cgroups::create(limits.processes, limits.memory).map_err(setup)?;
-    let home = scratch_path.display().to_string();
-    let mut env = vec![
-        ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
-        ("HOME".to_owned(), home.clone()),
-        ("TMPDIR".to_owned(), home),
-        ("LANG".to_owned(), "C.UTF-8".to_owned()),
-    ];
-    env.extend(sandbox.env.iter().cloned());
-    let spec = Spec {
-        program,
-        args: sandbox.args.clone(),
-        env,
-        read,
-        write: vec![scratch_path.clone(), PathBuf::from("/dev/null")],
-        cgroups: cgroups.dirs(),
-        cpu_secs: limits.cpu_time.as_secs().max(1),
-        file_size: limits.file_size,
-        open_files: limits.open_files,
-        processes: limits.processes,
-    };
-    let spec = serde_json::to_string(&spec).expect("a spec serializes");
+    let spec = spec(sandbox, program, &scratch_path, &cgroups)?;
 
     let mut child = Command::new(&launcher)
         .arg(MARKER)
@@ -137,6 +101,55 @@ pub(crate) async fn run(sandbox: &Sandbox, stdin: Vec<u8>) -> Result<Output, San
         stdout,
         stderr,
     })
+}
+
+/// The launcher's spec, as JSON: the command and every restriction of the run.
+fn spec(
+    sandbox: &Sandbox,
+    program: PathBuf,
+    scratch: &Path,
+    cgroups: &Cgroups,
+) -> Result<String, SandboxError> {
+    let mut read = vec![program.clone()];
+    for path in &sandbox.read {
+        if !path.exists() {
+            return Err(SandboxError::Setup(format!(
+                "the allowed path {} does not exist",
+                path.display()
+            )));
+        }
+        read.push(path.clone());
+    }
+    read.extend(
+        crate::SYSTEM_READ
+            .iter()
+            .map(PathBuf::from)
+            .filter(|path| path.exists()),
+    );
+    let home = scratch.display().to_string();
+    let mut env = vec![
+        ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
+        ("HOME".to_owned(), home.clone()),
+        ("TMPDIR".to_owned(), home),
+        ("LANG".to_owned(), "C.UTF-8".to_owned()),
+    ];
+    env.extend(sandbox.env.iter().cloned());
+    let limits = &sandbox.limits;
+    let spec = Spec {
+        program,
+        args: sandbox.args.clone(),
+        env,
+        read,
+        write: vec![scratch.to_owned(), PathBuf::from("/dev/null")],
+        cgroups: cgroups.dirs(),
+        cpu_secs: limits.cpu_time.as_secs().max(1),
+        file_size: limits.file_size,
+        open_files: limits.open_files,
+        processes: limits.processes,
+    };
+    // Paths travel as JSON strings: one that is not UTF-8 cannot.
+    serde_json::to_string(&spec)
+        .map_err(|err| SandboxError::Setup(format!("a path of the sandbox is not UTF-8: {err}")))
 }
 
 /// Waits for the launcher's end, killing the run at its deadline or as soon as it hits a
