@@ -31,9 +31,7 @@
 //! namespace) and write access to its cgroup. Where one is missing, every run is a
 //! [`SandboxError::Setup`] that says which; there is no degraded mode.
 //!
-//! ```no_run
-//! # // no_run: doctests are not launchers (their `main` is rustdoc's), and the `plan-sandbox`
-//! # // binary is not built for them; the crate's tests run this with it.
+//! ```standalone_crate
 //! use std::time::Duration;
 //! use plan_runtime::prelude::*;
 //! use plan_sandbox::{Input, Launcher, Sandbox};
