@@ -149,5 +149,34 @@ fn refused() -> Result<Rules, seccompiler::Error> {
     for call in always {
         rules.insert(call, vec![]);
     }
+    // The same calls through the x32 ABI: the shared numbers with the x32 bit, and the calls
+    // that have x32 numbers of their own.
+    #[cfg(target_arch = "x86_64")]
+    {
+        let shared: Vec<(i64, Vec<SeccompRule>)> = rules
+            .iter()
+            .map(|(call, rule)| (X32 | call, rule.clone()))
+            .collect();
+        rules.extend(shared);
+        for x32_only in [
+            X32_PTRACE,
+            X32_KEXEC_LOAD,
+            X32_PROCESS_VM_READV,
+            X32_PROCESS_VM_WRITEV,
+        ] {
+            rules.insert(X32 | x32_only, vec![]);
+        }
+    }
     Ok(rules)
 }
+
+// The x32 numbers of calls whose x86-64 numbers x32 does not use (the kernel's
+// `syscall_64.tbl`).
+#[cfg(target_arch = "x86_64")]
+const X32_PTRACE: i64 = 521;
+#[cfg(target_arch = "x86_64")]
+const X32_KEXEC_LOAD: i64 = 528;
+#[cfg(target_arch = "x86_64")]
+const X32_PROCESS_VM_READV: i64 = 539;
+#[cfg(target_arch = "x86_64")]
+const X32_PROCESS_VM_WRITEV: i64 = 540;

@@ -115,6 +115,25 @@ async fn a_connection_to_a_listening_port_is_denied_and_never_accepted() {
     assert!(matches!(err, SandboxError::Denied("network")), "{err}");
 }
 
+/// The same refusal through the x32 ABI (the call's number with bit 30 set), which a 64-bit
+/// process can use where the kernel has it: without a rule of its own it would get past.
+#[cfg(target_arch = "x86_64")]
+#[tokio::test]
+async fn a_socket_through_the_x32_abi_is_denied_too() {
+    let (sandbox, _dir, _) = python(
+        "import ctypes, socket\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         print(libc.syscall(0x40000000 | 41, socket.AF_INET, socket.SOCK_STREAM, 0))\n",
+    );
+    let output = sandbox.output("").await.unwrap();
+    assert_eq!(
+        output.status,
+        Status::Denied("network"),
+        "{}",
+        text(&output.stdout)
+    );
+}
+
 #[tokio::test]
 async fn unix_sockets_are_refused_but_socket_pairs_work() {
     let (sandbox, _dir, _) = python(
