@@ -29,10 +29,7 @@ pub(crate) fn apply() -> Result<(), seccompiler::Error> {
     let filters = [
         (network()?, SeccompAction::KillProcess),
         (refused()?, SeccompAction::Errno(libc::EPERM as u32)),
-        (
-            BTreeMap::from([(libc::SYS_clone3, vec![])]),
-            SeccompAction::Errno(libc::ENOSYS as u32),
-        ),
+        (clone3(), SeccompAction::Errno(libc::ENOSYS as u32)),
     ];
     for (rules, action) in filters {
         let program: BpfProgram =
@@ -40,6 +37,13 @@ pub(crate) fn apply() -> Result<(), seccompiler::Error> {
         seccompiler::apply_filter(&program)?;
     }
     Ok(())
+}
+
+fn clone3() -> Rules {
+    let mut rules = Rules::from([(libc::SYS_clone3, vec![])]);
+    #[cfg(target_arch = "x86_64")]
+    rules.insert(X32 | libc::SYS_clone3, vec![]);
+    rules
 }
 
 fn arg(index: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, seccompiler::Error> {
