@@ -1,5 +1,5 @@
 //! Runs `python3 SCRIPT.py` in the sandbox, with a fresh scratch directory as its working
-//! directory: prints the script's stdout, then one last line, `sandbox: exit CODE`,
+//! directory and this program's stdin as its own (unless that is a terminal): prints the script's stdout, then one last line, `sandbox: exit CODE`,
 //! `sandbox: killed (timeout)`, `sandbox: killed (memory)`, `sandbox: killed (processes)`,
 //! `sandbox: killed (output)`, `sandbox: killed (cpu)` or `sandbox: denied (network)`. Exits
 //! with 0 only when the script exited with 0; a sandbox that cannot be set up is a message on
@@ -11,7 +11,7 @@
 //!
 //! The example is its own launcher: `launch_if_asked()` first thing in `main`.
 
-use std::io::Write;
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -54,7 +54,15 @@ async fn run() -> ExitCode {
     if let Some(memory) = memory {
         sandbox = sandbox.memory(memory);
     }
-    match sandbox.output("").await {
+    // The example's stdin is the script's, unless it is a terminal (nothing to wait for).
+    let mut input = String::new();
+    if !std::io::stdin().is_terminal()
+        && let Err(err) = std::io::stdin().read_to_string(&mut input)
+    {
+        eprintln!("cannot read stdin for the script: {err}");
+        return ExitCode::from(2);
+    }
+    match sandbox.output(input).await {
         Ok(output) => {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(&output.stdout);

@@ -508,4 +508,17 @@ fn the_example_prints_one_last_line_per_ending() {
             assert!(stdout.starts_with("hi\n"), "{stdout}");
         }
     }
+
+    // Its stdin is the script's.
+    let path = dir.path().join("upper.py");
+    std::fs::write(&path, "import sys\nprint(sys.stdin.read().upper())").unwrap();
+    let mut child = std::process::Command::new(test_support::processes::example("sandbox"))
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"shout").unwrap();
+    let stdout = test_support::processes::succeeded(child);
+    assert_eq!(stdout, "SHOUT\nsandbox: exit 0\n");
 }
