@@ -19,6 +19,9 @@
 //!   branches; a call that would exceed it fails before it is sent.
 //! * `mcp` (feature `mcp`): the tools of any Model Context Protocol server, over stdio or
 //!   streamable HTTP, as plan steps, their arguments checked against the tool's schema first.
+//! * `sandbox` (feature `sandbox`): a command — a model's Python script, a user's plugin —
+//!   as a plan step, with no network, no file access outside an allowlist and a scratch
+//!   directory, and limits on CPU, memory, processes, output and wall time, as root too.
 //!
 //! Without the `tls` feature, requests go over plain HTTP only (local model servers); enable
 //! it for hosted APIs.
@@ -35,4 +38,7 @@ pub mod llm;
 #[cfg(feature = "mcp")]
 pub mod mcp;
 pub mod redact;
+/// The sandboxed process tool: the crate `plan-sandbox`, whole (feature `sandbox`).
+#[cfg(feature = "sandbox")]
+pub use plan_sandbox as sandbox;
 pub mod sse;
