@@ -96,7 +96,7 @@ async fn run(options: Options) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot open the store {}: {e}", options.store.display()))?;
     let store = Arc::new(store);
-    let console = Console::new(progress::bar());
+    let console = Console::new(progress::bar(), false);
 
     let model = match &options.model {
         Some((url, name)) => {
