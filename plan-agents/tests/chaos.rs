@@ -140,3 +140,23 @@ async fn the_same_seed_injects_the_same_faults() {
     let other_seed = through_proxy(&upstream, faults(8), 60).await;
     assert_ne!(first, other_seed);
 }
+
+/// A budget too small for a calm research run (it needs 11 requests): the run fails naming
+/// the budget, and spends no more than it (the invariant the summary checks).
+#[test]
+fn a_budget_that_binds_is_not_exceeded() {
+    let child = Command::new(example("chaos"))
+        .args(["--seed", "7", "--runs", "1", "--fault-rate", "0"])
+        .args(["--budget-requests", "8"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = succeeded(child);
+    let research = out.lines().find(|l| l.starts_with("research 1: ")).unwrap();
+    assert!(
+        research.contains("failed") && research.contains("the run's budget of 8 requests is spent"),
+        "{out}"
+    );
+    assert!(out.contains("\nteam 1: succeeded"), "{out}");
+    assert!(out.ends_with("invariants: ok\n"), "{out}");
+}

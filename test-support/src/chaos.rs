@@ -429,11 +429,12 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, Faulty>> for Assi
     }
 }
 
-/// Resets `stream` once its request has arrived: the client sees its request fail, not its
-/// connection refused. (`SO_LINGER` of zero makes the close a reset; nothing blocks, as
-/// nothing is left to send.)
+/// Resets `stream` once its request has begun to arrive: the client sees its request fail,
+/// not its connection fail to open. (`SO_LINGER` of zero makes the close a reset; nothing
+/// blocks, as nothing is left to send.)
 async fn reset(stream: TcpStream) {
-    let _ = stream.readable().await;
+    // Waits for a byte of the request (`readable` alone may be reported before any).
+    let _ = stream.peek(&mut [0; 1]).await;
     let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
     drop(stream);
 }
