@@ -160,3 +160,24 @@ fn a_budget_that_binds_is_not_exceeded() {
     assert!(out.contains("\nteam 1: succeeded"), "{out}");
     assert!(out.ends_with("invariants: ok\n"), "{out}");
 }
+
+/// A deadline too short for a calm research run (its answer alone streams for about 350 ms):
+/// the run is stopped there, within the grace the invariant allows, and its failure names
+/// the step it cut off as well as the plan whose deadline passed.
+#[test]
+fn a_run_past_its_deadline_is_stopped_there() {
+    let child = Command::new(example("chaos"))
+        .args(["--seed", "7", "--runs", "1", "--fault-rate", "0"])
+        .args(["--deadline-ms", "400"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = succeeded(child);
+    let research = out.lines().find(|l| l.starts_with("research 1: ")).unwrap();
+    assert!(research.contains("timed out after 400ms"), "{out}");
+    assert!(
+        research.contains(" at `") && research.contains("` (step at "),
+        "{out}"
+    );
+    assert!(out.ends_with("invariants: ok\n"), "{out}");
+}

@@ -65,7 +65,7 @@ use plan_agents::bus::InMemory;
 use plan_agents::session::AgentEvent;
 use plan_runtime::budget::{Budget, Price, PriceTable};
 use plan_runtime::prelude::*;
-use plan_runtime::report::{Outcome, Recorder, RunReport};
+use plan_runtime::report::{NodeRecord, Outcome, Recorder, RunReport};
 use plan_runtime::run::Options;
 use plan_state::store::Sqlite;
 use plan_tools::http::{Http, Request, Response, RetryPolicy};
@@ -241,8 +241,14 @@ async fn research(servers: &Servers, options: &options::Options, number: usize) 
             if let Err(err) = outcome {
                 ran.panicked = err.is_panic();
                 let node = err.node();
+                // The run's deadline names the whole plan: the step it cut off says more.
+                let node = if err.is_timeout() && node.path.is_empty() {
+                    culprit(&ran.report, true)
+                } else {
+                    (!node.name.is_empty()).then(|| node.to_string())
+                };
                 ran.outcome = Err(Failure {
-                    node: (!node.name.is_empty()).then(|| node.to_string()),
+                    node,
                     error: with_causes(&err),
                 });
             }
@@ -305,7 +311,8 @@ async fn team(servers: &Servers, options: &options::Options, number: usize) -> R
         wall,
         report: Recorder::new().into_report(),
     };
-    let error = match run {
+    // Why it failed, and whether for want of time (no answer by the deadline).
+    let failed = match run {
         Ok(Ok((Ok(()), _, retried))) => {
             ran.turn_retries = retried;
             None
@@ -315,17 +322,18 @@ async fn team(servers: &Servers, options: &options::Options, number: usize) -> R
             ran.panicked = dead
                 .as_deref()
                 .is_some_and(|error| error.starts_with("the plan panicked"));
-            Some(dead.unwrap_or_else(|| no_answer.to_string()))
+            let past_deadline = dead.is_none();
+            Some((dead.unwrap_or_else(|| no_answer.to_string()), past_deadline))
         }
-        Ok(Err(setup)) => Some(format!("the team did not start: {setup}")),
+        Ok(Err(setup)) => Some((format!("the team did not start: {setup}"), false)),
         Err(joined) => {
             ran.panicked = joined.is_panic();
-            Some(format!("its task ended: {joined}"))
+            Some((format!("its task ended: {joined}"), false))
         }
     };
-    if let Some(error) = error {
+    if let Some((error, past_deadline)) = failed {
         ran.outcome = Err(Failure {
-            node: culprit(&report),
+            node: culprit(&report, past_deadline),
             error: one_line(&error),
         });
     }
@@ -348,18 +356,22 @@ async fn dead_task(events: &mut tokio::sync::broadcast::Receiver<AgentEvent>) ->
     }
 }
 
-/// The node a failed team run names: the last step that failed, else the last that did not
-/// finish (it was running at the deadline).
-fn culprit(report: &RunReport) -> Option<String> {
+/// The node a failed run names, from its report: for a run past its deadline, the last step
+/// it cut off (still running, or dropped); else the last step that failed.
+fn culprit(report: &RunReport, past_deadline: bool) -> Option<String> {
     let steps = || {
         report
             .nodes
             .iter()
             .filter(|n| n.kind == plan_runtime::NodeKind::Step)
     };
-    let node = steps()
-        .rfind(|n| matches!(n.outcome, Outcome::Failed { .. }))
-        .or_else(|| steps().rfind(|n| n.outcome != Outcome::Ok))?;
+    let cut_off = |n: &&NodeRecord| matches!(n.outcome, Outcome::Running | Outcome::Cancelled);
+    let failed = |n: &&NodeRecord| matches!(n.outcome, Outcome::Failed { .. });
+    let node = if past_deadline {
+        steps().rfind(cut_off).or_else(|| steps().rfind(failed))
+    } else {
+        steps().rfind(failed).or_else(|| steps().rfind(cut_off))
+    }?;
     let path = if node.path.is_empty() {
         "root"
     } else {
