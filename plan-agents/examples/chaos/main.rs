@@ -72,6 +72,7 @@ use plan_tools::http::{Http, Request, Response, RetryPolicy};
 use plan_tools::limit::{Limited, Limits, RateLimit};
 use plan_tools::llm::OpenAi;
 use test_support::chaos::{FaultProxy, Faults};
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 use agent::Ctx;
 use console::Console;
@@ -281,49 +282,48 @@ async fn team(servers: &Servers, options: &options::Options, number: usize) -> R
         let store = Arc::new(Sqlite::open(dir.path().join("agents.db")).await?);
         let mut team = team::start(InMemory::new(), store, lookup, turns).await?;
         let mut events = team.agents.events();
+        let mut turns = Turns::default();
         let within = deadline.saturating_sub(started.elapsed());
-        let (answer, dead) = tokio::select! {
-            answer = team.ask(TEAM_QUESTION, within) => (answer.map(drop), None),
-            dead = dead_task(&mut events) => (Err("a task was dead-lettered".into()), Some(dead)),
+        let answer = tokio::select! {
+            answer = team.ask(TEAM_QUESTION, within) => answer.map(drop),
+            () = until_dead(&mut events, &mut turns) => Err("a task was dead-lettered".into()),
         };
         team.stop().await;
-        // The turns tried again: every failed attempt that was not the last.
-        let mut retried = 0;
-        while let Ok(event) = events.try_recv() {
-            if let AgentEvent::TaskFailed { dead: false, .. } = event {
-                retried += 1;
+        loop {
+            match events.try_recv() {
+                Ok(event) => turns.heard(event),
+                Err(TryRecvError::Lagged(_)) => {}
+                Err(_) => break,
             }
         }
-        Ok::<_, team::BoxError>((answer, dead, retried))
+        Ok::<_, team::BoxError>((answer, turns))
     })
     .await;
     let wall = started.elapsed();
-    let report = recorder.report();
     let mut ran = Ran {
         agent: "team",
         number,
         outcome: Ok(()),
         panicked: false,
+        report: recorder.report(),
         turn_retries: 0,
         spent: budget.spent(),
         limits: budget.limits(),
         deadline,
         wall,
-        report: Recorder::new().into_report(),
     };
     // Why it failed, and whether for want of time (no answer by the deadline).
     let failed = match run {
-        Ok(Ok((Ok(()), _, retried))) => {
-            ran.turn_retries = retried;
-            None
-        }
-        Ok(Ok((Err(no_answer), dead, retried))) => {
-            ran.turn_retries = retried;
-            ran.panicked = dead
-                .as_deref()
-                .is_some_and(|error| error.starts_with("the plan panicked"));
-            let past_deadline = dead.is_none();
-            Some((dead.unwrap_or_else(|| no_answer.to_string()), past_deadline))
+        Ok(Ok((answer, turns))) => {
+            ran.turn_retries = turns.retried;
+            ran.panicked = turns.panicked;
+            answer.err().map(|no_answer| {
+                let past_deadline = turns.dead.is_none();
+                (
+                    turns.dead.unwrap_or_else(|| no_answer.to_string()),
+                    past_deadline,
+                )
+            })
         }
         Ok(Err(setup)) => Some((format!("the team did not start: {setup}"), false)),
         Err(joined) => {
@@ -333,25 +333,47 @@ async fn team(servers: &Servers, options: &options::Options, number: usize) -> R
     };
     if let Some((error, past_deadline)) = failed {
         ran.outcome = Err(Failure {
-            node: culprit(&report, past_deadline),
+            node: culprit(&ran.report, past_deadline),
             error: one_line(&error),
         });
     }
-    ran.report = report;
     ran
 }
 
-/// The first task dead-lettered: its error.
-async fn dead_task(events: &mut tokio::sync::broadcast::Receiver<AgentEvent>) -> String {
+/// What the team's sessions said of its turns.
+#[derive(Default)]
+struct Turns {
+    /// Failed attempts that were tried again.
+    retried: u64,
+    /// Whether an attempt panicked (a session catches it, and tries again).
+    panicked: bool,
+    /// The error of the first task dead-lettered (after its last attempt).
+    dead: Option<String>,
+}
+
+impl Turns {
+    fn heard(&mut self, event: AgentEvent) {
+        if let AgentEvent::TaskFailed { dead, error, .. } = event {
+            self.panicked |= error.starts_with("the plan panicked");
+            if dead {
+                self.dead.get_or_insert(error);
+            } else {
+                self.retried += 1;
+            }
+        }
+    }
+}
+
+/// Hears the sessions' events until a task is dead-lettered.
+async fn until_dead(events: &mut broadcast::Receiver<AgentEvent>, turns: &mut Turns) {
     loop {
         match events.recv().await {
-            Ok(AgentEvent::TaskFailed {
-                dead: true, error, ..
-            }) => return error,
-            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                return std::future::pending().await;
-            }
+            Ok(event) => turns.heard(event),
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => std::future::pending().await,
+        }
+        if turns.dead.is_some() {
+            return;
         }
     }
 }
