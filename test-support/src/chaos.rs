@@ -230,18 +230,6 @@ impl Served {
     }
 }
 
-impl std::ops::Add for Served {
-    type Output = Served;
-
-    fn add(mut self, other: Served) -> Served {
-        self.requests += other.requests;
-        for (mine, theirs) in self.faults.iter_mut().zip(other.faults) {
-            *mine += theirs;
-        }
-        self
-    }
-}
-
 /// `requests 12, faulted 5 (429 ×1, 500 ×2, slow ×0, cut ×1, malformed ×1, reset ×0)`.
 impl fmt::Display for Served {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
