@@ -18,12 +18,12 @@
 //! It prints a line per run, what the servers injected, and the summary:
 //!
 //! ```text
-//! runs: 20 (17 succeeded, 3 failed)
-//! retries: 9
-//! requests: 230 (the servers counted 231)
-//! tokens: 31220
-//! spend: $0.007712
-//! wall: p50 0.82s p99 3.10s
+//! runs: 40 (27 succeeded, 13 failed)
+//! retries: 20
+//! requests: 240 (the servers counted 240)
+//! tokens: 11168
+//! spend: $0.003200
+//! wall: p50 0.32s p99 2.14s
 //! invariants: ok
 //! ```
 //!

@@ -58,7 +58,7 @@ impl Ran {
         counted as u64 + attempts + self.turn_retries
     }
 
-    /// Its line: `research 3: succeeded in 1.21s (2 retries)`, or `... failed in ..: ERROR`.
+    /// Its line: `research 3: succeeded in SECONDSs (N retries)`, or `... failed in ..: ERROR`.
     pub fn line(&self) -> String {
         let head = format!("{} {}", self.agent, self.number);
         let retries = self.retries();
