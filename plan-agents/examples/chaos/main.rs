@@ -37,8 +37,10 @@
 //! runs that fail are what chaos is for — or `invariants: BROKEN (…)`, naming each broken one
 //! and the run, and the exit code 1. A bad command line exits 64.
 
+// The research example's modules and the multi-agent team, by path, so that what runs here
+// is what those examples run. What only the research example uses is unused here.
 #[path = "../../../examples/research/agent.rs"]
-#[allow(dead_code)] // the research example's: what only it uses is unused here
+#[allow(dead_code)]
 mod agent;
 #[path = "../../../examples/research/console.rs"]
 #[allow(dead_code)]
