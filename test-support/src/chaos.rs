@@ -56,7 +56,7 @@ use axum::serve::{IncomingStream, Listener};
 use futures::StreamExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
-/// The largest request or answer body the proxy relays (the agents' are a few kilobytes).
+/// The largest request body the proxy relays (the agents' are a few kilobytes).
 const MAX_BODY: usize = 10 << 20;
 
 /// A fault the proxy injects into one request.
@@ -344,9 +344,8 @@ impl Proxy {
         fault
     }
 
-    /// The upstream's answer to `request`, its body read whole; `502` if there is none.
-    async fn relay(&self, request: Request) -> Result<(StatusCode, HeaderMap, Bytes), Response> {
-        let bad_gateway = |why: String| (StatusCode::BAD_GATEWAY, why).into_response();
+    /// The upstream's answer to `request` (its body not read yet); `502` if there is none.
+    async fn relay(&self, request: Request) -> Result<reqwest::Response, Response> {
         let (parts, body) = request.into_parts();
         let body = axum::body::to_bytes(body, MAX_BODY)
             .await
@@ -354,25 +353,18 @@ impl Proxy {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let mut headers = parts.headers;
         headers.remove(axum::http::header::HOST);
-        let answer = self
-            .client
+        self.client
             .request(parts.method, format!("{}{path}", self.upstream))
             .headers(headers)
             .body(body)
             .send()
             .await
-            .map_err(|e| bad_gateway(format!("the upstream: {e}")))?;
-        let status = answer.status();
-        let mut headers = HeaderMap::new();
-        if let Some(kind) = answer.headers().get(CONTENT_TYPE) {
-            headers.insert(CONTENT_TYPE, kind.clone());
-        }
-        let body = answer
-            .bytes()
-            .await
-            .map_err(|e| bad_gateway(format!("the upstream's answer: {e}")))?;
-        Ok((status, headers, body))
+            .map_err(|e| bad_gateway(format!("the upstream: {e}")))
     }
+}
+
+fn bad_gateway(why: String) -> Response {
+    (StatusCode::BAD_GATEWAY, why).into_response()
 }
 
 /// The proxy's listener: numbers each connection as it is accepted, draws its fault, and
@@ -448,16 +440,7 @@ async fn answer(
             }
             match proxy.relay(request).await {
                 Err(bad_gateway) => bad_gateway,
-                Ok((status, headers, body)) => match fault {
-                    Some(Fault::Cut) => (status, headers, cut(body)).into_response(),
-                    Some(Fault::Malformed) => {
-                        let sse = headers
-                            .get(CONTENT_TYPE)
-                            .is_some_and(|kind| kind.as_bytes().starts_with(b"text/event-stream"));
-                        (status, headers, malformed(&body, sse)).into_response()
-                    }
-                    _ => (status, headers, body).into_response(),
-                },
+                Ok(answer) => faulty(answer, fault).await,
             }
         }
     };
@@ -465,6 +448,30 @@ async fn answer(
         .headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
     response
+}
+
+/// The upstream's `answer`, passed on as it arrives (a model's stream paced as the model
+/// sent it), or — to cut it or make it malformed — read whole, then broken.
+async fn faulty(answer: reqwest::Response, fault: Option<Fault>) -> Response {
+    let status = answer.status();
+    let mut headers = HeaderMap::new();
+    if let Some(kind) = answer.headers().get(CONTENT_TYPE) {
+        headers.insert(CONTENT_TYPE, kind.clone());
+    }
+    if !matches!(fault, Some(Fault::Cut | Fault::Malformed)) {
+        return (status, headers, Body::from_stream(answer.bytes_stream())).into_response();
+    }
+    let body = match answer.bytes().await {
+        Ok(body) => body,
+        Err(e) => return bad_gateway(format!("the upstream's answer: {e}")),
+    };
+    if fault == Some(Fault::Cut) {
+        return (status, headers, cut(body)).into_response();
+    }
+    let sse = headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|kind| kind.as_bytes().starts_with(b"text/event-stream"));
+    (status, headers, malformed(&body, sse)).into_response()
 }
 
 /// An error answer in the shape OpenAI-compatible servers give.
