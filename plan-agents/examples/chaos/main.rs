@@ -23,7 +23,7 @@
 //! requests: 240 (the servers counted 240)
 //! tokens: 11168
 //! spend: $0.003200
-//! wall: p50 0.32s p99 2.14s
+//! wall: p50 0.31s p99 2.12s
 //! invariants: ok
 //! ```
 //!
