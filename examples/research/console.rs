@@ -1,5 +1,6 @@
 //! Where the run's lines go: stdout, above the live progress bar (which draws on stderr, and
-//! only on a terminal), so that neither garbles the other.
+//! only on a terminal), so that neither garbles the other; or nowhere, for the `chaos`
+//! example, which runs the agent many times and prints a line per run.
 
 use std::io::Write;
 
@@ -9,11 +10,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget};
 #[derive(Clone)]
 pub struct Console {
     bar: ProgressBar,
+    quiet: bool,
 }
 
 impl Console {
-    pub fn new(bar: ProgressBar) -> Self {
-        Console { bar }
+    /// Lines printed above `bar`; or, `quiet`, nothing printed at all.
+    pub fn new(bar: ProgressBar, quiet: bool) -> Self {
+        Console { bar, quiet }
     }
 
     /// The progress bar, for the progress display.
@@ -23,6 +26,9 @@ impl Console {
 
     /// Prints `text` as a line of its own.
     pub fn line(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
         self.bar.suspend(|| println!("{text}"));
     }
 
@@ -31,11 +37,16 @@ impl Console {
     pub fn start_stream(&self, header: &str) {
         self.bar.finish_and_clear();
         self.bar.set_draw_target(ProgressDrawTarget::hidden());
-        println!("{header}");
+        if !self.quiet {
+            println!("{header}");
+        }
     }
 
     /// Prints a piece of a streamed text as it arrives.
     pub fn stream(&self, piece: &str) {
+        if self.quiet {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(piece.as_bytes());
         let _ = out.flush();

@@ -19,6 +19,9 @@
 //!   between runs.
 //! * `progress.rs` and `console.rs`: the live display.
 //!
+//! The `chaos` example (`cargo run --example chaos`, in plan-agents) runs this agent too —
+//! `agent.rs` and the modules it uses, by path — against servers that fail on purpose.
+//!
 //! `--store sqlite:PATH` (default `target/research.db`) holds the runs' journals and the
 //! agent's memory. Every model and tool call is journaled as it finishes: kill a run (it
 //! prints its id) and run it again with `--run-id ID`, and no finished call is made again.
@@ -96,7 +99,7 @@ async fn run(options: Options) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot open the store {}: {e}", options.store.display()))?;
     let store = Arc::new(store);
-    let console = Console::new(progress::bar());
+    let console = Console::new(progress::bar(), false);
 
     let model = match &options.model {
         Some((url, name)) => {

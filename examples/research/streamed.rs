@@ -22,10 +22,14 @@ impl<C: Sync> Plan<ChatRequest, C> for Streamed {
 
     async fn call(&self, request: ChatRequest, cx: Cx<'_, C>) -> Result<Completion, PlanError> {
         let fail = |err: LlmError| PlanError::step(NodeRef::current(&cx), err);
-        // Admitted by the budget before anything is sent, on its `max_tokens`.
+        // Admitted by the budget before anything is sent, on an estimate of its prompt and
+        // its `max_tokens`, at its model's price, as `OpenAi`'s own calls are.
+        let prompt_chars = serde_json::to_string(&request.messages).map_or(0, |json| json.len());
+        let model = request.model.as_deref().unwrap_or(self.model.model());
         let estimate = Charge {
+            input_tokens: Usage::estimate(prompt_chars, 0).prompt_tokens,
             output_tokens: request.options.max_tokens.map_or(0, u64::from),
-            ..Charge::request()
+            ..Charge::request().model(model)
         };
         let reservation = cx
             .extension::<Budget>()
@@ -55,10 +59,11 @@ impl<C: Sync> Plan<ChatRequest, C> for Streamed {
         }
         self.console.stream("\n");
         if let Some(reservation) = reservation {
-            reservation.settle(&Charge::tokens(
-                usage.prompt_tokens,
-                usage.completion_tokens,
-            ));
+            reservation.settle(&Charge {
+                input_tokens: usage.prompt_tokens,
+                output_tokens: usage.completion_tokens,
+                ..estimate
+            });
         }
         Ok(Completion::from_text(text, usage))
     }

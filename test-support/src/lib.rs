@@ -1,7 +1,8 @@
 //! The fixtures the workspace's tests share, written once: a child server on a free port,
 //! killed on drop ([`Server`]); a temporary directory, removed on drop ([`temp_dir`]); a
 //! package's example run as a process ([`processes`]); a `nats-server` with JetStream, alone
-//! or in a cluster, killed and restarted at will ([`nats`]). A dev-dependency only; not
+//! or in a cluster, killed and restarted at will ([`nats`]); with the feature `chaos`, an
+//! HTTP proxy that injects seeded, reproducible faults (`chaos`). A dev-dependency only; not
 //! published.
 //!
 //! ```no_run
@@ -17,6 +18,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "chaos")]
+pub mod chaos;
 pub mod nats;
 pub mod processes;
 

@@ -1,27 +1,29 @@
-//! Three agents answer a question together: a planner splits it into sub-questions, a
-//! retriever looks each up, a synthesizer writes the answer once every finding is in. They
-//! talk over bus topics (`questions`, `subtasks`, `findings`, `answers`) and share a
-//! blackboard in the store (`blackboard/...`), beside their own records.
+//! The team: a planner splits a question into sub-questions, a retriever looks each up, a
+//! synthesizer writes the answer once every finding is in. They talk over bus topics
+//! (`questions`, `subtasks`, `findings`, `answers`) and share a blackboard in the store
+//! (`blackboard/...`), beside their own records.
 //!
-//! ```text
-//! cargo run -p plan-agents --example multi_agent                                # the bus in process
-//! cargo run -p plan-agents --example multi_agent -- --bus nats://127.0.0.1:4222 # every message through NATS
-//! ```
-//!
-//! The store is SQLite in a temporary directory. The example prints the blackboard and the
-//! answer, and exits 0; with `--bus` and no NATS server there, it exits 2 saying so.
+//! How the retriever looks a sub-question up is the caller's: a plan from a [`Subtask`] to a
+//! note, the retriever's `lookup` step. The `multi_agent` example's reads a small library of
+//! notes; the `chaos` example, which runs this team too, asks HTTP sources that fail on
+//! purpose.
 
-use std::process::ExitCode;
+use std::error::Error;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use plan_agents::bus::{Bus, BusError, InMemory, Message, Name, Nats, Subscription};
-use plan_agents::session::{Agents, Kind, State, Turn};
+use plan_agents::bus::{Bus, BusError, Message, Name, Subscription};
+use plan_agents::session::{Agents, Kind, SessionError, Turn};
 use plan_runtime::prelude::*;
+use plan_runtime::run::Options;
 use plan_state::store::{Key, Sqlite, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio::task::JoinHandle;
+
+/// Any error of the team's, as it crosses tasks.
+pub type BoxError = Box<dyn Error + Send + Sync>;
 
 /// Publishing, whichever bus it is: the agents' plans need nothing else of it.
 trait Publish: Send + Sync {
@@ -41,7 +43,7 @@ impl<B: Bus> Publish for B {
 }
 
 /// What every agent's plan gets: the bus and the blackboard.
-struct Team {
+pub struct Team {
     bus: Arc<dyn Publish>,
     board: Arc<Sqlite>,
 }
@@ -65,11 +67,14 @@ impl Team {
 }
 
 /// A sub-question, as the planner posts it.
-#[derive(Serialize, Deserialize)]
-struct Subtask {
-    index: usize,
-    of: usize,
-    question: String,
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Subtask {
+    /// Which of the question's sub-questions it is, from 0.
+    pub index: usize,
+    /// How many there are.
+    pub of: usize,
+    /// The sub-question.
+    pub question: String,
 }
 
 /// Splits the question into the aspects it should cover.
@@ -96,16 +101,35 @@ async fn plan_it(mut turn: Turn<()>, team: &Team) -> Result<Turn<()>, Failed> {
     Ok(turn)
 }
 
-/// Looks a sub-question up in a small library of notes.
-async fn retrieve(mut turn: Turn<u32>, team: &Team) -> Result<Turn<u32>, Failed> {
-    let subtask: Subtask = serde_json::from_value(turn.task.input.clone())?;
-    let notes = [
-        "a durable run keeps every node's output in a store",
-        "a restarted run replays the outputs and runs the rest",
-        "a journaled step costs one store write",
-    ];
-    let finding =
-        json!({ "question": subtask.question, "note": notes[subtask.index % notes.len()] });
+/// Looks a sub-question up with `lookup`, and posts the finding; its state counts the
+/// sub-questions it answered.
+fn retriever<L>(lookup: L) -> impl Plan<Turn<u32>, Team, Out = Turn<u32>>
+where
+    L: Plan<Subtask, Team, Out = String>,
+{
+    plan! {
+        #![name = "retriever"]
+        let subtask = read_subtask;
+        let note = subtask >> #[name = "lookup"] (lookup);
+        let turn = count_one;
+        (turn, subtask, note) >> post_finding
+    }
+}
+
+fn read_subtask(turn: Turn<u32>) -> Result<Subtask, serde_json::Error> {
+    serde_json::from_value(turn.task.input)
+}
+
+fn count_one(mut turn: Turn<u32>) -> Turn<u32> {
+    turn.state += 1;
+    turn
+}
+
+async fn post_finding(
+    (turn, subtask, note): (Turn<u32>, Subtask, String),
+    team: &Team,
+) -> Result<Turn<u32>, Failed> {
+    let finding = json!({ "question": subtask.question, "note": note });
     team.write(&format!("blackboard/findings/{}", subtask.index), &finding)
         .await?;
     team.bus
@@ -114,7 +138,6 @@ async fn retrieve(mut turn: Turn<u32>, team: &Team) -> Result<Turn<u32>, Failed>
             json!({ "index": subtask.index, "of": subtask.of }),
         )
         .await?;
-    turn.state += 1;
     Ok(turn)
 }
 
@@ -154,48 +177,38 @@ async fn synthesize(mut turn: Turn<Heard>, team: &Team) -> Result<Turn<Heard>, F
     Ok(turn)
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let bus = match args.as_slice() {
-        [] => None,
-        [flag, url] if flag == "--bus" => Some(url.clone()),
-        _ => {
-            eprintln!("usage: multi_agent [--bus nats://HOST:PORT]");
-            return ExitCode::from(64);
-        }
-    };
-    let outcome = match bus {
-        None => run(InMemory::new()).await,
-        Some(url) => match Nats::connect(&url).await {
-            Ok(nats) => run(nats).await,
-            Err(e) => {
-                eprintln!("multi_agent: cannot use the NATS server at {url}: {e}");
-                return ExitCode::from(2);
-            }
-        },
-    };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("multi_agent: {e}");
-            ExitCode::FAILURE
-        }
-    }
+/// The team at work on a bus and a store.
+pub struct Running<B: Bus> {
+    /// The agents: `planner`, `retriever` and `synthesizer`.
+    pub agents: Agents<Sqlite>,
+    bus: B,
+    answers: B::Subscription,
+    forwarding: Vec<JoinHandle<Result<(), SessionError>>>,
 }
 
-async fn run<B: Bus + Clone + 'static>(bus: B) -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::temp_dir().join(format!("plan-multi-agent-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let store = Arc::new(Sqlite::open(dir.join("agents.db")).await?);
+/// Starts the team on `bus` and `store` (the agents' records and the blackboard), the
+/// retriever looking sub-questions up with `lookup`, every turn run with `options`.
+pub async fn start<B, L>(
+    bus: B,
+    store: Arc<Sqlite>,
+    lookup: L,
+    options: Options,
+) -> Result<Running<B>, BoxError>
+where
+    B: Bus + Clone + 'static,
+    L: Plan<Subtask, Team, Out = String> + Send + Sync + 'static,
+{
     let team = || Team {
         bus: Arc::new(bus.clone()),
         board: store.clone(),
     };
+    let planner = Kind::new(plan! { plan_it }).ctx(team());
+    let retriever = Kind::new(retriever(lookup)).ctx(team());
+    let synthesizer = Kind::new(plan! { synthesize }).ctx(team());
     let agents = Agents::builder(store.clone())
-        .kind("planner", Kind::new(plan! { plan_it }).ctx(team()))
-        .kind("retriever", Kind::new(plan! { retrieve }).ctx(team()))
-        .kind("synthesizer", Kind::new(plan! { synthesize }).ctx(team()))
+        .kind("planner", planner.options(options.clone()))
+        .kind("retriever", retriever.options(options.clone()))
+        .kind("synthesizer", synthesizer.options(options))
         .start()
         .await?;
     // Each agent hears one topic: its messages reach it as mail.
@@ -212,37 +225,35 @@ async fn run<B: Bus + Clone + 'static>(bus: B) -> Result<(), Box<dyn std::error:
             agents.forward_topic(subscription, agent).await
         }));
     }
-    let mut answers = bus.subscribe(&Name::new("answers")?).await?;
-    let question = "durable agent runs";
-    println!("question: {question}");
-    Bus::publish(&bus, &Name::new("questions")?, Message::json(&question)?).await?;
-    let answer: String = tokio::time::timeout(Duration::from_secs(30), answers.recv())
-        .await
-        .map_err(|_| "no answer within 30 s")??
-        .decode()?;
+    let answers = bus.subscribe(&Name::new("answers")?).await?;
+    Ok(Running {
+        agents,
+        bus,
+        answers,
+        forwarding,
+    })
+}
 
-    println!("blackboard:");
-    for key in store.keys("blackboard/").await? {
-        if let Some(value) = store.get(&key).await? {
-            println!("  {key} = {}", value.value);
+impl<B: Bus> Running<B> {
+    /// Asks the team `question`: its answer, or an error if none comes `within`.
+    pub async fn ask(&mut self, question: &str, within: Duration) -> Result<String, BoxError> {
+        Bus::publish(
+            &self.bus,
+            &Name::new("questions")?,
+            Message::json(&question)?,
+        )
+        .await?;
+        let answer = tokio::time::timeout(within, self.answers.recv())
+            .await
+            .map_err(|_| format!("no answer within {within:?}"))??;
+        Ok(answer.decode()?)
+    }
+
+    /// Stops the team: nothing more is forwarded, and the agents stop at once.
+    pub async fn stop(self) {
+        for task in self.forwarding {
+            task.abort();
         }
+        self.agents.shutdown().await;
     }
-    // The synthesizer published the answer from inside its turn: let that turn finish.
-    while agents.status("synthesizer").await?.state != State::Idle {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let snapshot = agents.snapshot().await?;
-    for agent in &snapshot.agents {
-        println!(
-            "agent {}: {} tasks done, {}",
-            agent.name, agent.done, agent.state
-        );
-    }
-    println!("answer: {answer}");
-    for task in forwarding {
-        task.abort();
-    }
-    agents.shutdown().await;
-    std::fs::remove_dir_all(&dir)?;
-    Ok(())
 }
