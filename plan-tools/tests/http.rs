@@ -666,3 +666,59 @@ async fn the_run_report_counts_requests_retries_and_the_success_rate() {
     let trace = serde_json::to_value(report.chrome_trace()).unwrap();
     assert!(trace.to_string().contains("\"requests_ok\":1.0"), "{trace}");
 }
+
+/// A server whose first `resets` connections are reset once the request has arrived; the
+/// next answer `200 ok`. Its port and the connections it accepted.
+async fn resetting_server(resets: usize) -> (u16, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            // The request's first bytes: the server has seen it.
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf).await;
+            if n < resets {
+                // Closed with unread data and no linger: the client sees a reset.
+                socket.set_zero_linger().unwrap();
+                drop(socket);
+            } else {
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            }
+        }
+    });
+    (port, accepted)
+}
+
+#[tokio::test]
+async fn a_connection_reset_after_the_request_is_retried_only_if_the_request_is_idempotent() {
+    let http = Http::builder()
+        .retry(RetryPolicy::new(3).backoff(Duration::from_millis(1)))
+        .build();
+    let (port, accepted) = resetting_server(1).await;
+    let answer = http
+        .send(Request::get(format!("http://127.0.0.1:{port}/")))
+        .await
+        .unwrap();
+    assert_eq!((answer.text(), answer.attempts), ("ok".into(), 2));
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+
+    // A POST the server may have acted on is not sent again.
+    let (port, accepted) = resetting_server(1).await;
+    let err = http
+        .send(Request::post(format!("http://127.0.0.1:{port}/")).body("x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, HttpError::Connection { attempts: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}

@@ -195,6 +195,20 @@ impl Http {
                     .scrubbed(&secrets);
                     (error, None)
                 }
+                Err(Failure::Broken(reason)) => {
+                    let error = HttpError::Connection {
+                        method: method.clone(),
+                        url: url.clone(),
+                        reason,
+                        attempts: attempt,
+                    }
+                    .scrubbed(&secrets);
+                    // The server may have acted on it: only an idempotent request goes again.
+                    if !request.idempotent {
+                        return Err(error);
+                    }
+                    (error, None)
+                }
                 Err(Failure::Final(error)) => return Err(error.scrubbed(&secrets)),
             };
             if attempt >= self.retry.attempts() {
@@ -291,12 +305,7 @@ impl Http {
         if err.is_connect() {
             Failure::Connect(reason)
         } else {
-            Failure::Final(HttpError::Connection {
-                method,
-                url,
-                reason,
-                attempts: 1,
-            })
+            Failure::Broken(reason)
         }
     }
 }
@@ -310,6 +319,9 @@ impl Default for Http {
 enum Failure {
     /// The connection could not be made: retryable.
     Connect(String),
+    /// The connection broke once the request was on its way (reset, cut off mid-answer):
+    /// retryable if the request is idempotent.
+    Broken(String),
     Final(HttpError),
 }
 

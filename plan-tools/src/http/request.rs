@@ -12,9 +12,10 @@ use crate::redact::{Redactor, shown};
 /// retried after the server saw it.
 ///
 /// `GET`, `HEAD`, `PUT`, `DELETE`, `OPTIONS` and `TRACE` are idempotent, so retried on a
-/// transient answer; `POST` and `PATCH` are not, unless marked with
-/// [`Request::idempotent`]. A request that never reached the server (a refused
-/// connection) is retried whatever its method.
+/// transient answer and on a connection that broke once the request was sent (reset, cut off
+/// mid-answer); `POST` and `PATCH` are not, unless marked with [`Request::idempotent`]. A
+/// request that never reached the server (a refused connection) is retried whatever its
+/// method.
 ///
 /// `Debug` shows the method and the URL without its query, and header names only: a token in
 /// a header or a key in a query string is not printed.

@@ -11,10 +11,11 @@ use crate::cut::cut;
 /// How [`Http`](super::Http) retries: up to `attempts` in all, waiting an exponential backoff
 /// with jitter between them, or what the server's `Retry-After` asks for.
 ///
-/// Only transient failures are retried: a connection that could not be made, and the
-/// statuses 429, 502, 503 and 504. 400, 401, 403, 404 and every other status are final, and a
-/// request the server may have acted on is retried only if it is idempotent (see
-/// [`Request`](super::Request)).
+/// Only transient failures are retried: a connection that could not be made or that broke
+/// once the request was sent (reset, cut off mid-answer), and the statuses 429, 502, 503 and
+/// 504. 400, 401, 403, 404, 500 and every other status are final, and a request the server
+/// may have acted on is retried only if it is idempotent (see [`Request`](super::Request)).
+/// A timeout is final: the time it took is the time a retry would take again.
 ///
 /// ```
 /// use std::time::Duration;
