@@ -52,3 +52,22 @@ impl Console {
         let _ = out.flush();
     }
 }
+
+/// An error and every cause under it, on one line: the budget's refusal is a cause.
+pub fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !line.contains(&text) {
+            line += &format!(": {text}");
+        }
+        cause = inner.source();
+    }
+    one_line(&line)
+}
+
+/// `text` with its runs of white space, new lines among them, as single spaces.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

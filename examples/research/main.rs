@@ -40,7 +40,6 @@ mod scripted;
 mod sources;
 mod streamed;
 
-use std::error::Error;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,7 +58,7 @@ use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::prelude::*;
 
 use agent::{Ctx, Finished};
-use console::Console;
+use console::{Console, one_line, with_causes};
 use options::Options;
 
 const QUESTION: &str = "How do typed plans cancel the work they no longer need?";
@@ -232,24 +231,6 @@ fn new_run_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     format!("research-{}", now.as_millis())
-}
-
-/// An error and every cause under it, on one line: the budget's refusal is a cause.
-fn with_causes(err: &dyn Error) -> String {
-    let mut line = err.to_string();
-    let mut cause = err.source();
-    while let Some(inner) = cause {
-        let text = inner.to_string();
-        if !line.contains(&text) {
-            line += &format!(": {text}");
-        }
-        cause = inner.source();
-    }
-    one_line(&line)
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `target/research.trace.json`: the run's Perfetto trace.

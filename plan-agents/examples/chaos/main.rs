@@ -77,7 +77,7 @@ use test_support::chaos::{FaultProxy, Faults};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 use agent::Ctx;
-use console::Console;
+use console::{Console, one_line, with_causes};
 use sources::Finding;
 use tally::{Failure, Ran};
 
@@ -431,22 +431,4 @@ fn lookup(
 
 fn read_note(response: Response) -> Result<String, serde_json::Error> {
     Ok(response.json::<Finding>()?.text)
-}
-
-/// An error and every cause under it, on one line.
-fn with_causes(err: &dyn Error) -> String {
-    let mut line = err.to_string();
-    let mut cause = err.source();
-    while let Some(inner) = cause {
-        let text = inner.to_string();
-        if !line.contains(&text) {
-            line += &format!(": {text}");
-        }
-        cause = inner.source();
-    }
-    one_line(&line)
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

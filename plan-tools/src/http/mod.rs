@@ -154,7 +154,7 @@ impl Http {
             if let Some(reservation) = reservation {
                 match &outcome {
                     // No connection, nothing sent: nothing spent.
-                    Err(Failure::Connect(_)) => reservation.unsent(),
+                    Err(Failure::Connection { sent: false, .. }) => reservation.unsent(),
                     _ => reservation.settle(&Charge::request()),
                 }
             }
@@ -184,8 +184,7 @@ impl Http {
                     }
                     (error, Some(headers))
                 }
-                Err(Failure::Connect(reason)) => {
-                    // Nothing reached the server: safe to try again whatever the method.
+                Err(Failure::Connection { reason, sent }) => {
                     let error = HttpError::Connection {
                         method: method.clone(),
                         url: url.clone(),
@@ -193,18 +192,9 @@ impl Http {
                         attempts: attempt,
                     }
                     .scrubbed(&secrets);
-                    (error, None)
-                }
-                Err(Failure::Broken(reason)) => {
-                    let error = HttpError::Connection {
-                        method: method.clone(),
-                        url: url.clone(),
-                        reason,
-                        attempts: attempt,
-                    }
-                    .scrubbed(&secrets);
-                    // The server may have acted on it: only an idempotent request goes again.
-                    if !request.idempotent {
+                    // Not sent, it is safe to send again whatever the method; sent, the server
+                    // may have acted on it, so only an idempotent request goes again.
+                    if sent && !request.idempotent {
                         return Err(error);
                     }
                     (error, None)
@@ -302,10 +292,9 @@ impl Http {
         }
         // reqwest's message, without the URL it appends (it may hold a query).
         let reason = secrets.scrub(&reason(&err)).into_owned();
-        if err.is_connect() {
-            Failure::Connect(reason)
-        } else {
-            Failure::Broken(reason)
+        Failure::Connection {
+            reason,
+            sent: !err.is_connect(),
         }
     }
 }
@@ -317,11 +306,12 @@ impl Default for Http {
 }
 
 enum Failure {
-    /// The connection could not be made: retryable.
-    Connect(String),
-    /// The connection broke once the request was on its way (reset, cut off mid-answer):
-    /// retryable if the request is idempotent.
-    Broken(String),
+    /// The connection could not be made (`sent: false`), or broke once the request was on
+    /// its way (`sent: true`: reset, cut off mid-answer).
+    Connection {
+        reason: String,
+        sent: bool,
+    },
     Final(HttpError),
 }
 
