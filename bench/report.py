@@ -291,6 +291,8 @@ def constructs_section() -> str:
     focus, direct = ns("focus", "plan_focus"), ns("focus", "hand")
     retry, plain, loop = (ns("retry_success", v) for v in ("plan_retry", "plan_no_retry", "hand_retry_loop"))
     control = {v: ns("control", v) for v in ("plan_loop_100", "hand_loop_100", "plan_choose", "hand_choose", "plan_n_best", "hand_n_best")}
+    quorum = ns("quorum", "plan_quorum"), ns("quorum", "futures_unordered")
+    hedge = {v: ns("hedge", v) for v in ("plan_answered_at_once", "select_answered_at_once", "plan_hedged", "select_hedged")}
     return (
         "## Single constructs\n\n"
         + table(
@@ -305,6 +307,14 @@ def constructs_section() -> str:
                         ("`loop(while = below_100, max = 200) { inc }`, 100 passes, vs a `while`", "loop_100"),
                         ("`choose { if is_even => inc, else => dec }` vs an `if`", "choose"),
                         ("`par(n_best(2, by = score)) { inc, dec, double }` vs `join!` and a sort", "n_best"),
+                    )
+                ),
+                ["`par(quorum(3)) { inc, dec, inc, double, inc }` vs a `FuturesUnordered` and a count of votes", human_ns(quorum[0]), human_ns(quorum[1]), ratio(*quorum)],
+                *(
+                    [label, human_ns(hedge[f"plan_{v}"]), human_ns(hedge[f"select_{v}"]), ratio(hedge[f"plan_{v}"], hedge[f"select_{v}"])]
+                    for label, v in (
+                        ("`#[hedge(after = 1ms)] try_inc`, answering at once, vs `select!` with a 1 ms timer", "answered_at_once"),
+                        ("the same, the first attempt stuck and the hedge answering at once, vs a second `select!` of both attempts", "hedged"),
                     )
                 ),
             ],
@@ -387,6 +397,7 @@ LAYER_ROWS = (
     ("tools: HTTP GET to 127.0.0.1", "http_get", "plan_tools", "reqwest", "bare `reqwest`", 1),
     ("state: journal a step's output (per step of a 1,000-step durable chain on SQLite)", "journal_chain_1000", "durable_sqlite", "raw_rusqlite_inserts", "raw `rusqlite` upsert, same bytes", 1000),
     ("state: a 1,000-step chain, durable on SQLite against no journal", "journal_chain_1000", "durable_sqlite", "no_journal", "the same chain, no journal", 1),
+    ("state: journal an item's output (per item of a durable `each(all)` over 1,000 items on SQLite; branches share commits)", "journal_each_1000", "durable_sqlite", "raw_rusqlite_inserts", "raw `rusqlite` upsert, same bytes", 1000),
     ("state: save a 1 MiB state, SQLite", "save 1 MiB", "sqlite", "rusqlite insert (baseline)", "raw `rusqlite` insert", 1),
     ("state: save a 1 MiB state, JSON files", "save 1 MiB", "json files", "rusqlite insert (baseline)", "raw `rusqlite` insert", 1),
     ("state: load a 1 MiB state, SQLite", "load 1 MiB", "sqlite", "rusqlite select (baseline)", "raw `rusqlite` select", 1),
