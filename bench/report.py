@@ -6,6 +6,11 @@
 Beside it, `bench/results.csv`: every figure of RESULTS.md's tables, one row each
 (`section,measurement,value,unit`), durations in seconds and sizes in bytes, so that results
 can be plotted and compared across commits.
+
+`python3 bench/report.py --update "Single constructs" "Layers"` regenerates only the sections
+whose headings start so, after their benches were rerun on their own (`cargo bench -p ..
+--bench ..`); a row of them whose bench did not run keeps its figures, and the other sections
+are kept as they are.
 """
 
 import csv
@@ -507,7 +512,8 @@ def compile_section() -> tuple[str, list[list[str]]]:
     return text, targets
 
 
-def main() -> None:
+def render() -> str:
+    """RESULTS.md, from everything measured."""
     asyncio, langgraph = peer("asyncio"), peer("langgraph")
     chain, t1 = chain_section(asyncio, langgraph)
     fan_out, t2 = fan_out_section(asyncio, langgraph)
@@ -533,8 +539,45 @@ def main() -> None:
         remote_section(),
         compile_time,
     ]
+    return "\n\n".join(parts) + "\n"
+
+
+def sections(markdown: str) -> list[tuple[str, str]]:
+    """`markdown` cut at its `## ` headings: (heading, text up to the next one)."""
+    cut = re.split(r"(?m)^(?=## )", markdown)
+    return [(part.splitlines()[0] if part.startswith("## ") else "", part) for part in cut]
+
+
+def keep_unmeasured_rows(new: str, old: str) -> str:
+    """`new`, with each table row that has a missing figure ("—") replaced by the row of `old`
+    with the same first cell, if there is one: a bench not run this time keeps its figures."""
+    old_rows = {line.split(" | ")[0]: line for line in old.splitlines() if line.startswith("| ")}
+    lines = []
+    for line in new.splitlines():
+        cells = line.strip().strip("|").split(" | ")
+        missing = line.startswith("| ") and any(c.strip() == "—" for c in cells[1:])
+        lines.append(old_rows.get(line.split(" | ")[0], line) if missing else line)
+    return "\n".join(lines) + ("\n" if new.endswith("\n") else "")
+
+
+def update(headings: list[str]) -> str:
+    """RESULTS.md with only the sections named by `headings` (their titles' beginnings)
+    regenerated, for benches rerun on their own; the other sections are kept as they are."""
+    old = (ROOT / "bench" / "RESULTS.md").read_text()
+    new = dict(sections(render()))
+    parts = []
+    for heading, text in sections(old):
+        if heading and any(heading[3:].startswith(h) for h in headings):
+            text = keep_unmeasured_rows(new.get(heading, text), text)
+        parts.append(text)
+    return "".join(parts)
+
+
+def main() -> None:
+    # `--update HEADING..`: regenerate those sections only (see `update`).
+    args = sys.argv[1:]
+    markdown = update(args[1:]) if args[:1] == ["--update"] else render()
     out = ROOT / "bench" / "RESULTS.md"
-    markdown = "\n\n".join(parts) + "\n"
     out.write_text(markdown)
     print(out, file=sys.stderr)
     out = ROOT / "bench" / "results.csv"
