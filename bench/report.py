@@ -9,8 +9,7 @@ can be plotted and compared across commits.
 
 `python3 bench/report.py --update "Single constructs" "Layers"` regenerates only the sections
 whose headings start so, after their benches were rerun on their own (`cargo bench -p ..
---bench ..`); a row of them whose bench did not run keeps its figures, and the other sections
-are kept as they are.
+--bench ..`); a figure of them whose bench did not run is kept, and so are the other sections.
 """
 
 import csv
@@ -543,21 +542,51 @@ def render() -> str:
 
 
 def sections(markdown: str) -> list[tuple[str, str]]:
-    """`markdown` cut at its `## ` headings: (heading, text up to the next one)."""
-    cut = re.split(r"(?m)^(?=## )", markdown)
-    return [(part.splitlines()[0] if part.startswith("## ") else "", part) for part in cut]
+    """`markdown` cut at its `##` and `###` headings: (title, text up to the next heading)."""
+    cut = re.split(r"(?m)^(?=###? )", markdown)
+    return [(part.splitlines()[0].lstrip("#").strip() if part.startswith("##") else "", part) for part in cut]
 
 
 def keep_unmeasured_rows(new: str, old: str) -> str:
-    """`new`, with each table row that has a missing figure ("—") replaced by the row of `old`
-    with the same first cell, if there is one: a bench not run this time keeps its figures."""
-    old_rows = {line.split(" | ")[0]: line for line in old.splitlines() if line.startswith("| ")}
+    """`new`, keeping what `old` measured that was not measured again: a table row with no
+    figure of its own is `old`'s row of the same first cell, a missing figure ("—") in a
+    row with figures is `old`'s, and a row of `old` that `new` lacks stays after the row it
+    followed."""
+    old_rows = {cells[0]: (line, cells) for line in old.splitlines() if (cells := row_cells(line))}
     lines = []
     for line in new.splitlines():
-        cells = line.strip().strip("|").split(" | ")
-        missing = line.startswith("| ") and any(c.strip() == "—" for c in cells[1:])
-        lines.append(old_rows.get(line.split(" | ")[0], line) if missing else line)
+        cells = row_cells(line)
+        before = old_rows.get(cells[0]) if cells else None
+        if before and len(before[1]) == len(cells):
+            if all(missing(c) or c in ("met", "**missed**") for c in cells[1:]):
+                line = before[0]
+            elif any(missing(c) for c in cells[1:]):
+                merged = (b if missing(c) else c for c, b in zip(cells, before[1]))
+                line = "| " + " | ".join(merged) + " |"
+        lines.append(line)
+    kept = {cells[0] for cells in map(row_cells, lines) if cells}
+    previous = None
+    for line in old.splitlines():
+        cells = row_cells(line)
+        if cells and cells[0] not in kept and previous in lines:
+            lines.insert(lines.index(previous) + 1, line)
+        if cells:
+            previous = line if cells[0] not in kept else next(
+                (l for l in lines if row_cells(l)[:1] == cells[:1]), previous
+            )
     return "\n".join(lines) + ("\n" if new.endswith("\n") else "")
+
+
+def missing(cell: str) -> bool:
+    """Whether a cell's figure was not measured: "—", or a labelled "—"."""
+    return cell == "—" or cell.endswith(": —")
+
+
+def row_cells(line: str) -> list[str]:
+    """The cells of a Markdown table row (none for any other line, or its `|---|` rule)."""
+    if not line.startswith("| "):
+        return []
+    return [cell.strip() for cell in line.strip().strip("|").split(" | ")]
 
 
 def update(headings: list[str]) -> str:
@@ -567,7 +596,7 @@ def update(headings: list[str]) -> str:
     new = dict(sections(render()))
     parts = []
     for heading, text in sections(old):
-        if heading and any(heading[3:].startswith(h) for h in headings):
+        if heading and any(heading.startswith(h) for h in headings):
             text = keep_unmeasured_rows(new.get(heading, text), text)
         parts.append(text)
     return "".join(parts)
