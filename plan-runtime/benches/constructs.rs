@@ -306,7 +306,7 @@ fn stuck_then_quick() -> impl Fn(u64) -> BoxFut<Result<u64, Flaky>> + Clone + Se
     move |x| {
         let attempt = attempts.fetch_add(1, Ordering::Relaxed);
         Box::pin(async move {
-            if attempt % 2 == 0 {
+            if attempt.is_multiple_of(2) {
                 std::future::pending::<()>().await;
             }
             try_inc(x).await

@@ -13,9 +13,12 @@ use super::{Conflict, Expect, StoreError, write_in};
 pub(super) enum Job {
     /// A write, committed together with the writes queued behind it.
     Write(Write),
-    /// Anything else (a read, a delete, a listing), run alone, with the store's name.
-    Run(Box<dyn FnOnce(&mut Connection, &str) + Send>),
+    /// Anything else (a read, a delete, a listing), run alone.
+    Run(Work),
 }
+
+/// Work run alone on the store's thread, given the connection and the store's name.
+pub(super) type Work = Box<dyn FnOnce(&mut Connection, &str) + Send>;
 
 /// One write, and where its outcome goes once its transaction has committed (or failed).
 pub(super) struct Write {
