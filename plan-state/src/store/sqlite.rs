@@ -72,7 +72,7 @@ impl Sqlite {
     ) -> Result<Self, StoreError> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let (ready, opened) = tokio::sync::oneshot::channel();
-        let name_for_thread = Arc::clone(&name);
+        let store = Arc::clone(&name);
         std::thread::Builder::new()
             .name("plan-state-sqlite".to_owned())
             .spawn(move || {
@@ -97,7 +97,7 @@ impl Sqlite {
                     }
                 };
                 // Ends when the store (the last sender) is dropped.
-                group::serve(&mut connection, &name_for_thread, queue);
+                group::serve(&mut connection, &store, queue);
             })
             .map_err(|e| StoreError::open(&name, e))?;
         let closed = || StoreError::Closed {
