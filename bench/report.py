@@ -6,6 +6,10 @@
 Beside it, `bench/results.csv`: every figure of RESULTS.md's tables, one row each
 (`section,measurement,value,unit`), durations in seconds and sizes in bytes, so that results
 can be plotted and compared across commits.
+
+`python3 bench/report.py --update "Single constructs" "Layers"` regenerates only the sections
+whose headings start so, after their benches were rerun on their own (`cargo bench -p ..
+--bench ..`); a figure of them whose bench did not run is kept, and so are the other sections.
 """
 
 import csv
@@ -291,6 +295,8 @@ def constructs_section() -> str:
     focus, direct = ns("focus", "plan_focus"), ns("focus", "hand")
     retry, plain, loop = (ns("retry_success", v) for v in ("plan_retry", "plan_no_retry", "hand_retry_loop"))
     control = {v: ns("control", v) for v in ("plan_loop_100", "hand_loop_100", "plan_choose", "hand_choose", "plan_n_best", "hand_n_best")}
+    quorum = ns("quorum", "plan_quorum"), ns("quorum", "futures_unordered")
+    hedge = {v: ns("hedge", v) for v in ("plan_answered_at_once", "select_answered_at_once", "plan_hedged", "select_hedged")}
     return (
         "## Single constructs\n\n"
         + table(
@@ -305,6 +311,14 @@ def constructs_section() -> str:
                         ("`loop(while = below_100, max = 200) { inc }`, 100 passes, vs a `while`", "loop_100"),
                         ("`choose { if is_even => inc, else => dec }` vs an `if`", "choose"),
                         ("`par(n_best(2, by = score)) { inc, dec, double }` vs `join!` and a sort", "n_best"),
+                    )
+                ),
+                ["`par(quorum(3)) { inc, dec, inc, double, inc }` vs a `FuturesUnordered` and a count of votes", human_ns(quorum[0]), human_ns(quorum[1]), ratio(*quorum)],
+                *(
+                    [label, human_ns(hedge[f"plan_{v}"]), human_ns(hedge[f"select_{v}"]), ratio(hedge[f"plan_{v}"], hedge[f"select_{v}"])]
+                    for label, v in (
+                        ("`#[hedge(after = 1ms)] try_inc`, answering at once, vs `select!` with a 1 ms timer", "answered_at_once"),
+                        ("the same, the first attempt stuck and the hedge answering at once, vs a second `select!` of both attempts", "hedged"),
                     )
                 ),
             ],
@@ -387,6 +401,7 @@ LAYER_ROWS = (
     ("tools: HTTP GET to 127.0.0.1", "http_get", "plan_tools", "reqwest", "bare `reqwest`", 1),
     ("state: journal a step's output (per step of a 1,000-step durable chain on SQLite)", "journal_chain_1000", "durable_sqlite", "raw_rusqlite_inserts", "raw `rusqlite` upsert, same bytes", 1000),
     ("state: a 1,000-step chain, durable on SQLite against no journal", "journal_chain_1000", "durable_sqlite", "no_journal", "the same chain, no journal", 1),
+    ("state: journal an item's output (per item of a durable `each(all)` over 1,000 items on SQLite; branches share commits)", "journal_each_1000", "durable_sqlite", "raw_rusqlite_inserts", "raw `rusqlite` upsert, same bytes", 1000),
     ("state: save a 1 MiB state, SQLite", "save 1 MiB", "sqlite", "rusqlite insert (baseline)", "raw `rusqlite` insert", 1),
     ("state: save a 1 MiB state, JSON files", "save 1 MiB", "json files", "rusqlite insert (baseline)", "raw `rusqlite` insert", 1),
     ("state: load a 1 MiB state, SQLite", "load 1 MiB", "sqlite", "rusqlite select (baseline)", "raw `rusqlite` select", 1),
@@ -524,7 +539,8 @@ def compile_section() -> tuple[str, list[list[str]]]:
     return text, targets
 
 
-def main() -> None:
+def render() -> str:
+    """RESULTS.md, from everything measured."""
     asyncio, langgraph = peer("asyncio"), peer("langgraph")
     chain, t1 = chain_section(asyncio, langgraph)
     fan_out, t2 = fan_out_section(asyncio, langgraph)
@@ -550,8 +566,75 @@ def main() -> None:
         remote_section(),
         compile_time,
     ]
+    return "\n\n".join(parts) + "\n"
+
+
+def sections(markdown: str) -> list[tuple[str, str]]:
+    """`markdown` cut at its `##` and `###` headings: (title, text up to the next heading)."""
+    cut = re.split(r"(?m)^(?=###? )", markdown)
+    return [(part.splitlines()[0].lstrip("#").strip() if part.startswith("##") else "", part) for part in cut]
+
+
+def keep_unmeasured_rows(new: str, old: str) -> str:
+    """`new`, keeping what `old` measured that was not measured again: a table row with no
+    figure of its own is `old`'s row of the same first cell, a missing figure ("—") in a
+    row with figures is `old`'s, and a row of `old` that `new` lacks stays after the row it
+    followed."""
+    old_rows = {cells[0]: (line, cells) for line in old.splitlines() if (cells := row_cells(line))}
+    lines = []
+    for line in new.splitlines():
+        cells = row_cells(line)
+        before = old_rows.get(cells[0]) if cells else None
+        if before and len(before[1]) == len(cells):
+            if all(missing(c) or c in ("met", "**missed**") for c in cells[1:]):
+                line = before[0]
+            elif any(missing(c) for c in cells[1:]):
+                merged = (b if missing(c) else c for c, b in zip(cells, before[1]))
+                line = "| " + " | ".join(merged) + " |"
+        lines.append(line)
+    kept = {cells[0] for cells in map(row_cells, lines) if cells}
+    previous = None
+    for line in old.splitlines():
+        cells = row_cells(line)
+        if cells and cells[0] not in kept and previous in lines:
+            lines.insert(lines.index(previous) + 1, line)
+        if cells:
+            previous = line if cells[0] not in kept else next(
+                (l for l in lines if row_cells(l)[:1] == cells[:1]), previous
+            )
+    return "\n".join(lines) + ("\n" if new.endswith("\n") else "")
+
+
+def missing(cell: str) -> bool:
+    """Whether a cell's figure was not measured: "—", or a labelled "—"."""
+    return cell == "—" or cell.endswith(": —")
+
+
+def row_cells(line: str) -> list[str]:
+    """The cells of a Markdown table row (none for any other line, or its `|---|` rule)."""
+    if not line.startswith("| "):
+        return []
+    return [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+
+
+def update(headings: list[str]) -> str:
+    """RESULTS.md with only the sections named by `headings` (their titles' beginnings)
+    regenerated, for benches rerun on their own; the other sections are kept as they are."""
+    old = (ROOT / "bench" / "RESULTS.md").read_text()
+    new = dict(sections(render()))
+    parts = []
+    for heading, text in sections(old):
+        if heading and any(heading.startswith(h) for h in headings):
+            text = keep_unmeasured_rows(new.get(heading, text), text)
+        parts.append(text)
+    return "".join(parts)
+
+
+def main() -> None:
+    # `--update HEADING..`: regenerate those sections only (see `update`).
+    args = sys.argv[1:]
+    markdown = update(args[1:]) if args[:1] == ["--update"] else render()
     out = ROOT / "bench" / "RESULTS.md"
-    markdown = "\n\n".join(parts) + "\n"
     out.write_text(markdown)
     print(out, file=sys.stderr)
     out = ROOT / "bench" / "results.csv"

@@ -2,10 +2,16 @@
 //! the cost of a step, with and without a run report.
 //!
 //! `cargo bench -p plan-runtime --bench chain`; `bench/run` turns the figures into ns per step.
+//!
+//! `cargo bench -p plan-runtime --bench chain -- --runs VARIANT RUNS` runs the 1,000-step
+//! chain (`plan`, `plan_reported` or `hand`) `RUNS` times and nothing else, for an
+//! instruction count that the loaded machine does not disturb: under
+//! `valgrind --tool=callgrind`, (instructions at `RUNS` − instructions at 0) / (`RUNS` × 1,000)
+//! is the instructions per step.
 
 use std::future::Future;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 use plan_runtime::prelude::*;
 
 mod common;
@@ -74,5 +80,34 @@ fn chains(c: &mut Criterion) {
     bench(c, 10_000, chain_10000_plan(), chain_10000_hand);
 }
 
+/// `--runs VARIANT RUNS`: the 1,000-step chain run `RUNS` times on one thread.
+fn runs(variant: &str, runs: u64) {
+    let rt = common::current_thread();
+    let plan = chain_1000_plan();
+    let mut out = 0;
+    for _ in 0..runs {
+        let x = std::hint::black_box(0);
+        out = match variant {
+            "plan" => rt.block_on(plan.run(x)).unwrap(),
+            "plan_reported" => rt.block_on(plan.run(x).reported()).0.unwrap(),
+            "hand" => rt.block_on(chain_1000_hand(x)),
+            other => panic!("unknown variant {other}: plan, plan_reported or hand"),
+        };
+    }
+    assert!(runs == 0 || out == 1000);
+}
+
 criterion_group!(benches, chains);
-criterion_main!(benches);
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--runs") {
+        let (variant, count) = (
+            &args[at + 1],
+            args[at + 2].parse().expect("RUNS is a number"),
+        );
+        return runs(variant, count);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

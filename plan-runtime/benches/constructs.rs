@@ -2,15 +2,19 @@
 //! `tokio::time::timeout`: how late each returns), `focus` vs mutating the field directly,
 //! `#[retry]` on the success path vs a hand-written retry loop, the constructs that call user
 //! code besides steps (a `loop` condition, a `choose` predicate, an `n_best` score) vs the
-//! `while`, `if` and sort they replace, and a plan run through a `BoxPlan` vs the same plan run
-//! directly.
+//! `while`, `if` and sort they replace, a plan run through a `BoxPlan` vs the same plan run
+//! directly, `par(quorum(..))` vs a `FuturesUnordered` with a counter, and `#[hedge(..)]` vs a
+//! `tokio::select!` with a timer.
 //!
 //! `cargo bench -p plan-runtime --bench constructs`.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
+use futures::stream::{FuturesUnordered, StreamExt};
 use plan_runtime::prelude::*;
 
 mod common;
@@ -242,5 +246,131 @@ fn control(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, deadline, focus, retry, control, boxed);
+/// What `par(quorum(3)) { inc, dec, inc, double, inc }` replaces: the five branches in a
+/// `FuturesUnordered`, a count of votes per output, the first output with three, and its
+/// voters in branch order.
+async fn quorum_by_hand(x: u64) -> Quorum<u64> {
+    let branches: [fn(u64) -> BoxFut<u64>; 5] = [
+        |x| Box::pin(inc(x)),
+        |x| Box::pin(dec(x)),
+        |x| Box::pin(inc(x)),
+        |x| Box::pin(double(x)),
+        |x| Box::pin(inc(x)),
+    ];
+    let mut running: FuturesUnordered<_> = branches
+        .iter()
+        .enumerate()
+        .map(|(i, branch)| async move { (i, branch(x).await) })
+        .collect();
+    let mut votes: HashMap<u64, Vec<usize>> = HashMap::new();
+    while let Some((i, output)) = running.next().await {
+        let voters = votes.entry(output).or_default();
+        voters.push(i);
+        if voters.len() == 3 {
+            let mut voters = std::mem::take(voters);
+            voters.sort_unstable();
+            return Quorum { output, voters };
+        }
+    }
+    unreachable!("three of the five branches agree")
+}
+
+type BoxFut<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+fn quorum(c: &mut Criterion) {
+    let rt = common::current_thread();
+    let voted = plan! { par(quorum(3)) { inc, dec, inc, double, inc } };
+    assert_eq!(
+        rt.block_on(voted.run(5)).unwrap(),
+        rt.block_on(quorum_by_hand(5))
+    );
+    let mut group = c.benchmark_group("quorum");
+    group.bench_function("plan_quorum", |b| {
+        b.to_async(&rt)
+            .iter(|| async { voted.run(std::hint::black_box(5)).await.unwrap() })
+    });
+    group.bench_function("futures_unordered", |b| {
+        b.to_async(&rt)
+            .iter(|| async { quorum_by_hand(std::hint::black_box(5)).await })
+    });
+    group.finish();
+}
+
+/// How long a call runs before it is hedged.
+const HEDGE_AFTER: Duration = Duration::from_millis(1);
+
+/// A call whose every other attempt hangs: the first attempt of a hedged call, then its
+/// hedge, which answers at once.
+fn stuck_then_quick() -> impl Fn(u64) -> BoxFut<Result<u64, Flaky>> + Clone + Send + Sync {
+    let attempts = std::sync::Arc::new(AtomicU64::new(0));
+    move |x| {
+        let attempt = attempts.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move {
+            if attempt.is_multiple_of(2) {
+                std::future::pending::<()>().await;
+            }
+            try_inc(x).await
+        })
+    }
+}
+
+/// What `#[hedge(after = 1ms)]` replaces: the call, raced against a timer; when the timer
+/// fires first, a second attempt raced against the first.
+async fn hedge_by_hand<F>(call: impl Fn(u64) -> F, x: u64) -> Result<u64, Flaky>
+where
+    F: std::future::Future<Output = Result<u64, Flaky>>,
+{
+    let first = call(x);
+    tokio::pin!(first);
+    tokio::select! {
+        biased;
+        done = &mut first => return done,
+        () = tokio::time::sleep(HEDGE_AFTER) => {}
+    }
+    let second = call(x);
+    tokio::select! {
+        done = first => done,
+        done = second => done,
+    }
+}
+
+fn hedge(c: &mut Criterion) {
+    let rt = common::current_thread();
+    // Every call may be hedged (`share = 100%`), so that each hedged run below is one.
+    let quick = plan! { #[hedge(after = 1ms, share = 100%)] try_inc };
+    let stuck = stuck_then_quick();
+    let hedged = plan! { #[hedge(after = 1ms, share = 100%)] (stuck.clone()) };
+    assert_eq!(rt.block_on(hedged.run(1)).unwrap(), 2);
+    let by_hand = stuck_then_quick();
+    assert_eq!(rt.block_on(hedge_by_hand(&by_hand, 1)).unwrap(), 2);
+    let mut group = c.benchmark_group("hedge");
+    group.bench_function("plan_answered_at_once", |b| {
+        b.to_async(&rt)
+            .iter(|| async { quick.run(std::hint::black_box(1)).await.unwrap() })
+    });
+    group.bench_function("select_answered_at_once", |b| {
+        b.to_async(&rt).iter(|| async {
+            hedge_by_hand(try_inc, std::hint::black_box(1))
+                .await
+                .unwrap()
+        })
+    });
+    group.sample_size(20);
+    group.bench_function("plan_hedged", |b| {
+        b.to_async(&rt)
+            .iter(|| async { hedged.run(std::hint::black_box(1)).await.unwrap() })
+    });
+    group.bench_function("select_hedged", |b| {
+        b.to_async(&rt).iter(|| async {
+            hedge_by_hand(&by_hand, std::hint::black_box(1))
+                .await
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches, deadline, focus, retry, control, boxed, quorum, hedge
+);
 criterion_main!(benches);

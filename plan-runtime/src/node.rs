@@ -230,21 +230,19 @@ impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
     fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let watch = this.watch;
+        // One test of the monitor per poll: an unmonitored run pays nothing else for it.
+        if let Some(monitor) = watch.monitor {
+            return poll_watched(*monitor, this.info, this.span, watch, this.run, task);
+        }
         if !watch.started {
             // On the first poll, inside the parent's span: spans nest as the nodes do, and a
             // branch that never starts never makes one.
             watch.started = true;
             this.span.open(this.info);
-            if let Some(monitor) = watch.monitor {
-                watch.id = monitor.start(this.info);
-            }
         }
         let _entered = this.span.enter();
         let blame = Blame(this.info);
-        let poll = match watch.monitor {
-            None => this.run.poll(task),
-            Some(monitor) => poll_watched(*monitor, watch.id, &mut watch.monitor, this.run, task),
-        };
+        let poll = this.run.poll(task);
         // Returned normally: nothing to blame, and no drop to run.
         std::mem::forget(blame);
         poll
@@ -255,18 +253,28 @@ impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
 #[inline(never)]
 fn poll_watched<'m, T, F: Future<Output = Result<T, PlanError>>>(
     monitor: &'m dyn Monitor,
-    id: usize,
-    slot: &mut Option<&'m &'m dyn Monitor>,
+    info: &'static NodeInfo,
+    span: &mut NodeSpan,
+    watch: &mut Watch<'m>,
     run: Pin<&mut F>,
     task: &mut Context<'_>,
 ) -> Poll<F::Output> {
-    let visit = Visit::enter(monitor, id, slot);
+    if !watch.started {
+        watch.started = true;
+        span.open(info);
+        watch.id = monitor.start(info);
+    }
+    let _entered = span.enter();
+    let blame = Blame(info);
+    let id = watch.id;
+    let visit = Visit::enter(monitor, id, &mut watch.monitor);
     let poll = run.poll(task);
     drop(visit);
     if let Poll::Ready(out) = &poll {
-        *slot = None;
+        watch.monitor = None;
         monitor.end(id, out.as_ref().map_or_else(Ended::Err, |_| Ended::Ok));
     }
+    std::mem::forget(blame);
     poll
 }
 

@@ -1,6 +1,8 @@
 //! What journaling costs: a 1,000-step chain run as a durable run on SQLite (a file, WAL),
-//! against the same chain with no journal, and against 1,000 raw `rusqlite` inserts of the
-//! same bytes with the same pragmas — the floor for writing each output as its step ends.
+//! against the same chain with no journal, and against 1,000 raw `rusqlite` upserts of the
+//! same bytes with the same pragmas — the floor for writing each output as its step ends; and
+//! a durable `each(all)` over 1,000 items, whose branches' outputs share transactions (group
+//! commit), against the same 1,000 raw upserts.
 //!
 //! `cargo bench -p plan-state --bench journal`
 
@@ -31,6 +33,11 @@ fn thousand() -> impl Plan<u64, Out = u64> {
     }
 }
 
+/// One durable step per item, each item a branch.
+fn each_thousand() -> impl Plan<Vec<u64>, Out = Vec<u64>> {
+    plan! { each(all) { #[durable] inc } }
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -47,6 +54,8 @@ fn journal(c: &mut Criterion) {
 
     let runs = Runs::new(rt.block_on(Sqlite::open(dir.join("runs.db"))).unwrap());
     let next = AtomicU64::new(0);
+    let raw = RawUpserts::open(&dir.join("raw.db"));
+
     let mut group = c.benchmark_group("journal_chain_1000");
     group.sample_size(20);
     group.bench_function("no_journal", |b| {
@@ -60,34 +69,69 @@ fn journal(c: &mut Criterion) {
             runs.run(&plan, &id, 0u64).await.unwrap()
         })
     });
+    group.bench_function("raw_rusqlite_inserts", |b| b.iter(|| raw.thousand()));
+    group.finish();
 
-    // The floor: the same bytes (each step's output as JSON, under keys as long as the
-    // journal's), one autocommitted upsert each, on a file with the store's pragmas.
-    let raw = rusqlite::Connection::open(dir.join("raw.db")).unwrap();
-    raw.pragma_update(None, "journal_mode", "WAL").unwrap();
-    raw.pragma_update(None, "synchronous", "NORMAL").unwrap();
-    raw.execute_batch(
-        "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL)",
-    )
-    .unwrap();
-    let mut round = 0u64;
-    group.bench_function("raw_rusqlite_inserts", |b| {
-        b.iter(|| {
-            round += 1;
-            let mut insert = raw
-                .prepare_cached(
-                    "INSERT INTO kv (key, value, version) VALUES (?1, ?2, 1) \
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = version + 1",
-                )
-                .unwrap();
-            for step in 1..=1_000u64 {
-                let key = format!("runs/r{round}/nodes/{}-{}", step / 100, step % 100);
-                insert.execute((key, step.to_string())).unwrap();
-            }
+    let each = each_thousand();
+    let items: Vec<u64> = (0..1_000).collect();
+    let outputs = rt.block_on(each.run(items.clone())).unwrap();
+    assert_eq!(outputs, (1..=1_000).collect::<Vec<_>>());
+    let mut group = c.benchmark_group("journal_each_1000");
+    group.sample_size(20);
+    group.bench_function("durable_sqlite", |b| {
+        b.to_async(&rt).iter(|| async {
+            let id = format!("e{}", next.fetch_add(1, Ordering::Relaxed));
+            runs.run(&each, &id, items.clone()).await.unwrap()
         })
     });
+    group.bench_function("raw_rusqlite_inserts", |b| b.iter(|| raw.thousand()));
     group.finish();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The floor: the same bytes (each step's output as JSON, under keys as long as the
+/// journal's), one autocommitted upsert each, on a file with the store's pragmas.
+struct RawUpserts {
+    connection: rusqlite::Connection,
+    round: std::cell::Cell<u64>,
+}
+
+impl RawUpserts {
+    fn open(path: &std::path::Path) -> Self {
+        let connection = rusqlite::Connection::open(path).unwrap();
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .unwrap();
+        connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL)",
+            )
+            .unwrap();
+        RawUpserts {
+            connection,
+            round: Default::default(),
+        }
+    }
+
+    /// 1,000 upserts under new keys.
+    fn thousand(&self) {
+        let round = self.round.get() + 1;
+        self.round.set(round);
+        let mut insert = self
+            .connection
+            .prepare_cached(
+                "INSERT INTO kv (key, value, version) VALUES (?1, ?2, 1) \
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = version + 1",
+            )
+            .unwrap();
+        for step in 1..=1_000u64 {
+            let key = format!("runs/r{round}/nodes/{}-{}", step / 100, step % 100);
+            insert.execute((key, step.to_string())).unwrap();
+        }
+    }
 }
 
 criterion_group!(benches, journal);

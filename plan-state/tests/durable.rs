@@ -408,3 +408,33 @@ async fn a_question_the_plan_did_without_does_not_hold_it_up() {
     let runs = Runs::new(store);
     assert_eq!(runs.run(&plan, "r", 1).await.unwrap().done(), Some(2));
 }
+
+/// The branches of a durable `each(all)` journal their outputs at once, and the SQLite store
+/// commits them in groups (its unit tests prove the grouping and a failed group): when the run
+/// returns, every output is committed, as another connection to the file reads it.
+#[tokio::test]
+async fn every_branch_of_a_durable_fan_out_is_committed_when_the_run_returns() {
+    fn square(n: u64) -> u64 {
+        n * n
+    }
+    let plan = plan! { each(all) { #[durable] square } };
+    let dir = temp_dir("fan-out-sqlite");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let path = dir.path().join("runs.db");
+    let items: Vec<u64> = (0..500).collect();
+    let squares: Vec<u64> = items.iter().map(|n| n * n).collect();
+    let runs = Runs::new(Sqlite::open(&path).await.unwrap());
+    let out = runs.run(&plan, "fan", items).await.unwrap();
+    assert_eq!(out.done().unwrap(), squares);
+
+    let other = Sqlite::open(&path).await.unwrap();
+    let keys = other.keys("runs/fan/nodes/").await.unwrap();
+    assert_eq!(keys.len(), 500, "one output per branch");
+    let mut journaled = Vec::new();
+    for key in &keys {
+        let value = other.get(key).await.unwrap().unwrap().value;
+        journaled.push(value.as_u64().unwrap());
+    }
+    journaled.sort_unstable();
+    assert_eq!(journaled, squares);
+}

@@ -11,8 +11,9 @@
 //!   Several processes may share its directory on a local filesystem (an advisory lock on
 //!   `DIR/.lock`), not on a network filesystem (see [`JsonFiles`]).
 //! * [`Sqlite`] (feature `sqlite`, the default): the embedded store, SQLite in WAL mode on a
-//!   thread of its own, so that it never blocks the runtime; several processes of one machine
-//!   may share its file (SQLite's locks).
+//!   thread of its own, so that it never blocks the runtime, committing concurrent writes
+//!   together (group commit); several processes of one machine may share its file (SQLite's
+//!   locks).
 //! * `Redis` (feature `redis`): for state shared by processes, on one machine or several, over
 //!   a connection that reconnects by itself.
 //! * `plan_remote::nats::NatsStore` (in the distributed layer's crate, `plan-remote`): a NATS

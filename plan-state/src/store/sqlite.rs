@@ -1,18 +1,28 @@
 //! [`Sqlite`]: the embedded store, SQLite in WAL mode on a thread of its own.
 
+mod group;
+
 use std::path::Path;
 use std::sync::{Arc, mpsc};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Conflict, Expect, Key, Store, StoreError, Versioned, version};
-
-/// A job for the store's thread.
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+use group::{Job, Write};
 
 /// SQLite (bundled, so nothing to install), in WAL mode, on a thread of its own: a query
 /// never blocks the runtime, and the thread runs them one at a time, so compare-and-set is
 /// atomic; several processes may share the file (SQLite locks it).
+///
+/// Writes are committed in groups: the writes that arrive while a transaction commits share
+/// the next one (as a database's log writer does), so that concurrent writers — the branches
+/// of a durable fan-out journaling their outputs — pay one commit between them. A write
+/// returns only once its transaction has committed; if the commit fails, every write of the
+/// group fails with its error, and none of them is kept.
+///
+/// Durability is SQLite's in WAL mode with `synchronous = NORMAL`: a committed write survives
+/// the process's crash (`kill -9`), and the database is never corrupted; a power loss or an
+/// operating system crash may lose the last commits before a checkpoint.
 ///
 /// One table, `plan_state(key TEXT PRIMARY KEY, version INTEGER, value TEXT)`. A value is
 /// checked when it is read (a row written by hand that is not JSON is
@@ -62,6 +72,7 @@ impl Sqlite {
     ) -> Result<Self, StoreError> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let (ready, opened) = tokio::sync::oneshot::channel();
+        let store = Arc::clone(&name);
         std::thread::Builder::new()
             .name("plan-state-sqlite".to_owned())
             .spawn(move || {
@@ -86,9 +97,7 @@ impl Sqlite {
                     }
                 };
                 // Ends when the store (the last sender) is dropped.
-                for job in queue {
-                    job(&mut connection);
-                }
+                group::serve(&mut connection, &store, queue);
             })
             .map_err(|e| StoreError::open(&name, e))?;
         let closed = || StoreError::Closed {
@@ -101,22 +110,24 @@ impl Sqlite {
         Ok(Sqlite { jobs, name })
     }
 
-    /// Runs `work` on the store's thread, with the store's name.
+    /// Runs `work` on the store's thread, alone, with the store's name.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection, &str) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let name = Arc::clone(&self.name);
-        let closed = || StoreError::Closed {
-            store: self.name.to_string(),
-        };
         self.jobs
-            .send(Box::new(move |connection| {
-                let _ = reply.send(work(connection, &name));
-            }))
-            .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+            .send(Job::Run(Box::new(move |connection, store| {
+                let _ = reply.send(work(connection, store));
+            })))
+            .map_err(|_| self.closed())?;
+        answer.await.map_err(|_| self.closed())?
+    }
+
+    fn closed(&self) -> StoreError {
+        StoreError::Closed {
+            store: self.name.to_string(),
+        }
     }
 }
 
@@ -175,35 +186,55 @@ fn current_version(
     }
 }
 
-/// Writes `value` if `expect` holds, in one transaction.
-fn write_if(
-    connection: &mut Connection,
+/// Writes `value` if `expect` holds, inside the transaction the caller holds open.
+fn write_in(
+    connection: &Connection,
     store: &str,
     key: &str,
     expect: Expect,
     value: &str,
 ) -> Result<Result<u64, Conflict>, StoreError> {
     let failed = |e| StoreError::backend(store, "write", key, e);
-    let tx = connection
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(failed)?;
-    let found = current_version(&tx, store, key)?;
+    if expect == Expect::Anything {
+        // One statement: the version is raised in place, and only from one a store writes
+        // below the largest; any other leaves the row alone for the checked path below to
+        // say what is wrong with it.
+        let written = connection
+            .prepare_cached(
+                "INSERT INTO plan_state (key, version, value) VALUES (?1, 1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET version = version + 1, value = excluded.value
+                 WHERE typeof(version) = 'integer' AND version BETWEEN 1 AND ?3
+                 RETURNING version",
+            )
+            .and_then(|mut upsert| {
+                upsert
+                    .query_row(params![key, value, version::MAX as i64 - 1], |row| {
+                        row.get::<_, i64>(0)
+                    })
+                    .optional()
+            })
+            .map_err(failed)?;
+        if let Some(written) = written {
+            return Ok(Ok(written as u64));
+        }
+    }
+    let found = current_version(connection, store, key)?;
     if let Expect::Version(expected) = expect
         && expected != found
     {
         return Ok(Err(Conflict {
             expected,
-            current: current(&tx, store, key)?,
+            current: current(connection, store, key)?,
         }));
     }
     let next = version::next(found).map_err(|reason| StoreError::corrupt(store, key, reason))?;
-    tx.prepare_cached(
-        "INSERT INTO plan_state (key, version, value) VALUES (?1, ?2, ?3)
-         ON CONFLICT(key) DO UPDATE SET version = excluded.version, value = excluded.value",
-    )
-    .and_then(|mut insert| insert.execute(params![key, next as i64, value]))
-    .map_err(failed)?;
-    tx.commit().map_err(failed)?;
+    connection
+        .prepare_cached(
+            "INSERT INTO plan_state (key, version, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT(key) DO UPDATE SET version = excluded.version, value = excluded.value",
+        )
+        .and_then(|mut insert| insert.execute(params![key, next as i64, value]))
+        .map_err(failed)?;
     Ok(Ok(next))
 }
 
@@ -218,9 +249,17 @@ impl Store for Sqlite {
         expect: Expect,
         value: &serde_json::Value,
     ) -> Result<Result<u64, Conflict>, StoreError> {
-        let (key, value) = (key.to_string(), value.to_string());
-        self.run(move |c, store| write_if(c, store, &key, expect, &value))
-            .await
+        let (done, written) = tokio::sync::oneshot::channel();
+        let write = Write {
+            key: key.to_string(),
+            expect,
+            value: value.to_string(),
+            done,
+        };
+        self.jobs
+            .send(Job::Write(write))
+            .map_err(|_| self.closed())?;
+        written.await.map_err(|_| self.closed())?
     }
 
     async fn get(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
