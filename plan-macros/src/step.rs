@@ -94,7 +94,7 @@ impl Step {
         let expr = &self.expr;
         let span = expr.span();
         let (step, ty) = x.bind("step", quote_spanned!(span=> ::plan_runtime::step!(#expr)));
-        x.context_of(&ty, span);
+        x.context_of(&ty, source, span);
         let name = code(source);
         let (from, gives) = (&input.from, &input.gives);
         let given = &input.shadow;

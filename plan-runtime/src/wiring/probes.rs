@@ -220,11 +220,11 @@ for_each_arity!(tuple_known);
 #[doc(hidden)]
 pub trait ItemIter {
     type Item;
-    fn item(&self) -> (Self::Item, Pair<(), ()>);
+    fn item(&self) -> (Self::Item, Pair<Fine, ()>);
 }
 impl<C: IntoIterator> ItemIter for &&ItemProbe<Known<C>> {
     type Item = Known<C::Item>;
-    fn item(&self) -> (Self::Item, Pair<(), ()>) {
+    fn item(&self) -> (Self::Item, Pair<Fine, ()>) {
         (known(), pair())
     }
 }
@@ -241,7 +241,7 @@ impl<C> ItemNotIter for &ItemProbe<Known<C>> {
 }
 #[doc(hidden)]
 pub trait ItemOther {
-    fn item(&self) -> (Unknown, Pair<(), ()>) {
+    fn item(&self) -> (Unknown, Pair<Fine, ()>) {
         (Unknown, pair())
     }
 }
@@ -385,18 +385,16 @@ pub trait ScoreOther {
 }
 impl<F, S> ScoreOther for ScoreProbe<F, S> {}
 
-// A quorum's key: `Fn(&O) -> K` with `K: Eq + Hash + Debug`, else the pair (key, output),
-// which the check reports as types that are not the same.
 #[doc(hidden)]
 pub trait QuorumKeyFits {
-    fn check(&self) -> Pair<(), ()>;
+    fn check(&self) -> Pair<Fine, ()>;
 }
 impl<F, O, K> QuorumKeyFits for &&QuorumKeyProbe<F, Known<O>>
 where
     F: Fn(&O) -> K,
     K: Eq + std::hash::Hash + std::fmt::Debug,
 {
-    fn check(&self) -> Pair<(), ()> {
+    fn check(&self) -> Pair<Fine, ()> {
         pair()
     }
 }
@@ -413,7 +411,7 @@ impl<F, O> QuorumKeyMisfits for &QuorumKeyProbe<F, Known<O>> {
 }
 #[doc(hidden)]
 pub trait QuorumKeyOther {
-    fn check(&self) -> Pair<(), ()> {
+    fn check(&self) -> Pair<Fine, ()> {
         pair()
     }
 }
