@@ -147,11 +147,15 @@ fn arms<'a>(
     arms: impl Iterator<Item = (&'a Chain, String)>,
 ) -> Vec<Flow> {
     let mut flows: Vec<Flow> = Vec::new();
+    let mut first_label = String::new();
     for (index, (body, name)) in arms.enumerate() {
         let flow = body.expand(x, &child(site.path, index), true, input.clone());
+        if flows.is_empty() {
+            first_label = body.last_label();
+        }
         if let Some(first) = flows.first() {
             let message = format!(
-                "mismatched types in plan: the arms of `choose` give one type, but {name} ({}) gives `{{Self}}` and the first arm gives `{{T}}`",
+                "mismatched types in plan: the arms of `choose` give one type, but {name} ({}) gives `{{Self}}` and the first arm ({first_label}) gives `{{T}}`",
                 body.last_label()
             );
             let first = first.out.clone();

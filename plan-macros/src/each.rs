@@ -40,8 +40,8 @@ impl Each {
             Compare::Holds("each_iterates_over_its_input".to_owned()),
             quote!(#probe.1),
             &format!(
-                "{label} runs its body once per item of what {} gives, but `{{Self}}` is not `IntoIterator`",
-                input.from
+                "{label} runs its body once per item of {}, but `{{Self}}` is not `IntoIterator`",
+                input.what()
             ),
             "`{Self}` is not a collection",
             "feed `each` a `Vec`, an array, a range or any other `IntoIterator`",

@@ -31,6 +31,15 @@ pub struct Input {
 }
 
 impl Input {
+    /// The data, as a message names it: "the plan's input", "what `parse` gives".
+    pub fn what(&self) -> String {
+        if self.untracked {
+            self.from.clone()
+        } else {
+            format!("what {} gives", self.from)
+        }
+    }
+
     /// The output of the item that `from` names.
     pub fn from_item(shadow: Ident, from: String) -> Self {
         let gives = format!("{from} gives `{{Self}}`");
