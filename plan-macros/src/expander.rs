@@ -437,17 +437,19 @@ fn lets(bindings: &[(Ident, TokenStream)]) -> Vec<TokenStream> {
 /// 10,000-step chain).
 const BINDINGS_PER_LET: usize = 12;
 
-/// A name for a check about the step written `source`: its last identifier (`search` for
-/// `tools::search(Engine::Web)`, `step` for a closure), then `suffix`.
+/// A name for a check about the step written `source`: its identifier (see [`ident_of`]), or
+/// `step` for a closure, then `suffix`.
 pub fn check_name(source: &str, suffix: &str) -> String {
     format!("{}_{suffix}", ident_of(source).unwrap_or("step"))
 }
 
 /// The last identifier of the path that `source` starts with (`search` for
-/// `tools::search(Engine::Web)`), if it starts with one (a closure does not).
+/// `tools::search(Engine::Web)`, `client` for `(client.clone())`), if it starts with one (a
+/// closure does not).
 pub fn ident_of(source: &str) -> Option<&str> {
     let head = source
-        .split(['(', '<', ' ', '|', '{'])
+        .trim_start_matches('(')
+        .split(['(', ')', '<', ' ', '|', '{', '.'])
         .next()
         .unwrap_or_default();
     let ident = head.rsplit("::").next().unwrap_or_default();

@@ -94,8 +94,16 @@ impl Step {
         let expr = &self.expr;
         let span = expr.span();
         let (step, ty) = x.bind("step", quote_spanned!(span=> ::plan_runtime::step!(#expr)));
-        x.context_of(&ty, source, span);
         let name = code(source);
+        x.check(
+            span,
+            Compare::Holds(check_name(source, "is_a_step")),
+            quote!((&&StepProbe(#ty)).check()),
+            &format!("{name} is not a step: `{{Self}}` is neither a function nor a plan"),
+            "not a function or a plan",
+            "a step is a function (sync or async, `fn(I) -> O` or `fn(I) -> Result<O, E>`, with a second parameter `&Ctx` if it needs a context), a closure in parentheses, or a plan; to give a step a value, capture it: `(|q: Query| search(q, &settings))`",
+        );
+        x.context_of(&ty, source, span);
         let (from, gives) = (&input.from, &input.gives);
         let given = &input.shadow;
         let takes = x.shadow(quote!((&&InProbe(#ty)).input()));

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::arity::for_each_arity;
+use crate::step::classify::NotAStep;
 
 /// What a step produces, given what flows into it and the plan's context.
 pub struct OutProbe<L, S, X>(pub Ty<L>, pub S, pub X);
@@ -12,6 +13,9 @@ pub struct SameProbe<A, B>(pub A, pub B);
 
 /// What a step takes.
 pub struct InProbe<L>(pub Ty<L>);
+
+/// A step's value, which must be a function or a plan.
+pub struct StepProbe<L>(pub Ty<L>);
 
 /// The context a step takes.
 pub struct CtxProbe<L>(pub Ty<L>);
@@ -94,6 +98,27 @@ pub trait OutOther {
     }
 }
 impl<L, S, X> OutOther for OutProbe<L, S, X> {}
+
+// --- A step that is neither a function nor a plan. -----------------------------------
+
+#[doc(hidden)]
+pub trait NotAStepValue {
+    type Pair;
+    fn check(&self) -> Self::Pair;
+}
+impl<F> NotAStepValue for &StepProbe<NotAStep<F>> {
+    type Pair = Pair<F, ()>;
+    fn check(&self) -> Self::Pair {
+        pair()
+    }
+}
+#[doc(hidden)]
+pub trait StepValue {
+    fn check(&self) -> Pair<Fine, ()> {
+        pair()
+    }
+}
+impl<L> StepValue for StepProbe<L> {}
 
 // --- What a step takes. --------------------------------------------------------------
 
