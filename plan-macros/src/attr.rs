@@ -12,7 +12,7 @@ use crate::keyword as kw;
 use crate::parse::{expect_end, expr, positive, trailing_comma};
 use crate::source::source_text;
 use crate::suggest::{did_you_mean, unknown};
-use crate::typed::typed;
+use crate::typed::{count, typed};
 
 /// An attribute that wraps its item in a combinator.
 pub enum Wrapper {
@@ -217,7 +217,8 @@ fn parse_hedge(args: ParseStream, keyword: Span) -> syn::Result<TokenStream> {
                     ));
                 }
                 positive(&hedges, "`max = N` starts at most N hedges per call, so N")?;
-                options.extend(quote_spanned!(hedges.span()=> .max(#hedges)));
+                let max = count(&hedges, (quote!(u32), "u32"));
+                options.extend(quote_spanned!(hedges.span()=> .max(#max)));
             }
             "share" => {
                 let share = parse_share(args)?;

@@ -14,6 +14,7 @@ use crate::keyword as kw;
 use crate::parse::{expect_end, expr, positive, trailing_comma};
 use crate::source::source_text;
 use crate::suggest::{did_you_mean, unknown};
+use crate::typed::count;
 
 /// A parallel policy and its options.
 pub struct Group {
@@ -129,6 +130,7 @@ impl Group {
             Policy::FirstCompleted => quote!(::plan_runtime::policy::FirstCompleted),
             Policy::NBest { n, by, source } => {
                 let score = score(x, by, source, out);
+                let n = count(n, (quote!(usize), "usize"));
                 quote_spanned!(by.span()=> ::plan_runtime::policy::n_best(#n, #score))
             }
             Policy::Best { by, source } => {
@@ -137,6 +139,7 @@ impl Group {
             }
             Policy::Quorum { k, by, span } => match by {
                 Some((by, source)) => {
+                    let k = count(k, (quote!(usize), "usize"));
                     let key = key(x, by, source, out);
                     quote_spanned!(by.span()=> ::plan_runtime::policy::quorum(#k).by(#key))
                 }
@@ -153,6 +156,7 @@ impl Group {
                         "`{Self}` is not `Eq + Hash + Debug`",
                         "derive `PartialEq, Eq, Hash, Debug` for `{Self}`, or count the outputs that agree on a key: `quorum(2, by = key)` with `fn key(output: &{Self}) -> String`",
                     );
+                    let k = count(k, (quote!(usize), "usize"));
                     quote_spanned!(*span=> ::plan_runtime::policy::quorum(#k))
                 }
             },
@@ -165,7 +169,10 @@ impl Group {
             let after = after.to_tokens();
             quote!(.timeout(#after))
         });
-        let limit = self.limit.as_ref().map(|limit| quote!(.limit(#limit)));
+        let limit = self.limit.as_ref().map(|limit| {
+            let limit = count(limit, (quote!(usize), "usize"));
+            quote!(.limit(#limit))
+        });
         quote!(#timeout #limit)
     }
 

@@ -17,6 +17,7 @@ use crate::loops::Loop;
 use crate::par::Par;
 use crate::source::{escape, source_text};
 use crate::step::{Blocking, Step};
+use crate::typed::count;
 use crate::{keyword, seq};
 
 /// Items joined by `>>`.
@@ -408,7 +409,8 @@ pub fn wrap(
                 let backoff = backoff
                     .as_ref()
                     .map_or_else(|| quote!(::core::time::Duration::ZERO), |b| b.to_tokens());
-                quote_spanned!(attempts.span()=> ::plan_runtime::nodes::retry(#attempts, #backoff, #tree))
+                let attempts_count = count(attempts, (quote!(u32), "u32"));
+                quote_spanned!(attempts.span()=> ::plan_runtime::nodes::retry(#attempts_count, #backoff, #tree))
             }
         };
     }

@@ -11,6 +11,7 @@ use crate::keyword as kw;
 use crate::parse::{expr, positive};
 use crate::source::source_text;
 use crate::suggest::unknown;
+use crate::typed::count;
 
 pub struct Loop {
     /// `until` (checked after each pass) rather than `while` (before).
@@ -155,7 +156,7 @@ impl Loop {
         let on_limit = self
             .stop_at_limit
             .then(|| quote!(.on_limit(::plan_runtime::nodes::OnLimit::Stop)));
-        let (max, tree) = (&self.max, &body.tree);
+        let (max, tree) = (count(&self.max, (quote!(u32), "u32")), &body.tree);
         Expanded {
             flow: Flow {
                 tree: quote_spanned!(site.span=> ::plan_runtime::nodes::r#loop(#check, #pred, #max, #tree)#on_limit),

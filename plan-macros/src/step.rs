@@ -165,6 +165,17 @@ impl Blocking {
             "step",
             quote_spanned!(f.span()=> ::plan_runtime::blocking!(#f)),
         );
+        x.check(
+            f.span(),
+            Compare::Holds(check_name(source, "is_a_function")),
+            quote!((&&StepProbe(#ty)).check()),
+            &format!(
+                "{} runs a function on tokio's blocking pool, but `{{Self}}` is not a function",
+                code(source)
+            ),
+            "not a function",
+            "`blocking(f)` takes a function `fn(I) -> O` (or `-> Result<O, E>`); to give it a value, capture it: `blocking(|data: Vec<u8>| checksum(data, &settings))`",
+        );
         let takes = x.unknown();
         leaf(x, "Blocking", source, (&step, &ty), &input.shadow, takes)
     }

@@ -7,6 +7,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident};
 
 use crate::expander::{check_name, code};
+use crate::source::{escape, written};
 
 /// `expr`, written `source`, as a value of type `ty` (`(path, name)`: the path the expansion
 /// names it by, and how messages do); `what` says what it is ("a duration"), `note` how to
@@ -46,4 +47,24 @@ pub fn typed(
             #name::value(#expr)
         }
     }
+}
+
+/// A count (`#[retry(N)]`, `limit = N`, `max = N`, `n_best(N, ..)`, `quorum(K)`) of type `ty`:
+/// a literal as it is, any other expression through [`typed`], so that a count of another
+/// integer type is an error that names it rather than a note about our function.
+pub fn count(expr: &Expr, (ty, ty_name): (TokenStream, &str)) -> TokenStream {
+    if let Expr::Lit(_) = expr {
+        return quote::quote!(#expr);
+    }
+    let source = written(expr);
+    let shown = escape(&source);
+    typed(
+        expr,
+        &source,
+        (ty, ty_name),
+        "a count",
+        &format!(
+            "convert it: `{ty_name}::try_from({shown})?`, or `{shown} as {ty_name}` if it always fits"
+        ),
+    )
 }

@@ -196,8 +196,10 @@ pub trait BlockingPlanResult<I> {
         Tag::new()
     }
 }
-impl<F, I, O> BlockingPlanResult<I> for &&BlockingProbe<'_, F> where F: Fn(I) -> Result<O, PlanError>
-{}
+impl<F, I, O> BlockingPlanResult<I> for &&&BlockingProbe<'_, F> where
+    F: Fn(I) -> Result<O, PlanError>
+{
+}
 
 #[doc(hidden)]
 pub trait BlockingFallible<I> {
@@ -205,7 +207,7 @@ pub trait BlockingFallible<I> {
         Tag::new()
     }
 }
-impl<F, I, O, E> BlockingFallible<I> for &BlockingProbe<'_, F>
+impl<F, I, O, E> BlockingFallible<I> for &&BlockingProbe<'_, F>
 where
     F: Fn(I) -> Result<O, E>,
     E: Into<BoxError>,
@@ -218,7 +220,16 @@ pub trait BlockingPlain<I> {
         Tag::new()
     }
 }
-impl<F, I, O> BlockingPlain<I> for BlockingProbe<'_, F> where F: Fn(I) -> O {}
+impl<F, I, O> BlockingPlain<I> for &BlockingProbe<'_, F> where F: Fn(I) -> O {}
+
+// Anything else: `plan!` reports it on the step (see `ClassifyOther`).
+#[doc(hidden)]
+pub trait BlockingOther {
+    fn blocking_kind(&self) -> Tag<Unusable> {
+        Tag::new()
+    }
+}
+impl<F> BlockingOther for BlockingProbe<'_, F> {}
 
 /// Applies a `blocking` classification.
 #[doc(hidden)]
@@ -247,7 +258,7 @@ macro_rules! blocking {
             #[allow(unused_imports)]
             use $crate::__private::classify::*;
             $crate::__private::classify::wrap_blocking(
-                (&&&$crate::__private::classify::BlockingProbe(&f)).blocking_kind(),
+                (&&&&$crate::__private::classify::BlockingProbe(&f)).blocking_kind(),
                 f,
             )
         }

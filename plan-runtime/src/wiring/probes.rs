@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::arity::for_each_arity;
-use crate::step::classify::NotAStep;
+use crate::blocking::Blocking;
+use crate::step::classify::{NotAStep, Unusable};
 
 /// What a step produces, given what flows into it and the plan's context.
 pub struct OutProbe<L, S, X>(pub Ty<L>, pub S, pub X);
@@ -14,7 +15,7 @@ pub struct SameProbe<A, B>(pub A, pub B);
 /// What a step takes.
 pub struct InProbe<L>(pub Ty<L>);
 
-/// A step's value, which must be a function or a plan.
+/// A step's value, which must be a function or a plan (a function, in `blocking(..)`).
 pub struct StepProbe<L>(pub Ty<L>);
 
 /// The context a step takes.
@@ -107,6 +108,12 @@ pub trait NotAStepValue {
     fn check(&self) -> Self::Pair;
 }
 impl<F> NotAStepValue for &StepProbe<NotAStep<F>> {
+    type Pair = Pair<F, ()>;
+    fn check(&self) -> Self::Pair {
+        pair()
+    }
+}
+impl<F> NotAStepValue for &StepProbe<Blocking<F, Unusable>> {
     type Pair = Pair<F, ()>;
     fn check(&self) -> Self::Pair {
         pair()
