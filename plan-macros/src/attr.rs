@@ -10,7 +10,9 @@ use syn::{Expr, Ident, Lit, LitFloat, LitStr, Token, parenthesized, token};
 use crate::duration::DurationArg;
 use crate::keyword as kw;
 use crate::parse::{expect_end, expr, positive, trailing_comma};
+use crate::source::source_text;
 use crate::suggest::{did_you_mean, unknown};
+use crate::typed::{count, typed};
 
 /// An attribute that wraps its item in a combinator.
 pub enum Wrapper {
@@ -27,8 +29,12 @@ pub enum Wrapper {
         hedge: TokenStream,
         span: Span,
     },
-    /// `#[layer(EXPR)]`: any `plan_runtime::layer::Layer` (a user's middleware).
-    Layer(Box<Expr>),
+    /// `#[layer(EXPR)]`: any `plan_runtime::layer::Layer` (a user's middleware), and `EXPR`
+    /// as written.
+    Layer {
+        layer: Box<Expr>,
+        source: String,
+    },
     /// `#[durable]`, at the keyword (where an output that cannot be journaled is reported).
     /// Outermost whatever the order it is written in: a replayed node runs no retry or timer.
     Durable(Span),
@@ -120,7 +126,12 @@ pub fn parse(
         if args.is_empty() {
             return Err(args.error(hint));
         }
-        wrappers.push(Wrapper::Layer(Box::new(expr(&args)?)));
+        let (start, span) = (args.cursor(), args.span());
+        let layer = expr(&args)?;
+        wrappers.push(Wrapper::Layer {
+            layer: Box::new(layer),
+            source: source_text(start, args.cursor(), span),
+        });
         trailing_comma(&args)?;
         expect_end(&args, "in `#[layer(..)]`: it takes one layer")?;
     } else if content.peek(kw::durable) {
@@ -206,7 +217,8 @@ fn parse_hedge(args: ParseStream, keyword: Span) -> syn::Result<TokenStream> {
                     ));
                 }
                 positive(&hedges, "`max = N` starts at most N hedges per call, so N")?;
-                options.extend(quote_spanned!(hedges.span()=> .max(#hedges)));
+                let max = count(&hedges, (quote!(u32), "u32"));
+                options.extend(quote_spanned!(hedges.span()=> .max(#max)));
             }
             "share" => {
                 let share = parse_share(args)?;
@@ -286,8 +298,16 @@ fn is_last(args: ParseStream) -> bool {
 /// `5%`, `0.05`, or an `f64` expression (a fraction).
 fn parse_share(args: ParseStream) -> syn::Result<TokenStream> {
     if !args.peek(Lit) {
+        let (start, span) = (args.cursor(), args.span());
         let share = expr(args)?;
-        return Ok(quote_spanned!(share.span()=> { let share: f64 = #share; share }));
+        let source = source_text(start, args.cursor(), span);
+        return Ok(typed(
+            &share,
+            &source,
+            (quote!(f64), "f64"),
+            "a share of calls",
+            "a share is a fraction of calls, `0.05`, or a percentage, `share = 5%`",
+        ));
     }
     let lit: Lit = args.parse()?;
     let (digits, suffix) = match &lit {

@@ -427,9 +427,9 @@ impl Bindings {
                 Compare::Holds("input_is_cloned_for_each_binding".to_owned()),
                 quote!((&&&CloneProbe(#state)).check()),
                 &format!(
-                    "{} feeds {} bindings, each but the last with a clone, but `{{Self}}` is not `Clone`",
+                    "{} feeds {}, each but the last with a clone, but `{{Self}}` is not `Clone`",
                     input.from,
-                    fed_by_input.len()
+                    self.names_of(&fed_by_input)
                 ),
                 "`{Self}` is not `Clone`",
                 "every binding without sources gets the block's input: add `#[derive(Clone)]` to `{Self}` (or share it in an `Arc`), or feed one binding and read it in the others",
@@ -437,6 +437,24 @@ impl Bindings {
         }
         let tree = self.items(x, &trees, &uses, fed_by_input.len());
         Flow { tree, out, takes }
+    }
+
+    /// The bindings at `indices` (the block's output after the last), as a message lists
+    /// them: "`let a`, `let b` and the block's output".
+    fn names_of(&self, indices: &[usize]) -> String {
+        let names: Vec<String> = indices
+            .iter()
+            .map(|&k| {
+                self.lets.get(k).map_or_else(
+                    || "the block's output".to_owned(),
+                    |b| format!("`let {}`", b.name.text),
+                )
+            })
+            .collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => names.concat(),
+        }
     }
 
     /// What flows into a binding: the block's input, one source, or a tuple of sources.

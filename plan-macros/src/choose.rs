@@ -6,11 +6,11 @@ use syn::parse::ParseStream;
 use syn::spanned::Spanned;
 use syn::{Expr, Ident, Pat, Token, braced, parenthesized, token};
 
-use crate::expander::{Agreement, Expander, Flow, Input};
+use crate::expander::{Agreement, Compare, Expander, Flow, Input, check_name, code, ident_of};
 use crate::item::{Chain, Expanded, Site, Term, child, parse_chain};
 use crate::keyword as kw;
 use crate::parse::{expect_end, expr, trailing_comma};
-use crate::source::source_text;
+use crate::source::{escape, source_text};
 
 /// `choose { if p => chain, .., else => chain }`.
 pub struct ChooseIf {
@@ -28,6 +28,8 @@ pub struct IfArm {
 /// `choose(router) { Pat => chain, .. }`.
 pub struct Route {
     pub router: Expr,
+    /// The router as written, for messages.
+    pub router_source: String,
     pub arms: Vec<RouteArm>,
 }
 
@@ -92,7 +94,9 @@ fn parse_route(input: ParseStream) -> syn::Result<Route> {
     if args.is_empty() {
         return Err(args.error("`choose(..)` takes a router: `choose(route) { Pat => step, .. }`; or write `choose { if p => a, else => b }`"));
     }
+    let (start, span) = (args.cursor(), args.span());
     let router = expr(&args)?;
+    let router_source = source_text(start, args.cursor(), span);
     trailing_comma(&args)?;
     expect_end(&args, "in `choose(..)`: it takes one router")?;
     let content;
@@ -127,7 +131,11 @@ fn parse_route(input: ParseStream) -> syn::Result<Route> {
             "empty `choose`: write arms `Pattern => step`",
         ));
     }
-    Ok(Route { router, arms })
+    Ok(Route {
+        router,
+        router_source,
+        arms,
+    })
 }
 
 /// Expands the arms (one of them runs, on the input itself) and checks that
@@ -139,11 +147,15 @@ fn arms<'a>(
     arms: impl Iterator<Item = (&'a Chain, String)>,
 ) -> Vec<Flow> {
     let mut flows: Vec<Flow> = Vec::new();
+    let mut first_label = String::new();
     for (index, (body, name)) in arms.enumerate() {
         let flow = body.expand(x, &child(site.path, index), true, input.clone());
+        if flows.is_empty() {
+            first_label = body.last_label();
+        }
         if let Some(first) = flows.first() {
             let message = format!(
-                "mismatched types in plan: the arms of `choose` give one type, but {name} ({}) gives `{{Self}}` and the first arm gives `{{T}}`",
+                "mismatched types in plan: the arms of `choose` give one type, but {name} ({}) gives `{{Self}}` and the first arm ({first_label}) gives `{{T}}`",
                 body.last_label()
             );
             let first = first.out.clone();
@@ -169,12 +181,7 @@ impl ChooseIf {
         let names = self
             .arms
             .iter()
-            .map(|arm| {
-                (
-                    &arm.body,
-                    format!("the arm `if {}`", crate::source::escape(&arm.label)),
-                )
-            })
+            .map(|arm| (&arm.body, format!("the arm `if {}`", escape(&arm.label))))
             .chain([(&self.otherwise, "the `else` arm".to_owned())]);
         let mut flows = arms(x, site, &input, names);
         let chains: Vec<&Chain> = self
@@ -193,7 +200,7 @@ impl ChooseIf {
         let preds: Vec<_> = self
             .arms
             .iter()
-            .map(|arm| predicate(x, &arm.cond, &state))
+            .map(|arm| predicate(x, &arm.cond, &arm.label, Condition::Arm, &state))
             .collect();
         for ((arm, flow), pred) in self.arms.iter().zip(&flows).zip(&preds).rev() {
             let (label, body) = (&arm.label, &flow.tree);
@@ -217,35 +224,67 @@ impl ChooseIf {
     }
 }
 
-/// Binds a condition and checks that it reads `state` by reference.
-pub fn predicate(x: &mut Expander, cond: &Expr, state: &Ident) -> Ident {
+/// Where a condition stands, for its check's note.
+pub enum Condition {
+    /// A `choose` arm's `if`.
+    Arm,
+    /// A `loop`'s `while` or `until`.
+    Loop,
+}
+
+/// Binds a condition, written `source`, and checks that it reads `state` by reference.
+pub fn predicate(
+    x: &mut Expander,
+    cond: &Expr,
+    source: &str,
+    at: Condition,
+    state: &Ident,
+) -> Ident {
     let (pred, ty) = x.bind("pred", quote_spanned!(cond.span()=> #cond));
-    x.shared_check(
+    let name = ident_of(source).unwrap_or("done");
+    let note = match at {
+        Condition::Arm => format!(
+            "a `choose` arm's `if` reads the data by reference to pick the arm: `fn {name}(input: &{{T}}) -> bool`"
+        ),
+        Condition::Loop => format!(
+            "a `loop` reads its state by reference to decide whether to go on: `fn {name}(state: &{{T}}) -> bool`"
+        ),
+    };
+    x.check(
         cond.span(),
-        "PredicateProof",
+        Compare::Fits(check_name(source, "is_a_condition_on")),
         quote!((&&&PredicateProbe(#ty, #state)).check()),
+        &format!("{} must take `&{{T}}` and return `bool`", code(source)),
+        "expected `Fn(&{T}) -> bool`",
+        &note,
     );
     pred
 }
 
 impl Route {
     pub fn expand(&self, x: &mut Expander, site: &Site<'_>, input: Input) -> Expanded {
-        let names = self.arms.iter().map(|arm| {
-            (
-                &arm.body,
-                format!("the arm `{}`", crate::source::escape(&arm.label)),
-            )
-        });
+        let names = self
+            .arms
+            .iter()
+            .map(|arm| (&arm.body, format!("the arm `{}`", escape(&arm.label))));
         let flows = arms(x, site, &input, names);
         let chains: Vec<&Chain> = self.arms.iter().map(|arm| &arm.body).collect();
         x.same_inputs(&input, &chains, &flows, "arm");
         let state = x.either(&input.shadow, &flows[0].takes);
         let router = &self.router;
         let (route, ty) = x.bind("router", quote_spanned!(router.span()=> #router));
-        x.shared_check(
+        let source = &self.router_source;
+        let name = ident_of(source).unwrap_or("route");
+        x.check(
             router.span(),
-            "RouterProof",
+            Compare::Fits(check_name(source, "is_a_router_of")),
             quote!((&&&RouterProbe(#ty, #state)).check()),
+            &format!("{} must take `&{{T}}`", code(source)),
+            "expected `Fn(&{T}) -> R`",
+            &format!(
+                "`choose({})` matches its arms' patterns on `{name}(&input)`: `fn {name}(input: &{{T}}) -> Kind`",
+                escape(source)
+            ),
         );
         let bodies: Vec<TokenStream> = self
             .arms

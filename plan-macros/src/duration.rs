@@ -1,16 +1,19 @@
 //! Durations in plans: a literal with a unit (`250ms`, `1.5s`) or any `Duration` expression.
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote_spanned;
+use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, Lit};
+
+use crate::source::source_text;
+use crate::typed::typed;
 
 /// A parsed duration argument.
 pub enum DurationArg {
     /// A literal, converted to nanoseconds at expansion time.
     Literal { nanos: u128, span: Span },
-    /// A Rust expression of type `Duration`.
-    Expr(Box<Expr>),
+    /// A Rust expression of type `Duration`, and its source text.
+    Expr { expr: Box<Expr>, source: String },
 }
 
 const UNITS: &[(&str, u128)] = &[
@@ -27,7 +30,13 @@ const HINT: &str = "write a number with a unit (`250ms`, `2s`, `1.5s`, `1m`, `10
 impl Parse for DurationArg {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         if !input.peek(Lit) {
-            return Ok(DurationArg::Expr(Box::new(input.parse()?)));
+            let (start, span) = (input.cursor(), input.span());
+            let expr = input.parse()?;
+            let source = source_text(start, input.cursor(), span);
+            return Ok(DurationArg::Expr {
+                expr: Box::new(expr),
+                source,
+            });
         }
         let lit: Lit = input.parse()?;
         let (digits, suffix) = match &lit {
@@ -134,11 +143,13 @@ impl DurationArg {
     /// An expression of type `::core::time::Duration`, in the most readable unit.
     pub fn to_tokens(&self) -> TokenStream {
         match self {
-            // Through a typed `let`: a wrong type is then one short error on the expression,
-            // not a note about the combinator it is passed to.
-            DurationArg::Expr(expr) => quote_spanned! {syn::spanned::Spanned::span(expr)=>
-                { let after: ::core::time::Duration = #expr; after }
-            },
+            DurationArg::Expr { expr, source } => typed(
+                expr,
+                source,
+                (quote!(::core::time::Duration), "Duration"),
+                "a duration",
+                "write a number with a unit (`250ms`, `2s`) or make a `Duration`: `Duration::from_millis(..)`, `Duration::from_secs(..)`",
+            ),
             DurationArg::Literal { nanos, span } => {
                 let (ctor, value) = if nanos.is_multiple_of(1_000_000_000) {
                     ("from_secs", nanos / 1_000_000_000)

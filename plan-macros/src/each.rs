@@ -4,7 +4,7 @@ use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::{parenthesized, token};
 
-use crate::expander::{Expander, Flow, Input, code};
+use crate::expander::{Compare, Expander, Flow, Input, code};
 use crate::group::{Group, Policy};
 use crate::item::{Chain, Expanded, Site, parse_body};
 use crate::keyword as kw;
@@ -34,8 +34,18 @@ impl Each {
         let given = &input.shadow;
         let probe = x.shadow(quote!((&&&ItemProbe(#given)).item()));
         let item = x.shadow(quote!(#probe.0));
-        x.shared_check(site.span, "EachInputProof", quote!(#probe.1));
         let label = code(&format!("each({})", self.group.written));
+        x.check(
+            site.span,
+            Compare::Holds("each_iterates_over_its_input".to_owned()),
+            quote!(#probe.1),
+            &format!(
+                "{label} runs its body once per item of {}, but `{{Self}}` is not `IntoIterator`",
+                input.what()
+            ),
+            "`{Self}` is not a collection",
+            "feed `each` a `Vec`, an array, a range or any other `IntoIterator`",
+        );
         let body_input = Input {
             shadow: item,
             gives: format!(

@@ -31,6 +31,15 @@ pub struct Input {
 }
 
 impl Input {
+    /// The data, as a message names it: "the plan's input", "what `parse` gives".
+    pub fn what(&self) -> String {
+        if self.untracked {
+            self.from.clone()
+        } else {
+            format!("what {} gives", self.from)
+        }
+    }
+
     /// The output of the item that `from` names.
     pub fn from_item(shadow: Ident, from: String) -> Self {
         let gives = format!("{from} gives `{{Self}}`");
@@ -82,6 +91,10 @@ pub enum Compare {
     /// A type must have a property (`Clone`, journaled as JSON): the pair is `(T, ())`, and
     /// `T: name` fails for any `T` the probe found not to have it.
     Holds(String),
+    /// A value the plan holds (a condition, score, router, lens) must fit the data it reads:
+    /// the pair is `(F, T)` when the probe found that `F` does not fit `T`, and `F: name<T>`
+    /// fails; it is `(Fine, ())` when it fits.
+    Fits(String),
 }
 
 impl Expander {
@@ -176,21 +189,26 @@ impl Expander {
         ident
     }
 
-    /// Adds a function step's context to the plan's, checking (at `span`) that it agrees with
-    /// the contexts of earlier steps.
-    pub fn context_of(&mut self, step: &Ident, span: Span) {
+    /// Adds the context of the function step written `source` to the plan's, checking (at
+    /// `span`) that it agrees with the contexts of earlier steps.
+    pub fn context_of(&mut self, step: &Ident, source: &str, span: Span) {
         // `step` is the step's type marker.
         let before = self.context.clone();
         let pair = self.fresh("pair");
         let after = self.fresh("ctx");
-        let proof = self.fresh("proof");
         self.contexts.push(quote! {
             let (#pair, #after) = ::plan_runtime::wiring::join_ctx(#before, (&&CtxProbe(#step)).ctx());
         });
-        self.contexts.push(quote_spanned! {span=>
-            let (_, #proof): ::plan_runtime::wiring::SameContextProof<_, _> = (#pair, ::plan_runtime::wiring::assume());
-        });
-        self.proofs.push(proof);
+        let name = code(source);
+        let check = self.named_check(
+            span,
+            Compare::SameType(check_name(source, "takes_the_plan_context")),
+            quote!(#pair),
+            &format!("{name} takes a context `&{{Self}}`, but an earlier step of the plan takes `&{{T}}`"),
+            "takes `&{Self}`, not `&{T}`",
+            "every step of a plan gets the one context a run is given (`plan.run(input).ctx(&ctx)`): put what both steps need into one struct and take `&` of it in both",
+        );
+        self.contexts.push(check);
         self.context = after;
     }
 
@@ -211,6 +229,20 @@ impl Expander {
         label: &str,
         note: &str,
     ) {
+        let check = self.named_check(span, compare, pair, message, label, note);
+        self.checks.push(check);
+    }
+
+    /// The `let` of a [`Expander::check`], its proof joined to the plan's.
+    fn named_check(
+        &mut self,
+        span: Span,
+        compare: Compare,
+        pair: TokenStream,
+        message: &str,
+        label: &str,
+        note: &str,
+    ) -> TokenStream {
         let proof = self.fresh("proof");
         let wire = quote!(::plan_runtime::wiring);
         // The user's span, not a mixed-site one: an error on it is then reported as the user's
@@ -231,6 +263,17 @@ impl Expander {
                     type #alias<A, B> = (#wire::Pair<A, B>, <A as #name<B>>::Ok);
                 }
             }
+            Compare::Fits(name) => {
+                let name = Ident::new(&name, Span::mixed_site());
+                quote! {
+                    #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+                    #[allow(non_camel_case_types)]
+                    trait #name<T> { type Ok; }
+                    #[diagnostic::do_not_recommend]
+                    impl<T> #name<T> for #wire::Fine { type Ok = #wire::Wired; }
+                    type #alias<A, B> = (#wire::Pair<A, B>, <A as #name<B>>::Ok);
+                }
+            }
             Compare::Holds(name) => {
                 let name = Ident::new(&name, Span::mixed_site());
                 quote! {
@@ -244,25 +287,14 @@ impl Expander {
             }
         };
         let annotation = quote_spanned!(span=> #alias<_, _>);
-        self.checks.push(quote! {
+        self.proofs.push(proof.clone());
+        quote! {
             let #proof = {
                 #check
                 let (_, ok): #annotation = (#pair, #wire::assume());
                 ok
             };
-        });
-        self.proofs.push(proof);
-    }
-
-    /// A check with a message shared by all plans (`plan_runtime::wiring::*Proof`), reported
-    /// at `span`.
-    pub fn shared_check(&mut self, span: Span, alias: &str, pair: TokenStream) {
-        let proof = self.fresh("proof");
-        let alias = Ident::new(alias, span);
-        self.checks.push(quote_spanned! {span=>
-            let (_, #proof): ::plan_runtime::wiring::#alias<_, _> = (#pair, ::plan_runtime::wiring::assume());
-        });
-        self.proofs.push(proof);
+        }
     }
 
     /// Checks that the data `found` (produced by `what`) has the type of `expected`.
@@ -289,20 +321,25 @@ impl Expander {
         if !input.untracked {
             return;
         }
+        let Some(opening) = branches.first().and_then(|branch| branch.items.first()) else {
+            return;
+        };
+        let opening = code(&opening.label());
         for (branch, flow) in branches.iter().zip(flows).skip(1) {
             let Some(first) = branch.items.first() else {
                 continue;
             };
+            let label = first.label();
             let message = format!(
-                "mismatched types in plan: {} takes `{{Self}}`, but the first {what} takes `{{T}}`",
-                code(&first.label())
+                "mismatched types in plan: {} takes `{{Self}}`, but the first {what} ({opening}) takes `{{T}}`",
+                code(&label)
             );
             self.agree(
                 first.span,
                 &flow.takes,
                 &flows[0].takes,
                 Agreement {
-                    name: "takes_the_same_input",
+                    name: &check_name(&label, "takes_the_same_input"),
                     message: &message,
                     label: "takes `{Self}`, not `{T}`",
                     note: "every branch of a `par` and every arm of a `choose` gets the same input",
@@ -400,11 +437,19 @@ fn lets(bindings: &[(Ident, TokenStream)]) -> Vec<TokenStream> {
 /// 10,000-step chain).
 const BINDINGS_PER_LET: usize = 12;
 
-/// A name for a check about the step written `source`: its last identifier (`search` for
-/// `tools::search(Engine::Web)`, `step` for a closure), then `suffix`.
+/// A name for a check about the step written `source`: its identifier (see [`ident_of`]), or
+/// `step` for a closure, then `suffix`.
 pub fn check_name(source: &str, suffix: &str) -> String {
+    format!("{}_{suffix}", ident_of(source).unwrap_or("step"))
+}
+
+/// The last identifier of the path that `source` starts with (`search` for
+/// `tools::search(Engine::Web)`, `client` for `(client.clone())`), if it starts with one (a
+/// closure does not).
+pub fn ident_of(source: &str) -> Option<&str> {
     let head = source
-        .split(['(', '<', ' ', '|', '{'])
+        .trim_start_matches('(')
+        .split(['(', ')', '<', ' ', '|', '{', '.'])
         .next()
         .unwrap_or_default();
     let ident = head.rsplit("::").next().unwrap_or_default();
@@ -412,7 +457,7 @@ pub fn check_name(source: &str, suffix: &str) -> String {
     let valid = !ident.is_empty()
         && ident.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !ident.starts_with(|c: char| c.is_ascii_digit());
-    format!("{}_{suffix}", if valid { ident } else { "step" })
+    valid.then_some(ident)
 }
 
 /// `text` quoted as code in a message: "`parse`".

@@ -5,7 +5,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Expr, parenthesized, token};
 
-use crate::expander::{Agreement, Expander, Flow, Input, code};
+use crate::expander::{Agreement, Compare, Expander, Flow, Input, check_name, code};
 use crate::item::{Chain, Expanded, Site, parse_body};
 use crate::keyword as kw;
 use crate::parse::{expect_end, expr, trailing_comma};
@@ -50,10 +50,17 @@ impl Focus {
         let span = lens.span();
         let (value, ty) = x.bind("lens", quote_spanned!(span=> #lens));
         let given = &input.shadow;
-        x.shared_check(
+        x.check(
             span,
-            "FocusesOnProof",
+            Compare::Fits(check_name(&self.lens_source, "looks_into")),
             quote!((&&&LensProbe(#ty, #given)).fit()),
+            &format!(
+                "{} is not a lens into `{{T}}`, the data {} gives this `focus`",
+                code(&self.lens_source),
+                input.from
+            ),
+            "not a lens into `{T}`",
+            "`#[derive(Lens)]` on a struct gives `Type::field` lenses into that struct; compose them with `.then(..)`",
         );
         let part = x.shadow(quote!((&&&LensProbe(#ty, #given)).target()));
         let source = x.shadow(quote!((&&LensProbe(#ty, #given)).source()));

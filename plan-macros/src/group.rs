@@ -9,11 +9,12 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, Token, parenthesized, token};
 
 use crate::duration::DurationArg;
-use crate::expander::{Compare, Expander, check_name, code};
+use crate::expander::{Compare, Expander, check_name, code, ident_of};
 use crate::keyword as kw;
 use crate::parse::{expect_end, expr, positive, trailing_comma};
 use crate::source::source_text;
 use crate::suggest::{did_you_mean, unknown};
+use crate::typed::count;
 
 /// A parallel policy and its options.
 pub struct Group {
@@ -29,12 +30,16 @@ pub enum Policy {
     Settled,
     First,
     FirstCompleted,
+    /// `n_best(n, by = score)`, with the score's source text.
     NBest {
         n: Box<Expr>,
         by: Box<Expr>,
+        source: String,
     },
+    /// `best(by = score)`, with the score's source text.
     Best {
         by: Box<Expr>,
+        source: String,
     },
     /// `quorum(k)`, `quorum(k, by = key)`, with the key's source text; `span` is the
     /// keyword's.
@@ -123,16 +128,18 @@ impl Group {
             Policy::Settled => quote!(::plan_runtime::policy::Settled),
             Policy::First => quote!(::plan_runtime::policy::First),
             Policy::FirstCompleted => quote!(::plan_runtime::policy::FirstCompleted),
-            Policy::NBest { n, by } => {
-                let score = score(x, by, out);
+            Policy::NBest { n, by, source } => {
+                let score = score(x, by, source, out);
+                let n = count(n, (quote!(usize), "usize"));
                 quote_spanned!(by.span()=> ::plan_runtime::policy::n_best(#n, #score))
             }
-            Policy::Best { by } => {
-                let score = score(x, by, out);
+            Policy::Best { by, source } => {
+                let score = score(x, by, source, out);
                 quote_spanned!(by.span()=> ::plan_runtime::policy::best(#score))
             }
             Policy::Quorum { k, by, span } => match by {
                 Some((by, source)) => {
+                    let k = count(k, (quote!(usize), "usize"));
                     let key = key(x, by, source, out);
                     quote_spanned!(by.span()=> ::plan_runtime::policy::quorum(#k).by(#key))
                 }
@@ -149,6 +156,7 @@ impl Group {
                         "`{Self}` is not `Eq + Hash + Debug`",
                         "derive `PartialEq, Eq, Hash, Debug` for `{Self}`, or count the outputs that agree on a key: `quorum(2, by = key)` with `fn key(output: &{Self}) -> String`",
                     );
+                    let k = count(k, (quote!(usize), "usize"));
                     quote_spanned!(*span=> ::plan_runtime::policy::quorum(#k))
                 }
             },
@@ -161,7 +169,10 @@ impl Group {
             let after = after.to_tokens();
             quote!(.timeout(#after))
         });
-        let limit = self.limit.as_ref().map(|limit| quote!(.limit(#limit)));
+        let limit = self.limit.as_ref().map(|limit| {
+            let limit = count(limit, (quote!(usize), "usize"));
+            quote!(.limit(#limit))
+        });
         quote!(#timeout #limit)
     }
 
@@ -171,13 +182,22 @@ impl Group {
     }
 }
 
-/// Binds a score and checks that it ranks `out`.
-fn score(x: &mut Expander, by: &Expr, out: &Ident) -> Ident {
+/// Binds a score, written `source`, and checks that it ranks `out`.
+fn score(x: &mut Expander, by: &Expr, source: &str, out: &Ident) -> Ident {
     let (score, ty) = x.bind("score", quote_spanned!(by.span()=> #by));
-    x.shared_check(
+    let name = ident_of(source).unwrap_or("score");
+    x.check(
         by.span(),
-        "ScoreProof",
+        Compare::Fits(check_name(source, "is_a_score_of")),
         quote!((&&&ScoreProbe(#ty, #out)).check()),
+        &format!(
+            "{} must take `&{{T}}` and return something ordered and printable (`K: PartialOrd + Debug`)",
+            code(source)
+        ),
+        "expected `Fn(&{T}) -> K` with `K: PartialOrd + Debug`",
+        &format!(
+            "`n_best` and `best` rank each branch's output by reference: `fn {name}(output: &{{T}}) -> f64`"
+        ),
     );
     score
 }
@@ -185,17 +205,20 @@ fn score(x: &mut Expander, by: &Expr, out: &Ident) -> Ident {
 /// Binds a quorum's key and checks that it reads `out` by reference and gives a key to count.
 fn key(x: &mut Expander, by: &Expr, source: &str, out: &Ident) -> Ident {
     let (key, ty) = x.bind("key", quote_spanned!(by.span()=> #by));
+    let name = ident_of(source).unwrap_or("key");
     let message = format!(
         "{} must take `&{{T}}` and return a key that is `Eq + Hash + Debug`",
         code(source)
     );
     x.check(
         by.span(),
-        Compare::SameType(check_name(source, "keys_each_output_by_reference")),
+        Compare::Fits(check_name(source, "is_a_key_of")),
         quote!((&&&QuorumKeyProbe(#ty, #out)).check()),
         &message,
         "expected `Fn(&{T}) -> K` with `K: Eq + Hash + Debug`",
-        "`quorum` counts the branches whose outputs agree on `key(&output)`: `fn key(output: &{T}) -> String`",
+        &format!(
+            "`quorum` counts the branches whose outputs agree on `{name}(&output)`: `fn {name}(output: &{{T}}) -> String`"
+        ),
     );
     key
 }
@@ -229,16 +252,19 @@ fn parse_policy(args: ParseStream) -> syn::Result<Policy> {
                 ));
             }
             inner.parse::<Token![,]>()?;
-            let by = parse_by(&inner, "n_best")?;
+            let (by, source) = parse_by(&inner, "n_best")?;
             Policy::NBest {
                 n: Box::new(n),
                 by: Box::new(by),
+                source,
             }
         }
         "best" => {
             let inner = ranked_args(args, word.span(), "best(by = score)")?;
+            let (by, source) = parse_by(&inner, "best")?;
             Policy::Best {
-                by: Box::new(parse_by(&inner, "best")?),
+                by: Box::new(by),
+                source,
             }
         }
         "quorum" => parse_quorum(args, word.span())?,
@@ -308,8 +334,8 @@ fn ranked_args<'a>(
     Ok(inner)
 }
 
-/// `by = score` inside `n_best(..)`/`best(..)`.
-fn parse_by(inner: ParseStream, policy: &str) -> syn::Result<Expr> {
+/// `by = score` inside `n_best(..)`/`best(..)`, and the score's source text.
+fn parse_by(inner: ParseStream, policy: &str) -> syn::Result<(Expr, String)> {
     if !inner.peek(kw::by) {
         return Err(inner.error(format!(
             "`{policy}` needs a score to rank by: `by = score`, where `score: Fn(&Output) -> K` and `K: PartialOrd + Debug`"
@@ -317,8 +343,10 @@ fn parse_by(inner: ParseStream, policy: &str) -> syn::Result<Expr> {
     }
     inner.parse::<kw::by>()?;
     inner.parse::<Token![=]>()?;
+    let (start, span) = (inner.cursor(), inner.span());
     let by = expr(inner)?;
+    let source = source_text(start, inner.cursor(), span);
     inner.parse::<Option<Token![,]>>()?;
     expect_end(inner, &format!("in `{policy}(..)`"))?;
-    Ok(by)
+    Ok((by, source))
 }

@@ -5,7 +5,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{Ident, LitStr, Token, braced, token};
+use syn::{Expr, Ident, LitStr, Token, braced, token};
 
 use crate::attr::{self, Wrapper};
 use crate::bindings::Bindings;
@@ -15,8 +15,9 @@ use crate::expander::{Compare, Expander, Flow, Input, check_name, code};
 use crate::focus::Focus;
 use crate::loops::Loop;
 use crate::par::Par;
-use crate::source::source_text;
+use crate::source::{escape, source_text};
 use crate::step::{Blocking, Step};
+use crate::typed::count;
 use crate::{keyword, seq};
 
 /// Items joined by `>>`.
@@ -306,6 +307,46 @@ impl Item {
     }
 }
 
+/// `tree`, the item `label`, wrapped in `layer`, written `source`. Through a trait of its own,
+/// named for the item, so that a value that is not a `Layer` is an error that names the
+/// attribute and the item, not only the value's type.
+fn layered(layer: &Expr, source: &str, label: &str, tree: TokenStream) -> TokenStream {
+    // Spanned on the layer, not mixed-site: the call's own bound is then reported on the layer
+    // too, as one error, not a second one on the whole plan.
+    let name = Ident::new(&check_name(label, "is_layered"), layer.span());
+    let message = format!(
+        "`#[layer({})]` wraps {} in `{{Self}}`, which is not a layer",
+        escape(source),
+        code(label)
+    );
+    let (plan, wrapper) = (
+        Ident::new("P", Span::mixed_site()),
+        Ident::new("L", Span::mixed_site()),
+    );
+    quote_spanned! {layer.span()=>
+        {
+            #[diagnostic::on_unimplemented(
+                message = #message,
+                label = "not a `Layer`",
+                note = "a `Middleware` is made a layer with `around(..)`: `#[layer(around(cache))]`, or `let cache = around(Cache::new());` then `#[layer(cache)]`"
+            )]
+            #[allow(non_camel_case_types)]
+            trait #name<#plan> {
+                type Plan;
+                fn layer(&self, plan: #plan) -> Self::Plan;
+            }
+            #[diagnostic::do_not_recommend]
+            impl<#wrapper: ::plan_runtime::layer::Layer<#plan>, #plan> #name<#plan> for #wrapper {
+                type Plan = #wrapper::Plan;
+                fn layer(&self, plan: #plan) -> Self::Plan {
+                    ::plan_runtime::layer::Layer::layer(self, plan)
+                }
+            }
+            #name::layer(&(#layer), #tree)
+        }
+    }
+}
+
 /// `flow`'s tree wrapped in `wrappers` (outermost first, `#[durable]` outside them all), for
 /// the item or binding `label` whose input is `input`; durable also when `all_durable` (a
 /// step of a `#![durable]` plan, at the step).
@@ -326,9 +367,7 @@ pub fn wrap(
                 durable = Some((*span, false));
                 continue;
             }
-            Wrapper::Layer(layer) => {
-                quote_spanned!(layer.span()=> ::plan_runtime::layer::Layer::layer(&(#layer), #tree))
-            }
+            Wrapper::Layer { layer, source } => layered(layer, source, label, tree),
             Wrapper::Timeout(after) => {
                 let after = after.to_tokens();
                 quote!(::plan_runtime::nodes::timeout(#after, #tree))
@@ -370,7 +409,8 @@ pub fn wrap(
                 let backoff = backoff
                     .as_ref()
                     .map_or_else(|| quote!(::core::time::Duration::ZERO), |b| b.to_tokens());
-                quote_spanned!(attempts.span()=> ::plan_runtime::nodes::retry(#attempts, #backoff, #tree))
+                let attempts_count = count(attempts, (quote!(u32), "u32"));
+                quote_spanned!(attempts.span()=> ::plan_runtime::nodes::retry(#attempts_count, #backoff, #tree))
             }
         };
     }

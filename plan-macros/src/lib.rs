@@ -5,8 +5,9 @@
 //! parsing (every malformed input a spanned `syn::Error` with a hint), its wiring checks and
 //! its expansion: `step` (steps and `blocking`), `seq`, `par`, `each` (with `group`, their
 //! policy and options), `choose`, `focus`, `loops` (`loop`). `item` holds chains and items,
-//! `attr` their attributes, `plan` the whole body, and `expander` what one expansion
-//! accumulates: node identities, step bindings and the wiring shadow.
+//! `attr` their attributes (`duration` and `typed` the values they take), `plan` the whole
+//! body, and `expander` what one expansion accumulates: node identities, step bindings and
+//! the wiring shadow.
 #![forbid(unsafe_code)]
 
 /// The most branches one `par` takes, sources one binding reads and steps one `seq` node
@@ -35,6 +36,7 @@ mod step;
 mod suggest;
 #[cfg(test)]
 mod tests;
+mod typed;
 
 use proc_macro::TokenStream;
 

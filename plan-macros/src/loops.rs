@@ -4,17 +4,21 @@ use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, Token, parenthesized, token};
 
-use crate::choose::predicate;
+use crate::choose::{Condition, predicate};
 use crate::expander::{Agreement, Expander, Flow, Input};
 use crate::item::{Chain, Expanded, Site, parse_body};
 use crate::keyword as kw;
 use crate::parse::{expr, positive};
+use crate::source::source_text;
 use crate::suggest::unknown;
+use crate::typed::count;
 
 pub struct Loop {
     /// `until` (checked after each pass) rather than `while` (before).
     pub until: bool,
     pub pred: Expr,
+    /// The condition as written, for messages.
+    pub pred_source: String,
     pub max: Expr,
     pub stop_at_limit: bool,
     pub body: Chain,
@@ -33,7 +37,7 @@ impl Parse for Loop {
         }
         let args;
         parenthesized!(args in input);
-        let mut cond: Option<(bool, Expr)> = None;
+        let mut cond: Option<(bool, Expr, String)> = None;
         let mut max = None;
         let mut stop_at_limit = false;
         let mut on_limit_seen = false;
@@ -47,7 +51,10 @@ impl Parse for Loop {
                     args.parse::<Token![while]>()?;
                 }
                 args.parse::<Token![=]>()?;
-                if cond.replace((until, expr(&args)?)).is_some() {
+                let (start, at) = (args.cursor(), args.span());
+                let pred = expr(&args)?;
+                let source = source_text(start, args.cursor(), at);
+                if cond.replace((until, pred, source)).is_some() {
                     return Err(syn::Error::new(
                         span,
                         "a loop has one condition: `while = p` or `until = p`",
@@ -93,7 +100,7 @@ impl Parse for Loop {
                 args.parse::<Token![,]>()?;
             }
         }
-        let Some((until, pred)) = cond else {
+        let Some((until, pred, pred_source)) = cond else {
             return Err(syn::Error::new(
                 keyword.span,
                 "`loop` needs a condition: `while = p` (checked before each pass) or `until = p` (after each pass)",
@@ -109,6 +116,7 @@ impl Parse for Loop {
         Ok(Loop {
             until,
             pred,
+            pred_source,
             max,
             stop_at_limit,
             body,
@@ -139,7 +147,7 @@ impl Loop {
                 note: "each pass of a `loop` feeds its output to the next pass: the body is `{T} -> {T}`",
             },
         );
-        let pred = predicate(x, &self.pred, &state);
+        let pred = predicate(x, &self.pred, &self.pred_source, Condition::Loop, &state);
         let check = if self.until {
             quote!(::plan_runtime::nodes::Check::Until)
         } else {
@@ -148,7 +156,7 @@ impl Loop {
         let on_limit = self
             .stop_at_limit
             .then(|| quote!(.on_limit(::plan_runtime::nodes::OnLimit::Stop)));
-        let (max, tree) = (&self.max, &body.tree);
+        let (max, tree) = (count(&self.max, (quote!(u32), "u32")), &body.tree);
         Expanded {
             flow: Flow {
                 tree: quote_spanned!(site.span=> ::plan_runtime::nodes::r#loop(#check, #pred, #max, #tree)#on_limit),

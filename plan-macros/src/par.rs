@@ -97,7 +97,10 @@ impl Par {
             site.span,
             Compare::Holds("par_clones_its_input_for_each_branch".to_owned()),
             quote!((&&&CloneProbe(#state)).check()),
-            &format!("{label} gives each branch a clone of its input, but `{{Self}}` is not `Clone`"),
+            &format!(
+                "{label} gives each branch a clone of {}, but `{{Self}}` is not `Clone`",
+                input.what()
+            ),
             "`{Self}` is not `Clone`",
             "every branch gets its own clone of the input: add `#[derive(Clone)]` to `{Self}` (or share it in an `Arc`)",
         );
@@ -105,8 +108,9 @@ impl Par {
         if self.group.is_uniform() {
             for (out, branch) in outs.iter().zip(&self.branches).skip(1) {
                 let message = format!(
-                    "mismatched types in plan: the branches of {label} give one type, but {} gives `{{Self}}` and the first branch gives `{{T}}`",
-                    branch.last_label()
+                    "mismatched types in plan: the branches of {label} give one type, but {} gives `{{Self}}` and the first branch ({}) gives `{{T}}`",
+                    branch.last_label(),
+                    self.branches[0].last_label()
                 );
                 x.agree(
                     branch.span(),

@@ -18,9 +18,25 @@ pub fn source_text(start: Cursor, end: Cursor, span: Span) -> String {
         consumed.push(token);
         cursor = next;
     }
+    let mut text = joined(consumed);
+    if text.is_empty() {
+        text = span.source_text().unwrap_or_default();
+    }
+    shorten(&text.split_whitespace().collect::<Vec<_>>().join(" "), 80)
+}
+
+/// The source text of an expression already parsed, as [`source_text`] gives it.
+pub fn written(expr: &syn::Expr) -> String {
+    use quote::ToTokens;
+    let text = joined(expr.to_token_stream());
+    shorten(&text.split_whitespace().collect::<Vec<_>>().join(" "), 80)
+}
+
+/// `tokens` as written, with a space where the source has a gap between two of them.
+fn joined(tokens: impl IntoIterator<Item = proc_macro2::TokenTree>) -> String {
     let mut text = String::new();
     let mut previous_end = None;
-    for token in consumed {
+    for token in tokens {
         let token_span = token.span();
         // Span joining is unstable; rebuild the text token by token, keeping the gaps.
         if previous_end.is_some_and(|end| end != token_span.start()) {
@@ -32,10 +48,7 @@ pub fn source_text(start: Cursor, end: Cursor, span: Span) -> String {
             None => text.push_str(&token.to_string()),
         }
     }
-    if text.is_empty() {
-        text = span.source_text().unwrap_or_default();
-    }
-    shorten(&text.split_whitespace().collect::<Vec<_>>().join(" "), 80)
+    text
 }
 
 /// `text`, cut to `max` characters with `...`.

@@ -94,8 +94,16 @@ impl Step {
         let expr = &self.expr;
         let span = expr.span();
         let (step, ty) = x.bind("step", quote_spanned!(span=> ::plan_runtime::step!(#expr)));
-        x.context_of(&ty, span);
         let name = code(source);
+        x.check(
+            span,
+            Compare::Holds(check_name(source, "is_a_step")),
+            quote!((&&StepProbe(#ty)).check()),
+            &format!("{name} is not a step: `{{Self}}` is neither a function nor a plan"),
+            "not a function or a plan",
+            "a step is a function (sync or async, `fn(I) -> O` or `fn(I) -> Result<O, E>`, with a second parameter `&Ctx` if it needs a context), a closure in parentheses, or a plan; to give a step a value, capture it: `(|q: Query| search(q, &settings))`",
+        );
+        x.context_of(&ty, source, span);
         let (from, gives) = (&input.from, &input.gives);
         let given = &input.shadow;
         let takes = x.shadow(quote!((&&InProbe(#ty)).input()));
@@ -156,6 +164,17 @@ impl Blocking {
         let (step, ty) = x.bind(
             "step",
             quote_spanned!(f.span()=> ::plan_runtime::blocking!(#f)),
+        );
+        x.check(
+            f.span(),
+            Compare::Holds(check_name(source, "is_a_function")),
+            quote!((&&StepProbe(#ty)).check()),
+            &format!(
+                "{} runs a function on tokio's blocking pool, but `{{Self}}` is not a function",
+                code(source)
+            ),
+            "not a function",
+            "`blocking(f)` takes a function `fn(I) -> O` (or `-> Result<O, E>`); to give it a value, capture it: `blocking(|data: Vec<u8>| checksum(data, &settings))`",
         );
         let takes = x.unknown();
         leaf(x, "Blocking", source, (&step, &ty), &input.shadow, takes)

@@ -13,11 +13,12 @@ fn ui() {
     }
     hygiene();
     one_short_error();
+    headlines_name_the_users_code();
 }
 
 /// The `plan!` diagnostics speak of the user's steps and types only: no hidden module,
-/// generated constant, step adapter, node wrapper, shadow type or `wiring.rs` note of ours in
-/// any pinned `.stderr`, and no "not implemented for `()`".
+/// generated constant, step adapter, node wrapper, shadow type, trait of `plan_runtime::wiring`
+/// or `wiring.rs` note of ours in any pinned `.stderr`, and no "not implemented for `()`".
 fn hygiene() {
     let mut checked = 0;
     for entry in std::fs::read_dir("tests/ui/fail").expect("tests/ui/fail exists") {
@@ -69,6 +70,7 @@ fn hygiene() {
             "Sig<",
             "Connects",
             "wiring.rs",
+            "plan_runtime::wiring",
             "not implemented for `()`",
             "{closure#",
         ] {
@@ -146,4 +148,44 @@ fn one_short_error() {
             path.display()
         );
     }
+}
+
+/// The first line of a type check's error, all that `cargo check --message-format short`
+/// shows, names the user's code that it points at (a step, a function, a binding, a policy or
+/// an attribute as written), not only a type: some code it quotes is on the line it shows.
+fn headlines_name_the_users_code() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir("tests/ui/fail").expect("tests/ui/fail exists") {
+        let path = entry.expect("readable").path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if path.extension().is_none_or(|e| e != "stderr")
+            || AT_THE_AWAIT.contains(&&*name)
+            || WITHOUT_CONTEXT.contains(&&*name)
+        {
+            continue;
+        }
+        let stderr = std::fs::read_to_string(&path).expect("readable");
+        let headline = stderr.lines().next().unwrap_or_default();
+        if !headline.starts_with("error[E") {
+            continue;
+        }
+        // The first source line shown: `15 |     let plan = plan! { parse >> merge };`.
+        let shown = stderr
+            .lines()
+            .filter_map(|line| line.split_once(" | "))
+            .find(|(number, _)| {
+                let number = number.trim();
+                !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
+            })
+            .map(|(_, code)| code)
+            .unwrap_or_else(|| panic!("no source line in {}:\n{stderr}", path.display()));
+        let quoted: Vec<&str> = headline.split('`').skip(1).step_by(2).collect();
+        assert!(
+            quoted.iter().any(|code| shown.contains(code)),
+            "the first line of {} quotes none of the code it points at ({shown:?}):\n{headline}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked > 40, "only {checked} type checks");
 }

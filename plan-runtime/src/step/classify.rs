@@ -35,6 +35,12 @@ pub struct Fallible;
 pub struct PlanResult;
 /// The value is itself a plan.
 pub struct IsPlan;
+/// The value is neither a plan nor a function of a step's shape.
+pub struct Unusable;
+
+/// A value that is neither a plan nor a function of a step's shape, as `step!` classified
+/// it: it runs nowhere, and `plan!` reports it on the step.
+pub struct NotAStep<F>(F);
 
 impl<K> Tag<K> {
     fn new() -> Self {
@@ -66,32 +72,42 @@ pub trait ClassifyPlan {
         Tag::new()
     }
 }
-impl<F: Describe> ClassifyPlan for &&&&&&&&&&&&Probe<'_, F> {}
+impl<F: Describe> ClassifyPlan for &&&&&&&&&&&&&Probe<'_, F> {}
 
-level!(AsyncCtxPlanResult<I, C> [O] for [&&&&&&&&&&&] -> Awaits<I, WithCtx<C, PlanResult>>
+level!(AsyncCtxPlanResult<I, C> [O] for [&&&&&&&&&&&&] -> Awaits<I, WithCtx<C, PlanResult>>
     where F: for<'c> CtxAsyncFn<'c, I, C, Ret = Result<O, PlanError>>);
-level!(AsyncCtxFallible<I, C> [O, E] for [&&&&&&&&&&] -> Awaits<I, WithCtx<C, Fallible>>
+level!(AsyncCtxFallible<I, C> [O, E] for [&&&&&&&&&&&] -> Awaits<I, WithCtx<C, Fallible>>
     where F: for<'c> CtxAsyncFn<'c, I, C, Ret = Result<O, E>>, E: Into<BoxError>);
-level!(AsyncCtxPlain<I, C> [O] for [&&&&&&&&&] -> Awaits<I, WithCtx<C, Plain>>
+level!(AsyncCtxPlain<I, C> [O] for [&&&&&&&&&&] -> Awaits<I, WithCtx<C, Plain>>
     where F: for<'c> CtxAsyncFn<'c, I, C, Ret = O>);
-level!(SyncCtxPlanResult<I, C> [O] for [&&&&&&&&] -> Returns<I, WithCtx<C, PlanResult>>
+level!(SyncCtxPlanResult<I, C> [O] for [&&&&&&&&&] -> Returns<I, WithCtx<C, PlanResult>>
     where F: Fn(I, &C) -> Result<O, PlanError>);
-level!(SyncCtxFallible<I, C> [O, E] for [&&&&&&&] -> Returns<I, WithCtx<C, Fallible>>
+level!(SyncCtxFallible<I, C> [O, E] for [&&&&&&&&] -> Returns<I, WithCtx<C, Fallible>>
     where F: Fn(I, &C) -> Result<O, E>, E: Into<BoxError>);
-level!(SyncCtxPlain<I, C> [O] for [&&&&&&] -> Returns<I, WithCtx<C, Plain>>
+level!(SyncCtxPlain<I, C> [O] for [&&&&&&&] -> Returns<I, WithCtx<C, Plain>>
     where F: Fn(I, &C) -> O);
-level!(AsyncPlanResult<I> [O, Fut] for [&&&&&] -> Awaits<I, PlanResult>
+level!(AsyncPlanResult<I> [O, Fut] for [&&&&&&] -> Awaits<I, PlanResult>
     where F: Fn(I) -> Fut, Fut: Future<Output = Result<O, PlanError>>);
-level!(AsyncFallible<I> [O, E, Fut] for [&&&&] -> Awaits<I, Fallible>
+level!(AsyncFallible<I> [O, E, Fut] for [&&&&&] -> Awaits<I, Fallible>
     where F: Fn(I) -> Fut, Fut: Future<Output = Result<O, E>>, E: Into<BoxError>);
-level!(AsyncPlain<I> [O, Fut] for [&&&] -> Awaits<I, Plain>
+level!(AsyncPlain<I> [O, Fut] for [&&&&] -> Awaits<I, Plain>
     where F: Fn(I) -> Fut, Fut: Future<Output = O>);
-level!(SyncPlanResult<I> [O] for [&&] -> Returns<I, PlanResult>
+level!(SyncPlanResult<I> [O] for [&&&] -> Returns<I, PlanResult>
     where F: Fn(I) -> Result<O, PlanError>);
-level!(SyncFallible<I> [O, E] for [&] -> Returns<I, Fallible>
+level!(SyncFallible<I> [O, E] for [&&] -> Returns<I, Fallible>
     where F: Fn(I) -> Result<O, E>, E: Into<BoxError>);
-level!(SyncPlain<I> [O] for [] -> Returns<I, Plain>
+level!(SyncPlain<I> [O] for [&] -> Returns<I, Plain>
     where F: Fn(I) -> O);
+
+// Lowest: anything else. It is kept as a `NotAStep`, which `plan!` reports as one error naming
+// the step, rather than as a method that cannot be called (with every level's bounds listed).
+#[doc(hidden)]
+pub trait ClassifyOther {
+    fn kind(&self) -> Tag<Unusable> {
+        Tag::new()
+    }
+}
+impl<F> ClassifyOther for Probe<'_, F> {}
 
 /// Classifies a value as a plan step and adapts it: a plain function or closure becomes a
 /// [`FnStep`], a plan is nested as is. This is what `plan!` does with every leaf; use it to
@@ -120,7 +136,7 @@ macro_rules! step {
             #[allow(unused_imports)]
             use $crate::__private::classify::*;
             $crate::__private::classify::wrap(
-                (&&&&&&&&&&&&&$crate::__private::classify::Probe(&f)).kind(),
+                (&&&&&&&&&&&&&&$crate::__private::classify::Probe(&f)).kind(),
                 f,
             )
         }
@@ -150,6 +166,13 @@ impl<F> Wrap<F> for Tag<IsPlan> {
     }
 }
 
+impl<F> Wrap<F> for Tag<Unusable> {
+    type Out = NotAStep<F>;
+    fn apply(self, f: F) -> NotAStep<F> {
+        NotAStep(f)
+    }
+}
+
 impl<F, I, R> Wrap<F> for Tag<Returns<I, R>> {
     type Out = FnStep<F, Returns<I, R>>;
     fn apply(self, f: F) -> Self::Out {
@@ -173,8 +196,10 @@ pub trait BlockingPlanResult<I> {
         Tag::new()
     }
 }
-impl<F, I, O> BlockingPlanResult<I> for &&BlockingProbe<'_, F> where F: Fn(I) -> Result<O, PlanError>
-{}
+impl<F, I, O> BlockingPlanResult<I> for &&&BlockingProbe<'_, F> where
+    F: Fn(I) -> Result<O, PlanError>
+{
+}
 
 #[doc(hidden)]
 pub trait BlockingFallible<I> {
@@ -182,7 +207,7 @@ pub trait BlockingFallible<I> {
         Tag::new()
     }
 }
-impl<F, I, O, E> BlockingFallible<I> for &BlockingProbe<'_, F>
+impl<F, I, O, E> BlockingFallible<I> for &&BlockingProbe<'_, F>
 where
     F: Fn(I) -> Result<O, E>,
     E: Into<BoxError>,
@@ -195,7 +220,16 @@ pub trait BlockingPlain<I> {
         Tag::new()
     }
 }
-impl<F, I, O> BlockingPlain<I> for BlockingProbe<'_, F> where F: Fn(I) -> O {}
+impl<F, I, O> BlockingPlain<I> for &BlockingProbe<'_, F> where F: Fn(I) -> O {}
+
+// Anything else: `plan!` reports it on the step (see `ClassifyOther`).
+#[doc(hidden)]
+pub trait BlockingOther {
+    fn blocking_kind(&self) -> Tag<Unusable> {
+        Tag::new()
+    }
+}
+impl<F> BlockingOther for BlockingProbe<'_, F> {}
 
 /// Applies a `blocking` classification.
 #[doc(hidden)]
@@ -224,7 +258,7 @@ macro_rules! blocking {
             #[allow(unused_imports)]
             use $crate::__private::classify::*;
             $crate::__private::classify::wrap_blocking(
-                (&&&$crate::__private::classify::BlockingProbe(&f)).blocking_kind(),
+                (&&&&$crate::__private::classify::BlockingProbe(&f)).blocking_kind(),
                 f,
             )
         }

@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::arity::for_each_arity;
+use crate::blocking::Blocking;
+use crate::step::classify::{NotAStep, Unusable};
 
 /// What a step produces, given what flows into it and the plan's context.
 pub struct OutProbe<L, S, X>(pub Ty<L>, pub S, pub X);
@@ -12,6 +14,9 @@ pub struct SameProbe<A, B>(pub A, pub B);
 
 /// What a step takes.
 pub struct InProbe<L>(pub Ty<L>);
+
+/// A step's value, which must be a function or a plan (a function, in `blocking(..)`).
+pub struct StepProbe<L>(pub Ty<L>);
 
 /// The context a step takes.
 pub struct CtxProbe<L>(pub Ty<L>);
@@ -94,6 +99,33 @@ pub trait OutOther {
     }
 }
 impl<L, S, X> OutOther for OutProbe<L, S, X> {}
+
+// --- A step that is neither a function nor a plan. -----------------------------------
+
+#[doc(hidden)]
+pub trait NotAStepValue {
+    type Pair;
+    fn check(&self) -> Self::Pair;
+}
+impl<F> NotAStepValue for &StepProbe<NotAStep<F>> {
+    type Pair = Pair<F, ()>;
+    fn check(&self) -> Self::Pair {
+        pair()
+    }
+}
+impl<F> NotAStepValue for &StepProbe<Blocking<F, Unusable>> {
+    type Pair = Pair<F, ()>;
+    fn check(&self) -> Self::Pair {
+        pair()
+    }
+}
+#[doc(hidden)]
+pub trait StepValue {
+    fn check(&self) -> Pair<Fine, ()> {
+        pair()
+    }
+}
+impl<L> StepValue for StepProbe<L> {}
 
 // --- What a step takes. --------------------------------------------------------------
 
@@ -220,11 +252,11 @@ for_each_arity!(tuple_known);
 #[doc(hidden)]
 pub trait ItemIter {
     type Item;
-    fn item(&self) -> (Self::Item, Pair<(), ()>);
+    fn item(&self) -> (Self::Item, Pair<Fine, ()>);
 }
 impl<C: IntoIterator> ItemIter for &&ItemProbe<Known<C>> {
     type Item = Known<C::Item>;
-    fn item(&self) -> (Self::Item, Pair<(), ()>) {
+    fn item(&self) -> (Self::Item, Pair<Fine, ()>) {
         (known(), pair())
     }
 }
@@ -241,7 +273,7 @@ impl<C> ItemNotIter for &ItemProbe<Known<C>> {
 }
 #[doc(hidden)]
 pub trait ItemOther {
-    fn item(&self) -> (Unknown, Pair<(), ()>) {
+    fn item(&self) -> (Unknown, Pair<Fine, ()>) {
         (Unknown, pair())
     }
 }
@@ -385,18 +417,16 @@ pub trait ScoreOther {
 }
 impl<F, S> ScoreOther for ScoreProbe<F, S> {}
 
-// A quorum's key: `Fn(&O) -> K` with `K: Eq + Hash + Debug`, else the pair (key, output),
-// which the check reports as types that are not the same.
 #[doc(hidden)]
 pub trait QuorumKeyFits {
-    fn check(&self) -> Pair<(), ()>;
+    fn check(&self) -> Pair<Fine, ()>;
 }
 impl<F, O, K> QuorumKeyFits for &&QuorumKeyProbe<F, Known<O>>
 where
     F: Fn(&O) -> K,
     K: Eq + std::hash::Hash + std::fmt::Debug,
 {
-    fn check(&self) -> Pair<(), ()> {
+    fn check(&self) -> Pair<Fine, ()> {
         pair()
     }
 }
@@ -413,7 +443,7 @@ impl<F, O> QuorumKeyMisfits for &QuorumKeyProbe<F, Known<O>> {
 }
 #[doc(hidden)]
 pub trait QuorumKeyOther {
-    fn check(&self) -> Pair<(), ()> {
+    fn check(&self) -> Pair<Fine, ()> {
         pair()
     }
 }

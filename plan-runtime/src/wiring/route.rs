@@ -1,6 +1,6 @@
 //! How the selector of `choose(router)` calls the router. A router that takes its input by
-//! value is reported by the shadow (see [`Router`](super::Router)); calling it here as well would add a
-//! second, plain type error, so such a router is not called at all. The method is chosen by
+//! value is reported by the shadow (see [`RouterProbe`](super::probes::RouterProbe)); calling
+//! it here as well would add a second, plain type error, so such a router is not called at all. The method is chosen by
 //! autoref specialization: `Fn(&I)` can never match a function of a non-reference, whatever
 //! `I` turns out to be.
 

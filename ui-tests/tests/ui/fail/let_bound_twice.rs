@@ -1,0 +1,13 @@
+use plan_runtime::prelude::*;
+
+fn f(x: u32) -> u32 {
+    x
+}
+
+fn main() {
+    let _ = plan! {
+        let a = f;
+        let a = a >> f;
+        a
+    };
+}
