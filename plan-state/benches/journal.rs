@@ -2,7 +2,9 @@
 //! against the same chain with no journal, and against 1,000 raw `rusqlite` upserts of the
 //! same bytes with the same pragmas — the floor for writing each output as its step ends; and
 //! a durable `each(all)` over 1,000 items, whose branches' outputs share transactions (group
-//! commit), against the same 1,000 raw upserts.
+//! commit), against the same 1,000 raw upserts. The chain also against the same upserts on a
+//! thread of their own, each awaited: the floor for a caller that keeps SQLite off the
+//! runtime, as the store does.
 //!
 //! `cargo bench -p plan-state --bench journal`
 
@@ -70,6 +72,10 @@ fn journal(c: &mut Criterion) {
         })
     });
     group.bench_function("raw_rusqlite_inserts", |b| b.iter(|| raw.thousand()));
+    let on_a_thread = RawThread::open(&dir.join("thread.db"));
+    group.bench_function("raw_rusqlite_inserts_on_a_thread", |b| {
+        b.to_async(&rt).iter(|| on_a_thread.thousand())
+    });
     group.finish();
 
     let each = each_thousand();
@@ -88,6 +94,10 @@ fn journal(c: &mut Criterion) {
     group.finish();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An upsert of a key's value, its version raised.
+const UPSERT: &str = "INSERT INTO kv (key, value, version) VALUES (?1, ?2, 1) \
+    ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = version + 1";
 
 /// The floor: the same bytes (each step's output as JSON, under keys as long as the
 /// journal's), one autocommitted upsert each, on a file with the store's pragmas.
@@ -120,16 +130,48 @@ impl RawUpserts {
     fn thousand(&self) {
         let round = self.round.get() + 1;
         self.round.set(round);
-        let mut insert = self
-            .connection
-            .prepare_cached(
-                "INSERT INTO kv (key, value, version) VALUES (?1, ?2, 1) \
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = version + 1",
-            )
-            .unwrap();
+        let mut insert = self.connection.prepare_cached(UPSERT).unwrap();
         for step in 1..=1_000u64 {
             let key = format!("runs/r{round}/nodes/{}-{}", step / 100, step % 100);
             insert.execute((key, step.to_string())).unwrap();
+        }
+    }
+}
+
+/// The floor for an async caller that keeps SQLite off the runtime, as the store does: the
+/// same upserts on a thread of their own, each awaited (a channel there, a oneshot back).
+struct RawThread {
+    jobs: std::sync::mpsc::Sender<(String, String, tokio::sync::oneshot::Sender<()>)>,
+    round: std::cell::Cell<u64>,
+}
+
+impl RawThread {
+    fn open(path: &std::path::Path) -> Self {
+        let raw = RawUpserts::open(path);
+        let (jobs, queue) =
+            std::sync::mpsc::channel::<(String, String, tokio::sync::oneshot::Sender<()>)>();
+        std::thread::spawn(move || {
+            let mut insert = raw.connection.prepare_cached(UPSERT).unwrap();
+            while let Ok((key, value, done)) = queue.recv() {
+                insert.execute((key, value)).unwrap();
+                let _ = done.send(());
+            }
+        });
+        RawThread {
+            jobs,
+            round: Default::default(),
+        }
+    }
+
+    /// 1,000 upserts under new keys, one after another.
+    async fn thousand(&self) {
+        let round = self.round.get() + 1;
+        self.round.set(round);
+        for step in 1..=1_000u64 {
+            let key = format!("runs/t{round}/nodes/{}-{}", step / 100, step % 100);
+            let (done, written) = tokio::sync::oneshot::channel();
+            self.jobs.send((key, step.to_string(), done)).unwrap();
+            written.await.unwrap();
         }
     }
 }
