@@ -2,11 +2,16 @@
 //! idle long enough leaves memory, its record staying in the store, and comes back on its next
 //! task, mail, signal or query as if it had never left; agents with work or a timer stay.
 
+mod rigged;
+
+use rigged::Rigged;
+
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use plan_agents::bus::Message;
-use plan_agents::session::{AgentEvent, Agents, Sleep, State, TaskSpec, Turn};
+use plan_agents::session::{AgentEvent, Agents, Lease, Sleep, State, TaskSpec, Turn};
 use plan_runtime::prelude::*;
 use plan_state::store::{InMemory, Store};
 
@@ -18,7 +23,7 @@ async fn count(mut turn: Turn<u64>) -> Turn<u64> {
     turn
 }
 
-async fn agents(store: Arc<InMemory>) -> Agents<InMemory> {
+async fn agents<S: Store + 'static>(store: Arc<S>) -> Agents<S> {
     Agents::builder(store)
         .kind("counter", plan! { count })
         .unload_idle_after(IDLE)
@@ -167,4 +172,87 @@ async fn an_agent_out_of_memory_is_restored_after_a_restart_like_any_other() {
     second.schedule("c", TaskSpec::new("count")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1)).await;
     assert_eq!(second.state("c").await.unwrap(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_snapshot_lists_an_agent_read_back_while_it_was_being_taken() {
+    let store = Arc::new(Rigged::new());
+    let agents = agents(store.clone()).await;
+    for name in ["a", "b"] {
+        agents.create(name, "counter", None).await.unwrap();
+    }
+    tokio::time::sleep(IDLE * 2).await;
+    assert_eq!(agents.state("a").await.unwrap(), 0); // `a` back in memory, `b` still out
+    assert!(agents.status("b").await.unwrap().unloaded);
+
+    // A slow write holds `a` while the snapshot waits for it; meanwhile `b` is read back.
+    store.delay_ms.store(1_000, Ordering::SeqCst);
+    let (queued, snapshot, ()) = tokio::join!(
+        agents.schedule("a", TaskSpec::new("count")),
+        agents.snapshot(),
+        async {
+            tokio::task::yield_now().await;
+            store.delay_ms.store(0, Ordering::SeqCst);
+            assert_eq!(agents.state("b").await.unwrap(), 0);
+        }
+    );
+    queued.unwrap();
+    let names: Vec<String> = snapshot
+        .unwrap()
+        .agents
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_agent_lost_then_taken_back_and_out_of_memory_still_wakes_on_its_event() {
+    const SECOND: Duration = Duration::from_secs(1);
+    let store = Arc::new(Rigged::new());
+    let agents = Agents::builder(store.clone())
+        .kind("counter", plan! { count })
+        .lease(
+            Lease::new("p")
+                .ttl(3 * SECOND)
+                .renew_every(SECOND)
+                .scan_every(SECOND),
+        )
+        .unload_idle_after(IDLE)
+        .start()
+        .await
+        .unwrap();
+    let mut events = agents.events();
+    agents.create("a", "counter", None).await.unwrap();
+    agents
+        .sleep("a", Sleep::indefinitely().or_event("go"))
+        .await
+        .unwrap();
+
+    // A write of `a`'s record that takes long holds it while its lease runs out; then this
+    // process takes it back, and it leaves memory, before that write ends (in a conflict).
+    store.delay_ms.store(4_000 * 600, Ordering::SeqCst);
+    let (late, ()) = tokio::join!(agents.schedule("a", TaskSpec::new("count")), async {
+        tokio::task::yield_now().await;
+        store.delay_ms.store(0, Ordering::SeqCst);
+        store.fail(Some("lease"));
+        tokio::time::sleep(5 * SECOND).await;
+        store.fail(None);
+        tokio::time::sleep(IDLE * 2).await;
+        let status = agents.status("a").await.unwrap();
+        assert!(status.unloaded);
+        assert_eq!(status.wakes_on, ["go"]);
+    });
+    assert!(late.is_err());
+    tokio::time::sleep(SECOND).await;
+    let seen: Vec<AgentEvent> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, AgentEvent::TakenOver { agent, .. } if agent == "a")),
+        "{seen:?}"
+    );
+
+    // The lost copy's clean-up, done last, must not take the agent off its event's sleepers.
+    assert_eq!(agents.signal("go").await.unwrap(), 1);
+    assert_eq!(agents.status("a").await.unwrap().state, State::Idle);
 }

@@ -184,18 +184,25 @@ impl<S: Store + 'static> Inner<S> {
     /// [`Inner::lose`] for agent `name`, whose lock may be held: it leaves the agents at once,
     /// and what runs for it stops as soon as its lock is free.
     pub fn lose_later(self: &Arc<Self>, name: &str, reason: &str) {
-        let Some(slot) = lock(&self.agents).get(name).cloned() else {
-            if self.forget_unloaded(name) {
+        let agents = lock(&self.agents);
+        let Some(slot) = agents.get(name).cloned() else {
+            // Under the map's lock: an agent out of memory cannot be read back in between,
+            // which would leave it in memory with its lease forgotten.
+            let forgot = self.forget_unloaded(name);
+            if !forgot && let Some(leases) = &self.leases {
+                // A lease claimed for an agent being created: the creation fails to save it.
+                leases.forget(name);
+            }
+            drop(agents);
+            if forgot {
                 self.emit(AgentEvent::Lost {
                     agent: name.to_owned(),
                     reason: reason.to_owned(),
                 });
-            } else if let Some(leases) = &self.leases {
-                // A lease claimed for an agent being created: the creation fails to save it.
-                leases.forget(name);
             }
             return;
         };
+        drop(agents);
         if !self.forget(&slot) {
             return;
         }
@@ -244,8 +251,9 @@ impl<S: Store + 'static> Inner<S> {
             self.release(agent);
         }
         self.withdraw(&slot.name);
-        // Unless this process took the agent back meanwhile, it sleeps here no more.
-        if !lock(&self.agents).contains_key(&slot.name) {
+        // Unless this process took the agent back meanwhile (in memory or out of it), it
+        // sleeps here no more.
+        if !self.has(&slot.name) {
             self.wake_up(&slot.name, agent);
         }
         // Senders waiting for room in its queue find it gone.

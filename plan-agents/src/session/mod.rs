@@ -422,11 +422,10 @@ impl<S: Store + 'static> Agents<S> {
     /// instant).
     pub async fn snapshot(&self) -> Result<Snapshot, SessionError> {
         self.inner.open()?;
-        let mut agents = Vec::new();
-        for slot in self.inner.slots() {
+        let (slots, mut agents) = self.inner.slots_and_unloaded();
+        for slot in slots {
             agents.push(slot.agent.lock().await.status(&slot.name));
         }
-        agents.extend(self.inner.unloaded_statuses());
         agents.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Snapshot {
             at_ms: self.inner.clock.now_ms(),

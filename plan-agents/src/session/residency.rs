@@ -91,12 +91,21 @@ impl<S: Store + 'static> Inner<S> {
             .map(|kept| kept.status.clone())
     }
 
-    /// The statuses of the agents out of memory.
-    pub(super) fn unloaded_statuses(&self) -> Vec<AgentStatus> {
-        lock(&self.unloaded)
+    /// The agents in memory, and the statuses of those out of it, taken at one instant: an
+    /// agent read back or taken out later is in one list or the other, never in neither.
+    pub(super) fn slots_and_unloaded(&self) -> (Vec<Arc<Slot>>, Vec<AgentStatus>) {
+        let agents = lock(&self.agents);
+        let unloaded = lock(&self.unloaded)
             .values()
             .map(|kept| kept.status.clone())
-            .collect()
+            .collect();
+        (agents.values().cloned().collect(), unloaded)
+    }
+
+    /// Whether agent `name` is this process's, in memory or out of it.
+    pub(super) fn has(&self, name: &str) -> bool {
+        let agents = lock(&self.agents);
+        agents.contains_key(name) || lock(&self.unloaded).contains_key(name)
     }
 
     /// Agent `name`, read back from the store if it was out of memory; `None` if it is not
