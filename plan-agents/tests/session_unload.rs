@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use plan_agents::bus::Message;
-use plan_agents::session::{AgentEvent, Agents, Lease, Sleep, State, TaskSpec, Turn};
+use plan_agents::session::{AgentEvent, Agents, Lease, SessionError, Sleep, State, TaskSpec, Turn};
 use plan_runtime::prelude::*;
 use plan_state::store::{InMemory, Store};
 
@@ -255,4 +255,25 @@ async fn an_agent_lost_then_taken_back_and_out_of_memory_still_wakes_on_its_even
     // The lost copy's clean-up, done last, must not take the agent off its event's sleepers.
     assert_eq!(agents.signal("go").await.unwrap(), 1);
     assert_eq!(agents.status("a").await.unwrap().state, State::Idle);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_shutdown_nothing_is_read_back() {
+    let agents = agents(Arc::new(InMemory::new())).await;
+    let mut events = agents.events();
+    agents.create("s", "counter", None).await.unwrap();
+    agents
+        .sleep("s", Sleep::indefinitely().or_event("go"))
+        .await
+        .unwrap();
+    tokio::time::sleep(IDLE * 2).await;
+    assert_eq!(moves(&mut events), (vec!["s".to_owned()], vec![]));
+    agents.shutdown().await;
+
+    // The event its sleeper waits on fails as every call does now, without reading it back.
+    assert!(matches!(
+        agents.signal("go").await,
+        Err(SessionError::ShutDown)
+    ));
+    assert_eq!(moves(&mut events), (vec![], vec![]));
 }

@@ -111,6 +111,8 @@ impl<S: Store + 'static> Inner<S> {
     /// Agent `name`, read back from the store if it was out of memory; `None` if it is not
     /// among this process's agents at all.
     pub(super) async fn load(&self, name: &str) -> Result<Option<Arc<Slot>>, SessionError> {
+        // Once shut down, nothing more comes into memory.
+        self.open()?;
         loop {
             let left_at = {
                 let agents = lock(&self.agents);
@@ -123,6 +125,7 @@ impl<S: Store + 'static> Inner<S> {
                 }
             };
             let read = self.read(name).await?;
+            self.open()?; // shut down while it was read
             let mut agents = lock(&self.agents);
             if let Some(slot) = agents.get(name) {
                 return Ok(Some(slot.clone())); // another call read it back meanwhile
