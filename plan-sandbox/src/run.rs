@@ -153,8 +153,8 @@ fn spec(
 }
 
 /// Waits for the launcher's end, killing the run at its deadline or as soon as it hits a
-/// limit the kernel enforces by refusing (processes) or by killing one process (memory):
-/// the run as a whole ends there.
+/// limit the kernel enforces by refusing (processes) or by killing one process (memory), or
+/// its output overflows: the run as a whole ends there.
 async fn watch(
     mut ended: tokio::sync::oneshot::Receiver<std::io::Result<ExitStatus>>,
     timeout: Duration,
@@ -170,10 +170,14 @@ async fn watch(
                 let exit = exit.unwrap_or_else(|_| Err(std::io::Error::other("waiter gone")));
                 return (exit, killed);
             }
-            Err(_) if killed.is_some() || overflow.load(Ordering::Relaxed) => continue,
+            Err(_) if killed.is_some() => continue,
             Err(_) => {}
         }
-        killed = if cgroups.process_limit_hits() > 0 {
+        // An overflow killed the process group already; the cgroup also holds a command that
+        // left its group (`setpgid`), which would otherwise run on unwatched.
+        killed = if overflow.load(Ordering::Relaxed) {
+            Some(Limit::Output)
+        } else if cgroups.process_limit_hits() > 0 {
             Some(Limit::Processes)
         } else if cgroups.oom_kills() > 0 {
             Some(Limit::Memory)

@@ -353,6 +353,39 @@ async fn an_output_flood_is_cut_at_the_limit() {
     assert!(output.stdout.iter().all(|b| *b == b'y' || *b == b'\n'));
 }
 
+/// A command that takes itself out of its process group, where the parent's first kill
+/// looks, and then floods its output and waits: killed all the same (through its cgroup),
+/// and the run ends.
+#[tokio::test]
+async fn an_output_flood_from_outside_the_process_group_still_ends_the_run() {
+    let (sandbox, _dir, _) = python(
+        "import os, sys, time\n\
+         child = os.fork()\n\
+         if child == 0:\n\
+         \x20   time.sleep(600)\n\
+         os.setpgid(child, child)\n\
+         os.setpgid(0, child)\n\
+         sys.stdout.write('y' * 20000)\n\
+         sys.stdout.flush()\n\
+         time.sleep(600)\n",
+    );
+    let sandbox = sandbox
+        .output_limit(10_000)
+        .timeout(Duration::from_secs(10));
+    // A bound for the test alone (the run ends at once when it works).
+    let output = tokio::time::timeout(Duration::from_secs(120), sandbox.output(""))
+        .await
+        .expect("the run never ended")
+        .unwrap();
+    assert_eq!(
+        output.status,
+        Status::Killed(Limit::Output),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(output.stdout.len(), 10_000);
+}
+
 #[tokio::test]
 async fn a_busy_loop_is_killed_at_its_cpu_time() {
     let (sandbox, _dir, _) = python("while True:\n    pass\n");
