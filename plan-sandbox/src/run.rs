@@ -12,12 +12,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
+use nix::unistd::{Pid, SysconfVar, sysconf};
 
 use crate::cgroup::Cgroups;
 use crate::error::{Limit, SandboxError, Status};
 use crate::spec::{FAILED, MARKER, READY, SPEC_VAR, Spec};
-use crate::{Output, Sandbox};
+use crate::{Limits, Output, Sandbox};
 
 /// How often the parent looks at the cgroups' counters while the command runs.
 const TICK: Duration = Duration::from_millis(10);
@@ -63,7 +64,8 @@ pub(crate) async fn run(sandbox: &Sandbox, stdin: Vec<u8>) -> Result<Output, San
     let stderr = drain(child.stderr.take(), limits.output, group, &overflow);
     let (status, ended) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
-        let _ = status.send(child.wait());
+        let cpu = cpu_time_at_exit(group);
+        let _ = status.send(child.wait().map(|exit| (exit, cpu)));
     });
 
     let (exit, killed) = watch(ended, limits.timeout, &cgroups, group, &overflow).await;
@@ -73,7 +75,7 @@ pub(crate) async fn run(sandbox: &Sandbox, stdin: Vec<u8>) -> Result<Output, San
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     let _ = feeder.join();
-    let exit = exit.map_err(|err| setup(format!("cannot wait for the launcher: {err}")))?;
+    let (exit, cpu) = exit.map_err(|err| setup(format!("cannot wait for the launcher: {err}")))?;
 
     let said = String::from_utf8_lossy(&stdout);
     if let Some(reason) = said.strip_prefix(FAILED) {
@@ -93,7 +95,14 @@ pub(crate) async fn run(sandbox: &Sandbox, stdin: Vec<u8>) -> Result<Output, San
             )));
         }
     };
-    let status = classify(exit, killed, &cgroups, overflow.load(Ordering::Relaxed));
+    let hit_cpu_limit = cpu.is_some_and(|cpu| cpu.as_secs() >= cpu_secs(limits));
+    let status = classify(
+        exit,
+        killed,
+        &cgroups,
+        overflow.load(Ordering::Relaxed),
+        hit_cpu_limit,
+    );
     drop(cgroups);
     drop(scratch);
     Ok(Output {
@@ -142,7 +151,7 @@ fn spec(
         read,
         write: vec![scratch.to_owned(), PathBuf::from("/dev/null")],
         cgroups: cgroups.dirs(),
-        cpu_secs: limits.cpu_time.as_secs().max(1),
+        cpu_secs: cpu_secs(limits),
         file_size: limits.file_size,
         open_files: limits.open_files,
         processes: limits.processes,
@@ -152,16 +161,21 @@ fn spec(
         .map_err(|err| SandboxError::Setup(format!("a path of the sandbox is not UTF-8: {err}")))
 }
 
+/// The soft limit of CPU time of each process, in whole seconds (`RLIMIT_CPU`'s unit).
+fn cpu_secs(limits: &Limits) -> u64 {
+    limits.cpu_time.as_secs().max(1)
+}
+
 /// Waits for the launcher's end, killing the run at its deadline or as soon as it hits a
 /// limit the kernel enforces by refusing (processes) or by killing one process (memory), or
 /// its output overflows: the run as a whole ends there.
 async fn watch(
-    mut ended: tokio::sync::oneshot::Receiver<std::io::Result<ExitStatus>>,
+    mut ended: tokio::sync::oneshot::Receiver<std::io::Result<Ended>>,
     timeout: Duration,
     cgroups: &Cgroups,
     group: Pid,
     overflow: &AtomicBool,
-) -> (std::io::Result<ExitStatus>, Option<Limit>) {
+) -> (std::io::Result<Ended>, Option<Limit>) {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut killed = None;
     loop {
@@ -193,7 +207,17 @@ async fn watch(
     }
 }
 
-fn classify(exit: ExitStatus, killed: Option<Limit>, cgroups: &Cgroups, overflow: bool) -> Status {
+/// The launcher's exit, and the CPU time the command had used when it ended (`None` when it
+/// could not be read).
+type Ended = (ExitStatus, Option<Duration>);
+
+fn classify(
+    exit: ExitStatus,
+    killed: Option<Limit>,
+    cgroups: &Cgroups,
+    overflow: bool,
+    hit_cpu_limit: bool,
+) -> Status {
     if overflow {
         return Status::Killed(Limit::Output);
     }
@@ -210,12 +234,34 @@ fn classify(exit: ExitStatus, killed: Option<Limit>, cgroups: &Cgroups, overflow
     match (exit.code(), exit.signal()) {
         (Some(code), _) => Status::Exited(code),
         (None, Some(signal)) if signal == Signal::SIGXCPU as i32 => Status::Killed(Limit::Cpu),
+        // The hard CPU limit, a second past the soft one, kills a command that ignored
+        // `SIGXCPU`; no `SIGKILL` of the sandbox's own gets here (`killed` says those).
+        (None, Some(signal)) if signal == Signal::SIGKILL as i32 && hit_cpu_limit => {
+            Status::Killed(Limit::Cpu)
+        }
         // The seccomp filter kills with SIGSYS for a socket other than a UNIX one, and for
         // nothing else.
         (None, Some(signal)) if signal == Signal::SIGSYS as i32 => Status::Denied("network"),
         (None, Some(signal)) => Status::Signaled(signal),
         (None, None) => Status::Exited(-1),
     }
+}
+
+/// Waits for the launcher (pid `pid`) to end without reaping it, and reads the CPU time it
+/// used from its zombie's `/proc/PID/stat`, which its reaping removes.
+fn cpu_time_at_exit(pid: Pid) -> Option<Duration> {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+    while let Err(nix::errno::Errno::EINTR) = waitid(Id::Pid(pid), flags) {}
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's name (in parentheses, and free to hold anything): the state (field
+    // 3), .., utime (field 14) and stime (field 15), in clock ticks.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let per_second = sysconf(SysconfVar::CLK_TCK).ok()??;
+    let per_second = u64::try_from(per_second).ok().filter(|&n| n > 0)?;
+    Some(Duration::from_millis(
+        ticks.saturating_mul(1000) / per_second,
+    ))
 }
 
 /// Writes `input` to the child's stdin and closes it; a command that does not read it all

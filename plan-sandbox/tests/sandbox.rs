@@ -398,6 +398,24 @@ async fn a_busy_loop_is_killed_at_its_cpu_time() {
     assert_eq!(output.status, Status::Killed(Limit::Cpu));
 }
 
+/// The hard CPU limit, a second past the soft one, kills with `SIGKILL` a command that
+/// ignores the soft one's `SIGXCPU`: still the CPU limit, not an exit code.
+#[tokio::test]
+async fn a_busy_loop_that_ignores_sigxcpu_is_killed_at_its_cpu_time_too() {
+    let (sandbox, _dir, _) = python(
+        "import signal\n\
+         signal.signal(signal.SIGXCPU, signal.SIG_IGN)\n\
+         while True:\n    pass\n",
+    );
+    let output = sandbox
+        .cpu_time(Duration::from_secs(1))
+        .timeout(Duration::from_secs(120))
+        .output("")
+        .await
+        .unwrap();
+    assert_eq!(output.status, Status::Killed(Limit::Cpu));
+}
+
 #[tokio::test]
 async fn a_failing_script_is_an_exit_error_with_its_stderr() {
     let (sandbox, _dir, _) = python("import sys\nsys.exit('no input given')\n");
