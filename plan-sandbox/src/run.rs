@@ -2,18 +2,22 @@
 //! in a process group of its own, stdin fed and stdout and stderr read (each up to a cap) on
 //! threads, the limits watched, everything killed at the end, and the end classified.
 
+use std::future::Future;
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::{Pid, SysconfVar, sysconf};
+use tokio::sync::Notify;
 
 use crate::cgroup::Cgroups;
 use crate::error::{Limit, SandboxError, Status};
@@ -176,16 +180,24 @@ async fn watch(
     group: Pid,
     overflow: &AtomicBool,
 ) -> (std::io::Result<Ended>, Option<Limit>) {
-    let deadline = tokio::time::Instant::now() + timeout;
+    // Real time, not tokio's: under a paused clock (a plan's tests) an idle runtime would
+    // jump to the deadline at once.
+    let deadline = std::time::Instant::now() + timeout;
+    let tick = ticker();
     let mut killed = None;
     loop {
-        match tokio::time::timeout(TICK, &mut ended).await {
-            Ok(exit) => {
+        let mut next_tick = std::pin::pin!(tick.notified());
+        let ended = std::future::poll_fn(|cx| match Pin::new(&mut ended).poll(cx) {
+            Poll::Ready(exit) => Poll::Ready(Some(exit)),
+            Poll::Pending => next_tick.as_mut().poll(cx).map(|()| None),
+        });
+        match ended.await {
+            Some(exit) => {
                 let exit = exit.unwrap_or_else(|_| Err(std::io::Error::other("waiter gone")));
                 return (exit, killed);
             }
-            Err(_) if killed.is_some() => continue,
-            Err(_) => {}
+            None if killed.is_some() => continue,
+            None => {}
         }
         // An overflow killed the process group already; the cgroup also holds a command that
         // left its group (`setpgid`), which would otherwise run on unwatched.
@@ -195,7 +207,7 @@ async fn watch(
             Some(Limit::Processes)
         } else if cgroups.oom_kills() > 0 {
             Some(Limit::Memory)
-        } else if tokio::time::Instant::now() >= deadline {
+        } else if std::time::Instant::now() >= deadline {
             Some(Limit::Timeout)
         } else {
             None
@@ -205,6 +217,23 @@ async fn watch(
             cgroups.kill_all();
         }
     }
+}
+
+/// Wakes the watcher every [`TICK`] of real time for as long as it holds the result (a tokio
+/// timer would fire at once under a paused clock, and the watcher would spin).
+fn ticker() -> Arc<Notify> {
+    let tick = Arc::new(Notify::new());
+    let held = Arc::downgrade(&tick);
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(TICK);
+            match held.upgrade() {
+                Some(tick) => tick.notify_one(),
+                None => break,
+            }
+        }
+    });
+    tick
 }
 
 /// The launcher's exit, and the CPU time the command had used when it ended (`None` when it

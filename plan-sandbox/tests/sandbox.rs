@@ -290,6 +290,20 @@ async fn an_endless_loop_is_killed_at_its_timeout_with_its_children() {
     assert_eq!(processes_with(&marker), Vec::<String>::new());
 }
 
+/// The timeout is wall-clock time: under tokio's paused clock — a plan's tests — the runtime,
+/// idle while the command runs, would jump its clock to the deadline at once.
+#[tokio::test(start_paused = true)]
+async fn the_timeout_is_real_time_under_a_paused_clock() {
+    let (sandbox, _dir, _) = python("import time\ntime.sleep(0.2)\nprint('done')\n");
+    let output = sandbox
+        .timeout(Duration::from_secs(60))
+        .output("")
+        .await
+        .unwrap();
+    assert_eq!(output.status, Status::Exited(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "done\n");
+}
+
 /// A deadline that passes while the launcher still sets the sandbox up ends the run the same
 /// way: killed, not a setup error.
 #[tokio::test]
