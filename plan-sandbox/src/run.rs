@@ -57,6 +57,10 @@ pub(crate) async fn run(sandbox: &Sandbox, stdin: Vec<u8>) -> Result<Output, San
             ))
         })?;
     let group = Pid::from_raw(child.id() as i32);
+    // Also when the run is dropped mid-way (a plan's deadline, a `par(first)` answered):
+    // until the launcher has joined the run's cgroup, its process group is the only hold on
+    // it, and dropped before the cgroups (declared after them), it is killed first.
+    let group_killer = KillGroup(group);
     let overflow = Arc::new(AtomicBool::new(false));
     let feeder = feed(&mut child, stdin);
     let stdout = drain(
@@ -74,7 +78,7 @@ pub(crate) async fn run(sandbox: &Sandbox, stdin: Vec<u8>) -> Result<Output, San
 
     let (exit, killed) = watch(ended, limits.timeout, &cgroups, group, &overflow).await;
     // Whatever the command left behind dies with it, so that the pipes close.
-    let _ = killpg(group, Signal::SIGKILL);
+    drop(group_killer);
     cgroups.kill_all();
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
@@ -114,6 +118,15 @@ pub(crate) async fn run(sandbox: &Sandbox, stdin: Vec<u8>) -> Result<Output, San
         stdout,
         stderr,
     })
+}
+
+/// Kills a process group when dropped.
+struct KillGroup(Pid);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        let _ = killpg(self.0, Signal::SIGKILL);
+    }
 }
 
 /// The launcher's spec, as JSON: the command and every restriction of the run.
