@@ -200,6 +200,28 @@ async fn files_outside_the_allowlist_cannot_be_read() {
     assert!(out.starts_with(&content), "{out}");
 }
 
+/// The command gets stdin, stdout and stderr and no other descriptor: not one its parent
+/// left inheritable, such as a socket it could talk through past the network ban.
+#[tokio::test]
+async fn the_command_inherits_no_descriptor_but_its_standard_three() {
+    let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    // `dup` leaves close-on-exec off, as a C library's descriptor may have it.
+    let inheritable = nix::unistd::dup(&ours).unwrap();
+    let (sandbox, _dir, _) = python(
+        "import os\n\
+         open_fds = []\n\
+         for fd in range(3, 256):\n\
+         \x20   try:\n\
+         \x20       os.fstat(fd)\n\
+         \x20       open_fds.append(fd)\n\
+         \x20   except OSError:\n\
+         \x20       pass\n\
+         print(open_fds)\n",
+    );
+    assert_eq!(sandbox.run("").await.unwrap(), "[]\n");
+    drop(inheritable);
+}
+
 /// Root inside keeps its user id but none of its powers: no capability, no namespace, no
 /// signal to a process outside.
 #[tokio::test]
