@@ -65,7 +65,7 @@ pub(crate) async fn run(sandbox: &Sandbox, stdin: Vec<u8>) -> Result<Output, San
     let feeder = feed(&mut child, stdin);
     let stdout = drain(
         child.stdout.take(),
-        limits.output + READY.len(),
+        limits.output.saturating_add(READY.len()),
         group,
         &overflow,
     );
@@ -195,7 +195,8 @@ async fn watch(
 ) -> (std::io::Result<Ended>, Option<Limit>) {
     // Real time, not tokio's: under a paused clock (a plan's tests) an idle runtime would
     // jump to the deadline at once.
-    let deadline = std::time::Instant::now() + timeout;
+    // `None`: so far off it cannot be told (`Duration::MAX`), no deadline.
+    let deadline = std::time::Instant::now().checked_add(timeout);
     let tick = ticker();
     let mut killed = None;
     loop {
@@ -220,7 +221,7 @@ async fn watch(
             Some(Limit::Processes)
         } else if cgroups.oom_kills() > 0 {
             Some(Limit::Memory)
-        } else if std::time::Instant::now() >= deadline {
+        } else if deadline.is_some_and(|deadline| std::time::Instant::now() >= deadline) {
             Some(Limit::Timeout)
         } else {
             None

@@ -476,6 +476,20 @@ async fn a_refusal_is_a_plan_error_naming_the_node() {
     assert!(message.contains("killed (timeout)"), "{message}");
 }
 
+/// The largest limits a caller can give mean "no limit", not an overflow.
+#[tokio::test]
+async fn the_largest_timeout_and_output_limit_are_no_limit() {
+    let (sandbox, _dir, _) = python("print('ran')\n");
+    let output = sandbox
+        .timeout(Duration::MAX)
+        .output_limit(usize::MAX)
+        .output("")
+        .await
+        .unwrap();
+    assert_eq!(output.status, Status::Exited(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "ran\n");
+}
+
 /// Each fails before the command could run: no output, only the reason.
 #[tokio::test]
 async fn a_sandbox_that_cannot_be_set_up_is_an_error_not_a_run() {
