@@ -282,6 +282,7 @@ fn classify(
         (None, Some(signal)) if signal == Signal::SIGKILL as i32 && hit_cpu_limit => {
             Status::Killed(Limit::Cpu)
         }
+        (None, Some(signal)) if signal == Signal::SIGXFSZ as i32 => Status::Killed(Limit::FileSize),
         // The seccomp filter kills with SIGSYS for a socket other than a UNIX one, and for
         // nothing else.
         (None, Some(signal)) if signal == Signal::SIGSYS as i32 => Status::Denied("network"),

@@ -452,6 +452,24 @@ async fn a_busy_loop_that_ignores_sigxcpu_is_killed_at_its_cpu_time_too() {
     assert_eq!(output.status, Status::Killed(Limit::Cpu));
 }
 
+/// A command killed by `SIGXFSZ` for a file past its limit (Python ignores the signal by
+/// default and gets `EFBIG`; most programs die of it) is killed for the file size, not an exit
+/// code.
+#[tokio::test]
+async fn a_file_past_its_size_limit_is_killed_for_the_file_size() {
+    let (sandbox, _dir, _) = python(
+        "import signal\n\
+         signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n\
+         open('big', 'wb').write(b'x' * 100_000)\n",
+    );
+    let sandbox = sandbox.file_size(10_000);
+    let output = sandbox.output("").await.unwrap();
+    assert_eq!(output.status, Status::Killed(Limit::FileSize));
+    assert_eq!(output.status.to_string(), "killed (file size)");
+    let err = sandbox.run("").await.unwrap_err();
+    assert!(err.to_string().contains("`Sandbox::file_size`"), "{err}");
+}
+
 #[tokio::test]
 async fn a_failing_script_is_an_exit_error_with_its_stderr() {
     let (sandbox, _dir, _) = python("import sys\nsys.exit('no input given')\n");
