@@ -1,7 +1,8 @@
 //! Runs `python3 SCRIPT.py` in the sandbox, with a fresh scratch directory as its working
 //! directory and this program's stdin as its own (unless that is a terminal): prints the script's stdout, then one last line, `sandbox: exit CODE`,
 //! `sandbox: killed (timeout)`, `sandbox: killed (memory)`, `sandbox: killed (processes)`,
-//! `sandbox: killed (output)`, `sandbox: killed (cpu)` or `sandbox: denied (network)`. Exits
+//! `sandbox: killed (output)`, `sandbox: killed (cpu)`, `sandbox: killed (file size)` or
+//! `sandbox: denied (network)`. Exits
 //! with 0 only when the script exited with 0; a sandbox that cannot be set up is a message on
 //! stderr and exit code 2.
 //!

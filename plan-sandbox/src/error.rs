@@ -17,6 +17,9 @@ pub enum Limit {
     Output,
     /// The [`cpu_time`](crate::Sandbox::cpu_time) limit of a process.
     Cpu,
+    /// The [`file_size`](crate::Sandbox::file_size) limit: the command wrote a file past it
+    /// and died of `SIGXFSZ`.
+    FileSize,
 }
 
 impl Limit {
@@ -32,6 +35,7 @@ impl Limit {
             Limit::Processes => "processes",
             Limit::Output => "output",
             Limit::Cpu => "cpu",
+            Limit::FileSize => "file size",
         }
     }
 
@@ -43,6 +47,7 @@ impl Limit {
             Limit::Processes => "raise `Sandbox::processes` if the work starts more",
             Limit::Output => "raise `Sandbox::output_limit` if the output is that large",
             Limit::Cpu => "raise `Sandbox::cpu_time` if the work needs more",
+            Limit::FileSize => "raise `Sandbox::file_size` if the work writes larger files",
         }
     }
 }

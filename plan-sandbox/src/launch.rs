@@ -71,6 +71,10 @@ fn launch(spec: &OsStr) -> Result<Infallible, String> {
         .ok_or("the spec is not UTF-8")
         .and_then(|s| serde_json::from_str::<Spec>(s).map_err(|_| "the spec is not valid JSON"))
         .map_err(|err| format!("{err}: the launcher and its parent must be the same version"))?;
+    // Descriptors the launcher was given without close-on-exec (by its parent's parent, a C
+    // library: a socket among them would reach past the network ban) close at the command's
+    // `exec`: it gets stdin, stdout and stderr only. First, while `/proc` is still readable.
+    close_fds::set_fds_cloexec(3, &[]);
     // The order matters: joining cgroups and a new network namespace need the privileges the
     // later steps drop, and seccomp goes last because it refuses what the others call.
     join_cgroups(&spec)?;

@@ -277,7 +277,8 @@ impl Sandbox {
         self
     }
 
-    /// The largest file the command may write, in bytes (`SIGXFSZ` past it).
+    /// The largest file the command may write, in bytes (`SIGXFSZ` past it: [`Limit::FileSize`]
+    /// when the command dies of it; a program that ignores it, as Python does, gets `EFBIG`).
     pub fn file_size(mut self, bytes: u64) -> Sandbox {
         self.limits.file_size = bytes;
         self

@@ -2,22 +2,27 @@
 //! in a process group of its own, stdin fed and stdout and stderr read (each up to a cap) on
 //! threads, the limits watched, everything killed at the end, and the end classified.
 
+use std::future::Future;
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
+use nix::unistd::{Pid, SysconfVar, sysconf};
+use tokio::sync::Notify;
 
 use crate::cgroup::Cgroups;
 use crate::error::{Limit, SandboxError, Status};
 use crate::spec::{FAILED, MARKER, READY, SPEC_VAR, Spec};
-use crate::{Output, Sandbox};
+use crate::{Limits, Output, Sandbox};
 
 /// How often the parent looks at the cgroups' counters while the command runs.
 const TICK: Duration = Duration::from_millis(10);
@@ -52,28 +57,33 @@ pub(crate) async fn run(sandbox: &Sandbox, stdin: Vec<u8>) -> Result<Output, San
             ))
         })?;
     let group = Pid::from_raw(child.id() as i32);
+    // Also when the run is dropped mid-way (a plan's deadline, a `par(first)` answered):
+    // until the launcher has joined the run's cgroup, its process group is the only hold on
+    // it, and dropped before the cgroups (declared after them), it is killed first.
+    let group_killer = KillGroup(group);
     let overflow = Arc::new(AtomicBool::new(false));
     let feeder = feed(&mut child, stdin);
     let stdout = drain(
         child.stdout.take(),
-        limits.output + READY.len(),
+        limits.output.saturating_add(READY.len()),
         group,
         &overflow,
     );
     let stderr = drain(child.stderr.take(), limits.output, group, &overflow);
     let (status, ended) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
-        let _ = status.send(child.wait());
+        let cpu = cpu_time_at_exit(group);
+        let _ = status.send(child.wait().map(|exit| (exit, cpu)));
     });
 
     let (exit, killed) = watch(ended, limits.timeout, &cgroups, group, &overflow).await;
     // Whatever the command left behind dies with it, so that the pipes close.
-    let _ = killpg(group, Signal::SIGKILL);
+    drop(group_killer);
     cgroups.kill_all();
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     let _ = feeder.join();
-    let exit = exit.map_err(|err| setup(format!("cannot wait for the launcher: {err}")))?;
+    let (exit, cpu) = exit.map_err(|err| setup(format!("cannot wait for the launcher: {err}")))?;
 
     let said = String::from_utf8_lossy(&stdout);
     if let Some(reason) = said.strip_prefix(FAILED) {
@@ -93,7 +103,14 @@ pub(crate) async fn run(sandbox: &Sandbox, stdin: Vec<u8>) -> Result<Output, San
             )));
         }
     };
-    let status = classify(exit, killed, &cgroups, overflow.load(Ordering::Relaxed));
+    let hit_cpu_limit = cpu.is_some_and(|cpu| cpu.as_secs() >= cpu_secs(limits));
+    let status = classify(
+        exit,
+        killed,
+        &cgroups,
+        overflow.load(Ordering::Relaxed),
+        hit_cpu_limit,
+    );
     drop(cgroups);
     drop(scratch);
     Ok(Output {
@@ -101,6 +118,15 @@ pub(crate) async fn run(sandbox: &Sandbox, stdin: Vec<u8>) -> Result<Output, San
         stdout,
         stderr,
     })
+}
+
+/// Kills a process group when dropped.
+struct KillGroup(Pid);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        let _ = killpg(self.0, Signal::SIGKILL);
+    }
 }
 
 /// The launcher's spec, as JSON: the command and every restriction of the run.
@@ -142,7 +168,7 @@ fn spec(
         read,
         write: vec![scratch.to_owned(), PathBuf::from("/dev/null")],
         cgroups: cgroups.dirs(),
-        cpu_secs: limits.cpu_time.as_secs().max(1),
+        cpu_secs: cpu_secs(limits),
         file_size: limits.file_size,
         open_files: limits.open_files,
         processes: limits.processes,
@@ -152,32 +178,50 @@ fn spec(
         .map_err(|err| SandboxError::Setup(format!("a path of the sandbox is not UTF-8: {err}")))
 }
 
+/// The soft limit of CPU time of each process, in whole seconds (`RLIMIT_CPU`'s unit).
+fn cpu_secs(limits: &Limits) -> u64 {
+    limits.cpu_time.as_secs().max(1)
+}
+
 /// Waits for the launcher's end, killing the run at its deadline or as soon as it hits a
-/// limit the kernel enforces by refusing (processes) or by killing one process (memory):
-/// the run as a whole ends there.
+/// limit the kernel enforces by refusing (processes) or by killing one process (memory), or
+/// its output overflows: the run as a whole ends there.
 async fn watch(
-    mut ended: tokio::sync::oneshot::Receiver<std::io::Result<ExitStatus>>,
+    mut ended: tokio::sync::oneshot::Receiver<std::io::Result<Ended>>,
     timeout: Duration,
     cgroups: &Cgroups,
     group: Pid,
     overflow: &AtomicBool,
-) -> (std::io::Result<ExitStatus>, Option<Limit>) {
-    let deadline = tokio::time::Instant::now() + timeout;
+) -> (std::io::Result<Ended>, Option<Limit>) {
+    // Real time, not tokio's: under a paused clock (a plan's tests) an idle runtime would
+    // jump to the deadline at once.
+    // `None`: so far off it cannot be told (`Duration::MAX`), no deadline.
+    let deadline = std::time::Instant::now().checked_add(timeout);
+    let tick = ticker();
     let mut killed = None;
     loop {
-        match tokio::time::timeout(TICK, &mut ended).await {
-            Ok(exit) => {
+        let mut next_tick = std::pin::pin!(tick.notified());
+        let ended = std::future::poll_fn(|cx| match Pin::new(&mut ended).poll(cx) {
+            Poll::Ready(exit) => Poll::Ready(Some(exit)),
+            Poll::Pending => next_tick.as_mut().poll(cx).map(|()| None),
+        });
+        match ended.await {
+            Some(exit) => {
                 let exit = exit.unwrap_or_else(|_| Err(std::io::Error::other("waiter gone")));
                 return (exit, killed);
             }
-            Err(_) if killed.is_some() || overflow.load(Ordering::Relaxed) => continue,
-            Err(_) => {}
+            None if killed.is_some() => continue,
+            None => {}
         }
-        killed = if cgroups.process_limit_hits() > 0 {
+        // An overflow killed the process group already; the cgroup also holds a command that
+        // left its group (`setpgid`), which would otherwise run on unwatched.
+        killed = if overflow.load(Ordering::Relaxed) {
+            Some(Limit::Output)
+        } else if cgroups.process_limit_hits() > 0 {
             Some(Limit::Processes)
         } else if cgroups.oom_kills() > 0 {
             Some(Limit::Memory)
-        } else if tokio::time::Instant::now() >= deadline {
+        } else if deadline.is_some_and(|deadline| std::time::Instant::now() >= deadline) {
             Some(Limit::Timeout)
         } else {
             None
@@ -189,7 +233,34 @@ async fn watch(
     }
 }
 
-fn classify(exit: ExitStatus, killed: Option<Limit>, cgroups: &Cgroups, overflow: bool) -> Status {
+/// Wakes the watcher every [`TICK`] of real time for as long as it holds the result (a tokio
+/// timer would fire at once under a paused clock, and the watcher would spin).
+fn ticker() -> Arc<Notify> {
+    let tick = Arc::new(Notify::new());
+    let held = Arc::downgrade(&tick);
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(TICK);
+            match held.upgrade() {
+                Some(tick) => tick.notify_one(),
+                None => break,
+            }
+        }
+    });
+    tick
+}
+
+/// The launcher's exit, and the CPU time the command had used when it ended (`None` when it
+/// could not be read).
+type Ended = (ExitStatus, Option<Duration>);
+
+fn classify(
+    exit: ExitStatus,
+    killed: Option<Limit>,
+    cgroups: &Cgroups,
+    overflow: bool,
+    hit_cpu_limit: bool,
+) -> Status {
     if overflow {
         return Status::Killed(Limit::Output);
     }
@@ -206,12 +277,35 @@ fn classify(exit: ExitStatus, killed: Option<Limit>, cgroups: &Cgroups, overflow
     match (exit.code(), exit.signal()) {
         (Some(code), _) => Status::Exited(code),
         (None, Some(signal)) if signal == Signal::SIGXCPU as i32 => Status::Killed(Limit::Cpu),
+        // The hard CPU limit, a second past the soft one, kills a command that ignored
+        // `SIGXCPU`; no `SIGKILL` of the sandbox's own gets here (`killed` says those).
+        (None, Some(signal)) if signal == Signal::SIGKILL as i32 && hit_cpu_limit => {
+            Status::Killed(Limit::Cpu)
+        }
+        (None, Some(signal)) if signal == Signal::SIGXFSZ as i32 => Status::Killed(Limit::FileSize),
         // The seccomp filter kills with SIGSYS for a socket other than a UNIX one, and for
         // nothing else.
         (None, Some(signal)) if signal == Signal::SIGSYS as i32 => Status::Denied("network"),
         (None, Some(signal)) => Status::Signaled(signal),
         (None, None) => Status::Exited(-1),
     }
+}
+
+/// Waits for the launcher (pid `pid`) to end without reaping it, and reads the CPU time it
+/// used from its zombie's `/proc/PID/stat`, which its reaping removes.
+fn cpu_time_at_exit(pid: Pid) -> Option<Duration> {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+    while let Err(nix::errno::Errno::EINTR) = waitid(Id::Pid(pid), flags) {}
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's name (in parentheses, and free to hold anything): the state (field
+    // 3), .., utime (field 14) and stime (field 15), in clock ticks.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let per_second = sysconf(SysconfVar::CLK_TCK).ok()??;
+    let per_second = u64::try_from(per_second).ok().filter(|&n| n > 0)?;
+    Some(Duration::from_millis(
+        ticks.saturating_mul(1000) / per_second,
+    ))
 }
 
 /// Writes `input` to the child's stdin and closes it; a command that does not read it all

@@ -200,6 +200,28 @@ async fn files_outside_the_allowlist_cannot_be_read() {
     assert!(out.starts_with(&content), "{out}");
 }
 
+/// The command gets stdin, stdout and stderr and no other descriptor: not one its parent
+/// left inheritable, such as a socket it could talk through past the network ban.
+#[tokio::test]
+async fn the_command_inherits_no_descriptor_but_its_standard_three() {
+    let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    // `dup` leaves close-on-exec off, as a C library's descriptor may have it.
+    let inheritable = nix::unistd::dup(&ours).unwrap();
+    let (sandbox, _dir, _) = python(
+        "import os\n\
+         open_fds = []\n\
+         for fd in range(3, 256):\n\
+         \x20   try:\n\
+         \x20       os.fstat(fd)\n\
+         \x20       open_fds.append(fd)\n\
+         \x20   except OSError:\n\
+         \x20       pass\n\
+         print(open_fds)\n",
+    );
+    assert_eq!(sandbox.run("").await.unwrap(), "[]\n");
+    drop(inheritable);
+}
+
 /// Root inside keeps its user id but none of its powers: no capability, no namespace, no
 /// signal to a process outside.
 #[tokio::test]
@@ -290,6 +312,20 @@ async fn an_endless_loop_is_killed_at_its_timeout_with_its_children() {
     assert_eq!(processes_with(&marker), Vec::<String>::new());
 }
 
+/// The timeout is wall-clock time: under tokio's paused clock — a plan's tests — the runtime,
+/// idle while the command runs, would jump its clock to the deadline at once.
+#[tokio::test(start_paused = true)]
+async fn the_timeout_is_real_time_under_a_paused_clock() {
+    let (sandbox, _dir, _) = python("import time\ntime.sleep(0.2)\nprint('done')\n");
+    let output = sandbox
+        .timeout(Duration::from_secs(60))
+        .output("")
+        .await
+        .unwrap();
+    assert_eq!(output.status, Status::Exited(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "done\n");
+}
+
 /// A deadline that passes while the launcher still sets the sandbox up ends the run the same
 /// way: killed, not a setup error.
 #[tokio::test]
@@ -353,6 +389,39 @@ async fn an_output_flood_is_cut_at_the_limit() {
     assert!(output.stdout.iter().all(|b| *b == b'y' || *b == b'\n'));
 }
 
+/// A command that takes itself out of its process group, where the parent's first kill
+/// looks, and then floods its output and waits: killed all the same (through its cgroup),
+/// and the run ends.
+#[tokio::test]
+async fn an_output_flood_from_outside_the_process_group_still_ends_the_run() {
+    let (sandbox, _dir, _) = python(
+        "import os, sys, time\n\
+         child = os.fork()\n\
+         if child == 0:\n\
+         \x20   time.sleep(600)\n\
+         os.setpgid(child, child)\n\
+         os.setpgid(0, child)\n\
+         sys.stdout.write('y' * 20000)\n\
+         sys.stdout.flush()\n\
+         time.sleep(600)\n",
+    );
+    let sandbox = sandbox
+        .output_limit(10_000)
+        .timeout(Duration::from_secs(10));
+    // A bound for the test alone (the run ends at once when it works).
+    let output = tokio::time::timeout(Duration::from_secs(120), sandbox.output(""))
+        .await
+        .expect("the run never ended")
+        .unwrap();
+    assert_eq!(
+        output.status,
+        Status::Killed(Limit::Output),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(output.stdout.len(), 10_000);
+}
+
 #[tokio::test]
 async fn a_busy_loop_is_killed_at_its_cpu_time() {
     let (sandbox, _dir, _) = python("while True:\n    pass\n");
@@ -363,6 +432,42 @@ async fn a_busy_loop_is_killed_at_its_cpu_time() {
         .await
         .unwrap();
     assert_eq!(output.status, Status::Killed(Limit::Cpu));
+}
+
+/// The hard CPU limit, a second past the soft one, kills with `SIGKILL` a command that
+/// ignores the soft one's `SIGXCPU`: still the CPU limit, not an exit code.
+#[tokio::test]
+async fn a_busy_loop_that_ignores_sigxcpu_is_killed_at_its_cpu_time_too() {
+    let (sandbox, _dir, _) = python(
+        "import signal\n\
+         signal.signal(signal.SIGXCPU, signal.SIG_IGN)\n\
+         while True:\n    pass\n",
+    );
+    let output = sandbox
+        .cpu_time(Duration::from_secs(1))
+        .timeout(Duration::from_secs(120))
+        .output("")
+        .await
+        .unwrap();
+    assert_eq!(output.status, Status::Killed(Limit::Cpu));
+}
+
+/// A command killed by `SIGXFSZ` for a file past its limit (Python ignores the signal by
+/// default and gets `EFBIG`; most programs die of it) is killed for the file size, not an exit
+/// code.
+#[tokio::test]
+async fn a_file_past_its_size_limit_is_killed_for_the_file_size() {
+    let (sandbox, _dir, _) = python(
+        "import signal\n\
+         signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n\
+         open('big', 'wb').write(b'x' * 100_000)\n",
+    );
+    let sandbox = sandbox.file_size(10_000);
+    let output = sandbox.output("").await.unwrap();
+    assert_eq!(output.status, Status::Killed(Limit::FileSize));
+    assert_eq!(output.status.to_string(), "killed (file size)");
+    let err = sandbox.run("").await.unwrap_err();
+    assert!(err.to_string().contains("`Sandbox::file_size`"), "{err}");
 }
 
 #[tokio::test]
@@ -387,6 +492,20 @@ async fn a_refusal_is_a_plan_error_naming_the_node() {
     let message = err.to_string();
     assert!(message.contains("`untrusted`"), "{message}");
     assert!(message.contains("killed (timeout)"), "{message}");
+}
+
+/// The largest limits a caller can give mean "no limit", not an overflow.
+#[tokio::test]
+async fn the_largest_timeout_and_output_limit_are_no_limit() {
+    let (sandbox, _dir, _) = python("print('ran')\n");
+    let output = sandbox
+        .timeout(Duration::MAX)
+        .output_limit(usize::MAX)
+        .output("")
+        .await
+        .unwrap();
+    assert_eq!(output.status, Status::Exited(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "ran\n");
 }
 
 /// Each fails before the command could run: no output, only the reason.
