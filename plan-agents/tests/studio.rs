@@ -160,6 +160,32 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"))
     }
 
+    /// Clicks the element `css` matches, found again if the page drew it anew in between (a
+    /// list or graph re-rendered for an event makes the element found a stale one).
+    async fn click(&self, css: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {}
+                Err(e) => panic!("cannot click `{css}`: {e}"),
+            }
+        }
+    }
+
+    /// The text of the element `css` matches, found again if the page drew it anew in
+    /// between (see [`Browser::click`]).
+    async fn text(&self, css: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {}
+                Err(e) => panic!("no text of `{css}`: {e}"),
+            }
+        }
+    }
+
     /// Saves a screenshot of the page as `docs/NAME` at the workspace's root.
     async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
@@ -262,17 +288,12 @@ async fn an_agent_created_over_the_api_shows_within_a_second() {
         .find(r#"#dead tr[data-agent="courier"] td.error"#)
         .await;
     let state = browser
-        .find(r#"tr[data-agent="dozer"] .state[data-state="sleeping"]"#)
+        .text(r#"tr[data-agent="dozer"] .state[data-state="sleeping"]"#)
         .await;
-    assert_eq!(state.text().await.unwrap(), "sleeping");
+    assert_eq!(state, "sleeping");
 
     // An action from the page: wake the sleeper.
-    browser
-        .find(r#"tr[data-agent="dozer"] button"#)
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click(r#"tr[data-agent="dozer"] button"#).await;
     browser
         .find(r#"tr[data-agent="dozer"] .state[data-state="idle"]"#)
         .await;
@@ -390,12 +411,7 @@ async fn a_runs_nodes_turn_done() {
     let watch = studio.board.watch("sums", &plan);
     let id = watch.id();
     let run = tokio::spawn(async move { plan.run(()).monitor(&*watch).await.unwrap() });
-    browser
-        .find(&format!(r#"a[data-run="{id}"]"#))
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click(&format!(r#"a[data-run="{id}"]"#)).await;
     // Seen before it is done: the last step waits while the first runs.
     browser
         .find(r#"g.node[data-name="join"]:not([data-state="done"])"#)
@@ -408,9 +424,9 @@ async fn a_runs_nodes_turn_done() {
     PASSES.add_permits(2);
     assert_eq!(run.await.unwrap(), 8);
     let polish = browser
-        .find(r#"g.group[data-name="polish"][data-passes="3"] .box-label"#)
+        .text(r#"g.group[data-name="polish"][data-passes="3"] .box-label"#)
         .await;
-    assert!(polish.text().await.unwrap().contains("3 passes"));
+    assert!(polish.contains("3 passes"));
     wait_for_text(&browser, "#nodes td.notes", "passes: 3").await;
     // A lane for the run, and one for each branch of the group, its steps on it.
     assert_eq!(matching(&browser, "#timeline g.lane").await, 3);
@@ -586,33 +602,27 @@ async fn a_runs_policies_deadline_waits_and_budget_show_as_it_goes() {
             .await;
     }
     // The retry's attempts, on the node.
-    let badge = browser.find(r#"g.node[data-name="check"] .badge"#).await;
-    assert!(badge.text().await.unwrap().contains("×2"));
+    let badge = browser.text(r#"g.node[data-name="check"] .badge"#).await;
+    assert!(badge.contains("×2"));
 
     // `n_best`'s ranks and scores, on its branches and, as it noted them, in the table.
     let kept = browser
-        .find(r#"g.node[data-name="wordy"][data-role="kept"] .badge"#)
+        .text(r#"g.node[data-name="wordy"][data-role="kept"] .badge"#)
         .await;
-    assert!(kept.text().await.unwrap().contains("1st · 8"));
+    assert!(kept.contains("1st · 8"));
     let left_out = browser
-        .find(r#"g.node[data-name="terse"][data-role="not-kept"] .badge"#)
+        .text(r#"g.node[data-name="terse"][data-role="not-kept"] .badge"#)
         .await;
-    assert!(left_out.text().await.unwrap().contains("not kept · 5"));
+    assert!(left_out.contains("not kept · 5"));
     let notes = "ranks: branch 1: 8 (1st), branch 0: 5 (not kept)";
     wait_for_text(&browser, "#nodes td.notes", notes).await;
 
     // The deadline that cut the sources off: the group marked, its slow branch timed out,
     // a mark on the timeline, each branch's outcome noted.
     let sources = browser
-        .find(r#"g.group[data-name="sources"][data-deadline="passed"] .box-label"#)
+        .text(r#"g.group[data-name="sources"][data-deadline="passed"] .box-label"#)
         .await;
-    assert!(
-        sources
-            .text()
-            .await
-            .unwrap()
-            .contains("timed out after 200 ms")
-    );
+    assert!(sources.contains("timed out after 200 ms"));
     browser
         .find(r#"g.node[data-name="archive"][data-state="timed-out"]"#)
         .await;
@@ -776,24 +786,14 @@ async fn an_answer_typed_into_the_form_resumes_the_run() {
         .find(r#"g.node[data-name="approve"][data-state="asking"]"#)
         .await;
     browser.screenshot("studio-question.png").await;
-    browser
-        .find(r#"#answer input[name="approved"]"#)
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click(r#"#answer input[name="approved"]"#).await;
     browser
         .find(r#"#answer input[name="note"]"#)
         .await
         .send_keys("ship it")
         .await
         .unwrap();
-    browser
-        .find(r#"#answer button[type="submit"]"#)
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click(r#"#answer button[type="submit"]"#).await;
     let published = tokio::time::timeout(PATIENCE, run)
         .await
         .expect("the run resumed and finished")
