@@ -53,7 +53,7 @@ pub(crate) struct Inner<S> {
     pub census: Mutex<Census>,
     active: Mutex<Active>,
     /// Which agents sleep on each event.
-    pub(super) sleepers: Mutex<HashMap<String, BTreeSet<String>>>,
+    sleepers: Mutex<HashMap<String, BTreeSet<String>>>,
     /// Agents sleeping until there is room, in the order they fell asleep, each with the
     /// count of running tasks it wakes below.
     room: Mutex<VecDeque<(String, usize)>>,
@@ -995,8 +995,15 @@ impl<S: Store + 'static> Inner<S> {
         if sleep.room.is_some() {
             lock(&self.room).retain(|(sleeper, _)| sleeper != name);
         }
+        self.unlisten(name, &sleep.events);
+        agent.record.status = Status::Awake;
+        true
+    }
+
+    /// Agent `name` sleeps on `events` no more.
+    pub(super) fn unlisten(&self, name: &str, events: &[String]) {
         let mut sleepers = lock(&self.sleepers);
-        for event in &sleep.events {
+        for event in events {
             if let Some(names) = sleepers.get_mut(event) {
                 names.remove(name);
                 if names.is_empty() {
@@ -1004,8 +1011,6 @@ impl<S: Store + 'static> Inner<S> {
                 }
             }
         }
-        agent.record.status = Status::Awake;
-        true
     }
 
     /// Tasks that stopped running without finishing (aborted): `count` of them.

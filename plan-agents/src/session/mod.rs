@@ -169,7 +169,7 @@ impl<S: Store + 'static> Agents<S> {
         };
         let exists = || SessionError::Exists(name.to_owned());
         self.inner.open()?;
-        if self.inner.slot(name).is_ok() || self.inner.unloaded_status(name).is_some() {
+        if self.inner.has(name) {
             return Err(exists());
         }
         let place = Place::take(&self.inner.census, name, kind)?;

@@ -131,25 +131,22 @@ impl<S: Store + 'static> Inner<S> {
                 return Ok(Some(slot.clone())); // another call read it back meanwhile
             }
             let mut unloaded = lock(&self.unloaded);
-            let Some(kept) = unloaded.get(name) else {
-                return Ok(None); // lost to another process meanwhile
-            };
-            if kept.version != left_at {
-                continue; // back and out again meanwhile: read what it left this time
+            match unloaded.get(name) {
+                None => return Ok(None), // lost to another process meanwhile
+                // Back and out again meanwhile: read what it left this time.
+                Some(kept) if kept.version != left_at => continue,
+                Some(_) => {}
             }
-            let record = match read {
-                Some((record, version)) if Some(version) == left_at => (record, version),
-                // Written or deleted by someone else while it was out: as a write of its
-                // record would, this fails rather than take either.
-                _ => {
-                    drop((unloaded, agents));
-                    return Err(SessionError::Concurrent(echo::name(name)));
-                }
+            // Written or deleted by someone else while it was out: as a write of its record
+            // would, this fails rather than take either.
+            let Some((record, version)) = read.filter(|(_, version)| Some(*version) == left_at)
+            else {
+                drop((unloaded, agents));
+                return Err(SessionError::Concurrent(echo::name(name)));
             };
             let Some(kept) = unloaded.remove(name) else {
-                return Ok(None);
+                return Ok(None); // found just above, under the same lock
             };
-            let (record, version) = record;
             let slot = Slot::with(name, Agent::reload(record, version, kept));
             agents.insert(name.to_owned(), slot.clone());
             drop((unloaded, agents));
@@ -166,16 +163,7 @@ impl<S: Store + 'static> Inner<S> {
         let Some(kept) = lock(&self.unloaded).remove(name) else {
             return false;
         };
-        let mut sleepers = lock(&self.sleepers);
-        for event in &kept.status.wakes_on {
-            if let Some(names) = sleepers.get_mut(event) {
-                names.remove(name);
-                if names.is_empty() {
-                    sleepers.remove(event);
-                }
-            }
-        }
-        drop(sleepers);
+        self.unlisten(name, &kept.status.wakes_on);
         if let Some(leases) = &self.leases {
             leases.forget(name);
         }
