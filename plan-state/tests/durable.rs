@@ -5,7 +5,7 @@
 //! The timed tests keep their runs in JSON files: the paused clock jumps ahead whenever the
 //! runtime waits on something it cannot see, such as SQLite's own thread, but not while a
 //! `spawn_blocking` task (a JSON file's write) runs, so their times are exact. The SQLite
-//! journal is tested across real crashes in the root package's `durable_crash` test.
+//! journal is tested across real crashes (SIGKILL, in a child process) in `durable_processes.rs`.
 
 mod common;
 

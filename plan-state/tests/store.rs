@@ -55,6 +55,74 @@ async fn an_sqlite_file_reopens_with_what_was_written() {
     assert_eq!((counter.value, counter.version), (json!(100), 101));
 }
 
+/// A write commits on the writer's own thread only if that never waits: one that finds
+/// another process writing waits on the store's thread, and the runtime goes on meanwhile —
+/// here, to let the other process finish.
+#[tokio::test]
+async fn an_sqlite_write_waiting_for_another_processs_lock_leaves_the_runtime_free() {
+    let dir = temp_dir("sqlite-locked");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let path = dir.path().join("state.db");
+    let store = Sqlite::open(&path).await.unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO plan_state VALUES ('theirs', 1, '1')")
+        .unwrap();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        released.recv().unwrap();
+        other.execute_batch("COMMIT").unwrap();
+    });
+    let (mine, one) = (key("mine"), json!(1));
+    let mut write = std::pin::pin!(store.put(&mine, &one));
+    // Queued, then found the lock taken and handed to the store's thread, at once: a poll that
+    // waited on the lock itself would return only when SQLite's wait (5 s) gave up.
+    let polled = std::time::Instant::now();
+    for _ in 0..3 {
+        assert!(futures::poll!(write.as_mut()).is_pending());
+    }
+    assert!(polled.elapsed() < std::time::Duration::from_secs(2));
+    release.send(()).unwrap();
+    assert_eq!(write.await.unwrap(), 1);
+    holder.join().unwrap();
+    let theirs = store.get(&key("theirs")).await.unwrap().unwrap();
+    assert_eq!(theirs.value, json!(1));
+}
+
+#[tokio::test]
+async fn an_sqlite_write_given_up_while_it_waited_is_still_committed() {
+    let store = Sqlite::open_in_memory().await.unwrap();
+    let (kept, value) = (key("given-up"), json!("kept"));
+    {
+        let mut write = std::pin::pin!(store.put(&kept, &value));
+        assert!(futures::poll!(write.as_mut()).is_pending());
+    }
+    let found = store.get(&kept).await.unwrap().unwrap();
+    assert_eq!(found.value, value);
+}
+
+/// SQLite's own checkpoints are off (they would run inside whichever commit crossed the line,
+/// on a runtime's thread); the store's thread makes them instead, so the log stays bounded.
+#[tokio::test]
+async fn an_sqlite_files_write_ahead_log_is_checkpointed_as_it_grows() {
+    let dir = temp_dir("sqlite-checkpoints");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let path = dir.path().join("state.db");
+    let store = Sqlite::open(&path).await.unwrap();
+    let writes = 4_000;
+    for i in 0..writes {
+        store
+            .put(&key(&format!("k{}", i % 10)), &json!(i))
+            .await
+            .unwrap();
+    }
+    // Every commit appends at least one 4 KiB page to the log: unchecked, it would hold 4,000.
+    let log = std::fs::metadata(dir.path().join("state.db-wal"))
+        .unwrap()
+        .len();
+    assert!(log < writes / 2 * 4096, "the log is {log} bytes");
+}
+
 #[tokio::test]
 async fn opening_removes_the_temporary_files_of_cut_writes_and_nothing_else() {
     let dir = temp_dir("leftovers");

@@ -10,10 +10,11 @@
 //!   renamed over the old one, the directory fsynced): the old file survives any failed write.
 //!   Several processes may share its directory on a local filesystem (an advisory lock on
 //!   `DIR/.lock`), not on a network filesystem (see [`JsonFiles`]).
-//! * [`Sqlite`] (feature `sqlite`, the default): the embedded store, SQLite in WAL mode on a
-//!   thread of its own, so that it never blocks the runtime, committing concurrent writes
-//!   together (group commit); several processes of one machine may share its file (SQLite's
-//!   locks).
+//! * [`Sqlite`] (feature `sqlite`, the default): the embedded store, SQLite in WAL mode,
+//!   committing concurrent writes together (group commit); a write that finds it idle commits
+//!   on the writer's thread, as a direct call would, and everything that could wait (reads,
+//!   another process's lock, checkpoints) runs on a thread of its own; several processes of
+//!   one machine may share its file (SQLite's locks).
 //! * `Redis` (feature `redis`): for state shared by processes, on one machine or several, over
 //!   a connection that reconnects by itself.
 //! * `plan_remote::nats::NatsStore` (in the distributed layer's crate, `plan-remote`): a NATS

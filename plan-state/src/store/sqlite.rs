@@ -8,17 +8,23 @@ use std::sync::{Arc, mpsc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Conflict, Expect, Key, Store, StoreError, Versioned, version};
-use group::{Job, Write};
+use group::{Here, Job, Shared, Write};
 
-/// SQLite (bundled, so nothing to install), in WAL mode, on a thread of its own: a query
-/// never blocks the runtime, and the thread runs them one at a time, so compare-and-set is
-/// atomic; several processes may share the file (SQLite locks it).
+/// SQLite (bundled, so nothing to install), in WAL mode, with a thread of its own: reads, and
+/// writes that would wait, run there, never on the runtime; operations run one at a time, so
+/// compare-and-set is atomic; several processes may share the file (SQLite locks it).
 ///
-/// Writes are committed in groups: the writes that arrive while a transaction commits share
-/// the next one (as a database's log writer does), so that concurrent writers — the branches
-/// of a durable fan-out journaling their outputs — pay one commit between them. A write
-/// returns only once its transaction has committed; if the commit fails, every write of the
-/// group fails with its error, and none of them is kept.
+/// Writes are committed in groups: every write waiting when a transaction begins shares it (as
+/// a database's log writer does), so that concurrent writers — the branches of a durable
+/// fan-out journaling their outputs — pay one commit between them. A write that finds the
+/// store idle commits on the writer's own thread, as a direct call of SQLite would: a journal
+/// writing its steps in turn pays SQLite's commit, and not the trip to another thread and back
+/// (which costs more). That holds the runtime's thread for one commit of at most 64 writes or
+/// 64 KiB; a larger write, one that finds the store busy, and one that would wait for another
+/// process's lock go to the store's thread instead, as does the copying of the write-ahead log
+/// into the database (checkpoints). A write returns only once its transaction has committed;
+/// if the commit fails, every write of the group fails with its error, and none of them is
+/// kept.
 ///
 /// Durability is SQLite's in WAL mode with `synchronous = NORMAL`: a committed write survives
 /// the process's crash (`kill -9`), and the database is never corrupted; a power loss or an
@@ -29,14 +35,13 @@ use group::{Job, Write};
 /// [`StoreError::Corrupt`]); a write checks only the version it replaces, since reading a
 /// large value back costs more than writing the new one.
 pub struct Sqlite {
+    shared: Arc<Shared>,
     jobs: mpsc::Sender<Job>,
-    /// `sqlite PATH` or `sqlite in memory`.
-    name: Arc<str>,
 }
 
 impl std::fmt::Debug for Sqlite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Sqlite").field(&self.name).finish()
+        f.debug_tuple("Sqlite").field(&self.shared.name).finish()
     }
 }
 
@@ -79,38 +84,38 @@ impl Sqlite {
                 let connection = connect().and_then(|c| {
                     c.pragma_update(None, "journal_mode", "WAL")?;
                     c.pragma_update(None, "synchronous", "NORMAL")?;
-                    c.busy_timeout(std::time::Duration::from_secs(5))?;
+                    // This thread checkpoints (see `group`).
+                    c.pragma_update(None, "wal_autocheckpoint", 0)?;
+                    c.busy_timeout(group::BUSY_TIMEOUT)?;
                     c.execute_batch(
                         "CREATE TABLE IF NOT EXISTS plan_state (
                              key TEXT PRIMARY KEY, version INTEGER NOT NULL, value TEXT NOT NULL)",
                     )?;
                     Ok(c)
                 });
-                let mut connection = match connection {
-                    Ok(c) => {
-                        let _ = ready.send(Ok(()));
-                        c
-                    }
+                let shared = match connection {
+                    Ok(c) => Arc::new(Shared::new(c, store)),
                     Err(e) => {
                         let _ = ready.send(Err(e));
                         return;
                     }
                 };
+                let _ = ready.send(Ok(Arc::clone(&shared)));
                 // Ends when the store (the last sender) is dropped.
-                group::serve(&mut connection, &store, queue);
+                group::serve(&shared, queue);
             })
             .map_err(|e| StoreError::open(&name, e))?;
         let closed = || StoreError::Closed {
             store: name.to_string(),
         };
-        opened
+        let shared = opened
             .await
             .map_err(|_| closed())?
             .map_err(|e| StoreError::open(&name, e))?;
-        Ok(Sqlite { jobs, name })
+        Ok(Sqlite { shared, jobs })
     }
 
-    /// Runs `work` on the store's thread, alone, with the store's name.
+    /// Runs `work` on the store's thread, with the store's name.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection, &str) -> Result<T, StoreError> + Send + 'static,
@@ -126,7 +131,7 @@ impl Sqlite {
 
     fn closed(&self) -> StoreError {
         StoreError::Closed {
-            store: self.name.to_string(),
+            store: self.shared.name.to_string(),
         }
     }
 }
@@ -240,7 +245,7 @@ fn write_in(
 
 impl Store for Sqlite {
     fn name(&self) -> &str {
-        &self.name
+        &self.shared.name
     }
 
     async fn write(
@@ -249,16 +254,31 @@ impl Store for Sqlite {
         expect: Expect,
         value: &serde_json::Value,
     ) -> Result<Result<u64, Conflict>, StoreError> {
-        let (done, written) = tokio::sync::oneshot::channel();
-        let write = Write {
+        let (done, mut written) = tokio::sync::oneshot::channel();
+        self.shared.push(Write {
             key: key.to_string(),
             expect,
             value: value.to_string(),
             done,
+        });
+        let mut handoff = Handoff {
+            jobs: &self.jobs,
+            armed: true,
         };
-        self.jobs
-            .send(Job::Write(write))
-            .map_err(|_| self.closed())?;
+        // Lets the writes made in this turn of the runtime (a fan-out's other branches) queue
+        // up behind this one, to share its commit.
+        yield_once().await;
+        if let Here::Committed {
+            checkpoint_due: true,
+        } = self.shared.commit_here()
+        {
+            let _ = self.jobs.send(Job::Checkpoint);
+        }
+        if let Ok(outcome) = written.try_recv() {
+            handoff.armed = false;
+            return outcome;
+        }
+        handoff.send().map_err(|()| self.closed())?;
         written.await.map_err(|_| self.closed())?
     }
 
@@ -308,4 +328,41 @@ impl Store for Sqlite {
         })
         .await
     }
+}
+
+/// A write queued and not yet answered: unless answered, it is the store thread's when this is
+/// sent or dropped, so that a write whose caller gave up while it waited is still committed,
+/// as one already handed over would be.
+struct Handoff<'a> {
+    jobs: &'a mpsc::Sender<Job>,
+    armed: bool,
+}
+
+impl Handoff<'_> {
+    fn send(&mut self) -> Result<(), ()> {
+        self.armed = false;
+        self.jobs.send(Job::Flush).map_err(|_| ())
+    }
+}
+
+impl Drop for Handoff<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.send();
+        }
+    }
+}
+
+/// Pending once, having asked to be polled again: the tasks and branches ready to run get their
+/// turn first.
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|task| {
+        if std::mem::replace(&mut yielded, true) {
+            return std::task::Poll::Ready(());
+        }
+        task.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await;
 }

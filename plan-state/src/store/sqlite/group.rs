@@ -1,23 +1,32 @@
-//! Group commit: the store's thread commits the writes that queued up while it was busy in
-//! one transaction, as a database's log writer does, so that concurrent writers pay one
-//! commit between them instead of one each.
+//! Group commit: writes wait in one queue, and whoever holds the connection next commits
+//! every write waiting in one transaction, as a database's log writer does, so that concurrent
+//! writers pay one commit between them. A writer that finds the connection free commits on its
+//! own thread ([`Shared::commit_here`]): a lone writer — a journal writing its steps in turn —
+//! then pays SQLite's commit and no trip to the store's thread and back, which costs more than
+//! the commit itself. The store's thread takes what a writer cannot do there: a write that
+//! finds the connection busy, or too large to block a runtime's thread on, or that would wait
+//! on another process's lock.
 
-use std::sync::mpsc;
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
+use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode};
 use tokio::sync::oneshot;
 
 use super::{Conflict, Expect, StoreError, write_in};
 
 /// What the store's thread is given to do.
 pub(super) enum Job {
-    /// A write, committed together with the writes queued behind it.
-    Write(Write),
-    /// Anything else (a read, a delete, a listing), run alone.
+    /// Commit the writes waiting, if any are left.
+    Flush,
+    /// Copy the write-ahead log into the database ([`CHECKPOINT_AFTER`]).
+    Checkpoint,
+    /// Anything else (a read, a delete, a listing).
     Run(Work),
 }
 
-/// Work run alone on the store's thread, given the connection and the store's name.
+/// Work run on the store's thread, given the connection and the store's name.
 pub(super) type Work = Box<dyn FnOnce(&mut Connection, &str) + Send>;
 
 /// One write, and where its outcome goes once its transaction has committed (or failed).
@@ -32,50 +41,187 @@ pub(super) struct Write {
 /// What a write comes to: its new version, a conflict, or an error.
 pub(super) type Outcome = Result<Result<u64, Conflict>, StoreError>;
 
-/// At most this many writes share a transaction: a 1,000-branch fan-out pays a commit or
-/// two, and the first writer of a group does not wait on an unbounded one.
+/// At most this many writes share a transaction on the store's thread: a 1,000-branch fan-out
+/// pays a commit or two, and the first writer of a group does not wait on an unbounded one.
 const GROUP: usize = 1024;
 
-/// Runs the jobs of `queue` until every sender is gone: the jobs other than writes one at a
-/// time, the writes in groups of those that arrived while the thread was busy.
-pub(super) fn serve(connection: &mut Connection, store: &str, queue: mpsc::Receiver<Job>) {
-    let mut next = queue.recv().ok();
-    while let Some(job) = next.take() {
-        match job {
-            Job::Run(work) => work(connection, store),
-            Job::Write(first) => {
-                let mut group = vec![first];
-                while group.len() < GROUP {
-                    match queue.try_recv() {
-                        Ok(Job::Write(write)) => group.push(write),
-                        // Jobs run in the order they came: a read queued after a write
-                        // sees it.
-                        Ok(other) => {
-                            next = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                commit(connection, store, group);
-            }
+/// A writer's own thread commits at most this many writes, of at most this many bytes between
+/// them (a larger single write goes to the store's thread): it is a runtime's thread, which
+/// should not be held for long.
+const HERE_WRITES: usize = 64;
+const HERE_BYTES: usize = 64 * 1024;
+
+/// How long SQLite waits for another process's lock, on the store's thread. A writer's own
+/// thread does not wait: the store's thread takes its group instead.
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The store's thread copies the write-ahead log into the database after about this many
+/// writes, as SQLite would after about as many pages, had its own checkpoints (which would run
+/// in whichever commit crossed the line, on a runtime's thread too) not been turned off.
+const CHECKPOINT_AFTER: usize = 1000;
+
+/// What the store's thread and its writers share.
+pub(super) struct Shared {
+    connection: Mutex<Connection>,
+    waiting: Mutex<Waiting>,
+    /// The store's name.
+    pub name: std::sync::Arc<str>,
+}
+
+/// The writes waiting for a commit, in the order they came, and how many were committed since
+/// the last checkpoint.
+#[derive(Default)]
+struct Waiting {
+    writes: VecDeque<Write>,
+    since_checkpoint: usize,
+}
+
+/// What [`Shared::commit_here`] did.
+#[derive(Debug, PartialEq)]
+pub(super) enum Here {
+    /// It committed a group (its writes are answered), and maybe the store's thread is due
+    /// to checkpoint.
+    Committed { checkpoint_due: bool },
+    /// It could not (the connection was busy, or the first write waiting is too large, or
+    /// another process holds the database's lock): what is waiting is the store thread's.
+    Left,
+}
+
+impl Shared {
+    pub fn new(connection: Connection, name: std::sync::Arc<str>) -> Self {
+        Shared {
+            connection: Mutex::new(connection),
+            waiting: Mutex::default(),
+            name,
         }
-        if next.is_none() {
-            next = queue.recv().ok();
+    }
+
+    // A panic while one of these was held (in SQLite's wrapper, or a writer's answer) left
+    // nothing half-done that the next holder could see: a transaction is rolled back when it
+    // is dropped, and the queue is only pushed to and popped from.
+    fn connection(&self) -> MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn waiting(&self) -> MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `write` for the next commit.
+    pub fn push(&self, write: Write) {
+        self.waiting().writes.push_back(write);
+    }
+
+    /// The first writes waiting, up to `writes` of them and `bytes` between them (the first
+    /// one alone may be larger only if `bytes` is unbounded).
+    fn take(&self, writes: usize, bytes: usize) -> Vec<Write> {
+        let mut waiting = self.waiting();
+        let mut group = Vec::new();
+        let mut size = 0;
+        while group.len() < writes
+            && let Some(next) = waiting.writes.front()
+            && size + next.value.len() <= bytes
+        {
+            size += next.value.len();
+            group.extend(waiting.writes.pop_front());
+        }
+        group
+    }
+
+    /// Puts `group`, which could not be committed here, back at the head of the queue.
+    fn put_back(&self, group: Vec<Write>) {
+        let mut waiting = self.waiting();
+        for write in group.into_iter().rev() {
+            waiting.writes.push_front(write);
+        }
+    }
+
+    /// Counts `writes` committed; whether a checkpoint is now due.
+    fn committed(&self, writes: usize) -> bool {
+        let mut waiting = self.waiting();
+        waiting.since_checkpoint += writes;
+        if waiting.since_checkpoint >= CHECKPOINT_AFTER {
+            waiting.since_checkpoint = 0;
+            return true;
+        }
+        false
+    }
+
+    /// Commits the first writes waiting on the caller's thread, if the connection is free and
+    /// they are small: never waits, for the connection or for another process's lock.
+    pub fn commit_here(&self) -> Here {
+        let Ok(connection) = self.connection.try_lock() else {
+            return Here::Left;
+        };
+        let group = self.take(HERE_WRITES, HERE_BYTES);
+        if group.is_empty() {
+            return Here::Left;
+        }
+        // With no busy timeout, `BEGIN IMMEDIATE` fails at once if another process is writing.
+        let began = connection
+            .busy_timeout(Duration::ZERO)
+            .and_then(|()| Tx::begin(&connection));
+        let _ = connection.busy_timeout(BUSY_TIMEOUT);
+        match began {
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::DatabaseBusy => {
+                self.put_back(group);
+                Here::Left
+            }
+            began => {
+                let written = group.len();
+                commit(began, &self.name, group);
+                Here::Committed {
+                    checkpoint_due: self.committed(written),
+                }
+            }
         }
     }
 }
 
-/// Writes `group` in one transaction, then tells each writer its outcome: only after the
-/// commit, so that no write is acknowledged before it is durable.
-fn commit(connection: &mut Connection, store: &str, group: Vec<Write>) {
-    match write_all(connection, store, &group) {
+/// Runs `queue`'s jobs until every sender is gone; each holds the connection while it runs.
+pub(super) fn serve(shared: &Shared, queue: mpsc::Receiver<Job>) {
+    for job in queue {
+        let mut connection = shared.connection();
+        match job {
+            Job::Run(work) => work(&mut connection, &shared.name),
+            Job::Flush => loop {
+                let group = shared.take(GROUP, usize::MAX);
+                if group.is_empty() {
+                    break;
+                }
+                let written = group.len();
+                let tx = Tx::begin(&connection);
+                commit(tx, &shared.name, group);
+                if shared.committed(written) {
+                    checkpoint(&connection);
+                }
+            },
+            Job::Checkpoint => checkpoint(&connection),
+        }
+    }
+}
+
+/// A passive checkpoint: it copies what no reader still needs, and waits for no one. A
+/// failure is left for the next one (the log keeps every commit meanwhile).
+fn checkpoint(connection: &Connection) {
+    let _ = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+}
+
+/// Writes `group` in the transaction `tx` began, then tells each writer its outcome: only
+/// after the commit, so that no write is acknowledged before it is durable.
+fn commit(tx: rusqlite::Result<Tx<'_>>, store: &str, group: Vec<Write>) {
+    match tx
+        .map_err(|e| e.to_string())
+        .and_then(|tx| write_all(tx, store, &group))
+    {
         Ok(outcomes) => {
             for (write, outcome) in group.into_iter().zip(outcomes) {
                 let _ = write.done.send(outcome);
             }
         }
-        // The transaction is rolled back (dropping it does): nothing of the group is kept,
+        // The transaction is rolled back (dropping `Tx` does): nothing of the group is kept,
         // and every writer hears why.
         Err(reason) => {
             for write in group {
@@ -90,23 +236,43 @@ fn commit(connection: &mut Connection, store: &str, group: Vec<Write>) {
 /// refused on its own (a conflict, a stored version no write can raise) is that write's
 /// outcome; a failure of SQLite itself (I/O, a full disk, a lock held too long) fails the
 /// transaction, since SQLite may have rolled it back already.
-fn write_all(
-    connection: &mut Connection,
-    store: &str,
-    group: &[Write],
-) -> Result<Vec<Outcome>, String> {
-    let tx = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| e.to_string())?;
+fn write_all(tx: Tx<'_>, store: &str, group: &[Write]) -> Result<Vec<Outcome>, String> {
     let mut outcomes = Vec::with_capacity(group.len());
     for write in group {
-        match write_in(&tx, store, &write.key, write.expect, &write.value) {
+        match write_in(tx.0, store, &write.key, write.expect, &write.value) {
             Err(StoreError::Backend { source, .. }) => return Err(source.to_string()),
             outcome => outcomes.push(outcome),
         }
     }
     tx.commit().map_err(|e| e.to_string())?;
     Ok(outcomes)
+}
+
+/// A transaction, begun and committed with cached statements: rusqlite's `Transaction` parses
+/// `BEGIN` and `COMMIT` anew each time, which costs about a tenth of a small write. Rolled back
+/// when dropped uncommitted (a commit that failed included).
+struct Tx<'c>(&'c Connection);
+
+impl<'c> Tx<'c> {
+    /// `BEGIN IMMEDIATE`: the write lock is taken now, so that no statement of the group, nor
+    /// the commit, can find it taken.
+    fn begin(connection: &'c Connection) -> rusqlite::Result<Self> {
+        connection.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(Tx(connection))
+    }
+
+    fn commit(self) -> rusqlite::Result<()> {
+        self.0.prepare_cached("COMMIT")?.execute([])?;
+        Ok(())
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if !self.0.is_autocommit() {
+            let _ = self.0.execute_batch("ROLLBACK");
+        }
+    }
 }
 
 #[cfg(test)]
