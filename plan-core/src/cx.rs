@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::extensions::Extensions;
 use crate::journal::{Entry, Journal};
-use crate::monitor::Monitor;
+use crate::monitor::{Ended, Monitor};
 use crate::node::{NodeInfo, NodeKind, NodeRef};
 
 /// What a node receives besides its input: the user's shared context (`&Ctx`: clients,
@@ -24,8 +24,10 @@ pub struct Cx<'a, C> {
     ctx: &'a C,
     node: &'static NodeInfo,
     outer: Option<&'a Scope<'a>>,
-    // A thin reference (to a fat one): the unmonitored common case stays one word.
-    monitor: Option<&'a &'a dyn Monitor>,
+    // The run's monitor, or `UNMONITORED` if the run has none but its nodes are observed, or
+    // `None` if they are not: a node nobody watches tests this one word. A thin reference (to
+    // a fat one), so that it is one word.
+    observer: Option<&'a &'a dyn Monitor>,
     extensions: Option<&'a Extensions<'a>>,
 }
 
@@ -42,6 +44,24 @@ pub struct Scope<'a> {
 
 /// The identity used before any node of a `plan!` is entered: a plan run directly, or a step
 /// called outside a plan.
+/// The observer of a run that is observed but has no monitor: it ignores everything.
+static UNMONITORED: &dyn Monitor = &Unmonitored;
+
+/// See [`UNMONITORED`].
+struct Unmonitored;
+
+impl Monitor for Unmonitored {
+    fn start(&self, _: &'static NodeInfo) -> usize {
+        0
+    }
+
+    fn enter(&self, _: usize) {}
+
+    fn leave(&self, _: usize) {}
+
+    fn end(&self, _: usize, _: Ended<'_>) {}
+}
+
 static ANONYMOUS: NodeInfo = NodeInfo {
     name: "plan",
     kind: NodeKind::Plan,
@@ -54,21 +74,23 @@ static ANONYMOUS: NodeInfo = NodeInfo {
 };
 
 impl<'a, C> Cx<'a, C> {
-    /// The context of a run that starts here, over the user's context `ctx`.
+    /// The context of a run that starts here, over the user's context `ctx`. Its nodes are
+    /// [observed](Cx::observed) until a runtime decides otherwise.
     pub fn root(ctx: &'a C) -> Self {
         Cx {
             ctx,
             node: &ANONYMOUS,
             outer: None,
-            monitor: None,
+            observer: Some(&UNMONITORED),
             extensions: None,
         }
     }
 
-    /// The same context, with every node of the run reporting to `monitor`.
+    /// The same context, with every node of the run reporting to `monitor` (and so
+    /// [observed](Cx::observed)).
     pub fn monitored(self, monitor: &'a &'a dyn Monitor) -> Self {
         Cx {
-            monitor: Some(monitor),
+            observer: Some(monitor),
             ..self
         }
     }
@@ -76,7 +98,41 @@ impl<'a, C> Cx<'a, C> {
     /// The monitor watching this run, if any. (A reference to a reference, so that it is one
     /// word wherever it is kept.)
     pub fn monitor(&self) -> Option<&'a &'a dyn Monitor> {
-        self.monitor
+        self.observer
+            .filter(|observer| !std::ptr::eq(*observer, &UNMONITORED))
+    }
+
+    /// Whether the nodes run under this context may be watched — by a [`Monitor`], or by
+    /// whatever else a runtime reports to (`plan-runtime`: `tracing` spans) — and so must
+    /// check. `false` lets a node skip all of that with one test. [`Cx::root`] and
+    /// [`Cx::monitored`] make it `true`; a runtime that knows that nobody but the monitor is
+    /// watching says so with [`Cx::observing`].
+    ///
+    /// ```
+    /// use plan_core::Cx;
+    /// let cx = Cx::root(&());
+    /// assert!(cx.observed());
+    /// assert!(!cx.observing(false).observed());
+    /// ```
+    pub fn observed(&self) -> bool {
+        self.observer.is_some()
+    }
+
+    /// The same context, with its nodes [observed](Cx::observed) if `observed` or if it has a
+    /// monitor.
+    pub fn observing(self, observed: bool) -> Self {
+        let observer = match self.monitor() {
+            Some(monitor) => Some(monitor),
+            None => observed.then_some(&UNMONITORED),
+        };
+        Cx { observer, ..self }
+    }
+
+    /// What the nodes run under this context report to, if they are
+    /// [observed](Cx::observed): the run's [monitor](Cx::monitor), or one that ignores
+    /// everything if it has none.
+    pub fn observer(&self) -> Option<&'a &'a dyn Monitor> {
+        self.observer
     }
 
     /// The same context, carrying `extensions` for every node of the run.
@@ -119,7 +175,7 @@ impl<'a, C> Cx<'a, C> {
             ctx: self.ctx,
             node: self.node,
             outer: Some(scope),
-            monitor: self.monitor,
+            observer: self.observer,
             extensions: self.extensions,
         }
     }

@@ -253,7 +253,9 @@
 //! # Tracing
 //!
 //! Every node runs in a `tracing` span, made on the node's first poll (so spans nest as nodes
-//! do, and a branch that never starts makes none) and only when DEBUG is enabled:
+//! do, and a branch that never starts makes none) and only when DEBUG is enabled — as the plan
+//! starts: a plan checks once, not at every node, so a subscriber that starts wanting DEBUG
+//! in the middle of a run sees the nodes of the plans that start after that:
 //!
 //! * name `plan.node`, level DEBUG, target `plan_runtime::node`;
 //! * field `name`: the node's name (`#[name = ".."]`, else the step's source text or the

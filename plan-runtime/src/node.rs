@@ -121,43 +121,15 @@ impl Drop for Blame {
     }
 }
 
-/// A node's span, if one was made. Boxed, because a span is five words and every node's future
-/// would carry them; and dropped through an inlined check, because dropping it is out of line
-/// and most nodes have none.
-struct NodeSpan(Option<Box<tracing::Span>>);
-
-impl NodeSpan {
-    /// Makes the span, if DEBUG is enabled at all; otherwise this is one relaxed atomic load.
-    #[inline]
-    fn open(&mut self, info: &'static NodeInfo) {
-        if tracing::level_enabled!(tracing::Level::DEBUG) {
-            self.0 = Some(make_span(info));
-        }
-    }
-
-    #[inline]
-    fn enter(&self) -> Option<tracing::span::Entered<'_>> {
-        self.0.as_deref().map(tracing::Span::enter)
-    }
-}
-
-impl Drop for NodeSpan {
-    #[inline]
-    fn drop(&mut self) {
-        // `take`: the field is then known to be `None`, so its own drop is nothing.
-        if let Some(span) = self.0.take() {
-            close(span);
-        }
-    }
-}
-
+// Out of line: dropping a span is large, and most observed nodes (those of a monitored run
+// that no subscriber wants at DEBUG) have none.
 #[cold]
 #[inline(never)]
 fn close(span: Box<tracing::Span>) {
     drop(span);
 }
 
-// Out of line: building a span is large, and the disabled path must stay one compare.
+// Out of line: building a span is large, and only observed nodes make one.
 #[cold]
 #[inline(never)]
 fn make_span(info: &'static NodeInfo) -> Box<tracing::Span> {
@@ -171,54 +143,65 @@ fn make_span(info: &'static NodeInfo) -> Box<tracing::Span> {
 }
 
 pin_project_lite::pin_project! {
-    /// A node's future: polled inside the node's span, with the node to blame if the poll
-    /// panics; with a [`Monitor`], it reports its start, every poll and its end. A plain
-    /// struct rather than an `async fn`, so that the inner future is stored once (an `async
-    /// fn` would keep both its argument and the pinned copy).
+    /// A node's future: polled with the node to blame if the poll panics; if it is observed
+    /// (a `tracing` subscriber wants DEBUG, or the run has a [`Monitor`]), inside the node's
+    /// span and reporting its start, every poll and its end. A plain struct rather than an
+    /// `async fn`, so that the inner future is stored once (an `async fn` would keep both its
+    /// argument and the pinned copy).
     #[doc(hidden)]
     pub struct Traced<'m, F> {
-        // Declared before `watch`: fields drop in order, so a node dropped mid-run drops the
-        // nodes inside it (which report their ends) before reporting its own.
+        // Declared before `observed`: fields drop in order, so a node dropped mid-run drops
+        // the nodes inside it (which report their ends) before reporting its own.
         #[pin]
         run: F,
         info: &'static NodeInfo,
-        span: NodeSpan,
-        watch: Watch<'m>,
+        // The run's `Cx::observer`: `None` for a node nobody watches, and then a poll tests
+        // this and nothing else.
+        observer: Option<&'m &'m dyn Monitor>,
+        // Made by the first observed poll.
+        observed: Option<Observed<'m>>,
     }
 }
 
-/// A node's link to the run's monitor, if any; reports the node as dropped if it started and
-/// did not end.
-struct Watch<'m> {
+/// What an observed node keeps once it started: its span and its instance of the observer.
+/// Reports the node as dropped if it did not end.
+struct Observed<'m> {
     // Taken when the node's end has been reported, so that it is reported once.
-    monitor: Option<&'m &'m dyn Monitor>,
+    monitor: Option<&'m dyn Monitor>,
+    // Boxed, because a span is five words and every observed node's future would carry them.
+    span: Option<Box<tracing::Span>>,
     id: usize,
-    started: bool,
 }
 
-impl Drop for Watch<'_> {
+impl Drop for Observed<'_> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(monitor) = self.monitor
-            && self.started
-        {
+        // The span closes before the end is reported, as it does when the node ends. `take`:
+        // the field is then known to be `None`, so its own drop is nothing.
+        if let Some(span) = self.span.take() {
+            close(span);
+        }
+        if let Some(monitor) = self.monitor {
             monitor.end(self.id, Ended::Dropped);
         }
     }
 }
 
-/// Wraps `run`, the future of the node `cx` is at.
+/// Wraps `run`, the future of the node `cx` is at; observed if `cx` is (see [`observing`]).
 fn traced<'m, F, C>(cx: &Cx<'m, C>, run: F) -> Traced<'m, F> {
     Traced {
         run,
         info: cx.node(),
-        span: NodeSpan(None),
-        watch: Watch {
-            monitor: cx.monitor(),
-            id: 0,
-            started: false,
-        },
+        observer: cx.observer(),
+        observed: None,
     }
+}
+
+/// `cx`, observed only if it has a monitor or a `tracing` subscriber wants DEBUG: decided once,
+/// at a plan's root, so that a node nobody watches tests one word. A subscriber that starts
+/// wanting DEBUG in the middle of a run sees the nodes of plans that start after that.
+fn observing<C>(cx: Cx<'_, C>) -> Cx<'_, C> {
+    cx.observing(tracing::level_enabled!(tracing::Level::DEBUG))
 }
 
 impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
@@ -229,18 +212,10 @@ impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let watch = this.watch;
-        // One test of the monitor per poll: an unmonitored run pays nothing else for it.
-        if let Some(monitor) = watch.monitor {
-            return poll_watched(*monitor, this.info, this.span, watch, this.run, task);
+        // One test per poll: an unobserved node pays nothing else for spans and monitors.
+        if let Some(observer) = *this.observer {
+            return poll_observed(*observer, this.observed, this.info, this.run, task);
         }
-        if !watch.started {
-            // On the first poll, inside the parent's span: spans nest as the nodes do, and a
-            // branch that never starts never makes one.
-            watch.started = true;
-            this.span.open(this.info);
-        }
-        let _entered = this.span.enter();
         let blame = Blame(this.info);
         let poll = this.run.poll(task);
         // Returned normally: nothing to blame, and no drop to run.
@@ -249,29 +224,34 @@ impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
     }
 }
 
-/// [`Traced::poll`] under a monitor: out of line, so that unmonitored runs stay lean.
+/// [`Traced::poll`] of an observed node: out of line, so that unobserved runs stay lean.
 #[inline(never)]
-fn poll_watched<'m, T, F: Future<Output = Result<T, PlanError>>>(
-    monitor: &'m dyn Monitor,
+fn poll_observed<'m, T, F: Future<Output = Result<T, PlanError>>>(
+    observer: &'m dyn Monitor,
+    observed: &mut Option<Observed<'m>>,
     info: &'static NodeInfo,
-    span: &mut NodeSpan,
-    watch: &mut Watch<'m>,
     run: Pin<&mut F>,
     task: &mut Context<'_>,
 ) -> Poll<F::Output> {
-    if !watch.started {
-        watch.started = true;
-        span.open(info);
-        watch.id = monitor.start(info);
-    }
-    let _entered = span.enter();
+    // On the first poll, inside the parent's span: spans nest as the nodes do, and a branch
+    // that never starts never makes one.
+    let observed = observed.get_or_insert_with(|| {
+        let span = tracing::level_enabled!(tracing::Level::DEBUG).then(|| make_span(info));
+        Observed {
+            monitor: Some(observer),
+            span,
+            id: observer.start(info),
+        }
+    });
+    let _entered = observed.span.as_deref().map(tracing::Span::enter);
     let blame = Blame(info);
-    let id = watch.id;
-    let visit = Visit::enter(monitor, id, &mut watch.monitor);
+    let monitor = observed.monitor;
+    let id = observed.id;
+    let visit = monitor.map(|monitor| Visit::enter(monitor, id, &mut observed.monitor));
     let poll = run.poll(task);
     drop(visit);
-    if let Poll::Ready(out) = &poll {
-        watch.monitor = None;
+    if let (Some(monitor), Poll::Ready(out)) = (monitor, &poll) {
+        observed.monitor = None;
         monitor.end(id, out.as_ref().map_or_else(Ended::Err, |_| Ended::Ok));
     }
     std::mem::forget(blame);
@@ -283,15 +263,12 @@ fn poll_watched<'m, T, F: Future<Output = Result<T, PlanError>>>(
 struct Visit<'v, 'm> {
     monitor: &'m dyn Monitor,
     id: usize,
-    slot: &'v mut Option<&'m &'m dyn Monitor>,
+    slot: &'v mut Option<&'m dyn Monitor>,
 }
 
 impl<'v, 'm> Visit<'v, 'm> {
-    fn enter(
-        monitor: &'m dyn Monitor,
-        id: usize,
-        slot: &'v mut Option<&'m &'m dyn Monitor>,
-    ) -> Self {
+    #[inline]
+    fn enter(monitor: &'m dyn Monitor, id: usize, slot: &'v mut Option<&'m dyn Monitor>) -> Self {
         monitor.enter(id);
         Visit { monitor, id, slot }
     }
@@ -404,7 +381,7 @@ macro_rules! root_plan {
                 input: I,
                 cx: Cx<'_, $ctx>,
             ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
-                let cx = cx.at(self.info);
+                let cx = observing(cx.at(self.info));
                 // The root's record ends with the run's own result, a caught panic included.
                 traced(&cx, catch_panics(cx, self.inner.call(input, cx)))
             }

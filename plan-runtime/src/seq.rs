@@ -1,5 +1,7 @@
 //! `a >> b >> c`: sequential composition.
 
+use std::future::Future;
+
 use plan_core::{Cx, Describe, GraphBuilder, Plan, PlanError};
 
 use crate::arity::for_each_arity;
@@ -38,10 +40,19 @@ macro_rules! seq_impls {
         {
             type Out = $last::Out;
 
-            async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<Self::Out, PlanError> {
-                let data = self.steps.0.call(input, cx).await?;
-                $(let data = self.steps.$i.call(data, cx).await?;)+
-                Ok(data)
+            // Not `async fn`: its future would keep its arguments and move them again into
+            // its body when first polled (seven words, once per `Seq`).
+            fn call(
+                &self,
+                input: I,
+                cx: Cx<'_, C>,
+            ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+                let steps = &self.steps;
+                async move {
+                    let data = steps.0.call(input, cx).await?;
+                    $(let data = steps.$i.call(data, cx).await?;)+
+                    Ok(data)
+                }
             }
         }
     };

@@ -11,6 +11,8 @@ pub(crate) mod classify;
 
 use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use plan_core::{Cx, Describe, NodeRef, Plan, PlanError};
 
@@ -133,8 +135,76 @@ where
         input: I,
         _: Cx<'_, C>,
     ) -> impl Future<Output = Result<Fut::Output, PlanError>> + Send {
-        let f = &self.f;
-        async move { Ok(f(input).await) }
+        Awaiting::<_, _, _, Plain>::new(&self.f, input)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of an async step that returns its output as is (`K` is [`Plain`]) or a
+    /// `Result<_, PlanError>` ([`PlanResult`]): it calls the step on its first poll — inside
+    /// the node's, so that a panic while making the step's future is blamed on the step —
+    /// then awaits what it returned. A plain enum rather than an `async` block, which would
+    /// be a second state machine around the step's own (its state and a jump table, on every
+    /// step of a chain).
+    #[project = AwaitingProj]
+    #[project_replace = AwaitingOwn]
+    enum Awaiting<'f, F, I, Fut, K> {
+        Start { f: &'f F, input: I },
+        Running { #[pin] fut: Fut, kind: PhantomData<fn() -> K> },
+        // Between the two, while the step is called.
+        Calling,
+    }
+}
+
+impl<'f, F, I, Fut, K> Awaiting<'f, F, I, Fut, K> {
+    fn new(f: &'f F, input: I) -> Self {
+        Awaiting::Start { f, input }
+    }
+}
+
+/// How an async step's output becomes its result; see [`Awaiting`].
+trait Finish<T> {
+    type Out;
+    fn finish(out: T) -> Result<Self::Out, PlanError>;
+}
+
+impl<T> Finish<T> for Plain {
+    type Out = T;
+    fn finish(out: T) -> Result<T, PlanError> {
+        Ok(out)
+    }
+}
+
+impl<O> Finish<Result<O, PlanError>> for PlanResult {
+    type Out = O;
+    fn finish(out: Result<O, PlanError>) -> Result<O, PlanError> {
+        out
+    }
+}
+
+impl<F, I, Fut, K> Future for Awaiting<'_, F, I, Fut, K>
+where
+    F: Fn(I) -> Fut,
+    Fut: Future,
+    K: Finish<Fut::Output>,
+{
+    type Output = Result<K::Out, PlanError>;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<Self::Output> {
+        if let AwaitingProj::Start { .. } = self.as_mut().project()
+            && let AwaitingOwn::Start { f, input } =
+                self.as_mut().project_replace(Awaiting::Calling)
+        {
+            self.set(Awaiting::Running {
+                fut: f(input),
+                kind: PhantomData,
+            });
+        }
+        match self.project() {
+            AwaitingProj::Running { fut, .. } => fut.poll(task).map(K::finish),
+            _ => unreachable!("a step's future polled after it panicked"),
+        }
     }
 }
 
@@ -163,8 +233,7 @@ where
 {
     type Out = O;
     fn call(&self, input: I, _: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
-        let f = &self.f;
-        async move { f(input).await }
+        Awaiting::<_, _, _, PlanResult>::new(&self.f, input)
     }
 }
 
