@@ -400,7 +400,7 @@ LAYER_ROWS = (
     ("tools: a rate limit admits", "rate_limit_admitted", "plan_tools", "governor_check", "`governor` check", 1),
     ("tools: HTTP GET to 127.0.0.1", "http_get", "plan_tools", "reqwest", "bare `reqwest`", 1),
     ("state: journal a step's output (per step of a 1,000-step durable chain on SQLite)", "journal_chain_1000", "durable_sqlite", "raw_rusqlite_inserts", "raw `rusqlite` upsert, same bytes", 1000),
-    ("state: the same, against the upserts on a thread of their own, each awaited (the floor for an async caller)", "journal_chain_1000", "durable_sqlite", "raw_rusqlite_inserts_on_a_thread", "raw upsert on a thread, awaited", 1000),
+    ("state: the same, against the upserts on a thread of their own, each awaited (what sending each write to the store's thread costs)", "journal_chain_1000", "durable_sqlite", "raw_rusqlite_inserts_on_a_thread", "raw upsert on a thread, awaited", 1000),
     ("state: a 1,000-step chain, durable on SQLite against no journal", "journal_chain_1000", "durable_sqlite", "no_journal", "the same chain, no journal", 1),
     ("state: journal an item's output (per item of a durable `each(all)` over 1,000 items on SQLite; branches share commits)", "journal_each_1000", "durable_sqlite", "raw_rusqlite_inserts", "raw `rusqlite` upsert, same bytes", 1000),
     ("state: save a 1 MiB state, SQLite", "save 1 MiB", "sqlite", "rusqlite insert (baseline)", "raw `rusqlite` insert", 1),

@@ -42,8 +42,6 @@ pub struct Scope<'a> {
     outer: Option<&'a Scope<'a>>,
 }
 
-/// The identity used before any node of a `plan!` is entered: a plan run directly, or a step
-/// called outside a plan.
 /// The observer of a run that is observed but has no monitor: it ignores everything.
 static UNMONITORED: &dyn Monitor = &Unmonitored;
 
@@ -62,6 +60,8 @@ impl Monitor for Unmonitored {
     fn end(&self, _: usize, _: Ended<'_>) {}
 }
 
+/// The identity used before any node of a `plan!` is entered: a plan run directly, or a step
+/// called outside a plan.
 static ANONYMOUS: NodeInfo = NodeInfo {
     name: "plan",
     kind: NodeKind::Plan,

@@ -3,8 +3,8 @@
 //! same bytes with the same pragmas — the floor for writing each output as its step ends; and
 //! a durable `each(all)` over 1,000 items, whose branches' outputs share transactions (group
 //! commit), against the same 1,000 raw upserts. The chain also against the same upserts on a
-//! thread of their own, each awaited: the floor for a caller that keeps SQLite off the
-//! runtime, as the store does.
+//! thread of their own, each awaited: what a store that sent every write to its thread would
+//! pay (the store commits a write that finds it idle on the writer's thread instead).
 //!
 //! `cargo bench -p plan-state --bench journal`
 
@@ -138,8 +138,8 @@ impl RawUpserts {
     }
 }
 
-/// The floor for an async caller that keeps SQLite off the runtime, as the store does: the
-/// same upserts on a thread of their own, each awaited (a channel there, a oneshot back).
+/// What an async caller that sends every write to SQLite's own thread pays: the same upserts
+/// on a thread of their own, each awaited (a channel there, a oneshot back).
 struct RawThread {
     jobs: std::sync::mpsc::Sender<(String, String, tokio::sync::oneshot::Sender<()>)>,
     round: std::cell::Cell<u64>,
