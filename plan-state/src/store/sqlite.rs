@@ -35,6 +35,8 @@ use group::{Here, Job, Shared, Write};
 /// [`StoreError::Corrupt`]); a write checks only the version it replaces, since reading a
 /// large value back costs more than writing the new one.
 pub struct Sqlite {
+    // Dropped before `jobs`, whose end stops the store's thread: the thread then holds the last
+    // reference, and the connection closes there (closing the last one checkpoints the log).
     shared: Arc<Shared>,
     jobs: mpsc::Sender<Job>,
 }
