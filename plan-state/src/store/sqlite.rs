@@ -8,7 +8,7 @@ use std::sync::{Arc, mpsc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Conflict, Expect, Key, Store, StoreError, Versioned, version};
-use group::{Here, Job, Shared, Write};
+use group::{Job, Shared, Write};
 
 /// SQLite (bundled, so nothing to install), in WAL mode, with a thread of its own: reads, and
 /// writes that would wait, run there, never on the runtime; operations run one at a time, so
@@ -270,17 +270,15 @@ impl Store for Sqlite {
         // Lets the writes made in this turn of the runtime (a fan-out's other branches) queue
         // up behind this one, to share its commit.
         yield_once().await;
-        if let Here::Committed {
-            checkpoint_due: true,
-        } = self.shared.commit_here()
-        {
+        let checkpoint_due = self.shared.commit_here();
+        if checkpoint_due {
             let _ = self.jobs.send(Job::Checkpoint);
         }
         if let Ok(outcome) = written.try_recv() {
             handoff.armed = false;
             return outcome;
         }
-        handoff.send().map_err(|()| self.closed())?;
+        handoff.send().map_err(|_| self.closed())?;
         written.await.map_err(|_| self.closed())?
     }
 
@@ -341,9 +339,9 @@ struct Handoff<'a> {
 }
 
 impl Handoff<'_> {
-    fn send(&mut self) -> Result<(), ()> {
+    fn send(&mut self) -> Result<(), mpsc::SendError<Job>> {
         self.armed = false;
-        self.jobs.send(Job::Flush).map_err(|_| ())
+        self.jobs.send(Job::Flush)
     }
 }
 
@@ -356,7 +354,8 @@ impl Drop for Handoff<'_> {
 }
 
 /// Pending once, having asked to be polled again: the tasks and branches ready to run get their
-/// turn first.
+/// turn first. Not `tokio::task::yield_now`, which holds the wake back until the runtime has
+/// polled its I/O driver: a system call on every write of a lone writer.
 async fn yield_once() {
     let mut yielded = false;
     std::future::poll_fn(|task| {

@@ -8,6 +8,7 @@
 //! on another process's lock.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::Duration;
 
@@ -63,28 +64,12 @@ const CHECKPOINT_AFTER: usize = 1000;
 /// What the store's thread and its writers share.
 pub(super) struct Shared {
     connection: Mutex<Connection>,
-    waiting: Mutex<Waiting>,
+    /// The writes waiting for a commit, in the order they came.
+    waiting: Mutex<VecDeque<Write>>,
+    /// Writes committed since the store opened, for [`CHECKPOINT_AFTER`].
+    committed: AtomicUsize,
     /// The store's name.
     pub name: std::sync::Arc<str>,
-}
-
-/// The writes waiting for a commit, in the order they came, and how many were committed since
-/// the last checkpoint.
-#[derive(Default)]
-struct Waiting {
-    writes: VecDeque<Write>,
-    since_checkpoint: usize,
-}
-
-/// What [`Shared::commit_here`] did.
-#[derive(Debug, PartialEq)]
-pub(super) enum Here {
-    /// It committed a group (its writes are answered), and maybe the store's thread is due
-    /// to checkpoint.
-    Committed { checkpoint_due: bool },
-    /// It could not (the connection was busy, or the first write waiting is too large, or
-    /// another process holds the database's lock): what is waiting is the store thread's.
-    Left,
 }
 
 impl Shared {
@@ -92,6 +77,7 @@ impl Shared {
         Shared {
             connection: Mutex::new(connection),
             waiting: Mutex::default(),
+            committed: AtomicUsize::new(0),
             name,
         }
     }
@@ -105,13 +91,13 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn waiting(&self) -> MutexGuard<'_, Waiting> {
+    fn waiting(&self) -> MutexGuard<'_, VecDeque<Write>> {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Queues `write` for the next commit.
     pub fn push(&self, write: Write) {
-        self.waiting().writes.push_back(write);
+        self.waiting().push_back(write);
     }
 
     /// The first writes waiting, up to `writes` of them and `bytes` between them (the first
@@ -121,11 +107,11 @@ impl Shared {
         let mut group = Vec::new();
         let mut size = 0;
         while group.len() < writes
-            && let Some(next) = waiting.writes.front()
+            && let Some(next) = waiting.front()
             && size + next.value.len() <= bytes
         {
             size += next.value.len();
-            group.extend(waiting.writes.pop_front());
+            group.extend(waiting.pop_front());
         }
         group
     }
@@ -134,30 +120,28 @@ impl Shared {
     fn put_back(&self, group: Vec<Write>) {
         let mut waiting = self.waiting();
         for write in group.into_iter().rev() {
-            waiting.writes.push_front(write);
+            waiting.push_front(write);
         }
     }
 
-    /// Counts `writes` committed; whether a checkpoint is now due.
+    /// Counts `writes` committed; whether a checkpoint is now due (the count crossed a
+    /// multiple of [`CHECKPOINT_AFTER`]).
     fn committed(&self, writes: usize) -> bool {
-        let mut waiting = self.waiting();
-        waiting.since_checkpoint += writes;
-        if waiting.since_checkpoint >= CHECKPOINT_AFTER {
-            waiting.since_checkpoint = 0;
-            return true;
-        }
-        false
+        let before = self.committed.fetch_add(writes, Ordering::Relaxed);
+        before / CHECKPOINT_AFTER != (before + writes) / CHECKPOINT_AFTER
     }
 
     /// Commits the first writes waiting on the caller's thread, if the connection is free and
-    /// they are small: never waits, for the connection or for another process's lock.
-    pub fn commit_here(&self) -> Here {
+    /// they are small: never waits, for the connection or for another process's lock. What it
+    /// leaves (all, if it could not commit) is the store thread's. Whether a checkpoint is now
+    /// due.
+    pub fn commit_here(&self) -> bool {
         let Ok(connection) = self.connection.try_lock() else {
-            return Here::Left;
+            return false;
         };
         let group = self.take(HERE_WRITES, HERE_BYTES);
         if group.is_empty() {
-            return Here::Left;
+            return false;
         }
         // With no busy timeout, `BEGIN IMMEDIATE` fails at once if another process is writing.
         let began = connection
@@ -167,14 +151,12 @@ impl Shared {
         match began {
             Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::DatabaseBusy => {
                 self.put_back(group);
-                Here::Left
+                false
             }
             began => {
                 let written = group.len();
                 commit(began, &self.name, group);
-                Here::Committed {
-                    checkpoint_due: self.committed(written),
-                }
+                self.committed(written)
             }
         }
     }
