@@ -208,7 +208,8 @@ async fn answers_last_and_remembers_the_first_run() {
         second.contains("the model planned 3 tasks: docs, issues, changelog"),
         "{second}"
     );
-    assert!(!second.contains("404"), "{second}");
+    // The source's line, not any "404": a port the example prints may contain those digits.
+    assert!(!second.contains("): 404"), "{second}");
     assert!(
         second.contains("flowchart"),
         "--graph prints the plan: {second}"
