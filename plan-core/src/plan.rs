@@ -54,6 +54,20 @@ pub trait Plan<In, Ctx = ()>: Describe + Send + Sync {
         cx: Cx<'_, Ctx>,
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send;
 
+    /// [`call`](Plan::call), for a caller that calls it from inside a poll that catches panics
+    /// (so that code run by the call itself is treated as code run by a poll) in a run whose
+    /// nodes are not [observed](Cx::observed): the plan may then start at once rather than on
+    /// the first poll, and skip what is only there for observers. `plan!`'s sequences call
+    /// their steps this way; nothing else needs to, and the default is `call`.
+    #[doc(hidden)]
+    fn call_inline(
+        &self,
+        input: In,
+        cx: Cx<'_, Ctx>,
+    ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+        self.call(input, cx)
+    }
+
     /// This plan with its type erased, as a [`BoxPlan`]: for a `Vec` or a registry of plans
     /// of different types, a struct field, or a trait method's return type. Cloning the
     /// result is cheap (the plan is shared); running it costs one allocation more.

@@ -1,12 +1,13 @@
 //! The wrappers that give a node its identity: [`Root`] around a whole plan, [`Node`] around
 //! constructs, [`Leaf`] around steps, [`Nested`] around a plan used as a step of another.
 //!
-//! They are on the path of every call, so they do as little as possible: a `tracing` span only
-//! when a subscriber wants DEBUG, and panics are caught once per plan and per parallel branch
+//! They are on the path of every call, so they do as little as possible: a `tracing` span only when
+//! a subscriber wants DEBUG, nothing but the name to blame around a step that a sequence calls
+//! inline in a run nobody observes, and panics are caught once per plan and per parallel branch
 //! (see [`catch_panics`]) rather than around every step. A node that a panic unwinds through
-//! records itself (the innermost one wins), so the caught panic still names the step it came
-//! from — or, for a panic in a predicate, router or score, the construct that called it; on
-//! the happy path that costs nothing.
+//! records itself (the innermost one wins), so the caught panic still names the step it came from —
+//! or, for a panic in a predicate, router or score, the construct that called it; on the happy path
+//! that costs nothing.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -143,7 +144,33 @@ fn make_span(info: &'static NodeInfo) -> Box<tracing::Span> {
 }
 
 pin_project_lite::pin_project! {
-    /// A node's future: polled with the node to blame if the poll panics; if it is observed
+    /// A node's future, polled with the node to blame if the poll panics: all there is around
+    /// a step that a sequence calls inline (see `Plan::call_inline`), and all of [`Traced`]
+    /// that runs for a node nobody observes.
+    struct Blamed<F> {
+        #[pin]
+        run: F,
+        info: &'static NodeInfo,
+    }
+}
+
+impl<F: Future> Future for Blamed<F> {
+    type Output = F::Output;
+
+    // Always: every step is polled through here (see `Traced::poll`).
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let blame = Blame(this.info);
+        let poll = this.run.poll(task);
+        // Returned normally: nothing to blame, and no drop to run.
+        std::mem::forget(blame);
+        poll
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A node's future: [`Blamed`]; if it is observed
     /// (a `tracing` subscriber wants DEBUG, or the run has a [`Monitor`]), inside the node's
     /// span and reporting its start, every poll and its end. A plain struct rather than an
     /// `async fn`, so that the inner future is stored once (an `async fn` would keep both its
@@ -153,8 +180,7 @@ pin_project_lite::pin_project! {
         // Declared before `observed`: fields drop in order, so a node dropped mid-run drops
         // the nodes inside it (which report their ends) before reporting its own.
         #[pin]
-        run: F,
-        info: &'static NodeInfo,
+        node: Blamed<F>,
         // The run's `Cx::observer`: `None` for a node nobody watches, and then a poll tests
         // this and nothing else.
         observer: Option<&'m &'m dyn Monitor>,
@@ -190,8 +216,10 @@ impl Drop for Observed<'_> {
 /// Wraps `run`, the future of the node `cx` is at; observed if `cx` is (see [`observing`]).
 fn traced<'m, F, C>(cx: &Cx<'m, C>, run: F) -> Traced<'m, F> {
     Traced {
-        run,
-        info: cx.node(),
+        node: Blamed {
+            run,
+            info: cx.node(),
+        },
         observer: cx.observer(),
         observed: None,
     }
@@ -214,13 +242,9 @@ impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
         let this = self.project();
         // One test per poll: an unobserved node pays nothing else for spans and monitors.
         if let Some(observer) = *this.observer {
-            return poll_observed(*observer, this.observed, this.info, this.run, task);
+            return poll_observed(*observer, this.observed, this.node, task);
         }
-        let blame = Blame(this.info);
-        let poll = this.run.poll(task);
-        // Returned normally: nothing to blame, and no drop to run.
-        std::mem::forget(blame);
-        poll
+        this.node.poll(task)
     }
 }
 
@@ -229,10 +253,10 @@ impl<T, F: Future<Output = Result<T, PlanError>>> Future for Traced<'_, F> {
 fn poll_observed<'m, T, F: Future<Output = Result<T, PlanError>>>(
     observer: &'m dyn Monitor,
     observed: &mut Option<Observed<'m>>,
-    info: &'static NodeInfo,
-    run: Pin<&mut F>,
+    node: Pin<&mut Blamed<F>>,
     task: &mut Context<'_>,
 ) -> Poll<F::Output> {
+    let info = node.info;
     // On the first poll, inside the parent's span: spans nest as the nodes do, and a branch
     // that never starts never makes one.
     let observed = observed.get_or_insert_with(|| {
@@ -244,17 +268,15 @@ fn poll_observed<'m, T, F: Future<Output = Result<T, PlanError>>>(
         }
     });
     let _entered = observed.span.as_deref().map(tracing::Span::enter);
-    let blame = Blame(info);
     let monitor = observed.monitor;
     let id = observed.id;
     let visit = monitor.map(|monitor| Visit::enter(monitor, id, &mut observed.monitor));
-    let poll = run.poll(task);
+    let poll = node.poll(task);
     drop(visit);
     if let (Some(monitor), Poll::Ready(out)) = (monitor, &poll) {
         observed.monitor = None;
         monitor.end(id, out.as_ref().map_or_else(Ended::Err, |_| Ended::Ok));
     }
-    std::mem::forget(blame);
     poll
 }
 
@@ -491,6 +513,22 @@ where
     ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
         let cx = cx.at(self.info);
         traced(&cx, self.inner.call(input, cx))
+    }
+
+    fn call_inline(
+        &self,
+        input: I,
+        cx: Cx<'_, C>,
+    ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+        // Started at once, by a caller that is inside a poll (see `Plan::call_inline`): a
+        // panic in the step's call is blamed on it, as one in its poll is.
+        let blame = Blame(self.info);
+        let run = Blamed {
+            run: self.inner.call_inline(input, cx.at(self.info)),
+            info: self.info,
+        };
+        std::mem::forget(blame);
+        run
     }
 }
 

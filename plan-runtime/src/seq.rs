@@ -2,12 +2,17 @@
 
 use std::future::Future;
 
+use futures::future::Either;
+
 use plan_core::{Cx, Describe, GraphBuilder, Plan, PlanError};
 
 use crate::arity::for_each_arity;
 
 /// `a >> b >> ..`: a tuple of 2 to 12 plans run in turn, the output of each the input of the
-/// next. One `Seq` is one state machine awaiting its steps in order.
+/// next. One `Seq` is one state machine awaiting its steps in order. In a run nobody observes
+/// (no run report or other monitor, no `tracing` subscriber at DEBUG), it calls its steps
+/// inline: a step's future is made when the step before it has finished, with nothing
+/// around it but the name a panic is blamed on.
 ///
 /// `plan!` splits longer chains into a balanced tree of `Seq`s (12 wide), so a 10,000-step
 /// chain nests only four deep — in types, futures and poll calls.
@@ -47,10 +52,30 @@ macro_rules! seq_impls {
                 input: I,
                 cx: Cx<'_, C>,
             ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+                // Whether anyone observes the run is known here and holds for all of it: a
+                // run nobody observes takes the lean path, its steps called inline, and nested
+                // `Seq`s do not ask again.
+                if !cx.observed() {
+                    return Either::Left(self.call_inline(input, cx));
+                }
                 let steps = &self.steps;
-                async move {
+                Either::Right(async move {
                     let data = steps.0.call(input, cx).await?;
                     $(let data = steps.$i.call(data, cx).await?;)+
+                    Ok(data)
+                })
+            }
+
+            // Each step called inline: from this future's body, so inside its poll.
+            fn call_inline(
+                &self,
+                input: I,
+                cx: Cx<'_, C>,
+            ) -> impl Future<Output = Result<Self::Out, PlanError>> + Send {
+                let steps = &self.steps;
+                async move {
+                    let data = steps.0.call_inline(input, cx).await?;
+                    $(let data = steps.$i.call_inline(data, cx).await?;)+
                     Ok(data)
                 }
             }

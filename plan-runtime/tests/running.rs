@@ -4,8 +4,9 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
-use plan_runtime::NodeKind;
 use plan_runtime::prelude::*;
+use plan_runtime::report::Outcome;
+use plan_runtime::{NodeKind, NodeRef};
 use tokio::time::Instant;
 
 const MS: Duration = Duration::from_millis(1);
@@ -375,6 +376,93 @@ async fn a_panicking_step_becomes_panicked_naming_the_node() {
         }
         other => panic!("expected Panicked, got {other:?}"),
     }
+}
+
+/// An async step that panics while it makes its future, before anything awaits it.
+fn boom_before_its_future(x: u32) -> impl std::future::Future<Output = u32> {
+    panic!("early boom on {x}");
+    #[allow(unreachable_code)]
+    async move {
+        x
+    }
+}
+
+/// A sequence calls its steps one way when nobody observes the run and another when a run
+/// report does: a panic in a step is blamed on that step either way — a sync step, an async
+/// step while it makes its future or after it waited, in a sequence or in a branch — and the
+/// steps after it never run.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_step_is_blamed_on_it_whether_or_not_the_run_is_observed() {
+    let after = AtomicUsize::new(0);
+    let count = |x: u32| {
+        after.fetch_add(1, Ordering::SeqCst);
+        x
+    };
+    let sync = plan! { add_one >> boom >> (count) };
+    let early = plan! { add_one >> boom_before_its_future >> (count) };
+    let late = plan! { add_one >> add_one >> boom_after_10ms >> (count) };
+    let branch = plan! { par(all) { add_one, seq { add_one >> boom_before_its_future } } };
+    for reported in [false, true] {
+        let blamed = [
+            panicked(&sync, reported).await,
+            panicked(&early, reported).await,
+            panicked(&late, reported).await,
+            panicked(&branch, reported).await,
+        ];
+        let expected = [
+            ("boom", "1", "boom on 2"),
+            ("boom_before_its_future", "1", "early boom on 2"),
+            ("boom_after_10ms", "2", "late boom on 3"),
+            ("boom_before_its_future", "0/1/1", "early boom on 2"),
+        ];
+        for ((node, message), (name, path, said)) in blamed.into_iter().zip(expected) {
+            assert_eq!(
+                (node.name, &*node.path),
+                (name, path),
+                "reported: {reported}"
+            );
+            assert_eq!(message, said, "reported: {reported}");
+        }
+    }
+    assert_eq!(
+        after.load(Ordering::SeqCst),
+        0,
+        "a step after the panic ran"
+    );
+}
+
+/// Runs `plan` on 1, with a run report (an observed run) or without, and returns the node and
+/// message of the `Panicked` it fails with; with a report, checks that it records the panic on
+/// that node too.
+async fn panicked<O: std::fmt::Debug>(
+    plan: &impl Plan<u32, Out = O>,
+    reported: bool,
+) -> (NodeRef, String) {
+    let (err, report) = if reported {
+        let (out, report) = plan.run(1).reported().await;
+        (out.unwrap_err(), Some(report))
+    } else {
+        (plan.run(1).await.unwrap_err(), None)
+    };
+    let PlanError::Panicked { node, message } = err else {
+        panic!("expected Panicked, got {err:?}");
+    };
+    if let Some(report) = report {
+        let record = report.nodes.iter().find(|n| n.path == node.path).unwrap();
+        assert_eq!(record.name, node.name);
+        assert!(
+            matches!(
+                record.outcome,
+                Outcome::Failed {
+                    error: "panicked",
+                    ..
+                }
+            ),
+            "{:?}",
+            record.outcome
+        );
+    }
+    (*node, message)
 }
 
 #[tokio::test(start_paused = true)]

@@ -91,6 +91,14 @@ where
         let f = &self.f;
         async move { Ok(f(input)) }
     }
+
+    fn call_inline(
+        &self,
+        input: I,
+        _: Cx<'_, C>,
+    ) -> impl Future<Output = Result<O, PlanError>> + Send {
+        std::future::ready(Ok((self.f)(input)))
+    }
 }
 
 impl<F, I, C, O, E> Plan<I, C> for FnStep<F, Returns<I, Fallible>>
@@ -105,6 +113,14 @@ where
     async fn call(&self, input: I, cx: Cx<'_, C>) -> Result<O, PlanError> {
         (self.f)(input).map_err(|e| step_error(&cx, e))
     }
+
+    fn call_inline(
+        &self,
+        input: I,
+        cx: Cx<'_, C>,
+    ) -> impl Future<Output = Result<O, PlanError>> + Send {
+        std::future::ready((self.f)(input).map_err(|e| step_error(&cx, e)))
+    }
 }
 
 impl<F, I, C, O> Plan<I, C> for FnStep<F, Returns<I, PlanResult>>
@@ -118,6 +134,14 @@ where
     fn call(&self, input: I, _: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
         let f = &self.f;
         async move { f(input) }
+    }
+
+    fn call_inline(
+        &self,
+        input: I,
+        _: Cx<'_, C>,
+    ) -> impl Future<Output = Result<O, PlanError>> + Send {
+        std::future::ready((self.f)(input))
     }
 }
 
@@ -137,6 +161,14 @@ where
     ) -> impl Future<Output = Result<Fut::Output, PlanError>> + Send {
         Awaiting::<_, _, _, Plain>::new(&self.f, input)
     }
+
+    fn call_inline(
+        &self,
+        input: I,
+        _: Cx<'_, C>,
+    ) -> impl Future<Output = Result<Fut::Output, PlanError>> + Send {
+        Awaited::<_, Plain>::new((self.f)(input))
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -150,7 +182,7 @@ pin_project_lite::pin_project! {
     #[project_replace = AwaitingOwn]
     enum Awaiting<'f, F, I, Fut, K> {
         Start { f: &'f F, input: I },
-        Running { #[pin] fut: Fut, kind: PhantomData<fn() -> K> },
+        Running { #[pin] fut: Awaited<Fut, K> },
         // Between the two, while the step is called.
         Calling,
     }
@@ -162,7 +194,7 @@ impl<'f, F, I, Fut, K> Awaiting<'f, F, I, Fut, K> {
     }
 }
 
-/// How an async step's output becomes its result; see [`Awaiting`].
+/// How an async step's output becomes its result; see [`Awaited`].
 trait Finish<T> {
     type Out;
     fn finish(out: T) -> Result<Self::Out, PlanError>;
@@ -197,14 +229,42 @@ where
                 self.as_mut().project_replace(Awaiting::Calling)
         {
             self.set(Awaiting::Running {
-                fut: f(input),
-                kind: PhantomData,
+                fut: Awaited::new(f(input)),
             });
         }
         match self.project() {
-            AwaitingProj::Running { fut, .. } => fut.poll(task).map(K::finish),
+            AwaitingProj::Running { fut } => fut.poll(task),
             _ => unreachable!("a step's future polled after it panicked"),
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An async step's future, its output made a result: what [`Awaiting`] awaits once it
+    /// has called the step, and the whole future of a step called inline (see
+    /// `Plan::call_inline`), which is called at once.
+    struct Awaited<Fut, K> {
+        #[pin]
+        fut: Fut,
+        kind: PhantomData<fn() -> K>,
+    }
+}
+
+impl<Fut, K> Awaited<Fut, K> {
+    fn new(fut: Fut) -> Self {
+        Awaited {
+            fut,
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<Fut: Future, K: Finish<Fut::Output>> Future for Awaited<Fut, K> {
+    type Output = Result<K::Out, PlanError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().fut.poll(task).map(K::finish)
     }
 }
 
@@ -234,6 +294,14 @@ where
     type Out = O;
     fn call(&self, input: I, _: Cx<'_, C>) -> impl Future<Output = Result<O, PlanError>> + Send {
         Awaiting::<_, _, _, PlanResult>::new(&self.f, input)
+    }
+
+    fn call_inline(
+        &self,
+        input: I,
+        _: Cx<'_, C>,
+    ) -> impl Future<Output = Result<O, PlanError>> + Send {
+        Awaited::<_, PlanResult>::new((self.f)(input))
     }
 }
 
