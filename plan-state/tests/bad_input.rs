@@ -152,7 +152,6 @@ impl Drop for Unwritable<'_> {
 #[tokio::test]
 async fn a_directory_this_process_may_only_read_opens_for_reading() {
     let dir = temp_dir("bad-read-only");
-    std::fs::create_dir_all(dir.path()).unwrap();
     // A store's file with no lock file beside it: copied in, or written by an older version.
     std::fs::write(
         dir.path().join("notes.json"),
@@ -210,7 +209,6 @@ async fn a_write_into_an_unwritable_directory_fails_and_keeps_the_saved_state() 
 #[tokio::test]
 async fn a_file_that_is_not_an_sqlite_database_is_refused_and_left_alone() {
     let dir = temp_dir("bad-not-sqlite");
-    std::fs::create_dir_all(dir.path()).unwrap();
     let path = dir.path().join("state.db");
     let garbage =
         b"this is a text file, not an SQLite database; nothing may overwrite it\n".repeat(100);
@@ -230,7 +228,6 @@ async fn a_file_that_is_not_an_sqlite_database_is_refused_and_left_alone() {
 #[tokio::test]
 async fn a_truncated_sqlite_database_is_refused_when_opened() {
     let dir = temp_dir("bad-sqlite-truncated");
-    std::fs::create_dir_all(dir.path()).unwrap();
     let path = dir.path().join("state.db");
     let store = Sqlite::open(&path).await.unwrap();
     // Enough rows for the table to span many pages.
@@ -272,7 +269,6 @@ async fn a_truncated_sqlite_database_is_refused_when_opened() {
 #[tokio::test]
 async fn rows_written_by_hand_that_the_store_did_not_write_are_corrupt() {
     let dir = temp_dir("bad-sqlite-rows");
-    std::fs::create_dir_all(dir.path()).unwrap();
     let path = dir.path().join("state.db");
     let store = Sqlite::open(&path).await.unwrap();
     store.put(&key("good"), &json!(1)).await.unwrap();

@@ -419,7 +419,6 @@ async fn every_branch_of_a_durable_fan_out_is_committed_when_the_run_returns() {
     }
     let plan = plan! { each(all) { #[durable] square } };
     let dir = temp_dir("fan-out-sqlite");
-    std::fs::create_dir_all(dir.path()).unwrap();
     let path = dir.path().join("runs.db");
     let items: Vec<u64> = (0..500).collect();
     let squares: Vec<u64> = items.iter().map(|n| n * n).collect();

@@ -264,7 +264,6 @@ fn sql_key() -> impl Strategy<Value = Vec<u8>> {
 #[test]
 fn sqlite_reads_any_row_as_a_value_or_a_corrupt_error() {
     let dir = temp_dir("fuzz-sqlite");
-    std::fs::create_dir_all(dir.path()).unwrap();
     let path = dir.path().join("state.db");
     let store = block_on(Sqlite::open(&path)).unwrap();
     block_on(store.put(&key("saved"), &json!([1, 2]))).unwrap();

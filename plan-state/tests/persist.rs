@@ -88,7 +88,6 @@ async fn state_survives_runs_in_json_files() {
 #[tokio::test]
 async fn state_survives_runs_in_sqlite() {
     let dir = temp_dir("persist-sqlite");
-    std::fs::create_dir_all(dir.path()).unwrap();
     turns_survive_runs(Sqlite::open(dir.path().join("state.db")).await.unwrap()).await;
     turns_survive_runs(Sqlite::open_in_memory().await.unwrap()).await;
 }

@@ -210,7 +210,6 @@ fn two_processes_incrementing_one_value_lose_nothing() {
 
 fn a_write_killed_mid_way_leaves_a_temporary_file_that_opening_removes() {
     let dir = temp_dir("processes-killed");
-    std::fs::create_dir_all(dir.path()).unwrap();
     let file = dir.path().join("big.json");
     // A kill lands between two writes now and then; a few attempts make one land inside one.
     let cut = (0..10).any(|_| {
@@ -245,7 +244,6 @@ fn a_write_killed_mid_way_leaves_a_temporary_file_that_opening_removes() {
 
 fn the_temporary_file_of_a_live_writer_in_another_process_is_kept() {
     let dir = temp_dir("processes-live");
-    std::fs::create_dir_all(dir.path()).unwrap();
     let mut holder = Process::spawn("hold", dir.path());
     assert_eq!(holder.line(), "holding");
 

@@ -23,7 +23,6 @@ store_conformance!(sqlite_in_memory, async {
 
 store_conformance!(sqlite_file, async {
     let dir = temp_dir("sqlite");
-    std::fs::create_dir_all(dir.path()).unwrap();
     (
         Sqlite::open(dir.path().join("state.db")).await.unwrap(),
         dir,
@@ -47,7 +46,6 @@ async fn json_files_leave_no_temporary_file_and_reopen_with_what_was_written() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sqlite_file_reopens_with_what_was_written() {
     let dir = temp_dir("sqlite-reopen");
-    std::fs::create_dir_all(dir.path()).unwrap();
     let path = dir.path().join("state.db");
     two_racing_writers_lose_nothing(Sqlite::open(&path).await.unwrap()).await;
     let reopened = Sqlite::open(&path).await.unwrap();
@@ -61,7 +59,6 @@ async fn an_sqlite_file_reopens_with_what_was_written() {
 #[tokio::test]
 async fn an_sqlite_write_waiting_for_another_processs_lock_leaves_the_runtime_free() {
     let dir = temp_dir("sqlite-locked");
-    std::fs::create_dir_all(dir.path()).unwrap();
     let path = dir.path().join("state.db");
     let store = Sqlite::open(&path).await.unwrap();
     let other = rusqlite::Connection::open(&path).unwrap();
@@ -106,7 +103,6 @@ async fn an_sqlite_write_given_up_while_it_waited_is_still_committed() {
 #[tokio::test]
 async fn an_sqlite_files_write_ahead_log_is_checkpointed_as_it_grows() {
     let dir = temp_dir("sqlite-checkpoints");
-    std::fs::create_dir_all(dir.path()).unwrap();
     let path = dir.path().join("state.db");
     let store = Sqlite::open(&path).await.unwrap();
     let writes = 4_000;
